@@ -1,0 +1,97 @@
+# henbun — build, test, install.  Everything built lands in build/.
+#
+#   make                  library (float) + examples in build/
+#   make test             float and double test suites + install/docs checks: "N passed, N failed"
+#   make sanitize         the test suites under ASan + UBSan
+#   make demo             fetch data if missing, train the classic VAE, write pictures to out/
+#   make bench            speed against OpenBLAS / PyTorch when installed (build/bench.csv)
+#   make install PREFIX=/usr/local
+#
+# Options: REAL=double (library precision), PORTABLE=1 (no -march=native, portable GEMM),
+#          CC=clang, SAN=1 (sanitizers).
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+REAL     ?= float
+PORTABLE ?= 0
+
+ARCHFLAGS := $(if $(filter 1,$(PORTABLE)),-DAG_PORTABLE,-march=native)
+OPT       := $(if $(filter 1,$(SAN)),-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined,-O2 -g)
+CFLAGS_COMMON := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp \
+                 -Wall -Wextra -Wno-unknown-pragmas -I. -MMD -MP
+LDLIBS    := -fopenmp -lz -lstb -lm
+ifeq ($(SAN),1)
+LDLIBS    += -fsanitize=address,undefined
+endif
+
+LIB_SRC  := $(wildcard autograd/*.c nn/*.c vae/*.c)
+TEST_SRC := tests/test_main.c $(wildcard tests/autograd/*.c tests/nn/*.c tests/vae/*.c)
+EX_COMMON:= $(wildcard examples/common/*.c)
+EX_SRC   := $(wildcard examples/*.c)
+EXAMPLES := $(patsubst examples/%.c,build/%,$(EX_SRC))
+
+# Two trees of objects: build/float and build/double (SAN builds go to build/san-*).
+TREE = build/$(if $(filter 1,$(SAN)),san-,)$(1)
+FLT  := $(call TREE,float)
+DBL  := $(call TREE,double)
+LIBTREE := $(if $(filter double,$(REAL)),$(DBL),$(FLT))
+
+.PHONY: all lib test test-float test-double sanitize demo data bench install clean examples
+all: lib examples
+
+lib: $(LIBTREE)/libhenbun.a
+
+$(FLT)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+$(DBL)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+
+$(FLT)/libhenbun.a: $(LIB_SRC:%.c=$(FLT)/%.o)
+	@rm -f $@; ar rcs $@ $^
+$(DBL)/libhenbun.a: $(LIB_SRC:%.c=$(DBL)/%.o)
+	@rm -f $@; ar rcs $@ $^
+
+$(FLT)/tests: $(TEST_SRC:%.c=$(FLT)/%.o) $(FLT)/libhenbun.a
+	$(CC) $(CFLAGS_COMMON) -o $@ $^ $(LDLIBS)
+$(DBL)/tests: $(TEST_SRC:%.c=$(DBL)/%.o) $(DBL)/libhenbun.a
+	$(CC) $(CFLAGS_COMMON) -o $@ $^ $(LDLIBS)
+
+examples: $(EXAMPLES)
+build/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(LIBTREE)/libhenbun.a
+	$(CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+test: $(FLT)/tests $(DBL)/tests examples
+	@sh tests/run.sh $(FLT)/tests $(DBL)/tests
+
+test-float: $(FLT)/tests
+	$(FLT)/tests $(T)
+test-double: $(DBL)/tests
+	$(DBL)/tests $(T)
+
+sanitize:
+	$(MAKE) SAN=1 build/san-float/tests build/san-double/tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh tests/run.sh build/san-float/tests build/san-double/tests --no-extras
+
+data:
+	sh scripts/fetch_data.sh
+
+demo: all
+	sh scripts/demo.sh
+
+install: $(LIBTREE)/libhenbun.a
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/henbun/autograd \
+	         $(DESTDIR)$(PREFIX)/include/henbun/nn $(DESTDIR)$(PREFIX)/include/henbun/vae
+	cp $(LIBTREE)/libhenbun.a $(DESTDIR)$(PREFIX)/lib/
+	cp autograd/autograd.h $(DESTDIR)$(PREFIX)/include/henbun/autograd/
+	for h in nn/nn.h vae/vae.h vae/gan.h; do [ -f $$h ] && cp $$h $(DESTDIR)$(PREFIX)/include/henbun/$$h || true; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@CFLAGS@|$(if $(filter double,$(REAL)),-DAG_DOUBLE)|' \
+	    scripts/henbun.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/henbun.pc
+
+clean:
+	rm -rf build
+
+-include bench/bench.mk
+-include $(shell find build -name '*.d' 2>/dev/null)

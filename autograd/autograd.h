@@ -1,0 +1,299 @@
+/* autograd.h — henbun's ground floor: dense tensors, a reverse-mode tape, the op set,
+ * gradient checking and the custom-op API.  Read it top to bottom as the floor's manual.
+ *
+ *   ag_tape *t = ag_tape_new(42);                       // arena + PRNG + list of nodes
+ *   ag_tensor *w = ag_param(2, (int[]){3, 4});          // lives outside the arena
+ *   ag_tensor *x = ag_randn(t, 2, (int[]){8, 4}, 1);    // lives in the arena
+ *   ag_tensor *loss = ag_mean(t, ag_square(t, ag_matmul(t, x, w, false, true)));
+ *   ag_backward(t, loss);                               // w->grad += dloss/dw
+ *   ag_tape_clear(t);                                   // every intermediate freed at once
+ *
+ * Precision: ag_real is float, or double when compiled with -DAG_DOUBLE (`make REAL=double`);
+ * the gradient checks run in the double build.
+ *
+ * Threads: kernels use OpenMP.  Results do not depend on the thread count except through
+ * the order of float additions inside reductions that are split across threads (GEMM never
+ * splits its K sum across threads, so matmul results are bit-identical for any count).
+ *
+ * Global state: the error handler (ag_set_error_handler) and OpenMP's thread count
+ * (ag_set_num_threads).  Everything else hangs off a tape or a tensor.
+ */
+#ifndef HENBUN_AUTOGRAD_H
+#define HENBUN_AUTOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef AG_DOUBLE
+typedef double ag_real;
+#define AG_REAL_NAME "double"
+#else
+typedef float ag_real;
+#define AG_REAL_NAME "float"
+#endif
+
+#define AG_MAX_DIMS 4   /* N, C, H, W */
+#define AG_MAX_INPUTS 4 /* inputs per op node */
+#define AG_MAX_ATTR 64  /* bytes of per-node attributes (axis, stride, ...) */
+
+typedef struct ag_tape ag_tape;
+typedef struct ag_node ag_node;
+
+/* A contiguous row-major array with an optional gradient of the same shape.
+ * `node` is the tape node that produced it (NULL for leaves: parameters and inputs). */
+typedef struct ag_tensor {
+    int ndim;
+    int shape[AG_MAX_DIMS];
+    size_t size;          /* product of shape */
+    ag_real *data;        /* size values */
+    ag_real *grad;        /* size values, or NULL until needed */
+    bool requires_grad;   /* gradients flow into this tensor */
+    bool owns_memory;     /* true for ag_param/ag_tensor_new: free with ag_tensor_free */
+    ag_node *node;        /* producer on the tape, NULL for a leaf */
+    const char *name;     /* optional, used in error and gradcheck reports */
+} ag_tensor;
+
+/* ---------------------------------------------------------------------------------------
+ * Errors.  Programmer errors (bad shapes, misuse) call the handler; the default prints
+ * "henbun: <op>: <message>" to stderr and aborts.  Tests install their own handler, which
+ * may longjmp out.  Returns the previous handler. */
+typedef void (*ag_error_fn)(const char *op, const char *message, void *user);
+ag_error_fn ag_set_error_handler(ag_error_fn fn, void *user);
+void ag_error(const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Writes "(2, 3, 4)" into buf; for error messages. */
+const char *ag_shape_str(const ag_tensor *x, char *buf, size_t n);
+
+/* ---------------------------------------------------------------------------------------
+ * Random numbers: one family (xoshiro256**, seeded through splitmix64).  Each tape owns
+ * one; ag_rng_* also work on a standalone generator.  Same seed, same stream. */
+typedef struct ag_rng { uint64_t s[4]; } ag_rng;
+void ag_rng_seed(ag_rng *r, uint64_t seed);
+uint64_t ag_rng_u64(ag_rng *r);
+double ag_rng_uniform(ag_rng *r);              /* in [0, 1) */
+double ag_rng_normal(ag_rng *r);               /* N(0, 1), Box–Muller, no cached pair */
+uint32_t ag_rng_below(ag_rng *r, uint32_t n);  /* uniform in [0, n), unbiased */
+
+/* ---------------------------------------------------------------------------------------
+ * The tape: an arena for a step's tensors, the list of recorded nodes, a PRNG.
+ * Ops record a node only if grad mode is on and some input requires grad. */
+ag_tape *ag_tape_new(uint64_t seed);
+void ag_tape_free(ag_tape *t);
+/* Frees every tensor and node made on the tape since the last clear (O(1); keeps the
+ * memory for the next step, so a steady-state step calls malloc zero times). */
+void ag_tape_clear(ag_tape *t);
+ag_rng *ag_tape_rng(ag_tape *t);
+/* Grad mode (on by default).  Off: ops compute values but record nothing (evaluation). */
+bool ag_set_grad_enabled(ag_tape *t, bool on); /* returns the previous mode */
+bool ag_grad_enabled(const ag_tape *t);
+/* Bytes the arena currently holds reserved / in use; number of recorded nodes. */
+size_t ag_tape_bytes_reserved(const ag_tape *t);
+size_t ag_tape_bytes_used(const ag_tape *t);
+int ag_tape_num_nodes(const ag_tape *t);
+/* Raw arena memory (aligned to 64 bytes), freed by ag_tape_clear.  For ops' saved values. */
+void *ag_tape_alloc(ag_tape *t, size_t bytes);
+
+/* Reverse sweep.  `loss` must be a tensor with one element; its gradient is seeded with 1.
+ * Gradients of leaves accumulate (+=) across calls until ag_zero_grad; gradients of the
+ * tape's intermediates are reset at the start of every call, so backward can be repeated. */
+void ag_backward(ag_tape *t, ag_tensor *loss);
+/* Same, seeding d(loss) with the given tensor of loss's shape (vector-Jacobian product). */
+void ag_backward_seed(ag_tape *t, ag_tensor *out, const ag_tensor *seed);
+
+/* Dump the recorded nodes (index, op, output shape, inputs, bytes) as text, or as a
+ * Graphviz DOT graph.  Returns 0, or -1 if the file cannot be written. */
+void ag_tape_print(const ag_tape *t, void *file /* FILE* */);
+int ag_tape_write_dot(const ag_tape *t, const char *path);
+
+/* ---------------------------------------------------------------------------------------
+ * Tensors.  Shapes are given as (ndim, int shape[]).  On a tape (t != NULL) memory comes
+ * from the arena; ag_param and ag_tensor_new allocate outside it and need ag_tensor_free. */
+ag_tensor *ag_tensor_new(int ndim, const int *shape, bool requires_grad); /* zeros, heap */
+ag_tensor *ag_param(int ndim, const int *shape);  /* zeros, heap, requires_grad, grad=0 */
+void ag_tensor_free(ag_tensor *x);                /* heap tensors only; NULL is fine */
+ag_tensor *ag_zeros(ag_tape *t, int ndim, const int *shape);
+ag_tensor *ag_ones(ag_tape *t, int ndim, const int *shape);
+ag_tensor *ag_full(ag_tape *t, int ndim, const int *shape, ag_real value);
+ag_tensor *ag_from_data(ag_tape *t, int ndim, const int *shape, const ag_real *data);
+ag_tensor *ag_scalar(ag_tape *t, ag_real value);              /* shape (1) */
+ag_tensor *ag_arange(ag_tape *t, int n);                      /* 0, 1, ..., n-1 */
+ag_tensor *ag_randn(ag_tape *t, int ndim, const int *shape, ag_real std);
+ag_tensor *ag_uniform(ag_tape *t, int ndim, const int *shape, ag_real lo, ag_real hi);
+ag_tensor *ag_copy(ag_tape *t, const ag_tensor *x);           /* values only, a leaf */
+/* A tensor sharing x's data with another shape: no copy, not differentiable (use
+ * ag_reshape on a tape for the differentiable form).  Lives on t. */
+ag_tensor *ag_view(ag_tape *t, ag_tensor *x, int ndim, const int *shape);
+void ag_fill(ag_tensor *x, ag_real value);
+void ag_fill_randn(ag_rng *r, ag_tensor *x, ag_real std);
+void ag_fill_uniform(ag_rng *r, ag_tensor *x, ag_real lo, ag_real hi);
+void ag_zero_grad(ag_tensor *x);          /* grad := 0 (allocates it on the heap if needed) */
+bool ag_same_shape(const ag_tensor *a, const ag_tensor *b);
+ag_real ag_item(const ag_tensor *x);      /* the value of a one-element tensor */
+int ag_dim(const ag_tensor *x, int axis); /* shape[axis]; axis may be negative */
+
+/* ---------------------------------------------------------------------------------------
+ * Ops.  Each returns a new tensor on the tape; its forward and backward live side by side
+ * in one file under autograd/.  Binary ops broadcast like NumPy (shapes aligned from the
+ * right; a dimension of 1 stretches).  `axis` may be negative (counted from the end).
+ */
+/* elementwise unary (ops_unary.c) */
+ag_tensor *ag_neg(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_exp(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_log(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_sqrt(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_square(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_abs(ag_tape *t, ag_tensor *x);                  /* d|x|/dx := 0 at 0 */
+ag_tensor *ag_pow(ag_tape *t, ag_tensor *x, ag_real p);       /* x^p */
+ag_tensor *ag_sigmoid(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_tanh(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_relu(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_leaky_relu(ag_tape *t, ag_tensor *x, ag_real slope);
+ag_tensor *ag_elu(ag_tape *t, ag_tensor *x, ag_real alpha);
+ag_tensor *ag_softplus(ag_tape *t, ag_tensor *x);             /* log(1 + e^x), stable */
+ag_tensor *ag_log_sigmoid(ag_tape *t, ag_tensor *x);          /* -softplus(-x) */
+ag_tensor *ag_clamp(ag_tape *t, ag_tensor *x, ag_real lo, ag_real hi);
+ag_tensor *ag_scale(ag_tape *t, ag_tensor *x, ag_real s);     /* s * x */
+ag_tensor *ag_add_scalar(ag_tape *t, ag_tensor *x, ag_real s);/* x + s */
+
+/* elementwise binary with broadcasting (ops_binary.c) */
+ag_tensor *ag_add(ag_tape *t, ag_tensor *a, ag_tensor *b);
+ag_tensor *ag_sub(ag_tape *t, ag_tensor *a, ag_tensor *b);
+ag_tensor *ag_mul(ag_tape *t, ag_tensor *a, ag_tensor *b);
+ag_tensor *ag_div(ag_tape *t, ag_tensor *a, ag_tensor *b);
+ag_tensor *ag_maximum(ag_tape *t, ag_tensor *a, ag_tensor *b); /* ties: gradient to a */
+ag_tensor *ag_minimum(ag_tape *t, ag_tensor *a, ag_tensor *b); /* ties: gradient to a */
+/* Sum x down to `shape` (the reverse of broadcasting); used by broadcasting's backward. */
+ag_tensor *ag_sum_to(ag_tape *t, ag_tensor *x, int ndim, const int *shape);
+ag_tensor *ag_broadcast_to(ag_tape *t, ag_tensor *x, int ndim, const int *shape);
+
+/* reductions (ops_reduce.c).  ag_sum etc. reduce everything to shape (1); the _axis forms
+ * reduce one axis, keeping it as size 1 if keepdim. */
+ag_tensor *ag_sum(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_mean(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_max(ag_tape *t, ag_tensor *x);                  /* gradient to the first max */
+ag_tensor *ag_logsumexp(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_sum_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
+ag_tensor *ag_mean_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
+ag_tensor *ag_max_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
+ag_tensor *ag_logsumexp_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
+ag_tensor *ag_softmax(ag_tape *t, ag_tensor *x, int axis);
+ag_tensor *ag_log_softmax(ag_tape *t, ag_tensor *x, int axis);
+
+/* linear algebra (ops_linalg.c).  matmul: 2-D a (M,K) · b (K,N) -> (M,N); transpose_a
+ * reads a as (K,M), transpose_b reads b as (N,K), without copying.  With 3-D inputs
+ * (B,.,.) it is a batched matmul.  linear: x (N,in) · W(out,in)ᵀ + b(out) -> (N,out);
+ * b may be NULL. */
+ag_tensor *ag_matmul(ag_tape *t, ag_tensor *a, ag_tensor *b, bool transpose_a,
+                     bool transpose_b);
+ag_tensor *ag_linear(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b);
+
+/* convolution, NCHW (ops_conv.c).  x (N,C,H,W), w (F,C,kh,kw), b (F) or NULL.
+ * conv_transpose2d: w (C,F,kh,kw) as in PyTorch; output size (H-1)*stride - 2*pad + kh
+ * + output_padding.  Pools: window k, stride s, zero padding p (max ignores padding). */
+ag_tensor *ag_conv2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b, int stride,
+                     int pad);
+ag_tensor *ag_conv_transpose2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b,
+                               int stride, int pad, int output_padding);
+ag_tensor *ag_max_pool2d(ag_tape *t, ag_tensor *x, int k, int stride, int pad);
+ag_tensor *ag_avg_pool2d(ag_tape *t, ag_tensor *x, int k, int stride, int pad);
+
+/* shape (ops_shape.c) */
+ag_tensor *ag_reshape(ag_tape *t, ag_tensor *x, int ndim, const int *shape); /* -1 infers */
+ag_tensor *ag_transpose(ag_tape *t, ag_tensor *x, int axis0, int axis1);
+ag_tensor *ag_permute(ag_tape *t, ag_tensor *x, const int *perm);   /* perm has x->ndim */
+ag_tensor *ag_concat(ag_tape *t, ag_tensor **xs, int n, int axis);
+ag_tensor *ag_slice(ag_tape *t, ag_tensor *x, int axis, int start, int end); /* [start,end) */
+/* Rows of x (its first axis) picked by idx[0..n): out[i] = x[idx[i]]. */
+ag_tensor *ag_index_select(ag_tape *t, ag_tensor *x, const int *idx, int n);
+/* out[i] = x[i, idx[i]] for 2-D x (N,C): picks one entry per row. */
+ag_tensor *ag_gather(ag_tape *t, ag_tensor *x, const int *idx);
+
+/* losses, numerically stable from logits (ops_loss.c).  Each returns per-element values
+ * of the input's shape (sum or mean them as you need), except softmax_cross_entropy,
+ * which returns one value per row (N). */
+ag_tensor *ag_bce_with_logits(ag_tape *t, ag_tensor *logits, ag_tensor *target);
+    /* max(l,0) - l*y + log(1 + e^-|l|) */
+ag_tensor *ag_softmax_cross_entropy(ag_tape *t, ag_tensor *logits, const int *labels);
+    /* logsumexp(l_i) - l_i[label_i] */
+ag_tensor *ag_mse(ag_tape *t, ag_tensor *pred, ag_tensor *target);
+    /* (p - y)^2 */
+ag_tensor *ag_gaussian_nll(ag_tape *t, ag_tensor *mean, ag_tensor *logvar,
+                           ag_tensor *target);
+    /* ½(log 2π + logvar + (y - mean)² e^-logvar); logvar broadcasts */
+
+/* noise (ops_random.c): the noise comes from the tape's PRNG. */
+ag_tensor *ag_reparameterize(ag_tape *t, ag_tensor *mu, ag_tensor *logvar);
+    /* z = mu + exp(logvar/2) * eps, eps ~ N(0, I)  (seed 001) */
+ag_tensor *ag_dropout(ag_tape *t, ag_tensor *x, ag_real p, bool training);
+    /* inverted dropout: keep with prob 1-p and scale by 1/(1-p); identity if !training */
+
+/* ---------------------------------------------------------------------------------------
+ * The op API — how every op above is built, and how a user adds one.
+ *
+ * An op is a pair of functions and a name.  Its constructor (the user-facing function)
+ * checks shapes, decides the output shape, and calls ag_apply, which allocates the
+ * output, runs forward, and records a node when gradients are needed.  backward reads
+ * node->out->grad and ADDS into node->in[i]->grad for every input that requires grad
+ * (ag_node_grad returns that buffer, or NULL when the input needs no gradient). */
+struct ag_node {
+    const struct ag_op *op;
+    ag_tape *tape;
+    ag_tensor *out;
+    ag_tensor *in[AG_MAX_INPUTS];
+    int n_in;
+    void *saved;                        /* op-owned scratch from ag_tape_alloc */
+    _Alignas(16) unsigned char attr[AG_MAX_ATTR]; /* op-owned parameters, copied in */
+};
+typedef struct ag_op {
+    const char *name;
+    void (*forward)(ag_node *n);
+    void (*backward)(ag_node *n);       /* NULL: not differentiable (records nothing) */
+} ag_op;
+ag_tensor *ag_apply(ag_tape *t, const ag_op *op, ag_tensor **in, int n_in, int out_ndim,
+                    const int *out_shape, const void *attr, size_t attr_size);
+ag_real *ag_node_grad(ag_node *n, int i); /* d/d in[i] accumulator, zeroed on first use */
+#define AG_ATTR(node, type) ((type *)(void *)(node)->attr)
+
+/* ---------------------------------------------------------------------------------------
+ * Gradient checking.  f builds a scalar from its inputs on the given tape.  Every input
+ * with requires_grad is checked element by element against central differences
+ * (f(x+h) - f(x-h)) / 2h, with the tape's PRNG reseeded before each evaluation so noisy
+ * ops see the same noise.  The report names the worst element. */
+typedef ag_tensor *(*ag_fn)(ag_tape *t, ag_tensor **inputs, void *ctx);
+typedef struct ag_gradcheck_report {
+    double max_rel_err;     /* |a - n| / max(|a|, |n|, atol_floor) at the worst element */
+    double max_abs_err;
+    int input;              /* which input held the worst element */
+    size_t index;           /* flat index within it */
+    double analytic, numeric;
+    int evaluations;
+    bool ok;                /* max_rel_err <= rtol (or abs err <= atol) everywhere */
+    bool accumulates;       /* a second backward added exactly the same gradient again */
+} ag_gradcheck_report;
+typedef struct ag_gradcheck_opts {
+    double eps;             /* step h; default 1e-6 in double, 1e-2 in float */
+    double rtol, atol;      /* defaults 1e-6 / 1e-9 in double, 2e-2 / 1e-3 in float */
+    uint64_t seed;
+} ag_gradcheck_opts;
+ag_gradcheck_report ag_gradcheck(ag_fn f, ag_tensor **inputs, int n_inputs, void *ctx,
+                                 const ag_gradcheck_opts *opts /* NULL: defaults */);
+/* One line: "ok  rel 3.1e-09 (input 1 [5]: analytic 0.25, numeric 0.25)" or "FAIL ...". */
+void ag_gradcheck_print(const char *label, const ag_gradcheck_report *r, void *file);
+
+/* ---------------------------------------------------------------------------------------
+ * Threads and kernels. */
+void ag_set_num_threads(int n);  /* OpenMP threads used by kernels (global, see above) */
+int ag_num_threads(void);
+/* C = alpha * op(A) · op(B) + beta * C, row-major; op(A) is M×K, op(B) is K×N.
+ * A is M×K (lda ≥ K) or, if ta, K×M (lda ≥ M); likewise B.  The one GEMM every matmul,
+ * linear and convolution uses (autograd/gemm.c). */
+void ag_gemm(bool ta, bool tb, int M, int N, int K, ag_real alpha, const ag_real *A, int lda,
+             const ag_real *B, int ldb, ag_real beta, ag_real *C, int ldc);
+/* Which GEMM micro-kernel this build uses, e.g. "avx2+fma 8x6" or "portable". */
+const char *ag_gemm_kernel_name(void);
+
+#endif

@@ -1,0 +1,394 @@
+/* gemm.c — the one matrix multiply: C = alpha * op(A) · op(B) + beta * C, row-major.
+ *
+ * Every matmul, linear layer and convolution lands here, so this is where the speed
+ * tricks live.  The method is the classic one (Goto & van de Geijn, "Anatomy of
+ * high-performance matrix multiplication", 2008):
+ *
+ *   for each NC-wide column block of C                     (B block stays in L3)
+ *     for each KC-deep slice of the K sum                  pack B[kc × nc] in NR-wide panels
+ *       for each MC-tall row block                         pack A[mc × kc] in MR-tall panels (L2)
+ *         for each NR panel, for each MR panel             micro-kernel: MR×NR tile of C
+ *
+ * Packing copies op(A) and op(B) into the exact order the micro-kernel reads them, so the
+ * transposes are handled once, while packing, and the kernel sees a single layout; edge
+ * panels are zero-padded to full MR / NR so the kernel never branches.
+ *
+ * The micro-kernel keeps an MR×NR tile of C in vector registers and adds one rank-1 update
+ * per k: acc[i][:] += a[i] * b[:] (MR broadcasts, NR/VL loads, MR·NR/VL FMAs).  It is
+ * written once below over a few vector macros; the build picks AVX-512, AVX2+FMA or plain C
+ * (see kernels.h) in float or double.
+ *
+ * Threads: C is cut into one slab of whole panels per thread, along N or M, and each thread
+ * runs the serial algorithm on its slab.  The K sum is never split, and every element of C
+ * goes through the same sequence of operations whichever slab and tile it falls in (edge
+ * tiles run the same kernel on a scratch tile), so results are bit-identical for any thread
+ * count.
+ *
+ * Memory: the packing buffers are per-thread scratch (`static _Thread_local`), grown on
+ * first use and then reused, so steady-state calls never allocate.  This is the file's one
+ * deliberate exception to "no global mutable state": each buffer belongs to one thread and
+ * holds nothing between calls. */
+#include "autograd/autograd.h"
+#include "autograd/kernels.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef AG_KERNEL_AVX2
+#include <immintrin.h>
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * The vector vocabulary of the micro-kernel, one set per build.
+ * VL lanes per vector; the tile is MR rows × NV vectors (NR = NV * VL columns). */
+#if defined(AG_KERNEL_AVX512) && !defined(AG_DOUBLE)
+#define KERNEL_NAME "avx512f 12x32 float"
+typedef __m512 vec;
+#define VL 16
+#define MR 12
+#define NV 2
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_STORE(p, v) _mm512_storeu_ps(p, v)
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_FMA(a, b, c) _mm512_fmadd_ps(a, b, c) /* a*b + c, one rounding */
+#define V_MUL(a, b) _mm512_mul_ps(a, b)
+#elif defined(AG_KERNEL_AVX512)
+#define KERNEL_NAME "avx512f 12x16 double"
+typedef __m512d vec;
+#define VL 8
+#define MR 12
+#define NV 2
+#define V_LOAD(p) _mm512_loadu_pd(p)
+#define V_STORE(p, v) _mm512_storeu_pd(p, v)
+#define V_SET1(x) _mm512_set1_pd(x)
+#define V_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define V_MUL(a, b) _mm512_mul_pd(a, b)
+#elif defined(AG_KERNEL_AVX2) && !defined(AG_DOUBLE)
+#define KERNEL_NAME "avx2+fma 6x16 float"
+typedef __m256 vec;
+#define VL 8
+#define MR 6
+#define NV 2
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_STORE(p, v) _mm256_storeu_ps(p, v)
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define V_MUL(a, b) _mm256_mul_ps(a, b)
+#elif defined(AG_KERNEL_AVX2)
+#define KERNEL_NAME "avx2+fma 6x8 double"
+typedef __m256d vec;
+#define VL 4
+#define MR 6
+#define NV 2
+#define V_LOAD(p) _mm256_loadu_pd(p)
+#define V_STORE(p, v) _mm256_storeu_pd(p, v)
+#define V_SET1(x) _mm256_set1_pd(x)
+#define V_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define V_MUL(a, b) _mm256_mul_pd(a, b)
+#else
+/* Plain C: a "vector" of one lane.  16 scalar accumulators fit the 16 registers of any
+ * x86-64 or ARM64 core; the compiler may vectorise the rows by itself. */
+#define KERNEL_NAME "portable 4x4 " AG_REAL_NAME
+typedef ag_real vec;
+#define VL 1
+#define MR 4
+#define NV 4
+#define V_LOAD(p) (*(p))
+#define V_STORE(p, v) (*(p) = (v))
+#define V_SET1(x) (x)
+#define V_FMA(a, b, c) ((a) * (b) + (c))
+#define V_MUL(a, b) ((a) * (b))
+#endif
+
+#define NR (NV * VL)
+
+/* Cache blocking, in elements.  KC: one A micro-panel (MR×KC) plus one B micro-panel
+ * (KC×NR) stay in L1 (32 KiB).  MC: the packed A block (MC×KC) fills about half of L2
+ * (1 MiB on Zen 3/4).  NC: the packed B block (KC×NC) sits in L3.  Bytes, not elements,
+ * are what the caches hold, so double halves KC. */
+#ifndef GEMM_KC_BYTES       /* the blocking can be overridden with -D when tuning */
+#define GEMM_KC_BYTES 1024
+#define GEMM_MC_BYTES (256 * 1024)
+#define GEMM_NC 4096
+#endif
+#define KC (GEMM_KC_BYTES / (int)sizeof(ag_real))
+#define MC (MR * (GEMM_MC_BYTES / GEMM_KC_BYTES / MR))
+#define NC GEMM_NC
+
+/* Below this many multiply-adds (M·N·K) packing costs more than it saves. */
+#ifndef GEMM_SMALL_WORK
+#define GEMM_SMALL_WORK (24 * 24 * 24)
+#endif
+/* Below this many multiply-adds per thread, waking another thread costs more than it saves. */
+#ifndef GEMM_WORK_PER_THREAD
+#define GEMM_WORK_PER_THREAD (96 * 96 * 96)
+#endif
+
+#define UNROLL _Pragma("GCC unroll 32")
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* ---------------------------------------------------------------------------------------
+ * The micro-kernel: c[MR×NR] = alpha * a·b + beta * c over kc rank-1 updates.
+ * a: MR-tall packed panel (a[k*MR + i]), b: NR-wide packed panel (b[k*NR + j]).
+ * beta == 0 writes without reading c, so NaN or garbage in c is ignored. */
+static void micro_kernel(int kc, const ag_real *restrict a, const ag_real *restrict b,
+                         ag_real *restrict c, ptrdiff_t ldc, ag_real alpha, ag_real beta)
+{
+    vec acc[MR][NV];
+    UNROLL for (int i = 0; i < MR; i++)
+        UNROLL for (int v = 0; v < NV; v++) acc[i][v] = V_SET1(0);
+
+    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+        vec bv[NV];
+        UNROLL for (int v = 0; v < NV; v++) bv[v] = V_LOAD(b + v * VL);
+        UNROLL for (int i = 0; i < MR; i++) {
+            vec ai = V_SET1(a[i]);
+            UNROLL for (int v = 0; v < NV; v++) acc[i][v] = V_FMA(ai, bv[v], acc[i][v]);
+        }
+    }
+
+    vec va = V_SET1(alpha);
+    if (beta == 0) {
+        UNROLL for (int i = 0; i < MR; i++)
+            UNROLL for (int v = 0; v < NV; v++)
+                V_STORE(c + i * ldc + v * VL, V_MUL(va, acc[i][v]));     /* alpha·ab */
+    } else {
+        vec vb = V_SET1(beta);
+        UNROLL for (int i = 0; i < MR; i++)
+            UNROLL for (int v = 0; v < NV; v++) {
+                ag_real *p = c + i * ldc + v * VL;
+                V_STORE(p, V_FMA(va, acc[i][v], V_MUL(vb, V_LOAD(p)))); /* alpha·ab + beta·c */
+            }
+    }
+}
+
+/* A partial tile at the right or bottom edge (m < MR or n < NR): run the same kernel on a
+ * full scratch tile and copy the valid part, so edge elements get the very same arithmetic
+ * as interior ones. */
+static void edge_kernel(int m, int n, int kc, const ag_real *a, const ag_real *b, ag_real *c,
+                        int ldc, ag_real alpha, ag_real beta)
+{
+    _Alignas(64) ag_real tile[MR * NR];
+    if (beta != 0)
+        for (int i = 0; i < m; i++) memcpy(tile + i * NR, c + (size_t)i * ldc, (size_t)n * sizeof *c);
+    micro_kernel(kc, a, b, tile, NR, alpha, beta);
+    for (int i = 0; i < m; i++) memcpy(c + (size_t)i * ldc, tile + i * NR, (size_t)n * sizeof *c);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Packing.  op(A)[i][k] is A[i*lda + k], or A[k*lda + i] when ta; likewise op(B)[k][j]. */
+
+/* Rows [i0, i0+mc) × columns [p0, p0+kc) of op(A) into MR-tall panels, one after another:
+ * panel r holds out[k*MR + i] = op(A)[i0 + r*MR + i][p0 + k], rows past mc set to zero. */
+static void pack_a(bool ta, const ag_real *A, int lda, int i0, int mc, int p0, int kc,
+                   ag_real *restrict out)
+{
+    for (int ir = 0; ir < mc; ir += MR, out += (size_t)MR * kc) {
+        int m = min_int(MR, mc - ir);
+        if (ta) {               /* op(A) column k is contiguous: copy MR values per k */
+            const ag_real *src = A + (size_t)p0 * lda + i0 + ir;
+            for (int k = 0; k < kc; k++, src += lda) {
+                int i = 0;
+                for (; i < m; i++) out[k * MR + i] = src[i];
+                for (; i < MR; i++) out[k * MR + i] = 0;
+            }
+        } else {                /* op(A) rows are contiguous: interleave MR row streams */
+            const ag_real *row[MR];
+            for (int i = 0; i < MR; i++)
+                row[i] = A + (size_t)(i0 + ir + min_int(i, m - 1)) * lda + p0;
+            for (int k = 0; k < kc; k++)
+                UNROLL for (int i = 0; i < MR; i++) out[k * MR + i] = i < m ? row[i][k] : 0;
+        }
+    }
+}
+
+/* Rows [p0, p0+kc) × columns [j0, j0+nc) of op(B) into NR-wide panels:
+ * panel r holds out[k*NR + j] = op(B)[p0 + k][j0 + r*NR + j], columns past nc set to zero. */
+static void pack_b(bool tb, const ag_real *B, int ldb, int p0, int kc, int j0, int nc,
+                   ag_real *restrict out)
+{
+    for (int jr = 0; jr < nc; jr += NR, out += (size_t)NR * kc) {
+        int n = min_int(NR, nc - jr);
+        if (!tb) {              /* op(B) rows are contiguous: copy NR values per k */
+            const ag_real *src = B + (size_t)p0 * ldb + j0 + jr;
+            for (int k = 0; k < kc; k++, src += ldb) {
+                int j = 0;
+                for (; j < n; j++) out[k * NR + j] = src[j];
+                for (; j < NR; j++) out[k * NR + j] = 0;
+            }
+        } else {                /* op(B) columns are rows of B: interleave NR streams */
+            const ag_real *col[NR];
+            for (int j = 0; j < NR; j++)
+                col[j] = B + (size_t)(j0 + jr + min_int(j, n - 1)) * ldb + p0;
+            for (int k = 0; k < kc; k++)
+                UNROLL for (int j = 0; j < NR; j++) out[k * NR + j] = j < n ? col[j][k] : 0;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Per-thread packing scratch (see the top of the file): grows, never shrinks. */
+static _Thread_local ag_real *scratch;
+static _Thread_local size_t scratch_cap;   /* elements */
+
+static ag_real *get_scratch(size_t n)
+{
+    if (n > scratch_cap) {
+        size_t bytes = (n * sizeof(ag_real) + 63) / 64 * 64;    /* aligned_alloc wants a multiple */
+        ag_real *p = aligned_alloc(64, bytes);
+        if (!p) return NULL;
+        free(scratch);
+        scratch = p;
+        scratch_cap = n;
+    }
+    return scratch;
+}
+
+typedef struct gemm_args {
+    bool ta, tb;
+    int M, N, K;
+    ag_real alpha, beta;
+    const ag_real *A, *B;
+    int lda, ldb, ldc;
+    ag_real *C;
+} gemm_args;
+
+/* The K sum is cut into ceil(K/KC) nearly equal slices (784 → 4 × 196, not 3 × 256 + 16);
+ * depends on K only, so every thread count sums in the same order. */
+static int k_slices(int K) { return (K + KC - 1) / KC; }
+
+/* The serial blocked algorithm on the slab rows [m0, m1) × columns [n0, n1) of C.
+ * Returns false if the scratch could not be allocated. */
+static bool gemm_slab(const gemm_args *g, int m0, int m1, int n0, int n1)
+{
+    int ns = k_slices(g->K);
+    int kc_max = (g->K + ns - 1) / ns;
+    int nc_max = min_int(NC, n1 - n0);
+    int mc_max = min_int(MC, m1 - m0);
+    size_t b_size = (size_t)kc_max * ((nc_max + NR - 1) / NR * NR);
+    size_t a_size = (size_t)kc_max * ((mc_max + MR - 1) / MR * MR);
+    ag_real *pb = get_scratch(b_size + a_size);
+    if (!pb) return false;
+    ag_real *pa = pb + b_size;
+
+    for (int jc = n0; jc < n1; jc += NC) {
+        int nc = min_int(NC, n1 - jc);
+        for (int s = 0; s < ns; s++) {
+            int p0 = (int)((long long)g->K * s / ns), kc = (int)((long long)g->K * (s + 1) / ns) - p0;
+            ag_real beta = s == 0 ? g->beta : 1;    /* later slices add to the first */
+            pack_b(g->tb, g->B, g->ldb, p0, kc, jc, nc, pb);
+            for (int ic = m0; ic < m1; ic += MC) {
+                int mc = min_int(MC, m1 - ic);
+                pack_a(g->ta, g->A, g->lda, ic, mc, p0, kc, pa);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int n = min_int(NR, nc - jr);
+                    const ag_real *b = pb + (size_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int m = min_int(MR, mc - ir);
+                        const ag_real *a = pa + (size_t)ir * kc;
+                        ag_real *c = g->C + (size_t)(ic + ir) * g->ldc + jc + jr;
+                        if (m == MR && n == NR)
+                            micro_kernel(kc, a, b, c, g->ldc, g->alpha, beta);
+                        else
+                            edge_kernel(m, n, kc, a, b, c, g->ldc, g->alpha, beta);
+                    }
+                }
+            }
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Small products: straight loops, no packing, one thread.  Accumulates in ag_real in the
+ * natural k order; differs from the packed path only by rounding. */
+static void gemm_small(const gemm_args *g)
+{
+    const int M = g->M, N = g->N, K = g->K;
+    for (int i = 0; i < M; i++) {
+        ag_real *c = g->C + (size_t)i * g->ldc;
+        if (g->beta == 0) memset(c, 0, (size_t)N * sizeof *c);
+        else if (g->beta != 1) for (int j = 0; j < N; j++) c[j] *= g->beta;
+        if (!g->tb) {           /* c[:] += alpha·a_ik · B[k][:], rows of B are contiguous */
+            for (int k = 0; k < K; k++) {
+                ag_real aik = g->alpha * (g->ta ? g->A[(size_t)k * g->lda + i]
+                                                : g->A[(size_t)i * g->lda + k]);
+                const ag_real *b = g->B + (size_t)k * g->ldb;
+                for (int j = 0; j < N; j++) c[j] += aik * b[j];
+            }
+        } else {                /* c[j] += alpha · <op(A) row i, B row j> */
+            for (int j = 0; j < N; j++) {
+                const ag_real *b = g->B + (size_t)j * g->ldb;
+                ag_real s = 0;
+                for (int k = 0; k < K; k++)
+                    s += (g->ta ? g->A[(size_t)k * g->lda + i] : g->A[(size_t)i * g->lda + k]) * b[k];
+                c[j] += g->alpha * s;
+            }
+        }
+    }
+}
+
+/* C = beta * C, with beta == 0 clearing (NaN included): K == 0 or alpha == 0. */
+static void scale_c(const gemm_args *g)
+{
+    for (int i = 0; i < g->M; i++) {
+        ag_real *c = g->C + (size_t)i * g->ldc;
+        if (g->beta == 0) memset(c, 0, (size_t)g->N * sizeof *c);
+        else if (g->beta != 1) for (int j = 0; j < g->N; j++) c[j] *= g->beta;
+    }
+}
+
+void ag_gemm(bool ta, bool tb, int M, int N, int K, ag_real alpha, const ag_real *A, int lda,
+             const ag_real *B, int ldb, ag_real beta, ag_real *C, int ldc)
+{
+    if (M < 0 || N < 0 || K < 0)
+        ag_error("gemm", "negative size M=%d N=%d K=%d", M, N, K);
+    if (lda < (ta ? M : K) || lda < 1)
+        ag_error("gemm", "lda=%d is less than %s=%d", lda, ta ? "M" : "K", ta ? M : K);
+    if (ldb < (tb ? K : N) || ldb < 1)
+        ag_error("gemm", "ldb=%d is less than %s=%d", ldb, tb ? "K" : "N", tb ? K : N);
+    if (ldc < N || ldc < 1)
+        ag_error("gemm", "ldc=%d is less than N=%d", ldc, N);
+    if (M == 0 || N == 0) return;
+
+    gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    if (K == 0 || alpha == 0) { scale_c(&g); return; }    /* A and B are not read */
+
+    double work = (double)M * N * K;
+    if (work < GEMM_SMALL_WORK) { gemm_small(&g); return; }
+
+    /* Cut C into slabs of whole panels along the dimension whose redundant packing is
+     * cheaper: cutting N makes every thread pack all of A (M·K), cutting M all of B (K·N). */
+    int m_panels = (M + MR - 1) / MR, n_panels = (N + NR - 1) / NR;
+    bool cut_n = M <= N ? n_panels >= 2 || m_panels < 2 : m_panels < 2;
+    int panels = cut_n ? n_panels : m_panels;
+    int nt = ag_num_threads();
+    if (nt > panels) nt = panels;
+    if (nt > work / GEMM_WORK_PER_THREAD) nt = (int)(work / GEMM_WORK_PER_THREAD);
+    if (nt < 1) nt = 1;
+
+    bool ok = true;
+    if (nt == 1) {
+        ok = gemm_slab(&g, 0, M, 0, N);
+    } else {
+#pragma omp parallel num_threads(nt) reduction(&& : ok)
+        {
+            int t = omp_get_thread_num(), T = omp_get_num_threads();
+            int p0 = (int)((long long)panels * t / T), p1 = (int)((long long)panels * (t + 1) / T);
+            if (cut_n)
+                ok = gemm_slab(&g, 0, M, p0 * NR, min_int(N, p1 * NR));
+            else
+                ok = gemm_slab(&g, p0 * MR, min_int(M, p1 * MR), 0, N);
+        }
+    }
+    if (!ok) ag_error("gemm", "out of memory for packing buffers (M=%d N=%d K=%d)", M, N, K);
+}
+
+const char *ag_gemm_kernel_name(void) { return KERNEL_NAME; }
+
+void ag_set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
+
+int ag_num_threads(void) { return omp_get_max_threads(); }

@@ -1,0 +1,29 @@
+/* internal.h — helpers shared by the files of autograd/ (not part of the public API).
+ * Ops use these to check shapes and to make their outputs. */
+#ifndef HENBUN_AUTOGRAD_INTERNAL_H
+#define HENBUN_AUTOGRAD_INTERNAL_H
+
+#include "autograd/autograd.h"
+
+/* Number of elements of a shape; raises an error for ndim out of 1..4 or negative dims. */
+size_t ag_shape_size(const char *op, int ndim, const int *shape);
+void ag_tensor_init(ag_tensor *x, int ndim, const int *shape, ag_real *data);
+/* "(2, 3)" for a raw shape. */
+const char *ag_shape_fmt(int ndim, const int *shape, char *buf, size_t n);
+/* Normalised axis (negative counts from the end), or an error naming op and shape. */
+int ag_axis(const char *op, const ag_tensor *x, int axis);
+/* Uninitialised tensor on the tape. */
+ag_tensor *ag_empty(ag_tape *t, int ndim, const int *shape);
+/* Raises "op: expected <what>, got shape (...)" when cond is false. */
+#define AG_CHECK_SHAPE(op, cond, x, what)                                              \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            char b_[64];                                                               \
+            ag_error(op, "expected %s, got shape %s", what, ag_shape_str(x, b_, sizeof b_)); \
+        }                                                                              \
+    } while (0)
+
+/* Elementwise loops above this size are split across OpenMP threads. */
+#define AG_PAR_MIN 32768
+
+#endif

@@ -1,0 +1,113 @@
+/* ops_unary.c — elementwise functions of one tensor.  Each op is three short pieces in a
+ * row: the forward loop, the backward loop (dx += dy * f'(x)), and the constructor.
+ * Where f' is cheaper from the output y than from x (exp, sigmoid, tanh, sqrt) the
+ * backward reads y. */
+#include "autograd/autograd.h"
+#include "autograd/internal.h"
+
+#include <math.h>
+
+#ifdef AG_DOUBLE
+#define EXP exp
+#define LOG log
+#define LOG1P log1p
+#define SQRT sqrt
+#define TANH tanh
+#define POW pow
+#define FABS fabs
+#else
+#define EXP expf
+#define LOG logf
+#define LOG1P log1pf
+#define SQRT sqrtf
+#define TANH tanhf
+#define POW powf
+#define FABS fabsf
+#endif
+
+typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bounds, p */
+
+/* The loop every op shares: y[i] = EXPR over x[i] (and a, b). */
+#define FORWARD(name, EXPR)                                                            \
+    static void name##_fwd(ag_node *n) {                                               \
+        const ag_real *x = n->in[0]->data;                                             \
+        ag_real *y = n->out->data;                                                     \
+        const scalars *s = AG_ATTR(n, scalars);                                        \
+        (void)s;                                                                       \
+        long size = (long)n->out->size;                                                \
+        _Pragma("omp parallel for if (size > AG_PAR_MIN)")                             \
+        for (long i = 0; i < size; i++) { ag_real v = x[i]; (void)v; y[i] = (EXPR); }  \
+    }
+/* dx[i] += dy[i] * DERIV, where DERIV may use v = x[i], out = y[i], a, b. */
+#define BACKWARD(name, DERIV)                                                          \
+    static void name##_bwd(ag_node *n) {                                               \
+        ag_real *dx = ag_node_grad(n, 0);                                              \
+        if (!dx) return;                                                               \
+        const ag_real *x = n->in[0]->data, *y = n->out->data, *dy = n->out->grad;      \
+        const scalars *s = AG_ATTR(n, scalars);                                        \
+        (void)s; (void)x; (void)y;                                                     \
+        long size = (long)n->out->size;                                                \
+        _Pragma("omp parallel for if (size > AG_PAR_MIN)")                             \
+        for (long i = 0; i < size; i++) {                                              \
+            ag_real v = x[i], out = y[i];                                              \
+            (void)v; (void)out;                                                        \
+            dx[i] += dy[i] * (DERIV);                                                  \
+        }                                                                              \
+    }
+#define CONSTRUCT(name, opname)                                                        \
+    static const ag_op name##_op = {opname, name##_fwd, name##_bwd};                   \
+    static ag_tensor *name##_apply(ag_tape *t, ag_tensor *x, ag_real a, ag_real b) {   \
+        scalars s = {a, b};                                                            \
+        return ag_apply(t, &name##_op, &x, 1, x->ndim, x->shape, &s, sizeof s);        \
+    }
+#define UNARY(name, opname, EXPR, DERIV) FORWARD(name, EXPR) BACKWARD(name, DERIV) CONSTRUCT(name, opname)
+
+/*     name        op name        forward y = f(v)                 backward f'(v)          */
+UNARY(neg,        "neg",        -v,                                -1)
+UNARY(exp_,       "exp",        EXP(v),                            out)              /* (e^v)' = e^v */
+UNARY(log_,       "log",        LOG(v),                            1 / v)
+UNARY(sqrt_,      "sqrt",       SQRT(v),                           (ag_real)0.5 / out)
+UNARY(square,     "square",     v * v,                             2 * v)
+UNARY(abs_,       "abs",        FABS(v),                           (v > 0) - (v < 0))
+UNARY(pow_,       "pow",        POW(v, s->a),                      s->a * POW(v, s->a - 1))
+UNARY(sigmoid,    "sigmoid",    v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v)),
+                                                                   out * (1 - out))  /* σ' = σ(1-σ) */
+UNARY(tanh_,      "tanh",       TANH(v),                           1 - out * out)
+UNARY(relu,       "relu",       v > 0 ? v : 0,                     v > 0)
+UNARY(leaky_relu, "leaky_relu", v > 0 ? v : s->a * v,              v > 0 ? 1 : s->a)
+UNARY(elu,        "elu",        v > 0 ? v : s->a * (EXP(v) - 1),   v > 0 ? 1 : out + s->a)
+/* softplus(v) = log(1+e^v) = max(v,0) + log1p(e^-|v|): no overflow for large |v|. */
+UNARY(softplus,   "softplus",   (v > 0 ? v : 0) + LOG1P(EXP(-FABS(v))),
+                                                       v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v)))
+/* log σ(v) = -softplus(-v); its derivative is σ(-v) = 1 - σ(v). */
+UNARY(log_sigmoid,"log_sigmoid",(v < 0 ? v : 0) - LOG1P(EXP(-FABS(v))),
+                                                       v >= 0 ? EXP(-v) / (1 + EXP(-v)) : 1 / (1 + EXP(v)))
+UNARY(clamp,      "clamp",      v < s->a ? s->a : (v > s->b ? s->b : v),
+                                                                   v >= s->a && v <= s->b)
+UNARY(scale,      "scale",      s->a * v,                          s->a)
+UNARY(add_scalar, "add_scalar", v + s->a,                          1)
+
+ag_tensor *ag_neg(ag_tape *t, ag_tensor *x) { return neg_apply(t, x, 0, 0); }
+ag_tensor *ag_exp(ag_tape *t, ag_tensor *x) { return exp__apply(t, x, 0, 0); }
+ag_tensor *ag_log(ag_tape *t, ag_tensor *x) { return log__apply(t, x, 0, 0); }
+ag_tensor *ag_sqrt(ag_tape *t, ag_tensor *x) { return sqrt__apply(t, x, 0, 0); }
+ag_tensor *ag_square(ag_tape *t, ag_tensor *x) { return square_apply(t, x, 0, 0); }
+ag_tensor *ag_abs(ag_tape *t, ag_tensor *x) { return abs__apply(t, x, 0, 0); }
+ag_tensor *ag_pow(ag_tape *t, ag_tensor *x, ag_real p) { return pow__apply(t, x, p, 0); }
+ag_tensor *ag_sigmoid(ag_tape *t, ag_tensor *x) { return sigmoid_apply(t, x, 0, 0); }
+ag_tensor *ag_tanh(ag_tape *t, ag_tensor *x) { return tanh__apply(t, x, 0, 0); }
+ag_tensor *ag_relu(ag_tape *t, ag_tensor *x) { return relu_apply(t, x, 0, 0); }
+ag_tensor *ag_leaky_relu(ag_tape *t, ag_tensor *x, ag_real slope) {
+    return leaky_relu_apply(t, x, slope, 0);
+}
+ag_tensor *ag_elu(ag_tape *t, ag_tensor *x, ag_real alpha) { return elu_apply(t, x, alpha, 0); }
+ag_tensor *ag_softplus(ag_tape *t, ag_tensor *x) { return softplus_apply(t, x, 0, 0); }
+ag_tensor *ag_log_sigmoid(ag_tape *t, ag_tensor *x) { return log_sigmoid_apply(t, x, 0, 0); }
+ag_tensor *ag_clamp(ag_tape *t, ag_tensor *x, ag_real lo, ag_real hi) {
+    if (lo > hi) ag_error("clamp", "lo %g is above hi %g", (double)lo, (double)hi);
+    return clamp_apply(t, x, lo, hi);
+}
+ag_tensor *ag_scale(ag_tape *t, ag_tensor *x, ag_real s) { return scale_apply(t, x, s, 0); }
+ag_tensor *ag_add_scalar(ag_tape *t, ag_tensor *x, ag_real s) {
+    return add_scalar_apply(t, x, s, 0);
+}

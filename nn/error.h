@@ -1,0 +1,27 @@
+/* error.h — errors from the outside world (files, data, text), returned instead of aborting.
+ *
+ * Programmer errors (a NULL where none is allowed, a bad shape) go through ag_error and abort
+ * by default.  Everything a user can get wrong without a bug in their code — a missing or
+ * truncated file, a header that lies — is returned: the function returns -1 (or NULL) and,
+ * when the caller passed an nn_error, fills it with one line "<file>: <what is wrong>".
+ *
+ *   nn_error err;
+ *   nn_dataset *d = nn_dataset_load_mnist("data/mnist", "train", &err);
+ *   if (!d) { fprintf(stderr, "%s\n", err.msg); return 1; }
+ */
+#ifndef HENBUN_NN_ERROR_H
+#define HENBUN_NN_ERROR_H
+
+typedef struct nn_error {
+    char msg[512]; /* "<file>: <what is wrong>", NUL-terminated, truncated if longer */
+} nn_error;
+
+/* Formats the message into err (when err is non-NULL) and returns -1, so a failing function
+ * can end with `return nn_fail(err, "%s: truncated", path);`. */
+int nn_fail(nn_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif
