@@ -16,7 +16,8 @@ REAL     ?= float
 PORTABLE ?= 0
 
 ARCHFLAGS := $(if $(filter 1,$(PORTABLE)),-DAG_PORTABLE,-march=native)
-OPT       := $(if $(filter 1,$(SAN)),-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined,-O2 -g)
+SANFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT       := $(if $(filter 1,$(SAN)),$(SANFLAGS),-O2 -g)
 CFLAGS_COMMON := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp \
                  -Wall -Wextra -Wno-unknown-pragmas -I. -MMD -MP
 LDLIBS    := -fopenmp -lz -lstb -lm
@@ -60,7 +61,7 @@ $(DBL)/tests: $(TEST_SRC:%.c=$(DBL)/%.o) $(DBL)/libhenbun.a
 
 examples: $(EXAMPLES)
 build/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(LIBTREE)/libhenbun.a
-	$(CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) $(CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 test: $(FLT)/tests $(DBL)/tests examples
 	@sh tests/run.sh $(FLT)/tests $(DBL)/tests

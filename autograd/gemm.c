@@ -127,6 +127,13 @@ typedef ag_real vec;
 #endif
 
 #define UNROLL _Pragma("GCC unroll 32")
+/* The packing helpers take the panel width W as an argument but are only ever called with
+ * the constants MR and NR: inlining them turns W into a constant and the loops into moves. */
+#if defined(__GNUC__)
+#define INLINE inline __attribute__((always_inline))
+#else
+#define INLINE inline
+#endif
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
@@ -179,53 +186,120 @@ static void edge_kernel(int m, int n, int kc, const ag_real *a, const ag_real *b
 }
 
 /* ---------------------------------------------------------------------------------------
- * Packing.  op(A)[i][k] is A[i*lda + k], or A[k*lda + i] when ta; likewise op(B)[k][j]. */
+ * Packing.  A packed panel is W values wide (W = MR for A, NR for B) and kc deep:
+ * out[k*W + r] for r < W.  Of the four (matrix, transpose) cases two read the panel's W
+ * values for one k contiguously (A when ta, B when !tb): a copy.  The other two read them
+ * from W different rows (A when !ta, B when tb): a transpose, done 8×8 at a time with
+ * AVX in float because a scalar transpose would cost as much as 10% of a VAE-sized product. */
+
+/* out[k*W + r] = src[k*ld + r] for r < w, zero for w <= r < W. */
+static INLINE void pack_copy(const ag_real *src, size_t ld, int w, int W, int kc, ag_real *restrict out)
+{
+    if (w == W) {               /* W is a constant: the copy becomes a few vector moves */
+        for (int k = 0; k < kc; k++) memcpy(out + (size_t)k * W, src + k * ld, (size_t)W * sizeof *out);
+        return;
+    }
+    for (int k = 0; k < kc; k++) {
+        int r = 0;
+        for (; r < w; r++) out[(size_t)k * W + r] = src[k * ld + r];
+        for (; r < W; r++) out[(size_t)k * W + r] = 0;
+    }
+}
+
+#if defined(AG_KERNEL_AVX2) && !defined(AG_DOUBLE)
+/* In-register transpose of an 8×8 float block: r[i] holds row i on entry, column i on exit.
+ * Written out in full so the compiler keeps all of it in registers. */
+static INLINE void transpose8x8(__m256 r[8])
+{
+    /* interleave row pairs: t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5] */
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    /* pairs of pairs: u0 = column 0 of rows 0-3 | column 4 of rows 0-3 */
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    /* join the 128-bit halves: rows 0-3 from u0-u3, rows 4-7 from u4-u7 */
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Stores the first n (8, 6, 4 or 2) lanes of v. */
+static INLINE void store_lanes(float *p, __m256 v, int n)
+{
+    if (n == 8) { _mm256_storeu_ps(p, v); return; }
+    __m128 lo = _mm256_castps256_ps128(v);
+    if (n == 2) { _mm_storel_pi((__m64 *)(void *)p, lo); return; }
+    _mm_storeu_ps(p, lo);
+    if (n == 6) _mm_storel_pi((__m64 *)(void *)(p + 4), _mm256_extractf128_ps(v, 1));
+}
+#endif
+
+/* out[k*W + r] = src[r*ld + k] for r < w, zero for w <= r < W. */
+static INLINE void pack_transpose(const ag_real *src, size_t ld, int w, int W, int kc,
+                           ag_real *restrict out)
+{
+    int k0 = 0;
+#if defined(AG_KERNEL_AVX2) && !defined(AG_DOUBLE)
+    _Static_assert(MR % 2 == 0 && NR % 8 == 0, "store_lanes handles 8, 6, 4 or 2 lanes");
+    int k8 = kc / 8 * 8;
+    for (int r0 = 0; r0 < W; r0 += 8) {         /* rows r0..r0+7 of the panel */
+        const float *row[8];
+        for (int i = 0; i < 8; i++) row[i] = src + min_int(r0 + i, w - 1) * ld;
+        int lanes = min_int(8, W - r0), valid = w - r0;
+        for (k0 = 0; k0 < k8; k0 += 8) {        /* × columns k0..k0+7 */
+            __m256 v[8];
+            if (valid >= 8)
+                UNROLL for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(row[i] + k0);
+            else
+                UNROLL for (int i = 0; i < 8; i++)
+                    v[i] = i < valid ? _mm256_loadu_ps(row[i] + k0) : _mm256_setzero_ps();
+            transpose8x8(v);
+            float *o = out + (size_t)k0 * W + r0;
+            UNROLL for (int c = 0; c < 8; c++) store_lanes(o + c * W, v[c], lanes);
+        }
+    }
+#endif
+    for (int k = k0; k < kc; k++) {
+        int r = 0;
+        for (; r < w; r++) out[(size_t)k * W + r] = src[r * ld + k];
+        for (; r < W; r++) out[(size_t)k * W + r] = 0;
+    }
+}
 
 /* Rows [i0, i0+mc) × columns [p0, p0+kc) of op(A) into MR-tall panels, one after another:
- * panel r holds out[k*MR + i] = op(A)[i0 + r*MR + i][p0 + k], rows past mc set to zero. */
+ * panel p holds out[k*MR + i] = op(A)[i0 + p*MR + i][p0 + k], rows past mc set to zero. */
 static void pack_a(bool ta, const ag_real *A, int lda, int i0, int mc, int p0, int kc,
                    ag_real *restrict out)
 {
     for (int ir = 0; ir < mc; ir += MR, out += (size_t)MR * kc) {
         int m = min_int(MR, mc - ir);
-        if (ta) {               /* op(A) column k is contiguous: copy MR values per k */
-            const ag_real *src = A + (size_t)p0 * lda + i0 + ir;
-            for (int k = 0; k < kc; k++, src += lda) {
-                int i = 0;
-                for (; i < m; i++) out[k * MR + i] = src[i];
-                for (; i < MR; i++) out[k * MR + i] = 0;
-            }
-        } else {                /* op(A) rows are contiguous: interleave MR row streams */
-            const ag_real *row[MR];
-            for (int i = 0; i < MR; i++)
-                row[i] = A + (size_t)(i0 + ir + min_int(i, m - 1)) * lda + p0;
-            for (int k = 0; k < kc; k++)
-                UNROLL for (int i = 0; i < MR; i++) out[k * MR + i] = i < m ? row[i][k] : 0;
-        }
+        if (ta) pack_copy(A + (size_t)p0 * lda + i0 + ir, (size_t)lda, m, MR, kc, out);
+        else pack_transpose(A + (size_t)(i0 + ir) * lda + p0, (size_t)lda, m, MR, kc, out);
     }
 }
 
 /* Rows [p0, p0+kc) × columns [j0, j0+nc) of op(B) into NR-wide panels:
- * panel r holds out[k*NR + j] = op(B)[p0 + k][j0 + r*NR + j], columns past nc set to zero. */
+ * panel p holds out[k*NR + j] = op(B)[p0 + k][j0 + p*NR + j], columns past nc set to zero. */
 static void pack_b(bool tb, const ag_real *B, int ldb, int p0, int kc, int j0, int nc,
                    ag_real *restrict out)
 {
     for (int jr = 0; jr < nc; jr += NR, out += (size_t)NR * kc) {
         int n = min_int(NR, nc - jr);
-        if (!tb) {              /* op(B) rows are contiguous: copy NR values per k */
-            const ag_real *src = B + (size_t)p0 * ldb + j0 + jr;
-            for (int k = 0; k < kc; k++, src += ldb) {
-                int j = 0;
-                for (; j < n; j++) out[k * NR + j] = src[j];
-                for (; j < NR; j++) out[k * NR + j] = 0;
-            }
-        } else {                /* op(B) columns are rows of B: interleave NR streams */
-            const ag_real *col[NR];
-            for (int j = 0; j < NR; j++)
-                col[j] = B + (size_t)(j0 + jr + min_int(j, n - 1)) * ldb + p0;
-            for (int k = 0; k < kc; k++)
-                UNROLL for (int j = 0; j < NR; j++) out[k * NR + j] = j < n ? col[j][k] : 0;
-        }
+        if (tb) pack_transpose(B + (size_t)(j0 + jr) * ldb + p0, (size_t)ldb, n, NR, kc, out);
+        else pack_copy(B + (size_t)p0 * ldb + j0 + jr, (size_t)ldb, n, NR, kc, out);
     }
 }
 

@@ -177,8 +177,9 @@ nn_idx *nn_idx_load(const char *path, nn_error *err) {
         }
     }
 
-    /* Decompress into a buffer that grows with the data read, capped at the claim. */
-    size_t cap = size < ((size_t)1 << 20) ? size : (size_t)1 << 20, len = 0;
+    /* Read into a buffer that grows with the data actually read, capped at the claim (a
+     * raw file's size is already checked, so it gets its whole buffer at once). */
+    size_t cap = !gz || size < ((size_t)1 << 20) ? size : (size_t)1 << 20, len = 0;
     x->data = malloc(cap);
     if (!x->data) {
         nn_fail(err, "%s: out of memory for %zu bytes", path, cap);

@@ -1,0 +1,307 @@
+/* ops_binary.c — elementwise ops of two tensors with NumPy broadcasting (add, sub, mul,
+ * div, maximum, minimum) and the two broadcasting primitives, broadcast_to and sum_to.
+ *
+ * Broadcasting: shapes are aligned from the right; a dimension of 1 (or a missing one)
+ * stretches to the other operand's size.  Every loop runs over the output's index space
+ * and reads each operand through strides that are 0 along its stretched dimensions.  The
+ * common layouts get their own plain loops, which the compiler vectorises:
+ *   SAME       a and b have the output's shape        y[i]   = f(a[i], b[i])
+ *   *_SCALAR   one operand has a single element       y[i]   = f(a[i], b[0])
+ *   *_ROW      one operand is a trailing block of     y[r,j] = f(a[r,j], b[j])
+ *              the output's shape: (N, D) + (D), (N, C, H, W) * (H, W)
+ *   GENERAL    anything else: four nested strided loops, e.g. (4, 1) - (1, 5)
+ *
+ * Backward: an operand that was stretched receives the output gradient summed over the
+ * dimensions it was stretched along (∂/∂b Σ_i f(a_i, b) = Σ_i ∂f/∂b).  Those sums run
+ * serially into a double buffer: the result is the same for any thread count, and in
+ * float builds a bias gradient summed over a large batch keeps its accuracy. */
+#include "autograd/autograd.h"
+#include "autograd/internal.h"
+
+#include <string.h>
+
+enum { SAME, A_SCALAR, B_SCALAR, A_ROW, B_ROW, GENERAL };
+
+/* How operands a and b are read over a (bigger) index space. */
+typedef struct {
+    int mode;
+    long size;          /* elements of the index space (the output's shape) */
+    long period;        /* *_ROW: elements of the repeated operand */
+    long shape[4];      /* the index space, padded on the left with 1s */
+    long sa[4], sb[4];  /* strides of a and b over it; 0 along stretched dimensions */
+} bcast;
+
+/* x's shape padded on the left with 1s to 4 dims. */
+static void pad4(const ag_tensor *x, long p[4]) {
+    int lead = AG_MAX_DIMS - x->ndim;
+    for (int d = 0; d < AG_MAX_DIMS; d++) p[d] = d < lead ? 1 : x->shape[d - lead];
+}
+
+/* Strides of x (padded shape p) over the index space: 0 where x has size 1. */
+static void stretch_strides(const long p[4], long st[4]) {
+    long s = 1;
+    for (int d = AG_MAX_DIMS - 1; d >= 0; d--) {
+        st[d] = p[d] == 1 ? 0 : s;
+        s *= p[d];
+    }
+}
+
+/* True if p is 1s followed by the trailing dimensions of shape: x repeats as a block. */
+static bool is_trailing_block(const long p[4], const long shape[4]) {
+    int d = 0;
+    while (d < AG_MAX_DIMS && p[d] == 1) d++;
+    for (; d < AG_MAX_DIMS; d++)
+        if (p[d] != shape[d]) return false;
+    return true;
+}
+
+/* Geometry for reading a and b over the shape of `space` (both broadcast to it). */
+static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
+                       const ag_tensor *space) {
+    long pa[4], pb[4];
+    pad4(space, g->shape);
+    pad4(a, pa);
+    pad4(b, pb);
+    stretch_strides(pa, g->sa);
+    stretch_strides(pb, g->sb);
+    g->size = (long)space->size;
+    g->period = 1;
+    /* An operand with as many elements as the space is not stretched at all. */
+    bool a_full = (long)a->size == g->size, b_full = (long)b->size == g->size;
+    if (g->size == 0 || (a_full && b_full)) g->mode = SAME;
+    else if (a_full && b->size == 1) g->mode = B_SCALAR;
+    else if (b_full && a->size == 1) g->mode = A_SCALAR;
+    else if (a_full && is_trailing_block(pb, g->shape)) g->mode = B_ROW, g->period = (long)b->size;
+    else if (b_full && is_trailing_block(pa, g->shape)) g->mode = A_ROW, g->period = (long)a->size;
+    else g->mode = GENERAL;
+}
+
+/* Runs BODY for every element i of the space, with ia and ib the flat indices of the a
+ * and b values it reads.  If par, big spaces are split across threads (only for bodies
+ * that write to element i alone). */
+#define FOR_EACH_PAIR(g, par, ...)                                                     \
+    do {                                                                               \
+        const long size_ = (g).size, P_ = (g).period;                                  \
+        const bool par_ = (par) && size_ > AG_PAR_MIN;                                 \
+        switch ((g).mode) {                                                            \
+        case SAME:                                                                     \
+            _Pragma("omp parallel for if (par_)")                                      \
+            for (long i = 0; i < size_; i++) {                                         \
+                const long ia = i, ib = i;                                             \
+                (void)ia, (void)ib;                                                    \
+                __VA_ARGS__;                                                           \
+            }                                                                          \
+            break;                                                                     \
+        case A_SCALAR:                                                                 \
+            _Pragma("omp parallel for if (par_)")                                      \
+            for (long i = 0; i < size_; i++) {                                         \
+                const long ia = 0, ib = i;                                             \
+                (void)ia, (void)ib;                                                    \
+                __VA_ARGS__;                                                           \
+            }                                                                          \
+            break;                                                                     \
+        case B_SCALAR:                                                                 \
+            _Pragma("omp parallel for if (par_)")                                      \
+            for (long i = 0; i < size_; i++) {                                         \
+                const long ia = i, ib = 0;                                             \
+                (void)ia, (void)ib;                                                    \
+                __VA_ARGS__;                                                           \
+            }                                                                          \
+            break;                                                                     \
+        case A_ROW:                                                                    \
+            _Pragma("omp parallel for if (par_)")                                      \
+            for (long r = 0; r < size_ / P_; r++)                                      \
+                for (long j = 0; j < P_; j++) {                                        \
+                    const long i = r * P_ + j, ia = j, ib = i;                         \
+                    (void)ia, (void)ib;                                                \
+                    __VA_ARGS__;                                                       \
+                }                                                                      \
+            break;                                                                     \
+        case B_ROW:                                                                    \
+            _Pragma("omp parallel for if (par_)")                                      \
+            for (long r = 0; r < size_ / P_; r++)                                      \
+                for (long j = 0; j < P_; j++) {                                        \
+                    const long i = r * P_ + j, ia = i, ib = j;                         \
+                    (void)ia, (void)ib;                                                \
+                    __VA_ARGS__;                                                       \
+                }                                                                      \
+            break;                                                                     \
+        default: {                                                                     \
+            const long *S_ = (g).shape, *SA_ = (g).sa, *SB_ = (g).sb;                  \
+            _Pragma("omp parallel for collapse(2) if (par_)")                          \
+            for (long d0 = 0; d0 < S_[0]; d0++)                                        \
+                for (long d1 = 0; d1 < S_[1]; d1++)                                    \
+                    for (long d2 = 0; d2 < S_[2]; d2++)                                \
+                        for (long d3 = 0; d3 < S_[3]; d3++) {                          \
+                            const long i = ((d0 * S_[1] + d1) * S_[2] + d2) * S_[3] + d3; \
+                            const long ia = d0 * SA_[0] + d1 * SA_[1] + d2 * SA_[2] + d3 * SA_[3]; \
+                            const long ib = d0 * SB_[0] + d1 * SB_[1] + d2 * SB_[2] + d3 * SB_[3]; \
+                            (void)ia, (void)ib;                                        \
+                            __VA_ARGS__;                                               \
+                        }                                                              \
+        }                                                                              \
+        }                                                                              \
+    } while (0)
+
+/* n doubles set to 0, on the tape (freed with the step). */
+static double *zeroed_doubles(ag_tape *t, size_t n) {
+    double *p = ag_tape_alloc(t, n * sizeof *p);
+    memset(p, 0, n * sizeof *p);
+    return p;
+}
+
+/* The broadcast shape of a and b, or the error "op: cannot broadcast (2, 3) with (4, 3)". */
+static int broadcast_shape(const char *op, const ag_tensor *a, const ag_tensor *b,
+                           int shape[AG_MAX_DIMS]) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int d = 1; d <= nd; d++) { /* d-th dimension from the right */
+        int da = d <= a->ndim ? a->shape[a->ndim - d] : 1;
+        int db = d <= b->ndim ? b->shape[b->ndim - d] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char sa[64], sb[64];
+            ag_error(op, "cannot broadcast %s with %s", ag_shape_str(a, sa, sizeof sa),
+                     ag_shape_str(b, sb, sizeof sb));
+        }
+        shape[nd - d] = da == 1 ? db : da;
+    }
+    return nd;
+}
+
+/* ---- the six binary ops ----------------------------------------------------------------
+ * BINARY(name, f, ∂f/∂u, ∂f/∂v) writes an op's forward and backward; the expressions
+ * read u = a value, v = b value and (derivatives only) y = f(u, v). */
+
+/* dX += dy * DERIV, summed over the stretched dimensions when x was stretched. */
+#define GRAD_INTO(dX, x, IX, DERIV)                                                    \
+    do {                                                                               \
+        if ((long)(x)->size == g.size) { /* not stretched: one term per element */     \
+            FOR_EACH_PAIR(g, true, const ag_real u = A[ia], v = B[ib], y = Y[i];       \
+                          (void)u, (void)v, (void)y; dX[i] += dY[i] * (DERIV));        \
+        } else {                                                                       \
+            double *acc = zeroed_doubles(n->tape, (x)->size);                          \
+            FOR_EACH_PAIR(g, false, const ag_real u = A[ia], v = B[ib], y = Y[i];      \
+                          (void)u, (void)v, (void)y;                                   \
+                          acc[IX] += (double)(dY[i] * (DERIV)));                       \
+            for (size_t k = 0; k < (x)->size; k++) dX[k] += (ag_real)acc[k];           \
+        }                                                                              \
+    } while (0)
+
+#define BINARY(name, EXPR, DU, DV)                                                     \
+    static void name##_fwd(ag_node *n) {                                               \
+        bcast g;                                                                       \
+        bcast_init(&g, n->in[0], n->in[1], n->out);                                    \
+        const ag_real *A = n->in[0]->data, *B = n->in[1]->data;                        \
+        ag_real *Y = n->out->data;                                                     \
+        FOR_EACH_PAIR(g, true, const ag_real u = A[ia], v = B[ib]; Y[i] = (EXPR));     \
+    }                                                                                  \
+    static void name##_bwd(ag_node *n) {                                               \
+        bcast g;                                                                       \
+        bcast_init(&g, n->in[0], n->in[1], n->out);                                    \
+        const ag_real *A = n->in[0]->data, *B = n->in[1]->data, *Y = n->out->data;     \
+        const ag_real *dY = n->out->grad;                                              \
+        ag_real *dA = ag_node_grad(n, 0), *dB = ag_node_grad(n, 1);                    \
+        if (dA) GRAD_INTO(dA, n->in[0], ia, DU);                                       \
+        if (dB) GRAD_INTO(dB, n->in[1], ib, DV);                                       \
+    }                                                                                  \
+    static const ag_op name##_op = {#name, name##_fwd, name##_bwd};
+
+/*     name      y = f(u, v)          ∂y/∂u        ∂y/∂v                                  */
+BINARY(add,      u + v,               1,           1)
+BINARY(sub,      u - v,               1,           -1)
+BINARY(mul,      u * v,               v,           u)
+BINARY(div,      u / v,               1 / v,       -y / v)  /* ∂(u/v)/∂v = -u/v² = -y/v */
+BINARY(maximum,  u >= v ? u : v,      u >= v,      u < v)   /* ties: gradient to a */
+BINARY(minimum,  u <= v ? u : v,      u <= v,      u > v)
+
+static ag_tensor *binary(ag_tape *t, const ag_op *op, ag_tensor *a, ag_tensor *b) {
+    int shape[AG_MAX_DIMS];
+    int nd = broadcast_shape(op->name, a, b, shape);
+    return ag_apply(t, op, (ag_tensor *[]){a, b}, 2, nd, shape, NULL, 0);
+}
+
+ag_tensor *ag_add(ag_tape *t, ag_tensor *a, ag_tensor *b) { return binary(t, &add_op, a, b); }
+ag_tensor *ag_sub(ag_tape *t, ag_tensor *a, ag_tensor *b) { return binary(t, &sub_op, a, b); }
+ag_tensor *ag_mul(ag_tape *t, ag_tensor *a, ag_tensor *b) { return binary(t, &mul_op, a, b); }
+ag_tensor *ag_div(ag_tape *t, ag_tensor *a, ag_tensor *b) { return binary(t, &div_op, a, b); }
+ag_tensor *ag_maximum(ag_tape *t, ag_tensor *a, ag_tensor *b) {
+    return binary(t, &maximum_op, a, b);
+}
+ag_tensor *ag_minimum(ag_tape *t, ag_tensor *a, ag_tensor *b) {
+    return binary(t, &minimum_op, a, b);
+}
+
+/* ---- broadcast_to and sum_to: each one's backward is the other's forward ----------------
+ * Both read the small tensor as operand a over the big tensor's index space (b = big). */
+
+/* big[i] (+)= small[ia]: copies the small tensor along its stretched dimensions. */
+static void expand(const bcast *g, const ag_real *small, ag_real *big, bool accumulate) {
+    if (accumulate) FOR_EACH_PAIR(*g, true, big[i] += small[ia]);
+    else FOR_EACH_PAIR(*g, true, big[i] = small[ia]);
+}
+
+/* small[ia] += Σ big[i] over the stretched dimensions, accumulated in double. */
+static void reduce(ag_tape *t, const bcast *g, const ag_real *big, ag_real *small,
+                   size_t small_size) {
+    double *acc = zeroed_doubles(t, small_size);
+    FOR_EACH_PAIR(*g, false, acc[ia] += big[i]);
+    for (size_t k = 0; k < small_size; k++) small[k] += (ag_real)acc[k];
+}
+
+static void broadcast_to_fwd(ag_node *n) {
+    bcast g;
+    bcast_init(&g, n->in[0], n->out, n->out);
+    expand(&g, n->in[0]->data, n->out->data, false);
+}
+static void broadcast_to_bwd(ag_node *n) {
+    ag_real *dx = ag_node_grad(n, 0);
+    if (!dx) return;
+    bcast g;
+    bcast_init(&g, n->in[0], n->out, n->out);
+    reduce(n->tape, &g, n->out->grad, dx, n->in[0]->size);
+}
+static const ag_op broadcast_to_op = {"broadcast_to", broadcast_to_fwd, broadcast_to_bwd};
+
+static void sum_to_fwd(ag_node *n) {
+    bcast g;
+    bcast_init(&g, n->out, n->in[0], n->in[0]);
+    memset(n->out->data, 0, n->out->size * sizeof(ag_real));
+    reduce(n->tape, &g, n->in[0]->data, n->out->data, n->out->size);
+}
+static void sum_to_bwd(ag_node *n) {
+    ag_real *dx = ag_node_grad(n, 0);
+    if (!dx) return;
+    bcast g;
+    bcast_init(&g, n->out, n->in[0], n->in[0]);
+    expand(&g, n->out->grad, dx, true);
+}
+static const ag_op sum_to_op = {"sum_to", sum_to_fwd, sum_to_bwd};
+
+/* True if `small` broadcasts to `big` (both padded to 4 dims; extra leading dims of
+ * either must be 1). */
+static bool broadcasts_to(int ns, const int *small, int nb, const int *big) {
+    for (int d = 1; d <= AG_MAX_DIMS; d++) {
+        int s = d <= ns ? small[ns - d] : 1, b = d <= nb ? big[nb - d] : 1;
+        if (s != b && s != 1) return false;
+    }
+    return true;
+}
+
+ag_tensor *ag_broadcast_to(ag_tape *t, ag_tensor *x, int ndim, const int *shape) {
+    ag_shape_size("broadcast_to", ndim, shape);
+    if (!broadcasts_to(x->ndim, x->shape, ndim, shape)) {
+        char a[64], b[64];
+        ag_error("broadcast_to", "cannot broadcast %s to %s", ag_shape_str(x, a, sizeof a),
+                 ag_shape_fmt(ndim, shape, b, sizeof b));
+    }
+    return ag_apply(t, &broadcast_to_op, &x, 1, ndim, shape, NULL, 0);
+}
+
+ag_tensor *ag_sum_to(ag_tape *t, ag_tensor *x, int ndim, const int *shape) {
+    ag_shape_size("sum_to", ndim, shape);
+    if (!broadcasts_to(ndim, shape, x->ndim, x->shape)) {
+        char a[64], b[64];
+        ag_error("sum_to", "cannot sum %s down to %s (it must broadcast back to %s)",
+                 ag_shape_str(x, a, sizeof a), ag_shape_fmt(ndim, shape, b, sizeof b), a);
+    }
+    return ag_apply(t, &sum_to_op, &x, 1, ndim, shape, NULL, 0);
+}

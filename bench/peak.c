@@ -1,0 +1,142 @@
+/* peak.c — how many floating-point operations per second can this machine do at most?
+ *
+ * A tight loop of independent fused multiply-adds on many accumulators (more than FMA
+ * latency × FMA ports, so the pipes never wait), timed on one core and on all cores
+ * (OpenMP).  The result is the ceiling that bench/gemm_bench.c reports "% of peak" against.
+ *
+ *   build/bench/peak [--csv PATH]
+ *
+ * The widest vector unit the compiler targets is measured (AVX-512, else AVX2+FMA, else
+ * plain C, where the figure is only a rough guide); with AVX-512 the AVX2 figure is printed
+ * too, since a core may run both at the same rate (Zen 4) or not (Intel server parts).
+ * gemm_bench.c includes this file with PEAK_NO_MAIN defined to reuse peak_gflops(). */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(AG_PORTABLE)
+#include <immintrin.h>
+#define PEAK_AVX2 1
+#if defined(__AVX512F__) && !defined(AG_NO_AVX512)
+#define PEAK_AVX512 1
+#endif
+#endif
+
+enum peak_isa { PEAK_ISA_C, PEAK_ISA_AVX2, PEAK_ISA_AVX512 };
+static const char *const peak_isa_name[] = {"scalar", "avx2", "avx512"};
+
+/* Twelve accumulators: Zen's FMA has latency 4 on two ports (8 in flight); Intel's 4 × 2. */
+#define PEAK_ACC 12
+#define PEAK_UNROLL _Pragma("GCC unroll 12")
+
+/* acc = acc * m + a converges to a / (1 - m) = 1: no overflow, no denormals.  No chain
+ * starts at 1 itself, which compilers recognise as a fixed point and hoist out of the loop. */
+#define PEAK_LOOP(vec, set1, fma, lanes, reduce_first)                                 \
+    do {                                                                               \
+        vec acc[PEAK_ACC], m = set1(0.999999), a = set1(1e-6);                         \
+        PEAK_UNROLL for (int j = 0; j < PEAK_ACC; j++) acc[j] = set1(j + 2);           \
+        _Pragma("GCC unroll 4") for (long it = 0; it < iters; it++)                    \
+            PEAK_UNROLL for (int j = 0; j < PEAK_ACC; j++) acc[j] = fma(m, acc[j], a); \
+        PEAK_UNROLL for (int j = 0; j < PEAK_ACC; j++) sink += reduce_first(acc[j]);   \
+        flops = 2.0 * lanes * PEAK_ACC * (double)iters;                                \
+    } while (0)
+
+#define PEAK_SCALAR_FMA(x, m, a) ((x) * (m) + (a))
+#define PEAK_ID(x) (x)
+
+/* Runs `iters` rounds on the calling thread; returns the flops done (sink defeats the
+ * optimizer). */
+static double peak_run(enum peak_isa isa, int dbl, long iters, volatile double *out)
+{
+    double flops = 0, sink = 0;
+    switch (isa) {
+#ifdef PEAK_AVX512
+    case PEAK_ISA_AVX512:
+        if (dbl) PEAK_LOOP(__m512d, _mm512_set1_pd, _mm512_fmadd_pd, 8, _mm512_cvtsd_f64);
+        else PEAK_LOOP(__m512, _mm512_set1_ps, _mm512_fmadd_ps, 16, _mm512_cvtss_f32);
+        break;
+#endif
+#ifdef PEAK_AVX2
+    case PEAK_ISA_AVX2:
+        if (dbl) PEAK_LOOP(__m256d, _mm256_set1_pd, _mm256_fmadd_pd, 4, _mm256_cvtsd_f64);
+        else PEAK_LOOP(__m256, _mm256_set1_ps, _mm256_fmadd_ps, 8, _mm256_cvtss_f32);
+        break;
+#endif
+    default:
+        if (dbl) PEAK_LOOP(double, (double), PEAK_SCALAR_FMA, 1, PEAK_ID);
+        else PEAK_LOOP(float, (float), PEAK_SCALAR_FMA, 1, PEAK_ID);
+        break;
+    }
+    *out = sink;
+    return flops;
+}
+
+/* Peak GFLOPS of `threads` cores together: best of 3 runs of at least 0.1 s each. */
+static double peak_gflops(enum peak_isa isa, int dbl, int threads)
+{
+    long iters = 1 << 16;
+    double best = 0;
+    for (int rep = 0; rep < 3;) {
+        double flops = 0, t0 = omp_get_wtime();
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+        {
+            volatile double sink;
+            flops += peak_run(isa, dbl, iters, &sink);
+        }
+        double dt = omp_get_wtime() - t0;
+        if (dt < 0.1) { iters *= 2; continue; }    /* too short to trust: longer, again */
+        if (flops / dt / 1e9 > best) best = flops / dt / 1e9;
+        rep++;
+    }
+    return best;
+}
+
+/* The widest vector unit this build can use. */
+static enum peak_isa peak_best_isa(void)
+{
+#if defined(PEAK_AVX512)
+    return PEAK_ISA_AVX512;
+#elif defined(PEAK_AVX2)
+    return PEAK_ISA_AVX2;
+#else
+    return PEAK_ISA_C;
+#endif
+}
+
+#ifndef PEAK_NO_MAIN
+int main(int argc, char **argv)
+{
+    const char *csv = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+            csv = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [--csv PATH]\n"
+                            "  measures peak FMA GFLOPS of one core and of all cores;\n"
+                            "  --csv PATH appends rows case,threads,henbun,peer,unit,speedup\n",
+                    argv[0]);
+            return !strcmp(argv[i], "--help") ? 0 : 2;
+        }
+    }
+    FILE *f = csv ? fopen(csv, "a") : NULL;
+    if (csv && !f) { perror(csv); return 1; }
+
+    int cores = omp_get_num_procs();
+    enum peak_isa isas[2] = {peak_best_isa(), PEAK_ISA_AVX2};
+    int n_isa = isas[0] == PEAK_ISA_AVX512 ? 2 : 1;
+    printf("%-28s %8s %14s\n", "peak FMA", "threads", "GFLOPS");
+    for (int s = 0; s < n_isa; s++)
+        for (int dbl = 0; dbl <= 1; dbl++)
+            for (int t = 1; t <= cores; t = t < cores && 2 * t > cores ? cores : 2 * t) {
+                double g = peak_gflops(isas[s], dbl, t);
+                char name[64];
+                snprintf(name, sizeof name, "peak_%s_%s", peak_isa_name[isas[s]],
+                         dbl ? "double" : "float");
+                printf("%-28s %8d %14.1f\n", name, t, g);
+                if (f) fprintf(f, "%s,%d,%.2f,,GFLOPS,\n", name, t, g);
+            }
+    if (f && fclose(f) != 0) { perror(csv); return 1; }
+    return 0;
+}
+#endif

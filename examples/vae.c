@@ -1,0 +1,564 @@
+/* vae.c — train and evaluate the VAE of seeds 000/001 on MNIST or Fashion-MNIST.
+ *
+ *   build/vae                                   the classic 784-400-20 VAE, 10 epochs
+ *   build/vae --encoder conv --decoder conv     a convolutional VAE
+ *   build/vae --latent 2                        adds manifold.png and latent.png
+ *   build/vae --eval out/vae/vae.ckpt --iwae-k 5000
+ *
+ * Every epoch prints train and test −ELBO (reconstruction + KL, nats per example), appends
+ * a row to log.csv and saves a checkpoint; pictures are refreshed every few epochs.  All
+ * randomness is a function of (seed, epoch, step), which is what makes --resume exact:
+ * the data order of an epoch comes from a generator seeded with (seed, epoch), and the
+ * reparameterization noise of a step from one seeded with (seed, step). */
+#include "vae/vae.h"
+#include "examples/common/cli.h"
+#include "examples/common/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "vae"
+
+/* ---- configuration: the flags, and the part of them a checkpoint must remember ---------- */
+
+typedef struct config {
+    const char *dataset, *data_dir, *binarize, *encoder, *decoder, *likelihood, *objective;
+    int latent, samples, epochs, batch, threads, warmup, iwae_k, eval_n, pictures_every;
+    double beta, sigma, lr;
+    uint64_t seed;
+    const char *out, *resume, *eval;
+    bool quiet;
+} config;
+
+static const char *presets_help =
+    "presets for --encoder/--decoder (or give spec text, see docs/spec.md):\n"
+    "  mlp    encoder: linear 400, relu, linear 2*LATENT     decoder: linear 400, relu, linear 784\n"
+    "  conv   encoder: conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, linear 256, relu,\n"
+    "                  linear 2*LATENT\n"
+    "         decoder: linear 256, relu, linear 3136, relu, reshape 64 7 7, convt 32 k4 s2 p1,\n"
+    "                  relu, convt 1 k4 s2 p1\n"
+    "  iwae   encoder: linear 200, tanh, linear 200, tanh, linear 2*LATENT (Burda et al.)\n"
+    "         decoder: linear 200, tanh, linear 200, tanh, linear 784\n"
+    "\nexamples:\n"
+    "  build/vae                                  classic VAE, 10 epochs, pictures in out/vae\n"
+    "  build/vae --dataset fashion --likelihood gaussian --sigma 0.1\n"
+    "  build/vae --binarize dynamic --encoder iwae --decoder iwae --latent 50 --objective iwae --samples 5\n"
+    "  build/vae --eval out/vae/vae.ckpt --iwae-k 5000 --eval-n 1000\n"
+    "  build/vae --resume out/vae/vae.ckpt --epochs 20    continue to epoch 20\n"
+    "\nThe last line printed is 'result: key=value ...' with the headline figures.";
+
+/* Expands a preset name to spec text (into buf) or returns the text unchanged. */
+static const char *spec_text(const char *s, bool encoder, int latent, char *buf, size_t n) {
+    if (!strcmp(s, "mlp"))
+        snprintf(buf, n, encoder ? "linear 400, relu, linear %d" : "linear 400, relu, linear 784",
+                 2 * latent);
+    else if (!strcmp(s, "conv"))
+        snprintf(buf, n, encoder ? "conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, "
+                                   "linear 256, relu, linear %d"
+                                 : "linear 256, relu, linear 3136, relu, reshape 64 7 7, "
+                                   "convt 32 k4 s2 p1, relu, convt 1 k4 s2 p1",
+                 2 * latent);
+    else if (!strcmp(s, "iwae"))
+        snprintf(buf, n, encoder ? "linear 200, tanh, linear 200, tanh, linear %d"
+                                 : "linear 200, tanh, linear 200, tanh, linear 784",
+                 2 * latent);
+    else
+        return s;
+    return buf;
+}
+
+/* The model-defining settings, stored in the checkpoint as "key=value" lines. */
+static void config_to_text(const config *c, char *buf, size_t n) {
+    snprintf(buf, n,
+             "program=vae\ndataset=%s\nbinarize=%s\nencoder=%s\ndecoder=%s\nlatent=%d\n"
+             "likelihood=%s\nsigma=%.17g\nobjective=%s\nsamples=%d\nbeta=%.17g\nwarmup=%d\n"
+             "seed=%llu\nbatch=%d\nlr=%.17g\n",
+             c->dataset, c->binarize, c->encoder, c->decoder, c->latent, c->likelihood, c->sigma,
+             c->objective, c->samples, c->beta, c->warmup, (unsigned long long)c->seed, c->batch,
+             c->lr);
+}
+
+/* Reads the lines back into c, pointing its strings into `text` (which must outlive c). */
+static int config_from_text(config *c, char *text, const char *path) {
+    if (strncmp(text, "program=vae\n", 12) != 0) {
+        fprintf(stderr, PROG ": %s: not a checkpoint of this program\n", path);
+        return -1;
+    }
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = 0;
+        const char *k = line, *v = eq + 1;
+        if (!strcmp(k, "dataset")) c->dataset = v;
+        else if (!strcmp(k, "binarize")) c->binarize = v;
+        else if (!strcmp(k, "encoder")) c->encoder = v;
+        else if (!strcmp(k, "decoder")) c->decoder = v;
+        else if (!strcmp(k, "latent")) c->latent = atoi(v);
+        else if (!strcmp(k, "likelihood")) c->likelihood = v;
+        else if (!strcmp(k, "sigma")) c->sigma = atof(v);
+        else if (!strcmp(k, "objective")) c->objective = v;
+        else if (!strcmp(k, "samples")) c->samples = atoi(v);
+        else if (!strcmp(k, "beta")) c->beta = atof(v);
+        else if (!strcmp(k, "warmup")) c->warmup = atoi(v);
+        else if (!strcmp(k, "seed")) c->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "batch")) c->batch = atoi(v);
+        else if (!strcmp(k, "lr")) c->lr = atof(v);
+    }
+    return 0;
+}
+
+static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
+    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^ (b + 7) * 0x94D049BB133111EBULL;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------ */
+
+typedef struct eval_result {
+    double neg_elbo, recon, kl;   /* per example, z sampled once (as in training) */
+    double iwae;                  /* −ln p(x) estimate (k samples), or NAN */
+    int active_units;             /* Var_x E[z_u|x] > 0.01 (Burda et al.) */
+    double *kl_per_dim;           /* latent values, caller frees */
+    double *mu_var;               /* Var_x of E[z_u|x] per dimension, caller frees */
+    ag_real *mu;                  /* (n, latent) posterior means, caller frees */
+    int n;
+} eval_result;
+
+/* Test figures over the first n examples of d (all if n <= 0), in evaluation mode. */
+static eval_result evaluate(vae *m, const nn_dataset *d, int n, int iwae_k, uint64_t seed) {
+    if (n <= 0 || n > d->n) n = d->n;
+    int z = m->cfg.z_dim, bs = 500;
+    eval_result r = {.iwae = NAN, .n = n};
+    r.kl_per_dim = calloc((size_t)z, sizeof(double));
+    r.mu_var = calloc((size_t)z, sizeof(double));
+    r.mu = malloc(sizeof(ag_real) * (size_t)n * (size_t)z);
+    double *bound = iwae_k > 0 ? malloc(sizeof(double) * (size_t)bs) : NULL;
+    int *idx = malloc(sizeof(int) * (size_t)bs);
+    if (!r.kl_per_dim || !r.mu_var || !r.mu || !idx || (iwae_k > 0 && !bound))
+        ag_error("evaluate", "out of memory");
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    vae_set_training(m, false);
+    double iw = 0;
+    for (int start = 0; start < n; start += bs) {
+        int b = n - start < bs ? n - start : bs;
+        for (int i = 0; i < b; i++) idx[i] = start + i;
+        ag_tape_clear(t);
+        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL);
+        vae_stats st;
+        vae_config keep = m->cfg;
+        m->cfg.objective = VAE_ELBO, m->cfg.samples = 1, m->cfg.beta = 1, m->cfg.warmup_steps = 0;
+        vae_loss(m, t, x, false, &st);
+        m->cfg = keep;
+        r.neg_elbo += st.neg_elbo * b, r.recon += st.recon * b, r.kl += st.kl * b;
+        ag_tensor *mu, *logvar;
+        vae_encode(m, t, x, &mu, &logvar);
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < z; j++) {
+                double u = mu->data[(size_t)i * z + j], lv = logvar->data[(size_t)i * z + j];
+                r.mu[(size_t)(start + i) * z + j] = (ag_real)u;
+                r.kl_per_dim[j] += 0.5 * (u * u + exp(lv) - 1 - lv);
+            }
+        if (iwae_k > 0) {
+            vae_iwae_bound(m, t, x, iwae_k, bound);
+            for (int i = 0; i < b; i++) iw += bound[i];
+        }
+    }
+    vae_set_training(m, true);
+    for (int j = 0; j < z; j++) {
+        double s = 0, s2 = 0;
+        for (int i = 0; i < n; i++) {
+            double u = r.mu[(size_t)i * z + j];
+            s += u, s2 += u * u;
+        }
+        r.mu_var[j] = s2 / n - (s / n) * (s / n);
+        r.active_units += r.mu_var[j] > 0.01;
+        r.kl_per_dim[j] /= n;
+    }
+    r.neg_elbo /= n, r.recon /= n, r.kl /= n;
+    if (iwae_k > 0) r.iwae = -iw / n;
+    ag_tape_free(t);
+    free(bound);
+    free(idx);
+    return r;
+}
+
+static void eval_free(eval_result *r) {
+    free(r->kl_per_dim);
+    free(r->mu_var);
+    free(r->mu);
+}
+
+/* ---- pictures --------------------------------------------------------------------------- */
+
+static double inv_normal_cdf(double p) {
+    /* Φ⁻¹ by bisection on erfc: plenty for picking a grid of quantiles. */
+    double lo = -8, hi = 8;
+    for (int i = 0; i < 80; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (0.5 * erfc(-mid / sqrt(2.0)) < p) lo = mid; else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+static void pictures(vae *m, const nn_dataset *test, const eval_result *ev, const config *c,
+                     const double *train_curve, const double *test_curve, int n_epochs,
+                     const char *title) {
+    char path[4096], cap[128];
+    nn_error err;
+    int z = m->cfg.z_dim, C = test->shape[0], H = test->shape[1], W = test->shape[2];
+    ag_tape *t = ag_tape_new(mix(c->seed, 77, 0)); /* same z every time: samples comparable */
+    ag_set_grad_enabled(t, false);
+    vae_set_training(m, false);
+    nn_grid_opts g = {.cols = 8, .scale = 2, .title = title};
+    int shape4[4] = {64, C, H, W};
+
+    ag_tensor *s = ag_reshape(t, vae_sample(m, t, 64), 4, shape4);
+    if (nn_tensor_grid_png(run_path(path, sizeof path, c->out, "samples.png"), s, &g, &err))
+        fprintf(stderr, PROG ": %s\n", err.msg);
+
+    int idx[32];
+    for (int i = 0; i < 32; i++) idx[i] = i;
+    ag_tensor *x = nn_dataset_batch(test, t, idx, 32, false, NULL);
+    ag_tensor *rec = ag_reshape(t, vae_reconstruct(m, t, x), 4, (int[]){32, C, H, W});
+    nn_grid_opts g2 = {.cols = 4, .scale = 2};
+    if (nn_tensor_pair_png(run_path(path, sizeof path, c->out, "recon.png"), x, rec, "test images",
+                           "reconstructions", &g2, &err))
+        fprintf(stderr, PROG ": %s\n", err.msg);
+
+    if (train_curve && n_epochs > 0) {
+        nn_series sr[2] = {{"train -ELBO", NULL, train_curve, n_epochs},
+                           {"test -ELBO", NULL, test_curve, n_epochs}};
+        snprintf(cap, sizeof cap, "VAE on %s: -ELBO (nats per example)", c->dataset);
+        if (nn_plot_lines_png(run_path(path, sizeof path, c->out, "curves.png"), sr, 2,
+                              &(nn_plot_opts){.title = cap, .xlabel = "epoch", .ylabel = "nats"},
+                              &err))
+            fprintf(stderr, PROG ": %s\n", err.msg);
+    }
+
+    if (z == 2) {
+        /* The decoder over a 20x20 grid of z at Gaussian quantiles (Kingma & Welling fig. 4). */
+        int k = 20;
+        ag_tensor *zs = ag_zeros(t, 2, (int[]){k * k, 2});
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++) {
+                zs->data[(i * k + j) * 2 + 0] = (ag_real)inv_normal_cdf((j + 0.5) / k);
+                zs->data[(i * k + j) * 2 + 1] = (ag_real)inv_normal_cdf(1 - (i + 0.5) / k);
+            }
+        ag_tensor *img = ag_reshape(t, vae_decode(m, t, zs), 4, (int[]){k * k, C, H, W});
+        if (nn_tensor_grid_png(run_path(path, sizeof path, c->out, "manifold.png"), img,
+                               &(nn_grid_opts){.cols = k, .pad = -1, .title = "decoder over z"}, &err))
+            fprintf(stderr, PROG ": %s\n", err.msg);
+        if (ev && ev->mu) {
+            nn_points pts = {"test codes", ev->mu, ev->n, test->y};
+            if (nn_plot_scatter_png(run_path(path, sizeof path, c->out, "latent.png"), &pts, 1,
+                                    &(nn_plot_opts){.title = "E[z|x] of test images",
+                                                    .xlabel = "z1", .ylabel = "z2"}, &err))
+                fprintf(stderr, PROG ": %s\n", err.msg);
+        }
+    } else if (ev && ev->kl_per_dim) {
+        /* One row per latent dimension (most informative first, up to 10), z_j from −3 to 3
+         * with the others at the code of the first test image. */
+        int rows = z < 10 ? z : 10, cols = 11, order[256];
+        for (int j = 0; j < z && j < 256; j++) order[j] = j;
+        for (int a = 0; a < rows; a++)
+            for (int b = a + 1; b < z && b < 256; b++)
+                if (ev->kl_per_dim[order[b]] > ev->kl_per_dim[order[a]]) {
+                    int tmp = order[a];
+                    order[a] = order[b], order[b] = tmp;
+                }
+        ag_tensor *zs = ag_zeros(t, 2, (int[]){rows * cols, z});
+        char *caps[10 * 11] = {0};
+        char capbuf[10 * 11][16];
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < cols; q++) {
+                ag_real *row = zs->data + (size_t)(r * cols + q) * z;
+                memcpy(row, ev->mu, sizeof(ag_real) * (size_t)z);
+                row[order[r]] = (ag_real)(-3 + 6.0 * q / (cols - 1));
+                snprintf(capbuf[r * cols + q], 16, q == 0 ? "z%d" : "", order[r]);
+                caps[r * cols + q] = capbuf[r * cols + q];
+            }
+        ag_tensor *img = ag_reshape(t, vae_decode(m, t, zs), 4, (int[]){rows * cols, C, H, W});
+        if (nn_tensor_grid_png(run_path(path, sizeof path, c->out, "traverse.png"), img,
+                               &(nn_grid_opts){.cols = cols, .scale = 2,
+                                               .captions = (const char *const *)caps,
+                                               .title = "latent traversal: z_j from -3 to 3"},
+                               &err))
+            fprintf(stderr, PROG ": %s\n", err.msg);
+    }
+    vae_set_training(m, true);
+    ag_tape_free(t);
+}
+
+/* ---- the program ------------------------------------------------------------------------ */
+
+static nn_dataset *load(const config *c, const char *split, nn_error *err) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", c->data_dir, c->dataset);
+    nn_dataset *d = nn_dataset_load_mnist(dir, split, err);
+    if (d && !strcmp(c->binarize, "static"))
+        nn_dataset_binarize_bernoulli(d, mix(c->seed, !strcmp(split, "test"), 99));
+    return d;
+}
+
+int main(int argc, char **argv) {
+    config c = {.dataset = "mnist", .data_dir = "data", .binarize = "none", .encoder = "mlp",
+                .decoder = "mlp", .likelihood = "bernoulli", .objective = "elbo", .latent = 20,
+                .samples = 1, .epochs = 10, .batch = 128, .threads = 0, .warmup = 0,
+                .iwae_k = 0, .eval_n = 0, .pictures_every = 5, .beta = 1, .sigma = 1,
+                .lr = 1e-3, .seed = 1, .out = "out/vae"};
+    cli_opt opts[] = {
+        {"dataset", CLI_CHOICE, &c.dataset, "mnist|fashion", "training data"},
+        {"data", CLI_STRING, &c.data_dir, "DIR", "where `make data` put the datasets"},
+        {"binarize", CLI_CHOICE, &c.binarize, "none|static|dynamic",
+         "grey values, one fixed Bernoulli draw, or a fresh draw per batch"},
+        {"encoder", CLI_STRING, &c.encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
+        {"decoder", CLI_STRING, &c.decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
+        {"latent", CLI_INT, &c.latent, "N", "latent dimensions"},
+        {"likelihood", CLI_CHOICE, &c.likelihood, "bernoulli|gaussian|gaussian-learned",
+         "p(x|z): Bernoulli logits, Gaussian with fixed sigma, or learned variance"},
+        {"sigma", CLI_REAL, &c.sigma, "S", "standard deviation of the fixed Gaussian"},
+        {"objective", CLI_CHOICE, &c.objective, "elbo|iwae", "training bound"},
+        {"samples", CLI_INT, &c.samples, "L", "z samples per example (L of seed 000 eq. (8); k for iwae)"},
+        {"beta", CLI_REAL, &c.beta, "B", "weight of the KL term"},
+        {"warmup", CLI_INT, &c.warmup, "STEPS", "KL weight rises from 0 to beta over this many steps"},
+        {"epochs", CLI_INT, &c.epochs, "N", "train until this many epochs are done"},
+        {"batch", CLI_INT, &c.batch, "N", "minibatch size"},
+        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate"},
+        {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
+        {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
+        {"out", CLI_STRING, &c.out, "DIR", "pictures, log.csv and vae.ckpt go here"},
+        {"pictures-every", CLI_INT, &c.pictures_every, "N", "refresh the pictures every N epochs"},
+        {"resume", CLI_STRING, &c.resume, "CKPT", "continue a run from its checkpoint"},
+        {"eval", CLI_STRING, &c.eval, "CKPT", "evaluate a saved model on the test set and exit"},
+        {"iwae-k", CLI_INT, &c.iwae_k, "K", "also estimate -log p(x) with K importance samples"},
+        {"eval-n", CLI_INT, &c.eval_n, "N", "test examples for the IWAE estimate (0: all)"},
+        {"quiet", CLI_FLAG, &c.quiet, NULL, "no progress bar"},
+        {0}};
+    cli_program prog = {PROG, "Train a variational autoencoder (seeds 000, 001) on MNIST or "
+                              "Fashion-MNIST, or evaluate a saved one.", presets_help};
+    int rc = cli_parse(argc, argv, &prog, opts);
+    if (rc) return rc < 0 ? 2 : 0;
+
+    nn_error err;
+    static nn_ckpt_meta meta; /* 8 KiB of text: keep it off the stack */
+    const char *ckpt_in = c.eval ? c.eval : c.resume;
+    if (ckpt_in) { /* the model comes from the checkpoint, whatever the flags say */
+        if (nn_checkpoint_info(ckpt_in, &meta, NULL, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            return 1;
+        }
+        if (config_from_text(&c, meta.text, ckpt_in)) return 1;
+    }
+    if (c.latent < 1 || c.batch < 1 || c.epochs < 0 || c.samples < 1 || c.lr <= 0) {
+        fprintf(stderr, PROG ": --latent, --batch, --samples must be >= 1, --epochs >= 0, --lr > 0\n");
+        return 2;
+    }
+    int threads = run_threads(c.threads);
+
+    nn_dataset *train = load(&c, "train", &err), *test = train ? load(&c, "test", &err) : NULL;
+    if (!train || !test) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        nn_dataset_free(train);
+        return 1;
+    }
+
+    char enc_buf[512], dec_buf[512];
+    vae_config vc = {
+        .x_ndim = 3, .x_shape = {train->shape[0], train->shape[1], train->shape[2]},
+        .z_dim = c.latent,
+        .encoder_text = spec_text(c.encoder, true, c.latent, enc_buf, sizeof enc_buf),
+        .decoder_text = spec_text(c.decoder, false, c.latent, dec_buf, sizeof dec_buf),
+        .likelihood = !strcmp(c.likelihood, "bernoulli") ? VAE_BERNOULLI
+                      : !strcmp(c.likelihood, "gaussian") ? VAE_GAUSSIAN : VAE_GAUSSIAN_LEARNED,
+        .sigma = c.sigma, .objective = !strcmp(c.objective, "iwae") ? VAE_IWAE : VAE_ELBO,
+        .samples = c.samples, .beta = c.beta, .warmup_steps = c.warmup, .seed = c.seed};
+    vae *m = vae_new(&vc, &err);
+    if (!m) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        nn_dataset_free(train);
+        nn_dataset_free(test);
+        return 2;
+    }
+    nn_optim *opt = nn_adam(vae_params(m), c.lr);
+    /* What a checkpoint holds: the parameters and Adam's moments. */
+    nn_param_list saved = {0};
+    nn_params_extend(&saved, NULL, vae_params(m));
+    nn_optim_state(opt, "optim", &saved);
+
+    int start_epoch = 0;
+    long step = 0;
+    if (ckpt_in) {
+        if (nn_checkpoint_load(ckpt_in, &saved, &meta, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            return 1;
+        }
+        start_epoch = (int)meta.epoch;
+        step = (long)meta.step;
+        m->step = step;
+    }
+    if (!c.quiet || c.eval) {
+        printf("henbun %s VAE: %s, %s, latent %d, %s likelihood, %s x%d, %d thread%s\n",
+               AG_REAL_NAME, c.dataset, c.binarize, c.latent, c.likelihood, c.objective,
+               c.samples, threads, threads == 1 ? "" : "s");
+        nn_describe(m->encoder, "encoder", stdout);
+        nn_describe(m->decoder, "decoder", stdout);
+    }
+
+    if (c.eval) {
+        double t0 = run_seconds();
+        eval_result ev = evaluate(m, test, 0, 0, mix(c.seed, 1234, 0));
+        double iwae = NAN;
+        if (c.iwae_k > 0) {
+            eval_result e2 = evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
+            iwae = e2.iwae;
+            printf("IWAE bound, k=%d on %d test examples: -log p(x) <= %.2f nats\n", c.iwae_k,
+                   e2.n, iwae);
+            eval_free(&e2);
+        }
+        printf("test -ELBO %.2f (recon %.2f, KL %.2f), active units %d of %d\n", ev.neg_elbo,
+               ev.recon, ev.kl, ev.active_units, c.latent);
+        printf("result: test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev.neg_elbo,
+               ev.recon, ev.kl, ev.active_units);
+        if (c.iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d iwae_n=%d", iwae, c.iwae_k,
+                                 c.eval_n > 0 && c.eval_n < test->n ? c.eval_n : test->n);
+        printf(" epochs=%d seconds=%.1f\n", start_epoch, run_seconds() - t0);
+        eval_free(&ev);
+        nn_params_free(&saved);
+        nn_optim_free(opt);
+        vae_free(m);
+        nn_dataset_free(train);
+        nn_dataset_free(test);
+        return 0;
+    }
+
+    if (run_mkdir(c.out, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    char path[4096], ckpt[4096];
+    run_path(ckpt, sizeof ckpt, c.out, "vae.ckpt");
+    static const char *cols[] = {"epoch", "train_neg_elbo", "train_recon", "train_kl",
+                                 "test_neg_elbo", "test_recon", "test_kl", "seconds"};
+    nn_csv *csv = nn_csv_open(run_path(path, sizeof path, c.out, "log.csv"), 8, cols, &err);
+    if (!csv) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    ag_rng data_rng;
+    ag_tape *t = ag_tape_new(c.seed);
+    nn_batcher *it = nn_batcher_new(train, &(nn_batch_opts){.batch_size = c.batch,
+                                        .binarize = !strcmp(c.binarize, "dynamic")}, &data_rng);
+    nn_progress *bar = nn_progress_new(&(nn_progress_opts){
+        .mode = c.quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO, .n_values = 3,
+        .names = {"-elbo", "recon", "kl"}});
+    double *train_curve = calloc((size_t)c.epochs + 1, sizeof(double));
+    double *test_curve = calloc((size_t)c.epochs + 1, sizeof(double));
+    double total_seconds = 0, train_seconds = 0;
+    int epochs_done = 0;
+    eval_result ev = {0};
+    bool failed = false;
+    run_catch_signals();
+    config_to_text(&c, meta.text, sizeof meta.text);
+    for (int epoch = start_epoch; epoch < c.epochs && !failed; epoch++) {
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
+        ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
+        nn_progress_begin(bar, label, nn_batcher_num_examples(it));
+        double t0 = run_seconds();
+        nn_batch b;
+        /* After a mid-epoch stop, skip the batches that were already trained on. */
+        long skip = step - (long)epoch * nn_batcher_num_batches(it);
+        for (; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
+        while (nn_batcher_next(it, t, &b)) {
+            ag_rng_seed(ag_tape_rng(t), mix(c.seed, 2, (uint64_t)step));
+            vae_stats st;
+            ag_tensor *loss = vae_loss(m, t, b.x, true, &st);
+            ag_backward(t, loss);
+            double norm = nn_optim_step(opt);
+            if (!run_check_finite(PROG, st.loss, norm, vae_params(m), epoch + 1, step)) {
+                failed = true;
+                break;
+            }
+            nn_optim_zero_grad(opt);
+            ag_tape_clear(t);
+            step++;
+            nn_progress_step(bar, b.size, (double[]){st.neg_elbo, st.recon, st.kl});
+            if (run_stop_requested()) break;
+        }
+        nn_progress_end(bar);
+        if (failed) break;
+        double train_s = run_seconds() - t0;
+        if (run_stop_requested()) {
+            meta.epoch = epoch, meta.step = step;
+            if (nn_checkpoint_save(ckpt, &saved, &meta, &err))
+                fprintf(stderr, PROG ": %s\n", err.msg);
+            else
+                fprintf(stderr, PROG ": %s: stopped at epoch %d step %ld; checkpoint %s\n"
+                                "  resume with: build/vae --resume %s --epochs %d\n",
+                        run_stop_signal(), epoch + 1, step, ckpt, ckpt, c.epochs);
+            failed = true;
+            break;
+        }
+        eval_free(&ev);
+        ev = evaluate(m, test, 0, 0, mix(c.seed, 3, (uint64_t)epoch));
+        double secs = run_seconds() - t0;
+        train_seconds += train_s;
+        total_seconds += secs;
+        int i = epochs_done++;
+        train_curve[i] = nn_progress_mean(bar, 0);
+        test_curve[i] = ev.neg_elbo;
+        printf("epoch %3d/%d  train -elbo %7.2f (recon %6.2f kl %5.2f)  test -elbo %7.2f "
+               "(recon %6.2f kl %5.2f)  %.1fs\n", epoch + 1, c.epochs, nn_progress_mean(bar, 0),
+               nn_progress_mean(bar, 1), nn_progress_mean(bar, 2), ev.neg_elbo, ev.recon, ev.kl,
+               train_s);
+        fflush(stdout);
+        if (nn_csv_row(csv, (double[]){epoch + 1, nn_progress_mean(bar, 0),
+                                       nn_progress_mean(bar, 1), nn_progress_mean(bar, 2),
+                                       ev.neg_elbo, ev.recon, ev.kl, train_s}, &err))
+            fprintf(stderr, PROG ": %s\n", err.msg);
+        meta.epoch = epoch + 1, meta.step = step;
+        if (nn_checkpoint_save(ckpt, &saved, &meta, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            failed = true;
+        }
+        if ((epoch + 1) % c.pictures_every == 0 || epoch + 1 == c.epochs) {
+            char title[64];
+            snprintf(title, sizeof title, "prior samples, epoch %d", epoch + 1);
+            pictures(m, test, &ev, &c, train_curve, test_curve, epochs_done, title);
+        }
+    }
+    nn_csv_close(csv, NULL);
+    int code = failed ? 1 : 0;
+    if (!failed && epochs_done > 0) {
+        double iwae = NAN;
+        if (c.iwae_k > 0) {
+            eval_result e2 = evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
+            iwae = e2.iwae;
+            eval_free(&e2);
+        }
+        printf("pictures and checkpoint in %s/ (samples.png, recon.png, curves.png, %s, log.csv, "
+               "vae.ckpt)\n", c.out, c.latent == 2 ? "manifold.png, latent.png" : "traverse.png");
+        printf("result: test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev.neg_elbo,
+               ev.recon, ev.kl, ev.active_units);
+        if (c.iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d", iwae, c.iwae_k);
+        printf(" epochs=%d seconds=%.1f sec_per_epoch=%.2f\n", start_epoch + epochs_done,
+               total_seconds, train_seconds / epochs_done);
+    } else if (!failed) {
+        printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
+               start_epoch);
+    }
+    eval_free(&ev);
+    free(train_curve);
+    free(test_curve);
+    nn_progress_free(bar);
+    nn_batcher_free(it);
+    ag_tape_free(t);
+    nn_params_free(&saved);
+    nn_optim_free(opt);
+    vae_free(m);
+    nn_dataset_free(train);
+    nn_dataset_free(test);
+    return code;
+}

@@ -1,0 +1,154 @@
+/* layer.h — layers, declarative specs and sequential networks.
+ *
+ * A network is data: an array of specs (or the same thing as text) and an input shape.
+ *
+ *   static const nn_spec mlp[] = { NN_LINEAR(400), NN_RELU, NN_LINEAR(40), NN_END };
+ *   nn_net *enc = nn_net_new(mlp, 3, (int[]){1, 28, 28}, &rng, &err);
+ *   nn_net *dec = nn_net_parse("linear 400, relu, linear 784", 1, (int[]){20}, NULL, &rng, &err);
+ *   ag_tensor *h = nn_forward(enc, tape, x, true);            // x (N, 1, 28, 28) -> (N, 40)
+ *
+ * Shapes are inferred layer by layer from the input shape; a spec that cannot fit its input
+ * is reported with the layer's index, its spec and both shapes.  Shapes here are per
+ * example (no batch dimension): (D) for vectors, (C, H, W) for images.
+ *
+ * A layer type is one small struct of functions; adding a layer means writing one file
+ * that defines an nn_layer_type (see docs/add-a-layer.md).  Built-in types are listed at
+ * the end of this header. */
+#ifndef HENBUN_NN_LAYER_H
+#define HENBUN_NN_LAYER_H
+
+#include <stdio.h>
+
+#include "autograd/autograd.h"
+#include "nn/error.h"
+#include "nn/params.h"
+
+#define NN_MAX_SHAPE 3 /* per-example dims: (D) or (C, H, W) */
+
+typedef struct nn_layer nn_layer;
+typedef struct nn_layer_type nn_layer_type;
+
+/* Weight initialisation.  NN_INIT_AUTO picks He for a layer followed by a ReLU-family
+ * activation and Glorot (Xavier) otherwise; biases start at 0. */
+typedef enum {
+    NN_INIT_AUTO = 0,
+    NN_INIT_HE,      /* N(0, 2/fan_in): keeps activation variance through ReLUs */
+    NN_INIT_XAVIER,  /* U(±sqrt(6/(fan_in+fan_out))): for tanh/sigmoid/linear outputs */
+    NN_INIT_NORMAL,  /* N(0, init_std²), e.g. 0.02 for DCGAN */
+    NN_INIT_TORCH,   /* U(±1/sqrt(fan_in)) for weights and biases: PyTorch's default */
+} nn_init;
+
+/* One entry of a spec.  Which fields a type reads is listed with its macro below. */
+typedef struct nn_spec {
+    const nn_layer_type *type;  /* NULL ends a spec array (NN_END) */
+    int n;                      /* units, filters, channels */
+    int k, s, p, op;            /* kernel, stride, padding, output padding */
+    double f;                   /* slope, alpha, dropout rate, epsilon, ... */
+    int ndim, shape[NN_MAX_SHAPE]; /* reshape target */
+    nn_init init;
+    double init_std;            /* for NN_INIT_NORMAL */
+} nn_spec;
+
+struct nn_layer_type {
+    const char *name;           /* its keyword in spec text, e.g. "linear" */
+    const char *usage;          /* spec-text form, e.g. "linear UNITS [init=he|xavier|...]" */
+    /* How spec text fills the spec: the first positional number goes to n (NN_ARG_INT),
+     * f (NN_ARG_REAL) or, all of them, to shape (NN_ARG_SHAPE); keys k4 s2 p1 op1 are
+     * accepted when `keys` is true. */
+    enum { NN_ARG_NONE, NN_ARG_INT, NN_ARG_REAL, NN_ARG_REAL_OPT, NN_ARG_SHAPE } arg;
+    bool keys;
+    bool is_activation;         /* for NN_INIT_AUTO's look-ahead; `relu_like` below */
+    bool relu_like;
+    /* Checks l->spec against l->in_shape, sets l->out_shape, creates parameters with
+     * nn_layer_param (initialised from rng).  Returns 0, or -1 with err filled. */
+    int (*build)(nn_layer *l, ag_rng *rng, nn_error *err);
+    /* x: (N, in_shape...) -> (N, out_shape...) on the tape. */
+    ag_tensor *(*forward)(nn_layer *l, ag_tape *t, ag_tensor *x, bool training);
+    void (*free_state)(nn_layer *l);   /* frees l->state; NULL if none */
+};
+
+struct nn_layer {
+    const nn_layer_type *type;
+    nn_spec spec;
+    int index;                          /* position in the net */
+    nn_init init;                       /* resolved: never NN_INIT_AUTO after build */
+    int in_ndim, in_shape[NN_MAX_SHAPE];
+    int out_ndim, out_shape[NN_MAX_SHAPE];
+    nn_param_list params;               /* "weight", "bias", buffers; tensors owned here */
+    void *state;                        /* type-specific */
+};
+
+/* Creates a parameter (or, trainable=false, a buffer) owned by the layer. */
+ag_tensor *nn_layer_param(nn_layer *l, const char *name, int ndim, const int *shape,
+                          bool trainable);
+/* Fills w (fan_in, fan_out given) according to the layer's resolved init. */
+void nn_init_weight(const nn_layer *l, ag_tensor *w, int fan_in, int fan_out, ag_rng *rng);
+/* Fills a bias: zeros, or U(±1/sqrt(fan_in)) under NN_INIT_TORCH. */
+void nn_init_bias(const nn_layer *l, ag_tensor *b, int fan_in, ag_rng *rng);
+/* "(1, 28, 28)" for a per-example shape. */
+const char *nn_shape_str(int ndim, const int *shape, char *buf, size_t n);
+/* The spec entry as text, e.g. "conv 32 k4 s2 p1". */
+const char *nn_spec_str(const nn_spec *s, char *buf, size_t n);
+
+/* ---- networks ------------------------------------------------------------------------- */
+
+typedef struct nn_net {
+    int n_layers;
+    nn_layer *layers;
+    int in_ndim, in_shape[NN_MAX_SHAPE];
+    int out_ndim, out_shape[NN_MAX_SHAPE];
+    nn_param_list params;   /* every layer's entries, named "<index>.<type>.<name>" */
+} nn_net;
+
+/* Builds a network for inputs of the given per-example shape.  NULL on error (err says
+ * which layer and which shapes). */
+nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng *rng,
+                   nn_error *err);
+/* Parses spec text (grammar in docs/spec.md) and builds the net.  `extra` is a
+ * NULL-terminated array of user layer types that the text may name (or NULL). */
+nn_net *nn_net_parse(const char *text, int in_ndim, const int *in_shape,
+                     const nn_layer_type *const *extra, ag_rng *rng, nn_error *err);
+void nn_net_free(nn_net *net);
+/* x (N, in_shape...) -> (N, out_shape...).  training switches dropout and batch norm. */
+ag_tensor *nn_forward(nn_net *net, ag_tape *t, ag_tensor *x, bool training);
+/* Prints a table: layer, output shape, parameters, and the totals. */
+void nn_describe(const nn_net *net, const char *title, FILE *f);
+/* Number of per-example values of the output (product of out_shape). */
+int nn_net_out_size(const nn_net *net);
+
+/* Parses spec text into `out` (at most max entries including the NN_END).  Returns the
+ * number of layers, or -1 with err = "spec:COL: what was expected" (COL from 1). */
+int nn_spec_parse(const char *text, const nn_layer_type *const *extra, nn_spec *out, int max,
+                  nn_error *err);
+
+/* ---- built-in layer types and their spec macros ------------------------------------------
+ * macro                   text                              reads */
+extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpool_type,
+    nn_avgpool_type, nn_batchnorm_type, nn_layernorm_type, nn_dropout_type, nn_flatten_type,
+    nn_reshape_type, nn_relu_type, nn_leaky_relu_type, nn_elu_type, nn_tanh_type,
+    nn_sigmoid_type, nn_softplus_type, nn_exp_type;
+
+#define NN_END {0}
+#define NN_LINEAR(units)        {.type = &nn_linear_type, .n = (units)}       /* linear 400 */
+#define NN_CONV(f, k_, s_, p_)  {.type = &nn_conv_type, .n = (f), .k = (k_), .s = (s_), .p = (p_)}
+                                                                 /* conv 32 k4 s2 p1 */
+#define NN_CONVT(f, k_, s_, p_, op_) \
+    {.type = &nn_convt_type, .n = (f), .k = (k_), .s = (s_), .p = (p_), .op = (op_)}
+                                                                 /* convt 32 k4 s2 p1 op0 */
+#define NN_MAXPOOL(k_, s_)      {.type = &nn_maxpool_type, .k = (k_), .s = (s_)} /* maxpool k2 s2 */
+#define NN_AVGPOOL(k_, s_)      {.type = &nn_avgpool_type, .k = (k_), .s = (s_)} /* avgpool k2 s2 */
+#define NN_BATCHNORM            {.type = &nn_batchnorm_type}     /* batchnorm (1-D or 2-D by input) */
+#define NN_LAYERNORM            {.type = &nn_layernorm_type}     /* layernorm */
+#define NN_DROPOUT(p_)          {.type = &nn_dropout_type, .f = (p_)}          /* dropout 0.5 */
+#define NN_FLATTEN              {.type = &nn_flatten_type}       /* flatten */
+#define NN_RESHAPE(...)         {.type = &nn_reshape_type, .ndim = (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int)), .shape = {__VA_ARGS__}}
+                                                                 /* reshape 128 7 7 */
+#define NN_RELU                 {.type = &nn_relu_type}          /* relu */
+#define NN_LEAKY_RELU(a)        {.type = &nn_leaky_relu_type, .f = (a)}        /* leaky_relu 0.2 */
+#define NN_ELU(a)               {.type = &nn_elu_type, .f = (a)}               /* elu 1 */
+#define NN_TANH                 {.type = &nn_tanh_type}          /* tanh */
+#define NN_SIGMOID              {.type = &nn_sigmoid_type}       /* sigmoid */
+#define NN_SOFTPLUS             {.type = &nn_softplus_type}      /* softplus */
+#define NN_EXP                  {.type = &nn_exp_type}           /* exp */
+
+#endif

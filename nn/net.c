@@ -1,0 +1,195 @@
+/* net.c — sequential networks built from specs: shape inference layer by layer, default
+ * initialisation, the forward pass, and the summary table. */
+#include "nn/layer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *nn_shape_str(int ndim, const int *shape, char *buf, size_t n) {
+    size_t k = (size_t)snprintf(buf, n, "(");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, i ? ", %d" : "%d", shape[i]);
+    if (k < n) snprintf(buf + k, n - k, ")");
+    return buf;
+}
+
+const char *nn_spec_str(const nn_spec *s, char *buf, size_t n) {
+    const nn_layer_type *ty = s->type;
+    size_t k = (size_t)snprintf(buf, n, "%s", ty->name);
+#define ADD(...) do { if (k < n) k += (size_t)snprintf(buf + k, n - k, __VA_ARGS__); } while (0)
+    switch (ty->arg) {
+    case NN_ARG_INT: ADD(" %d", s->n); break;
+    case NN_ARG_REAL: ADD(" %g", s->f); break;
+    case NN_ARG_REAL_OPT: if (s->f != 0) ADD(" %g", s->f); break;
+    case NN_ARG_SHAPE: for (int i = 0; i < s->ndim; i++) ADD(" %d", s->shape[i]); break;
+    case NN_ARG_NONE: break;
+    }
+    if (ty->keys) {
+        ADD(" k%d", s->k);
+        if (s->s) ADD(" s%d", s->s);
+        if (s->p) ADD(" p%d", s->p);
+        if (s->op) ADD(" op%d", s->op);
+    }
+#undef ADD
+    return buf;
+}
+
+ag_tensor *nn_layer_param(nn_layer *l, const char *name, int ndim, const int *shape,
+                          bool trainable) {
+    ag_tensor *x = ag_tensor_new(ndim, shape, trainable);
+    nn_params_add(&l->params, NULL, name, x, trainable);
+    return x;
+}
+
+void nn_init_weight(const nn_layer *l, ag_tensor *w, int fan_in, int fan_out, ag_rng *rng) {
+    switch (l->init) {
+    case NN_INIT_HE: ag_fill_randn(rng, w, (ag_real)sqrt(2.0 / fan_in)); break;
+    case NN_INIT_NORMAL: ag_fill_randn(rng, w, (ag_real)l->spec.init_std); break;
+    case NN_INIT_TORCH: {
+        ag_real a = (ag_real)(1 / sqrt((double)fan_in));
+        ag_fill_uniform(rng, w, -a, a);
+        break;
+    }
+    case NN_INIT_XAVIER:
+    case NN_INIT_AUTO: {
+        ag_real a = (ag_real)sqrt(6.0 / (fan_in + fan_out));
+        ag_fill_uniform(rng, w, -a, a);
+        break;
+    }
+    }
+}
+
+void nn_init_bias(const nn_layer *l, ag_tensor *b, int fan_in, ag_rng *rng) {
+    if (l->init == NN_INIT_TORCH) {
+        ag_real a = (ag_real)(1 / sqrt((double)fan_in));
+        ag_fill_uniform(rng, b, -a, a);
+    } else {
+        ag_fill(b, 0);
+    }
+}
+
+/* NN_INIT_AUTO: look at the next activation after this layer (skipping norm layers). */
+static nn_init resolve_init(const nn_spec *spec, int i) {
+    if (spec[i].init != NN_INIT_AUTO) return spec[i].init;
+    for (int j = i + 1; spec[j].type; j++) {
+        const nn_layer_type *ty = spec[j].type;
+        if (ty == &nn_batchnorm_type || ty == &nn_layernorm_type || ty == &nn_dropout_type)
+            continue;
+        return ty->is_activation && ty->relu_like ? NN_INIT_HE : NN_INIT_XAVIER;
+    }
+    return NN_INIT_XAVIER;
+}
+
+void nn_net_free(nn_net *net) {
+    if (!net) return;
+    for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *l = &net->layers[i];
+        if (l->type && l->type->free_state) l->type->free_state(l);
+        for (int k = 0; k < l->params.n; k++) ag_tensor_free(l->params.items[k].value);
+        nn_params_free(&l->params);
+    }
+    nn_params_free(&net->params);
+    free(net->layers);
+    free(net);
+}
+
+nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng *rng,
+                   nn_error *err) {
+    char a[64], b[96];
+    if (in_ndim < 1 || in_ndim > NN_MAX_SHAPE) {
+        nn_fail(err, "network input must have 1 to %d dims per example, got %d", NN_MAX_SHAPE,
+                in_ndim);
+        return NULL;
+    }
+    int n = 0;
+    while (spec[n].type) n++;
+    nn_net *net = calloc(1, sizeof *net);
+    if (!net || !(net->layers = calloc((size_t)(n ? n : 1), sizeof *net->layers)))
+        ag_error("net_new", "out of memory");
+    net->n_layers = n;
+    net->in_ndim = in_ndim;
+    memcpy(net->in_shape, in_shape, sizeof(int) * (size_t)in_ndim);
+    int ndim = in_ndim, shape[NN_MAX_SHAPE];
+    memcpy(shape, in_shape, sizeof(int) * (size_t)in_ndim);
+    for (int i = 0; i < n; i++) {
+        nn_layer *l = &net->layers[i];
+        l->type = spec[i].type;
+        l->spec = spec[i];
+        l->index = i;
+        l->init = resolve_init(spec, i);
+        l->in_ndim = ndim;
+        memcpy(l->in_shape, shape, sizeof shape);
+        nn_error inner;
+        if (l->type->build(l, rng, &inner) != 0) {
+            nn_fail(err, "layer %d (%s): input %s: %s", i, nn_spec_str(&spec[i], b, sizeof b),
+                    nn_shape_str(ndim, shape, a, sizeof a), inner.msg);
+            nn_net_free(net);
+            return NULL;
+        }
+        ndim = l->out_ndim;
+        memcpy(shape, l->out_shape, sizeof shape);
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "%d.%s", i, l->type->name);
+        nn_params_extend(&net->params, prefix, &l->params);
+    }
+    net->out_ndim = ndim;
+    memcpy(net->out_shape, shape, sizeof shape);
+    return net;
+}
+
+nn_net *nn_net_parse(const char *text, int in_ndim, const int *in_shape,
+                     const nn_layer_type *const *extra, ag_rng *rng, nn_error *err) {
+    enum { MAX_LAYERS = 256 };
+    nn_spec *spec = calloc(MAX_LAYERS, sizeof *spec);
+    if (!spec) ag_error("net_parse", "out of memory");
+    nn_net *net = NULL;
+    if (nn_spec_parse(text, extra, spec, MAX_LAYERS, err) >= 0)
+        net = nn_net_new(spec, in_ndim, in_shape, rng, err);
+    free(spec);
+    return net;
+}
+
+int nn_net_out_size(const nn_net *net) {
+    int s = 1;
+    for (int i = 0; i < net->out_ndim; i++) s *= net->out_shape[i];
+    return s;
+}
+
+ag_tensor *nn_forward(nn_net *net, ag_tape *t, ag_tensor *x, bool training) {
+    /* The batch is x's first dimension; the rest must be the net's input shape (any
+     * layout with the same number of values is accepted and viewed as that shape). */
+    size_t per = 1;
+    for (int i = 0; i < net->in_ndim; i++) per *= (size_t)net->in_shape[i];
+    if (x->ndim < 2 || x->size != (size_t)x->shape[0] * per) {
+        char a[64], b[64];
+        ag_error("nn_forward", "input %s does not fit the network's input (N, %s)",
+                 ag_shape_str(x, a, sizeof a),
+                 nn_shape_str(net->in_ndim, net->in_shape, b, sizeof b) + 1);
+    }
+    if (x->ndim != net->in_ndim + 1 || memcmp(x->shape + 1, net->in_shape,
+                                              sizeof(int) * (size_t)net->in_ndim) != 0) {
+        int shape[AG_MAX_DIMS] = {x->shape[0]};
+        memcpy(shape + 1, net->in_shape, sizeof(int) * (size_t)net->in_ndim);
+        x = ag_reshape(t, x, net->in_ndim + 1, shape);
+    }
+    for (int i = 0; i < net->n_layers; i++)
+        x = net->layers[i].type->forward(&net->layers[i], t, x, training);
+    return x;
+}
+
+void nn_describe(const nn_net *net, const char *title, FILE *f) {
+    char a[64], b[96];
+    fprintf(f, "%s\n", title ? title : "network");
+    fprintf(f, "  %-3s %-28s %-18s %10s\n", "#", "layer", "output", "params");
+    fprintf(f, "  %-3s %-28s %-18s %10s\n", "", "input", nn_shape_str(net->in_ndim, net->in_shape, a, sizeof a), "");
+    size_t total = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const nn_layer *l = &net->layers[i];
+        size_t p = nn_params_count(&l->params);
+        total += p;
+        fprintf(f, "  %-3d %-28s %-18s %10zu\n", i, nn_spec_str(&l->spec, b, sizeof b),
+                nn_shape_str(l->out_ndim, l->out_shape, a, sizeof a), p);
+    }
+    fprintf(f, "  total trainable parameters: %zu\n", total);
+}

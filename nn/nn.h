@@ -1,0 +1,17 @@
+/* nn.h — henbun's second floor: layers and declarative specs, optimizers, checkpoints,
+ * datasets, pictures and progress.  One include for all of it; each section's manual is
+ * the header named below, read in this order. */
+#ifndef HENBUN_NN_H
+#define HENBUN_NN_H
+
+#include "autograd/autograd.h"
+#include "nn/error.h"      /* errors from files and text: returned, with the file named */
+#include "nn/params.h"     /* named parameter lists */
+#include "nn/layer.h"      /* layers, specs (arrays and text), networks */
+#include "nn/optim.h"      /* SGD, Adam, AdamW, clipping, schedules */
+#include "nn/checkpoint.h" /* atomic, checksummed checkpoints */
+#include "nn/data.h"       /* IDX files, datasets, minibatches, binarization */
+#include "nn/image.h"      /* PNG grids, line and scatter plots */
+#include "nn/progress.h"   /* progress bars and CSV logs */
+
+#endif

@@ -1,0 +1,267 @@
+/* test_gemm.c — ag_gemm against a naive triple loop summed in double.
+ *
+ * Covers the four transpose combinations, sizes that are not multiples of any tile
+ * (edge tiles, the small-matrix path and the packed path), leading dimensions larger than
+ * the rows (the padding must be neither read nor written), alpha/beta cases including
+ * beta = 0 over NaN, K = 0, several K slices, M and N blocks, and bit-identical results
+ * for 1 and 2 threads.
+ *
+ * Tolerance: any order of summing K products has |error| <= K·eps·Σ|a·b| (Higham, Accuracy
+ * and Stability of Numerical Algorithms, §3.1); alpha and beta add a few roundings more. */
+#include "tests/test.h"
+#include "autograd/autograd.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef AG_DOUBLE
+#define EPS DBL_EPSILON
+#else
+#define EPS FLT_EPSILON
+#endif
+
+/* A matrix of rows × cols with row stride ld >= cols; the padding columns hold NaN so a
+ * kernel that reads them poisons its result. */
+static ag_real *random_matrix(ag_rng *r, int rows, int cols, int ld)
+{
+    size_t n = (size_t)(rows > 0 ? rows : 1) * (size_t)ld;
+    ag_real *m = malloc(n * sizeof *m);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < ld; j++)
+            m[(size_t)i * ld + j] = j < cols ? (ag_real)(2 * ag_rng_uniform(r) - 1) : (ag_real)NAN;
+    return m;
+}
+
+/* Max over C of |C - reference| / bound, where reference = alpha·op(A)op(B) + beta·C0 in
+ * double and bound = (K + 4)·eps·(|alpha|·Σ|a·b| + |beta·c0|) + tiny.  <= 1 passes.
+ * Also checks that C's padding columns still hold their sentinel. */
+static double gemm_error(bool ta, bool tb, int M, int N, int K, double alpha, const ag_real *A,
+                         int lda, const ag_real *B, int ldb, double beta, const ag_real *C0,
+                         const ag_real *C, int ldc, int *pad_touched)
+{
+    double worst = 0;
+    *pad_touched = 0;
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            double s = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                s += a * b;
+                mag += fabs(a * b);
+            }
+            double c0 = beta == 0 ? 0 : beta * C0[(size_t)i * ldc + j];
+            double ref = alpha * s + c0;
+            double bound = (K + 4) * EPS * (fabs(alpha) * mag + fabs(c0)) + 1e-300;
+            double e = fabs(ref - C[(size_t)i * ldc + j]) / bound;
+            if (!(e <= worst)) worst = e;       /* NaN makes worst NaN: fails below */
+        }
+        for (int j = N; j < ldc; j++)
+            if (memcmp(&C[(size_t)i * ldc + j], &C0[(size_t)i * ldc + j], sizeof *C)) *pad_touched = 1;
+    }
+    return worst;
+}
+
+/* One product on fresh random data with the given padding; returns the error ratio.
+ * nan_c: fill C with NaN, to check that beta = 0 ignores it; otherwise C0 is random. */
+static double run_case(ag_rng *r, bool ta, bool tb, int M, int N, int K, ag_real alpha,
+                       ag_real beta, int pad, bool nan_c)
+{
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    ag_real *A = random_matrix(r, ta ? K : M, ta ? M : K, lda);
+    ag_real *B = random_matrix(r, tb ? N : K, tb ? K : N, ldb);
+    ag_real *C0 = random_matrix(r, M, N, ldc);
+    if (nan_c)
+        for (size_t i = 0; i < (size_t)M * ldc; i++) C0[i] = (ag_real)NAN;
+    for (int i = 0; i < M; i++)                 /* C's padding: a sentinel to compare */
+        for (int j = N; j < ldc; j++) C0[(size_t)i * ldc + j] = (ag_real)12345;
+    ag_real *C = malloc(((size_t)M * ldc + 1) * sizeof *C);
+    memcpy(C, C0, (size_t)M * ldc * sizeof *C);
+    ag_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int pad_touched;
+    double e = gemm_error(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C0, C, ldc, &pad_touched);
+    if (pad_touched) e = INFINITY;
+    free(A);
+    free(B);
+    free(C0);
+    free(C);
+    return e;
+}
+
+TEST(gemm_matches_naive_all_transposes_and_odd_sizes)
+{
+    static const int sizes[] = {1, 7, 17, 33, 65, 130};
+    const int n = (int)(sizeof sizes / sizeof sizes[0]);
+    ag_rng r;
+    ag_rng_seed(&r, 1);
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        double worst = 0;
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++)
+                for (int c = 0; c < n; c++) {
+                    int pad = (a + b + c) % 3;  /* ld = minimum, +1, +2 */
+                    double e = run_case(&r, ta, tb, sizes[a], sizes[b], sizes[c], 1, 0, pad, false);
+                    if (!(e <= 1))
+                        test_fail(__FILE__, __LINE__, "ta=%d tb=%d M=%d N=%d K=%d pad=%d: error %g x bound",
+                                  ta, tb, sizes[a], sizes[b], sizes[c], pad, e);
+                    if (e > worst) worst = e;
+                }
+        CHECK(worst <= 1);
+    }
+}
+
+TEST(gemm_alpha_beta_and_padding)
+{
+    static const struct { ag_real alpha, beta; } ab[] = {
+        {1, 1}, {(ag_real)0.5, (ag_real)-2}, {-3, 0}, {(ag_real)0.25, 1}, {2, (ag_real)0.5}};
+    static const int shapes[][3] = {{5, 3, 4}, {37, 45, 29}, {130, 70, 33}, {64, 64, 64}};
+    ag_rng r;
+    ag_rng_seed(&r, 2);
+    for (int t = 0; t < 4; t++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (size_t k = 0; k < sizeof ab / sizeof ab[0]; k++) {
+                double e = run_case(&r, t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+                                    ab[k].alpha, ab[k].beta, 5, false);
+                if (!(e <= 1))
+                    test_fail(__FILE__, __LINE__, "t=%d shape %zu alpha=%g beta=%g: error %g x bound",
+                              t, s, (double)ab[k].alpha, (double)ab[k].beta, e);
+            }
+}
+
+/* beta = 0 must overwrite C without reading it: NaN or Inf in C must not leak through. */
+TEST(gemm_beta_zero_ignores_nan_in_c)
+{
+    static const int shapes[][3] = {{3, 3, 3}, {17, 33, 7}, {130, 65, 65}, {6, 16, 300}};
+    ag_rng r;
+    ag_rng_seed(&r, 3);
+    for (int t = 0; t < 4; t++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            double e = run_case(&r, t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+                                (ag_real)1.5, 0, 3, true);
+            CHECK(e <= 1);
+        }
+}
+
+/* Calling twice with beta = 1 accumulates: C = C0 + 2·AB. */
+TEST(gemm_beta_one_accumulates)
+{
+    const int M = 40, N = 50, K = 60;
+    ag_rng r;
+    ag_rng_seed(&r, 4);
+    ag_real *A = random_matrix(&r, M, K, K), *B = random_matrix(&r, K, N, N);
+    ag_real *C = random_matrix(&r, M, N, N), *C0 = malloc((size_t)M * N * sizeof *C0);
+    ag_real *AB = malloc((size_t)M * N * sizeof *AB);
+    memcpy(C0, C, (size_t)M * N * sizeof *C);
+    ag_gemm(false, false, M, N, K, 1, A, K, B, N, 0, AB, N);
+    ag_gemm(false, false, M, N, K, 1, A, K, B, N, 1, C, N);
+    ag_gemm(false, false, M, N, K, 1, A, K, B, N, 1, C, N);
+    double worst = 0;
+    for (int i = 0; i < M * N; i++) {
+        double e = fabs(C[i] - (C0[i] + 2.0 * AB[i])) / ((K + 8) * EPS * (fabs(C0[i]) + 2 * K));
+        if (!(e <= worst)) worst = e;
+    }
+    CHECK(worst <= 1);
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    free(AB);
+}
+
+/* Blocking boundaries: several K slices, several M blocks, and N past one column block. */
+TEST(gemm_crosses_cache_blocks)
+{
+    static const int shapes[][3] = {{37, 45, 1100}, {600, 20, 50}, {3, 4200, 5}, {300, 130, 520}};
+    ag_rng r;
+    ag_rng_seed(&r, 5);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            double e = run_case(&r, t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+                                (ag_real)0.75, (ag_real)0.5, 1, false);
+            if (!(e <= 1))
+                test_fail(__FILE__, __LINE__, "shape %zu t=%d: error %g x bound", s, t, e);
+        }
+}
+
+/* K = 0: op(A)op(B) is the zero matrix, so C = beta·C; M = 0 or N = 0 touch nothing;
+ * alpha = 0 does not read A or B (NaN there must not matter). */
+TEST(gemm_degenerate_sizes)
+{
+    ag_real C[6] = {1, 2, 3, 4, 5, 6}, nan_ab[6];
+    for (int i = 0; i < 6; i++) nan_ab[i] = (ag_real)NAN;
+    ag_gemm(false, false, 2, 3, 0, 1, nan_ab, 1, nan_ab, 3, 2, C, 3);
+    for (int i = 0; i < 6; i++) CHECK(C[i] == 2 * (i + 1));
+    for (int i = 0; i < 6; i++) C[i] = (ag_real)NAN;
+    ag_gemm(true, true, 2, 3, 0, 1, nan_ab, 2, nan_ab, 1, 0, C, 3);
+    for (int i = 0; i < 6; i++) CHECK(C[i] == 0);
+    for (int i = 0; i < 6; i++) C[i] = (ag_real)(i + 1);
+    ag_gemm(false, false, 2, 3, 1, 0, nan_ab, 1, nan_ab, 3, (ag_real)0.5, C, 3);
+    for (int i = 0; i < 6; i++) CHECK(C[i] == (ag_real)0.5 * (ag_real)(i + 1));
+    ag_gemm(false, false, 0, 3, 4, 1, nan_ab, 4, nan_ab, 3, 0, C, 3);
+    ag_gemm(false, false, 2, 0, 4, 1, nan_ab, 4, nan_ab, 1, 0, C, 1);
+    for (int i = 0; i < 6; i++) CHECK(C[i] == (ag_real)0.5 * (ag_real)(i + 1));
+}
+
+/* One call that must raise an error naming gemm (a function of its own: one setjmp each). */
+static void expect_gemm_error(bool ta, bool tb, int M, int N, int K, int lda, int ldb, int ldc)
+{
+    static ag_real x[16];
+    EXPECT_ERROR(ag_gemm(ta, tb, M, N, K, 1, x, lda, x, ldb, 0, x, ldc));
+    CHECK(strstr(test_last_error, "gemm") != NULL);
+}
+
+TEST(gemm_rejects_bad_arguments)
+{
+    expect_gemm_error(false, false, 2, 2, 3, 2, 2, 2);     /* lda < K */
+    expect_gemm_error(true, false, 3, 2, 2, 2, 2, 2);      /* lda < M */
+    expect_gemm_error(false, true, 2, 2, 3, 3, 2, 2);      /* ldb < K */
+    expect_gemm_error(false, false, 2, 3, 2, 2, 2, 2);     /* ldb < N */
+    expect_gemm_error(false, false, 2, 3, 2, 2, 3, 2);     /* ldc < N */
+    expect_gemm_error(false, false, -1, 2, 2, 2, 2, 2);    /* negative M */
+}
+
+/* The header's promise: the K sum is never split, so any thread count gives the same bits.
+ * Shapes are large enough to run threaded and are cut along N (M <= N) and along M. */
+TEST(gemm_bit_identical_across_thread_counts)
+{
+    static const int shapes[][3] = {{128, 400, 300}, {300, 40, 200}, {97, 203, 777}, {401, 33, 200}};
+    int saved = ag_num_threads();
+    ag_rng r;
+    ag_rng_seed(&r, 6);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            bool ta = t & 1, tb = t & 2;
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            ag_real *A = random_matrix(&r, ta ? K : M, ta ? M : K, ta ? M : K);
+            ag_real *B = random_matrix(&r, tb ? N : K, tb ? K : N, tb ? K : N);
+            ag_real *C1 = random_matrix(&r, M, N, N), *C2 = malloc((size_t)M * N * sizeof *C2);
+            memcpy(C2, C1, (size_t)M * N * sizeof *C1);
+            ag_set_num_threads(1);
+            ag_gemm(ta, tb, M, N, K, (ag_real)0.9, A, ta ? M : K, B, tb ? K : N, (ag_real)0.3, C1, N);
+            ag_set_num_threads(2);
+            CHECK(ag_num_threads() == 2);
+            ag_gemm(ta, tb, M, N, K, (ag_real)0.9, A, ta ? M : K, B, tb ? K : N, (ag_real)0.3, C2, N);
+            if (memcmp(C1, C2, (size_t)M * N * sizeof *C1) != 0)
+                test_fail(__FILE__, __LINE__, "M=%d N=%d K=%d ta=%d tb=%d differ between 1 and 2 threads",
+                          M, N, K, ta, tb);
+            free(A);
+            free(B);
+            free(C1);
+            free(C2);
+        }
+    ag_set_num_threads(saved);
+}
+
+/* The kernel the build chose matches the compile-time switch of autograd/kernels.h. */
+TEST(gemm_kernel_name_matches_build)
+{
+    const char *name = ag_gemm_kernel_name();
+    CHECK(name != NULL && strstr(name, AG_REAL_NAME) != NULL);
+#if defined(__AVX2__) && defined(__FMA__) && !defined(AG_PORTABLE)
+    CHECK(strstr(name, "avx") != NULL);
+#else
+    CHECK(strstr(name, "portable") != NULL);
+#endif
+}

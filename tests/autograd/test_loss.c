@@ -1,0 +1,264 @@
+/* test_loss.c — the fused losses: values against hand-computed and naive double formulas,
+ * stability at logits where the naive formula overflows, gradients for every input
+ * (ag_gradcheck), logvar broadcasting, and the errors for bad shapes and labels. */
+#include "tests/test.h"
+#include "autograd/autograd.h"
+
+#include <math.h>
+#include <string.h>
+
+#ifdef AG_DOUBLE
+#define TOL 1e-12
+#define BIG_TOL 1e-9 /* around logits of 1000 */
+#else
+#define TOL 2e-6
+#define BIG_TOL 2e-4 /* a float ulp at 1000 is 6e-5 */
+#endif
+#define LOG_2PI 1.8378770664093453
+
+static ag_tensor *heap(ag_rng *r, int ndim, const int *shape, double lo, double hi,
+                       const char *name) {
+    ag_tensor *x = ag_tensor_new(ndim, shape, true);
+    ag_fill_uniform(r, x, (ag_real)lo, (ag_real)hi);
+    x->name = name;
+    return x;
+}
+
+static void expect_ok(const char *label, ag_gradcheck_report rep) {
+    if (!rep.ok) ag_gradcheck_print(label, &rep, stderr);
+    CHECK(rep.ok);
+}
+
+/* ---- bce_with_logits ---------------------------------------------------------------- */
+
+TEST(bce_with_logits_values) {
+    ag_tape *t = ag_tape_new(1);
+    const ag_real l[] = {0, 2, -3, 0.5, 1}, y[] = {1, 0, 1, 0.3, 0.5};
+    ag_tensor *out = ag_bce_with_logits(t, ag_from_data(t, 1, (int[]){5}, l),
+                                        ag_from_data(t, 1, (int[]){5}, y));
+    CHECK_NEAR(out->data[0], log(2.0), TOL);                 /* l = 0: -log ½ */
+    for (int i = 0; i < 5; i++) {
+        double s = 1 / (1 + exp(-(double)l[i]));             /* textbook -[y log s + (1-y) log(1-s)] */
+        double want = -((double)y[i] * log(s) + (1 - (double)y[i]) * log(1 - s));
+        CHECK_NEAR(out->data[i], want, TOL * 10);
+    }
+    ag_tape_free(t);
+}
+
+TEST(bce_with_logits_stable_at_large_logits) {
+    ag_tape *t = ag_tape_new(1);
+    /* Naively σ(100) rounds to 1 and log(1 - σ) = -inf; e^1000 overflows even in double. */
+    const ag_real l[] = {100, -100, 1000, -1000, 100}, y[] = {0, 1, 0, 1, 1};
+    ag_tensor *logits = ag_tensor_new(1, (int[]){5}, true);
+    memcpy(logits->data, l, sizeof l);
+    ag_tensor *out = ag_bce_with_logits(t, logits, ag_from_data(t, 1, (int[]){5}, y));
+    CHECK_NEAR(out->data[0], 100, 1e-4);
+    CHECK_NEAR(out->data[1], 100, 1e-4);
+    CHECK_NEAR(out->data[2], 1000, 1e-3);
+    CHECK_NEAR(out->data[3], 1000, 1e-3);
+    CHECK(out->data[4] >= 0 && out->data[4] < 1e-30);  /* right and confident: ≈ e^-100 */
+    ag_backward_seed(t, out, ag_ones(t, 1, (int[]){5}));
+    const double want[] = {1, -1, 1, -1, 0};             /* σ(l) - y */
+    for (int i = 0; i < 5; i++) {
+        CHECK(isfinite(logits->grad[i]));
+        CHECK_NEAR(logits->grad[i], want[i], 1e-6);
+    }
+    ag_tensor_free(logits);
+    ag_tape_free(t);
+}
+
+static ag_tensor *bce_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    (void)ctx;
+    return ag_bce_with_logits(t, in[0], in[1]);
+}
+
+TEST(bce_with_logits_gradcheck) {
+    ag_rng r;
+    ag_rng_seed(&r, 11);
+    ag_tensor *in[2] = {heap(&r, 2, (int[]){3, 4}, -4, 4, "logits"),
+                        heap(&r, 2, (int[]){3, 4}, 0, 1, "target")};
+    expect_ok("bce_with_logits", ag_gradcheck(bce_fn, in, 2, NULL, NULL));
+    ag_tensor_free(in[0]);
+    ag_tensor_free(in[1]);
+}
+
+/* ---- softmax_cross_entropy ------------------------------------------------------------- */
+
+TEST(softmax_cross_entropy_values) {
+    ag_tape *t = ag_tape_new(1);
+    const ag_real l[] = {1, 2, 3, 0, 0, 0, -1, 5, 2.5};
+    const int labels[] = {2, 1, 0};
+    ag_tensor *out = ag_softmax_cross_entropy(t, ag_from_data(t, 2, (int[]){3, 3}, l), labels);
+    CHECK(out->ndim == 1 && out->shape[0] == 3);
+    CHECK_NEAR(out->data[1], log(3.0), TOL);              /* uniform over 3 classes */
+    for (int i = 0; i < 3; i++) {                         /* naive -log(e^l_k / Σ e^l_c) */
+        double s = 0;
+        for (int c = 0; c < 3; c++) s += exp((double)l[i * 3 + c]);
+        CHECK_NEAR(out->data[i], -log(exp((double)l[i * 3 + labels[i]]) / s), 10 * TOL);
+    }
+    ag_tape_free(t);
+}
+
+TEST(softmax_cross_entropy_stable_at_large_logits) {
+    ag_tape *t = ag_tape_new(1);
+    const ag_real l[] = {1000, 0, -1000, 1000, 1000, 1000};
+    const int labels[] = {1, 2};
+    ag_tensor *logits = ag_tensor_new(2, (int[]){2, 3}, true);
+    memcpy(logits->data, l, sizeof l);
+    ag_tensor *out = ag_softmax_cross_entropy(t, logits, labels);
+    CHECK_NEAR(out->data[0], 1000, BIG_TOL);              /* e^1000 would overflow */
+    CHECK_NEAR(out->data[1], log(3.0), BIG_TOL);
+    ag_backward_seed(t, out, ag_ones(t, 1, (int[]){2}));
+    const double want[] = {1, -1, 0, 1.0 / 3, 1.0 / 3, -2.0 / 3}; /* softmax - onehot */
+    for (int i = 0; i < 6; i++) CHECK_NEAR(logits->grad[i], want[i], BIG_TOL);
+    ag_tensor_free(logits);
+    ag_tape_free(t);
+}
+
+typedef struct { int labels[4]; } sce_ctx;
+static ag_tensor *sce_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    return ag_softmax_cross_entropy(t, in[0], ((sce_ctx *)ctx)->labels);
+}
+
+TEST(softmax_cross_entropy_gradcheck) {
+    ag_rng r;
+    ag_rng_seed(&r, 12);
+    ag_tensor *logits = heap(&r, 2, (int[]){4, 5}, -3, 3, "logits");
+    sce_ctx c = {{4, 0, 2, 2}};
+    expect_ok("softmax_cross_entropy", ag_gradcheck(sce_fn, &logits, 1, &c, NULL));
+    ag_tensor_free(logits);
+}
+
+TEST(softmax_cross_entropy_keeps_its_own_labels) {
+    /* The caller's label array may be reused before backward: the op copies it. */
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *logits = ag_tensor_new(2, (int[]){1, 2}, true);
+    int labels[1] = {0};
+    ag_tensor *out = ag_softmax_cross_entropy(t, logits, labels);
+    labels[0] = 1;
+    ag_backward(t, out);
+    CHECK_NEAR(logits->grad[0], -0.5, 1e-7);              /* softmax ½ minus onehot at 0 */
+    CHECK_NEAR(logits->grad[1], 0.5, 1e-7);
+    ag_tensor_free(logits);
+    ag_tape_free(t);
+}
+
+TEST(softmax_cross_entropy_errors) {
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *l = ag_zeros(t, 2, (int[]){3, 4});
+    EXPECT_ERROR(ag_softmax_cross_entropy(t, l, (const int[]){0, 4, 1}));
+    CHECK(strstr(test_last_error, "softmax_cross_entropy") && strstr(test_last_error, "row 1") &&
+          strstr(test_last_error, "label 4"));
+    EXPECT_ERROR(ag_softmax_cross_entropy(t, l, (const int[]){0, 1, -1}));
+    CHECK(strstr(test_last_error, "row 2") && strstr(test_last_error, "label -1"));
+    EXPECT_ERROR(ag_softmax_cross_entropy(t, ag_zeros(t, 1, (int[]){4}), (const int[]){0}));
+    CHECK(strstr(test_last_error, "(4)") != NULL);
+    ag_tape_free(t);
+}
+
+/* ---- mse ------------------------------------------------------------------------------- */
+
+static ag_tensor *mse_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    (void)ctx;
+    return ag_mse(t, in[0], in[1]);
+}
+
+TEST(mse_values_and_gradcheck) {
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *out = ag_mse(t, ag_from_data(t, 1, (int[]){3}, (const ag_real[]){1, -2, 0.5}),
+                            ag_from_data(t, 1, (int[]){3}, (const ag_real[]){3, -2, 0}));
+    CHECK_NEAR(out->data[0], 4, TOL);
+    CHECK_NEAR(out->data[1], 0, TOL);
+    CHECK_NEAR(out->data[2], 0.25, TOL);
+    ag_tape_free(t);
+
+    ag_rng r;
+    ag_rng_seed(&r, 13);
+    ag_tensor *in[2] = {heap(&r, 2, (int[]){2, 5}, -2, 2, "pred"),
+                        heap(&r, 2, (int[]){2, 5}, -2, 2, "target")};
+    expect_ok("mse", ag_gradcheck(mse_fn, in, 2, NULL, NULL));
+    ag_tensor_free(in[0]);
+    ag_tensor_free(in[1]);
+}
+
+/* ---- gaussian_nll ------------------------------------------------------------------------ */
+
+static double nll(double mu, double lv, double y) { /* -log N(y; mu, e^lv), textbook form */
+    double var = exp(lv);
+    return -log(exp(-(y - mu) * (y - mu) / (2 * var)) / sqrt(2 * M_PI * var));
+}
+
+TEST(gaussian_nll_values) {
+    ag_tape *t = ag_tape_new(1);
+    /* Standard normal at its mean: ½ log 2π. */
+    ag_tensor *z = ag_zeros(t, 1, (int[]){1});
+    CHECK_NEAR(ag_gaussian_nll(t, z, z, z)->data[0], 0.5 * LOG_2PI, TOL);
+    const ag_real mu[] = {0.5, -1, 2, 0}, lv[] = {0, -1.5, 0.7, 2}, y[] = {1, 0, 2, -3};
+    ag_tensor *out = ag_gaussian_nll(t, ag_from_data(t, 1, (int[]){4}, mu),
+                                     ag_from_data(t, 1, (int[]){4}, lv),
+                                     ag_from_data(t, 1, (int[]){4}, y));
+    for (int i = 0; i < 4; i++)
+        CHECK_NEAR(out->data[i], nll((double)mu[i], (double)lv[i], (double)y[i]), 10 * TOL);
+    ag_tape_free(t);
+}
+
+/* logvar of shape (D), (1), (N,1) or the full shape, against a naive loop over (N, D). */
+TEST(gaussian_nll_broadcasts_logvar) {
+    ag_tape *t = ag_tape_new(2);
+    int N = 3, D = 4;
+    ag_tensor *mu = ag_randn(t, 2, (int[]){N, D}, 1), *y = ag_randn(t, 2, (int[]){N, D}, 1);
+    const struct { int ndim, shape[2]; int rstride, cstride; } lvs[] = {
+        {2, {3, 4}, 4, 1}, {1, {4}, 0, 1}, {1, {1}, 0, 0}, {2, {3, 1}, 1, 0}, {2, {1, 4}, 0, 1}};
+    for (int k = 0; k < 5; k++) {
+        ag_tensor *lv = ag_uniform(t, lvs[k].ndim, lvs[k].shape, -1, 1);
+        ag_tensor *out = ag_gaussian_nll(t, mu, lv, y);
+        CHECK(out->ndim == 2 && out->shape[0] == N && out->shape[1] == D);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < D; j++) {
+                double v = (double)lv->data[i * lvs[k].rstride + j * lvs[k].cstride];
+                CHECK_NEAR(out->data[i * D + j],
+                           nll((double)mu->data[i * D + j], v, (double)y->data[i * D + j]),
+                           10 * TOL);
+            }
+    }
+    /* Broadcasting runs mean's way only, and trailing dims must agree. */
+    EXPECT_ERROR(ag_gaussian_nll(t, mu, ag_zeros(t, 1, (int[]){3}), y));
+    CHECK(strstr(test_last_error, "gaussian_nll") && strstr(test_last_error, "(3)") &&
+          strstr(test_last_error, "(3, 4)"));
+    EXPECT_ERROR(ag_gaussian_nll(t, mu, ag_zeros(t, 3, (int[]){2, 3, 4}), y));
+    EXPECT_ERROR(ag_gaussian_nll(t, mu, ag_zeros(t, 2, (int[]){3, 4}), ag_zeros(t, 1, (int[]){4})));
+    CHECK(strstr(test_last_error, "mean (3, 4)") && strstr(test_last_error, "target (4)"));
+    ag_tape_free(t);
+}
+
+static ag_tensor *gnll_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    (void)ctx;
+    return ag_gaussian_nll(t, in[0], in[1], in[2]);
+}
+
+TEST(gaussian_nll_gradcheck) {
+    ag_rng r;
+    ag_rng_seed(&r, 14);
+    const struct { int ndim, shape[2]; const char *label; } lvs[] = {
+        {2, {3, 4}, "gaussian_nll full logvar"}, {1, {4}, "gaussian_nll row logvar"},
+        {1, {1}, "gaussian_nll scalar logvar"}, {2, {3, 1}, "gaussian_nll column logvar"}};
+    for (int k = 0; k < 4; k++) {
+        ag_tensor *in[3] = {heap(&r, 2, (int[]){3, 4}, -1, 1, "mean"),
+                            heap(&r, lvs[k].ndim, lvs[k].shape, -1, 1, "logvar"),
+                            heap(&r, 2, (int[]){3, 4}, -2, 2, "target")};
+        expect_ok(lvs[k].label, ag_gradcheck(gnll_fn, in, 3, NULL, NULL));
+        for (int i = 0; i < 3; i++) ag_tensor_free(in[i]);
+    }
+}
+
+TEST(loss_shape_errors_name_op_and_shapes) {
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *a = ag_zeros(t, 2, (int[]){2, 3}), *b = ag_zeros(t, 2, (int[]){3, 2});
+    EXPECT_ERROR(ag_bce_with_logits(t, a, b));
+    CHECK(strstr(test_last_error, "bce_with_logits") && strstr(test_last_error, "(2, 3)") &&
+          strstr(test_last_error, "(3, 2)"));
+    EXPECT_ERROR(ag_mse(t, a, b));
+    CHECK(strstr(test_last_error, "mse") && strstr(test_last_error, "(2, 3)") &&
+          strstr(test_last_error, "(3, 2)"));
+    ag_tape_free(t);
+}

@@ -1,0 +1,250 @@
+/* vae.c — the VAE's losses, line by line against the seeds:
+ *   seed 000 eq. (6):  L = E_q[ln p(x|z)] − KL(q(z|x) ‖ p(z))
+ *   seed 000 eq. (7)-(8): the expectation by L Monte-Carlo samples
+ *   seed 001:            z = mu + σ·ε, ε ~ N(0, I)  (ag_reparameterize)
+ *   seed 003 eq. (2.10): KL between diagonal Gaussians in closed form
+ * and the importance-weighted bound of Burda et al. for evaluation (and IWAE training). */
+#include "vae/vae.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_2PI 1.8378770664093453
+
+static nn_net *build_net(const nn_spec *spec, const char *text, int ndim, const int *shape,
+                         ag_rng *rng, const char *which, nn_error *err) {
+    nn_error inner;
+    nn_net *net = spec ? nn_net_new(spec, ndim, shape, rng, &inner)
+                       : text ? nn_net_parse(text, ndim, shape, NULL, rng, &inner) : NULL;
+    if (!spec && !text) snprintf(inner.msg, sizeof inner.msg, "no spec given");
+    if (!net) nn_fail(err, "%s: %s", which, inner.msg);
+    return net;
+}
+
+vae *vae_new(const vae_config *cfg, nn_error *err) {
+    vae *m = calloc(1, sizeof *m);
+    if (!m) ag_error("vae_new", "out of memory");
+    m->cfg = *cfg;
+    m->training = true;
+    if (m->cfg.samples < 1) m->cfg.samples = 1;
+    if (m->cfg.beta == 0 && !cfg->warmup_steps) m->cfg.beta = 1;
+    if (m->cfg.sigma <= 0) m->cfg.sigma = 1;
+    if (cfg->z_dim < 1) {
+        nn_fail(err, "vae: latent size must be at least 1, got %d", cfg->z_dim);
+        free(m);
+        return NULL;
+    }
+    m->x_size = 1;
+    for (int i = 0; i < cfg->x_ndim; i++) m->x_size *= cfg->x_shape[i];
+    ag_rng rng;
+    ag_rng_seed(&rng, cfg->seed);
+    m->encoder = build_net(cfg->encoder, cfg->encoder_text, cfg->x_ndim, cfg->x_shape, &rng,
+                           "encoder", err);
+    if (m->encoder)
+        m->decoder = build_net(cfg->decoder, cfg->decoder_text, 1, (int[]){cfg->z_dim}, &rng,
+                               "decoder", err);
+    if (!m->encoder || !m->decoder) goto fail;
+    if (nn_net_out_size(m->encoder) != 2 * cfg->z_dim) {
+        nn_fail(err, "encoder: must output 2 x latent = %d values (mu, logvar), it outputs %d "
+                     "(end it with 'linear %d')", 2 * cfg->z_dim, nn_net_out_size(m->encoder),
+                2 * cfg->z_dim);
+        goto fail;
+    }
+    if (nn_net_out_size(m->decoder) != m->x_size) {
+        nn_fail(err, "decoder: must output one value per value of x (%d), it outputs %d",
+                m->x_size, nn_net_out_size(m->decoder));
+        goto fail;
+    }
+    nn_params_extend(&m->params, "encoder", &m->encoder->params);
+    nn_params_extend(&m->params, "decoder", &m->decoder->params);
+    if (cfg->likelihood == VAE_GAUSSIAN_LEARNED) {
+        m->x_logvar = ag_param(1, (int[]){m->x_size});
+        nn_params_add(&m->params, "likelihood", "logvar", m->x_logvar, true);
+    }
+    return m;
+fail:
+    vae_free(m);
+    return NULL;
+}
+
+void vae_free(vae *m) {
+    if (!m) return;
+    nn_net_free(m->encoder);
+    nn_net_free(m->decoder);
+    ag_tensor_free(m->x_logvar);
+    nn_params_free(&m->params);
+    free(m);
+}
+
+nn_param_list *vae_params(vae *m) { return &m->params; }
+
+/* ---- the pieces ------------------------------------------------------------------------- */
+
+void vae_encode(vae *m, ag_tape *t, ag_tensor *x, ag_tensor **mu, ag_tensor **logvar) {
+    ag_tensor *h = nn_forward(m->encoder, t, x, m->training);         /* (N, 2·z_dim) */
+    h = ag_reshape(t, h, 2, (int[]){h->shape[0], 2 * m->cfg.z_dim});
+    *mu = ag_slice(t, h, 1, 0, m->cfg.z_dim);
+    *logvar = ag_slice(t, h, 1, m->cfg.z_dim, 2 * m->cfg.z_dim);
+}
+
+ag_tensor *vae_decode_raw(vae *m, ag_tape *t, ag_tensor *z) {
+    return nn_forward(m->decoder, t, z, m->training);
+}
+
+ag_tensor *vae_decode(vae *m, ag_tape *t, ag_tensor *z) {
+    ag_tensor *raw = vae_decode_raw(m, t, z);
+    return m->cfg.likelihood == VAE_BERNOULLI ? ag_sigmoid(t, raw) : raw;
+}
+
+ag_tensor *vae_sample(vae *m, ag_tape *t, int n) {
+    return vae_decode(m, t, ag_randn(t, 2, (int[]){n, m->cfg.z_dim}, 1));
+}
+
+ag_tensor *vae_reconstruct(vae *m, ag_tape *t, ag_tensor *x) {
+    ag_tensor *mu, *logvar;
+    vae_encode(m, t, x, &mu, &logvar);
+    return vae_decode(m, t, mu);
+}
+
+/* Rows of a 2-D view of x: (N, x_size). */
+static ag_tensor *rows(ag_tape *t, ag_tensor *x) {
+    return ag_reshape(t, x, 2, (int[]){x->shape[0], (int)(x->size / (size_t)x->shape[0])});
+}
+
+ag_tensor *vae_neg_log_likelihood(vae *m, ag_tape *t, ag_tensor *raw, ag_tensor *x) {
+    raw = rows(t, raw);
+    x = rows(t, x);
+    ag_tensor *per_value;
+    switch (m->cfg.likelihood) {
+    case VAE_BERNOULLI:          /* −ln Bern(x; σ(l)) = BCE(l, x), also for grey x ∈ [0,1] */
+        per_value = ag_bce_with_logits(t, raw, x);
+        break;
+    case VAE_GAUSSIAN: {         /* −ln N(x; mean, σ²): the squared error of seed 001 */
+        ag_tensor *lv = ag_scalar(t, (ag_real)(2 * log(m->cfg.sigma)));
+        per_value = ag_gaussian_nll(t, raw, lv, x);
+        break;
+    }
+    case VAE_GAUSSIAN_LEARNED:
+    default:
+        per_value = ag_gaussian_nll(t, raw, m->x_logvar, x);
+        break;
+    }
+    return ag_sum_axis(t, per_value, 1, false);                 /* (N) */
+}
+
+ag_tensor *vae_kl_normal(ag_tape *t, ag_tensor *mu, ag_tensor *logvar) {
+    /* ½ Σ_j (mu² + σ² − 1 − ln σ²)  — seed 003 eq. (2.10) with the prior N(0, I) */
+    ag_tensor *terms = ag_sub(t, ag_add(t, ag_square(t, mu), ag_exp(t, logvar)),
+                              ag_add_scalar(t, logvar, 1));
+    return ag_scale(t, ag_sum_axis(t, terms, 1, false), (ag_real)0.5);
+}
+
+/* x repeated k times along the batch: rows [x; x; ...; x], (k·N, ...). */
+static ag_tensor *repeat_batch(ag_tape *t, ag_tensor *x, int k) {
+    if (k == 1) return x;
+    int n = x->shape[0];
+    int *idx = ag_tape_alloc(t, sizeof(int) * (size_t)n * (size_t)k);
+    for (int r = 0; r < k; r++)
+        for (int i = 0; i < n; i++) idx[r * n + i] = i;
+    return ag_index_select(t, x, idx, n * k);
+}
+
+/* ln N(z; mu, e^logvar) summed over latent dims = −gaussian_nll, per row. */
+static ag_tensor *log_normal(ag_tape *t, ag_tensor *z, ag_tensor *mu, ag_tensor *logvar) {
+    return ag_neg(t, ag_sum_axis(t, ag_gaussian_nll(t, mu, logvar, z), 1, false));
+}
+
+ag_tensor *vae_log_weights(vae *m, ag_tape *t, ag_tensor *x, int k) {
+    int n = x->shape[0];
+    ag_tensor *mu, *logvar;
+    vae_encode(m, t, x, &mu, &logvar);
+    ag_tensor *mu_k = repeat_batch(t, mu, k), *lv_k = repeat_batch(t, logvar, k);
+    ag_tensor *z = ag_reparameterize(t, mu_k, lv_k);                         /* (k·N, z) */
+    ag_tensor *log_px_z = ag_neg(t, vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, z),
+                                                           repeat_batch(t, x, k)));
+    ag_tensor *zero = ag_scalar(t, 0);
+    ag_tensor *log_pz = log_normal(t, z, zero, zero);
+    ag_tensor *log_qz = log_normal(t, z, mu_k, lv_k);
+    ag_tensor *log_w = ag_sub(t, ag_add(t, log_px_z, log_pz), log_qz);    /* (k·N) */
+    return ag_reshape(t, log_w, 2, (int[]){k, n});
+}
+
+/* ---- the objectives ------------------------------------------------------------------- */
+
+ag_tensor *vae_loss(vae *m, ag_tape *t, ag_tensor *x, bool training, vae_stats *stats) {
+    const vae_config *c = &m->cfg;
+    int n = x->shape[0], L = c->samples;
+    double w = c->beta;
+    if (c->warmup_steps > 0 && m->step < c->warmup_steps)
+        w *= (double)m->step / c->warmup_steps;
+    if (training) m->step++;
+    ag_tensor *loss, *recon, *kl;
+    if (c->objective == VAE_IWAE) {
+        /* −ln (1/k) Σ_k w_k, the k-sample bound (k = samples). */
+        ag_tensor *log_w = vae_log_weights(m, t, x, L);                      /* (k, N) */
+        ag_tensor *bound = ag_add_scalar(t, ag_logsumexp_axis(t, log_w, 0, false),
+                                         (ag_real)-log((double)L));         /* (N) */
+        loss = ag_neg(t, ag_mean(t, bound));
+        if (stats) {
+            /* For the log: the plain ELBO terms at the encoder's mean, cheap and indicative. */
+            memset(stats, 0, sizeof *stats);
+            stats->loss = ag_item(loss);
+            double s = 0;
+            for (size_t i = 0; i < log_w->size; i++) s += log_w->data[i];
+            stats->neg_elbo = -s / (double)log_w->size;
+            stats->kl_weight = 1;
+        }
+        return loss;
+    }
+    /* seed 000 eq. (8): −L = KL + (1/L) Σ_l −ln p(x|z_l), the L draws as one batch. */
+    ag_tensor *mu, *logvar;
+    vae_encode(m, t, x, &mu, &logvar);
+    kl = vae_kl_normal(t, mu, logvar);                                        /* (N) */
+    ag_tensor *z = ag_reparameterize(t, repeat_batch(t, mu, L), repeat_batch(t, logvar, L));
+    ag_tensor *nll = vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, z),
+                                            repeat_batch(t, x, L));           /* (L·N) */
+    recon = ag_scale(t, ag_sum(t, nll), (ag_real)(1.0 / ((double)L * n)));   /* mean */
+    ag_tensor *kl_mean = ag_mean(t, kl);
+    loss = ag_add(t, recon, ag_scale(t, kl_mean, (ag_real)w));
+    if (stats) {
+        stats->recon = ag_item(recon);
+        stats->kl = ag_item(kl_mean);
+        stats->neg_elbo = stats->recon + stats->kl;
+        stats->loss = ag_item(loss);
+        stats->kl_weight = w;
+    }
+    return loss;
+}
+
+void vae_iwae_bound(vae *m, ag_tape *t, ag_tensor *x, int k, double *out) {
+    /* ln (1/k) Σ w_k computed stably as max + ln Σ exp(· − max), in double, over chunks
+     * of draws so that k = 5000 does not need k copies of the batch at once. */
+    int n = x->shape[0];
+    int chunk = 8192 / n > 1 ? 8192 / n : 1; /* draws per pass: about 8192 decoded rows */
+    if (chunk > k) chunk = k;
+    /* A private tape, cleared after each chunk, holds the chunk's intermediates; its noise
+     * continues the caller's stream. */
+    ag_tape *tt = ag_tape_new(ag_rng_u64(ag_tape_rng(t)));
+    ag_set_grad_enabled(tt, false);
+    double *mx = malloc(sizeof(double) * (size_t)n), *acc = malloc(sizeof(double) * (size_t)n);
+    if (!mx || !acc) ag_error("vae_iwae_bound", "out of memory");
+    for (int i = 0; i < n; i++) mx[i] = -INFINITY, acc[i] = 0;
+    for (int done = 0; done < k; done += chunk) {
+        int kk = k - done < chunk ? k - done : chunk;
+        ag_tape_clear(tt);
+        ag_tensor *lw = vae_log_weights(m, tt, x, kk);                        /* (kk, N) */
+        for (int r = 0; r < kk; r++)
+            for (int i = 0; i < n; i++) {
+                double v = lw->data[(size_t)r * n + i];
+                if (v > mx[i]) { acc[i] = acc[i] * exp(mx[i] - v) + 1; mx[i] = v; }
+                else acc[i] += exp(v - mx[i]);
+            }
+    }
+    ag_tape_free(tt);
+    for (int i = 0; i < n; i++) out[i] = mx[i] + log(acc[i]) - log((double)k);
+    free(mx);
+    free(acc);
+}
+
+void vae_set_training(vae *m, bool on) { m->training = on; }
