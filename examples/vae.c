@@ -113,83 +113,6 @@ static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
     return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^ (b + 7) * 0x94D049BB133111EBULL;
 }
 
-/* ---- evaluation ------------------------------------------------------------------------ */
-
-typedef struct eval_result {
-    double neg_elbo, recon, kl;   /* per example, z sampled once (as in training) */
-    double iwae;                  /* −ln p(x) estimate (k samples), or NAN */
-    int active_units;             /* Var_x E[z_u|x] > 0.01 (Burda et al.) */
-    double *kl_per_dim;           /* latent values, caller frees */
-    double *mu_var;               /* Var_x of E[z_u|x] per dimension, caller frees */
-    ag_real *mu;                  /* (n, latent) posterior means, caller frees */
-    int n;
-} eval_result;
-
-/* Test figures over the first n examples of d (all if n <= 0), in evaluation mode. */
-static eval_result evaluate(vae *m, const nn_dataset *d, int n, int iwae_k, uint64_t seed) {
-    if (n <= 0 || n > d->n) n = d->n;
-    int z = m->cfg.z_dim, bs = 500;
-    eval_result r = {.iwae = NAN, .n = n};
-    r.kl_per_dim = calloc((size_t)z, sizeof(double));
-    r.mu_var = calloc((size_t)z, sizeof(double));
-    r.mu = malloc(sizeof(ag_real) * (size_t)n * (size_t)z);
-    double *bound = iwae_k > 0 ? malloc(sizeof(double) * (size_t)bs) : NULL;
-    int *idx = malloc(sizeof(int) * (size_t)bs);
-    if (!r.kl_per_dim || !r.mu_var || !r.mu || !idx || (iwae_k > 0 && !bound))
-        ag_error("evaluate", "out of memory");
-    ag_tape *t = ag_tape_new(seed);
-    ag_set_grad_enabled(t, false);
-    vae_set_training(m, false);
-    double iw = 0;
-    for (int start = 0; start < n; start += bs) {
-        int b = n - start < bs ? n - start : bs;
-        for (int i = 0; i < b; i++) idx[i] = start + i;
-        ag_tape_clear(t);
-        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL);
-        vae_stats st;
-        vae_config keep = m->cfg;
-        m->cfg.objective = VAE_ELBO, m->cfg.samples = 1, m->cfg.beta = 1, m->cfg.warmup_steps = 0;
-        vae_loss(m, t, x, false, &st);
-        m->cfg = keep;
-        r.neg_elbo += st.neg_elbo * b, r.recon += st.recon * b, r.kl += st.kl * b;
-        ag_tensor *mu, *logvar;
-        vae_encode(m, t, x, &mu, &logvar);
-        for (int i = 0; i < b; i++)
-            for (int j = 0; j < z; j++) {
-                double u = mu->data[(size_t)i * z + j], lv = logvar->data[(size_t)i * z + j];
-                r.mu[(size_t)(start + i) * z + j] = (ag_real)u;
-                r.kl_per_dim[j] += 0.5 * (u * u + exp(lv) - 1 - lv);
-            }
-        if (iwae_k > 0) {
-            vae_iwae_bound(m, t, x, iwae_k, bound);
-            for (int i = 0; i < b; i++) iw += bound[i];
-        }
-    }
-    vae_set_training(m, true);
-    for (int j = 0; j < z; j++) {
-        double s = 0, s2 = 0;
-        for (int i = 0; i < n; i++) {
-            double u = r.mu[(size_t)i * z + j];
-            s += u, s2 += u * u;
-        }
-        r.mu_var[j] = s2 / n - (s / n) * (s / n);
-        r.active_units += r.mu_var[j] > 0.01;
-        r.kl_per_dim[j] /= n;
-    }
-    r.neg_elbo /= n, r.recon /= n, r.kl /= n;
-    if (iwae_k > 0) r.iwae = -iw / n;
-    ag_tape_free(t);
-    free(bound);
-    free(idx);
-    return r;
-}
-
-static void eval_free(eval_result *r) {
-    free(r->kl_per_dim);
-    free(r->mu_var);
-    free(r->mu);
-}
-
 /* ---- pictures --------------------------------------------------------------------------- */
 
 static double inv_normal_cdf(double p) {
@@ -202,7 +125,7 @@ static double inv_normal_cdf(double p) {
     return 0.5 * (lo + hi);
 }
 
-static void pictures(vae *m, const nn_dataset *test, const eval_result *ev, const config *c,
+static void pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const config *c,
                      const double *train_curve, const double *test_curve, int n_epochs,
                      const char *title) {
     char path[4096], cap[128];
@@ -408,14 +331,14 @@ int main(int argc, char **argv) {
 
     if (c.eval) {
         double t0 = run_seconds();
-        eval_result ev = evaluate(m, test, 0, 0, mix(c.seed, 1234, 0));
+        vae_eval ev = vae_evaluate(m, test, 0, 0, mix(c.seed, 1234, 0));
         double iwae = NAN;
         if (c.iwae_k > 0) {
-            eval_result e2 = evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
-            iwae = e2.iwae;
+            vae_eval e2 = vae_evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
+            iwae = e2.iwae_nll;
             printf("IWAE bound, k=%d on %d test examples: -log p(x) <= %.2f nats\n", c.iwae_k,
                    e2.n, iwae);
-            eval_free(&e2);
+            vae_eval_free(&e2);
         }
         printf("test -ELBO %.2f (recon %.2f, KL %.2f), active units %d of %d\n", ev.neg_elbo,
                ev.recon, ev.kl, ev.active_units, c.latent);
@@ -424,7 +347,7 @@ int main(int argc, char **argv) {
         if (c.iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d iwae_n=%d", iwae, c.iwae_k,
                                  c.eval_n > 0 && c.eval_n < test->n ? c.eval_n : test->n);
         printf(" epochs=%d seconds=%.1f\n", start_epoch, run_seconds() - t0);
-        eval_free(&ev);
+        vae_eval_free(&ev);
         nn_params_free(&saved);
         nn_optim_free(opt);
         vae_free(m);
@@ -457,7 +380,7 @@ int main(int argc, char **argv) {
     double *test_curve = calloc((size_t)c.epochs + 1, sizeof(double));
     double total_seconds = 0, train_seconds = 0;
     int epochs_done = 0;
-    eval_result ev = {0};
+    vae_eval ev = {0};
     bool failed = false;
     run_catch_signals();
     config_to_text(&c, meta.text, sizeof meta.text);
@@ -467,28 +390,20 @@ int main(int argc, char **argv) {
         ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
         nn_progress_begin(bar, label, nn_batcher_num_examples(it));
         double t0 = run_seconds();
-        nn_batch b;
         /* After a mid-epoch stop, skip the batches that were already trained on. */
+        nn_batch b;
         long skip = step - (long)epoch * nn_batcher_num_batches(it);
         for (; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
-        while (nn_batcher_next(it, t, &b)) {
-            ag_rng_seed(ag_tape_rng(t), mix(c.seed, 2, (uint64_t)step));
-            vae_stats st;
-            ag_tensor *loss = vae_loss(m, t, b.x, true, &st);
-            ag_backward(t, loss);
-            double norm = nn_optim_step(opt);
-            if (!run_check_finite(PROG, st.loss, norm, vae_params(m), epoch + 1, step)) {
-                failed = true;
-                break;
-            }
-            nn_optim_zero_grad(opt);
-            ag_tape_clear(t);
-            step++;
-            nn_progress_step(bar, b.size, (double[]){st.neg_elbo, st.recon, st.kl});
-            if (run_stop_requested()) break;
-        }
+        vae_epoch ep = vae_train_epoch(m, opt, it, t, c.seed, &step, bar, run_stop_requested);
         nn_progress_end(bar);
-        if (failed) break;
+        if (ep.nonfinite) {
+            const nn_param *bad = nn_params_first_nonfinite(vae_params(m), true);
+            fprintf(stderr, PROG ": non-finite loss or gradient at epoch %d step %ld%s%s%s; "
+                            "stopping, the checkpoint of epoch %d is intact\n", epoch + 1, step,
+                    bad ? " (first in '" : "", bad ? bad->name : "", bad ? "')" : "", epoch);
+            failed = true;
+            break;
+        }
         double train_s = run_seconds() - t0;
         if (run_stop_requested()) {
             meta.epoch = epoch, meta.step = step;
@@ -501,22 +416,20 @@ int main(int argc, char **argv) {
             failed = true;
             break;
         }
-        eval_free(&ev);
-        ev = evaluate(m, test, 0, 0, mix(c.seed, 3, (uint64_t)epoch));
+        vae_eval_free(&ev);
+        ev = vae_evaluate(m, test, 0, 0, mix(c.seed, 3, (uint64_t)epoch));
         double secs = run_seconds() - t0;
         train_seconds += train_s;
         total_seconds += secs;
         int i = epochs_done++;
-        train_curve[i] = nn_progress_mean(bar, 0);
+        train_curve[i] = ep.neg_elbo;
         test_curve[i] = ev.neg_elbo;
         printf("epoch %3d/%d  train -elbo %7.2f (recon %6.2f kl %5.2f)  test -elbo %7.2f "
-               "(recon %6.2f kl %5.2f)  %.1fs\n", epoch + 1, c.epochs, nn_progress_mean(bar, 0),
-               nn_progress_mean(bar, 1), nn_progress_mean(bar, 2), ev.neg_elbo, ev.recon, ev.kl,
-               train_s);
+               "(recon %6.2f kl %5.2f)  %.1fs\n", epoch + 1, c.epochs, ep.neg_elbo, ep.recon,
+               ep.kl, ev.neg_elbo, ev.recon, ev.kl, train_s);
         fflush(stdout);
-        if (nn_csv_row(csv, (double[]){epoch + 1, nn_progress_mean(bar, 0),
-                                       nn_progress_mean(bar, 1), nn_progress_mean(bar, 2),
-                                       ev.neg_elbo, ev.recon, ev.kl, train_s}, &err))
+        if (nn_csv_row(csv, (double[]){epoch + 1, ep.neg_elbo, ep.recon, ep.kl, ev.neg_elbo,
+                                       ev.recon, ev.kl, train_s}, &err))
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = epoch + 1, meta.step = step;
         if (nn_checkpoint_save(ckpt, &saved, &meta, &err)) {
@@ -534,9 +447,9 @@ int main(int argc, char **argv) {
     if (!failed && epochs_done > 0) {
         double iwae = NAN;
         if (c.iwae_k > 0) {
-            eval_result e2 = evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
-            iwae = e2.iwae;
-            eval_free(&e2);
+            vae_eval e2 = vae_evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
+            iwae = e2.iwae_nll;
+            vae_eval_free(&e2);
         }
         printf("pictures and checkpoint in %s/ (samples.png, recon.png, curves.png, %s, log.csv, "
                "vae.ckpt)\n", c.out, c.latent == 2 ? "manifold.png, latent.png" : "traverse.png");
@@ -549,7 +462,7 @@ int main(int argc, char **argv) {
         printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
                start_epoch);
     }
-    eval_free(&ev);
+    vae_eval_free(&ev);
     free(train_curve);
     free(test_curve);
     nn_progress_free(bar);

@@ -99,4 +99,44 @@ void vae_set_training(vae *m, bool on);
  * from t's PRNG.  Records nothing. */
 void vae_iwae_bound(vae *m, ag_tape *t, ag_tensor *x, int k, double *out);
 
+/* ---- training and evaluation helpers (vae/train.c) -----------------------------------
+ * The loops every program around a VAE needs, so that examples differ only in what they
+ * study.  Randomness is a function of (seed, step): the noise of step s comes from the
+ * tape's PRNG reseeded with vae_step_seed(seed, s), which makes resuming exact. */
+
+typedef struct vae_epoch {
+    double neg_elbo, recon, kl, loss;   /* means over the epoch's examples */
+    long steps;                          /* steps taken in this call */
+    double seconds;
+    bool nonfinite;                      /* stopped on a NaN/inf loss or gradient (the
+                                            gradients are left in place to inspect) */
+    bool interrupted;                    /* stopped because should_stop() said so */
+} vae_epoch;
+
+uint64_t vae_step_seed(uint64_t seed, long step);
+/* One pass of the batcher: loss, backward, optimizer step, tape clear.  *step counts
+ * steps across epochs.  bar (may be NULL) shows the running −ELBO, recon and KL;
+ * should_stop (may be NULL) is polled after each step. */
+vae_epoch vae_train_epoch(vae *m, nn_optim *opt, nn_batcher *it, ag_tape *t, uint64_t seed,
+                          long *step, nn_progress *bar, bool (*should_stop)(void));
+
+typedef struct vae_eval {
+    int n;                   /* examples evaluated */
+    double neg_elbo, recon, kl; /* means, z sampled once per example (as in training) */
+    double iwae_nll;         /* −(1/n) Σ IWAE bound with k samples, or NAN if k = 0 */
+    int active_units;        /* dims with Var_x E[z_u|x] > 0.01 (Burda et al. 2016) */
+    double *kl_per_dim;      /* (z_dim) mean KL per latent dimension; owned */
+    double *mu_var;          /* (z_dim) Var_x E[z_u|x]; owned */
+    ag_real *mu;             /* (n, z_dim) posterior means; owned */
+    double *score;           /* (n) per-example −ELBO, or −IWAE bound if k > 0; owned */
+} vae_eval;
+/* Evaluates the first n examples of d (all if n <= 0) in evaluation mode, in batches of
+ * 500, with noise from `seed`.  iwae_k > 0 also computes the k-sample bound. */
+vae_eval vae_evaluate(vae *m, const nn_dataset *d, int n, int iwae_k, uint64_t seed);
+void vae_eval_free(vae_eval *e);
+
+/* Area under the ROC curve for scores where higher means "positive" (anomalous): the
+ * probability that a random positive outscores a random negative, ties counting ½. */
+double vae_auroc(const double *score, const bool *positive, int n);
+
 #endif
