@@ -1,0 +1,144 @@
+/* gan.c — the GAN's two losses, from logits so that ln D and ln(1 − D) never see a 0:
+ *     ln D(x)     = ln σ(l)  = log_sigmoid(l)
+ *     ln(1 − D(x)) = ln σ(−l) = log_sigmoid(−l)
+ * Seed 004 eq. (20) is the discriminator's objective, eq. (21) the generator's. */
+#include "vae/gan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LN2 0.6931471805599453
+
+static nn_net *build(const nn_spec *spec, const char *text, int ndim, const int *shape,
+                     ag_rng *rng, const char *which, nn_error *err) {
+    nn_error inner = {{0}};
+    nn_net *net = spec ? nn_net_new(spec, ndim, shape, rng, &inner)
+                       : text ? nn_net_parse(text, ndim, shape, NULL, rng, &inner) : NULL;
+    if (!spec && !text) snprintf(inner.msg, sizeof inner.msg, "no spec given");
+    if (!net) nn_fail(err, "%s: %s", which, inner.msg);
+    return net;
+}
+
+gan *gan_new(const gan_config *cfg, nn_error *err) {
+    gan *g = calloc(1, sizeof *g);
+    if (!g) ag_error("gan_new", "out of memory");
+    g->cfg = *cfg;
+    g->training = true;
+    if (g->cfg.d_steps < 1) g->cfg.d_steps = 1;
+    if (g->cfg.pack < 1) g->cfg.pack = 1;
+    if (cfg->z_dim < 1 || cfg->x_ndim < 1 || cfg->x_ndim > NN_MAX_SHAPE) {
+        nn_fail(err, "gan: need z_dim >= 1 and a sample shape of 1 to 3 dims");
+        free(g);
+        return NULL;
+    }
+    g->x_size = 1;
+    for (int i = 0; i < cfg->x_ndim; i++) g->x_size *= cfg->x_shape[i];
+    ag_rng rng;
+    ag_rng_seed(&rng, cfg->seed);
+    /* D's input: `pack` samples stacked along the first per-sample axis, which is what a
+     * reshape of (n, ...) to (n/pack, pack·first, ...) produces: no copy needed. */
+    int d_shape[NN_MAX_SHAPE];
+    memcpy(d_shape, cfg->x_shape, sizeof d_shape);
+    d_shape[0] *= g->cfg.pack;
+    g->generator = build(cfg->generator, cfg->generator_text, 1, (int[]){cfg->z_dim}, &rng,
+                         "generator", err);
+    if (g->generator)
+        g->discriminator = build(cfg->discriminator, cfg->discriminator_text, cfg->x_ndim,
+                                 d_shape, &rng, "discriminator", err);
+    if (!g->generator || !g->discriminator) goto fail;
+    if (nn_net_out_size(g->generator) != g->x_size) {
+        nn_fail(err, "generator: must output one sample of %d values, it outputs %d",
+                g->x_size, nn_net_out_size(g->generator));
+        goto fail;
+    }
+    if (nn_net_out_size(g->discriminator) != 1) {
+        nn_fail(err, "discriminator: must output 1 logit, it outputs %d (end it with 'linear 1')",
+                nn_net_out_size(g->discriminator));
+        goto fail;
+    }
+    nn_params_extend(&g->g_params, "generator", &g->generator->params);
+    nn_params_extend(&g->d_params, "discriminator", &g->discriminator->params);
+    return g;
+fail:
+    gan_free(g);
+    return NULL;
+}
+
+void gan_free(gan *g) {
+    if (!g) return;
+    nn_net_free(g->generator);
+    nn_net_free(g->discriminator);
+    nn_params_free(&g->g_params);
+    nn_params_free(&g->d_params);
+    free(g);
+}
+
+void gan_set_training(gan *g, bool on) { g->training = on; }
+
+ag_tensor *gan_sample_z(gan *g, ag_tape *t, int n) {
+    int shape[2] = {n, g->cfg.z_dim};
+    return g->cfg.prior == GAN_PRIOR_UNIFORM ? ag_uniform(t, 2, shape, -1, 1)
+                                             : ag_randn(t, 2, shape, 1);
+}
+
+ag_tensor *gan_generate(gan *g, ag_tape *t, ag_tensor *z) {
+    ag_tensor *x = nn_forward(g->generator, t, z, g->training);
+    int shape[AG_MAX_DIMS] = {z->shape[0]};
+    memcpy(shape + 1, g->cfg.x_shape, sizeof(int) * (size_t)g->cfg.x_ndim);
+    return ag_reshape(t, x, g->cfg.x_ndim + 1, shape);
+}
+
+ag_tensor *gan_d_logits(gan *g, ag_tape *t, ag_tensor *x) {
+    int n = x->shape[0], p = g->cfg.pack;
+    if (n % p != 0)
+        ag_error("gan_d_logits", "batch of %d samples is not a multiple of pack = %d", n, p);
+    int shape[AG_MAX_DIMS] = {n / p};
+    memcpy(shape + 1, g->cfg.x_shape, sizeof(int) * (size_t)g->cfg.x_ndim);
+    shape[1] *= p;
+    ag_tensor *l = nn_forward(g->discriminator, t, ag_reshape(t, x, g->cfg.x_ndim + 1, shape),
+                              g->training);
+    return ag_reshape(t, l, 1, (int[]){n / p});
+}
+
+ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x) {
+    if (g->cfg.pack != 1) ag_error("gan_discriminate", "D(x) of single samples needs pack = 1");
+    return ag_sigmoid(t, gan_d_logits(g, t, x));
+}
+
+static double mean_sigmoid(const ag_tensor *l) {
+    double s = 0;
+    for (size_t i = 0; i < l->size; i++) s += 1 / (1 + exp(-(double)l->data[i]));
+    return s / (double)l->size;
+}
+
+ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats) {
+    int n = x_real->shape[0];
+    /* The fakes enter D as constants: D's step must not move G (eq. (20) maximises over D
+     * only), and skipping G's backward halves the work. */
+    bool grad = ag_set_grad_enabled(t, false);
+    ag_tensor *fake = gan_generate(g, t, gan_sample_z(g, t, n));
+    ag_set_grad_enabled(t, grad);
+    ag_tensor *l_real = gan_d_logits(g, t, x_real), *l_fake = gan_d_logits(g, t, fake);
+    /* V = mean ln σ(l_real) + mean ln σ(−l_fake);  D's loss is −V */
+    ag_tensor *v = ag_add(t, ag_mean(t, ag_log_sigmoid(t, l_real)),
+                          ag_mean(t, ag_log_sigmoid(t, ag_neg(t, l_fake))));
+    ag_tensor *loss = ag_neg(t, v);
+    if (stats) {
+        stats->d_loss = ag_item(loss);
+        stats->value = ag_item(v);
+        stats->js = (stats->value + 2 * LN2) / 2;   /* eq. (14) solved for JS */
+        stats->d_real = mean_sigmoid(l_real);
+        stats->d_fake = mean_sigmoid(l_fake);
+    }
+    return loss;
+}
+
+ag_tensor *gan_g_loss(gan *g, ag_tape *t, int n, gan_stats *stats) {
+    ag_tensor *l = gan_d_logits(g, t, gan_generate(g, t, gan_sample_z(g, t, n)));
+    ag_tensor *loss = g->cfg.gen_loss == GAN_MINIMAX
+                          ? ag_mean(t, ag_log_sigmoid(t, ag_neg(t, l)))   /* E ln(1 − D(G(z))) */
+                          : ag_neg(t, ag_mean(t, ag_log_sigmoid(t, l)));  /* −E ln D(G(z)) */
+    if (stats) stats->g_loss = ag_item(loss);
+    return loss;
+}
