@@ -42,10 +42,15 @@ all: lib examples
 
 lib: $(LIBTREE)/libhenbun.a
 
-$(FLT)/%.o: %.c
+# Debian packages the build needs (a no-op once present; see scripts/install_deps.sh).
+build/.deps: scripts/install_deps.sh
+	@sh scripts/install_deps.sh
+	@mkdir -p build && touch $@
+
+$(FLT)/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
-$(DBL)/%.o: %.c
+$(DBL)/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
 
@@ -54,27 +59,27 @@ $(FLT)/libhenbun.a: $(LIB_SRC:%.c=$(FLT)/%.o)
 $(DBL)/libhenbun.a: $(LIB_SRC:%.c=$(DBL)/%.o)
 	@rm -f $@; ar rcs $@ $^
 
-$(FLT)/tests: $(TEST_SRC:%.c=$(FLT)/%.o) $(FLT)/libhenbun.a
+$(FLT)/run_tests: $(TEST_SRC:%.c=$(FLT)/%.o) $(FLT)/libhenbun.a
 	$(CC) $(CFLAGS_COMMON) -o $@ $^ $(LDLIBS)
-$(DBL)/tests: $(TEST_SRC:%.c=$(DBL)/%.o) $(DBL)/libhenbun.a
+$(DBL)/run_tests: $(TEST_SRC:%.c=$(DBL)/%.o) $(DBL)/libhenbun.a
 	$(CC) $(CFLAGS_COMMON) -o $@ $^ $(LDLIBS)
 
 examples: $(EXAMPLES)
 build/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(LIBTREE)/libhenbun.a
 	$(CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) $(CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
-test: $(FLT)/tests $(DBL)/tests examples
-	@sh tests/run.sh $(FLT)/tests $(DBL)/tests
+test: $(FLT)/run_tests $(DBL)/run_tests examples
+	@sh tests/run.sh $(FLT)/run_tests $(DBL)/run_tests
 
-test-float: $(FLT)/tests
-	$(FLT)/tests $(T)
-test-double: $(DBL)/tests
-	$(DBL)/tests $(T)
+test-float: $(FLT)/run_tests
+	$(FLT)/run_tests $(T)
+test-double: $(DBL)/run_tests
+	$(DBL)/run_tests $(T)
 
 sanitize:
-	$(MAKE) SAN=1 build/san-float/tests build/san-double/tests
+	$(MAKE) SAN=1 build/san-float/run_tests build/san-double/run_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    sh tests/run.sh build/san-float/tests build/san-double/tests --no-extras
+	    sh tests/run.sh build/san-float/run_tests build/san-double/run_tests --no-extras
 
 data:
 	sh scripts/fetch_data.sh

@@ -272,7 +272,7 @@ typedef struct ag_gradcheck_report {
     double analytic, numeric;
     int evaluations;
     bool ok;                /* max_rel_err <= rtol (or abs err <= atol) everywhere */
-    bool accumulates;       /* a second backward added exactly the same gradient again */
+    bool accumulates;       /* a second backward added the same gradient again (to a few ulps) */
 } ag_gradcheck_report;
 typedef struct ag_gradcheck_opts {
     double eps;             /* step h; default 1e-6 in double, 1e-2 in float */

@@ -138,50 +138,79 @@ typedef ag_real vec;
 static int min_int(int a, int b) { return a < b ? a : b; }
 
 /* ---------------------------------------------------------------------------------------
- * The micro-kernel: c[MR×NR] = alpha * a·b + beta * c over kc rank-1 updates.
- * a: MR-tall packed panel (a[k*MR + i]), b: NR-wide packed panel (b[k*NR + j]).
+ * The micro-kernel: c[MR × nv·VL] = alpha * a·b + beta * c over kc rank-1 updates.
+ * a: MR-tall packed panel (a[k*MR + i]), b: NR-wide packed panel (b[k*NR + j]), of which
+ * the first nv vectors are used: nv = NV everywhere but in the last panel of a narrow
+ * matrix (N = 40 needs 40 columns of FMAs, not 64).  Inlined with a constant nv, so every
+ * loop below unrolls and acc lives in registers.
  * beta == 0 writes without reading c, so NaN or garbage in c is ignored. */
-static void micro_kernel(int kc, const ag_real *restrict a, const ag_real *restrict b,
-                         ag_real *restrict c, ptrdiff_t ldc, ag_real alpha, ag_real beta)
+static INLINE void kernel_body(int nv, int kc, const ag_real *restrict a,
+                               const ag_real *restrict b, ag_real *restrict c, ptrdiff_t ldc,
+                               ag_real alpha, ag_real beta)
 {
     vec acc[MR][NV];
     UNROLL for (int i = 0; i < MR; i++)
-        UNROLL for (int v = 0; v < NV; v++) acc[i][v] = V_SET1(0);
+        UNROLL for (int v = 0; v < nv; v++) acc[i][v] = V_SET1(0);
 
     for (int k = 0; k < kc; k++, a += MR, b += NR) {
         vec bv[NV];
-        UNROLL for (int v = 0; v < NV; v++) bv[v] = V_LOAD(b + v * VL);
+        UNROLL for (int v = 0; v < nv; v++) bv[v] = V_LOAD(b + v * VL);
         UNROLL for (int i = 0; i < MR; i++) {
             vec ai = V_SET1(a[i]);
-            UNROLL for (int v = 0; v < NV; v++) acc[i][v] = V_FMA(ai, bv[v], acc[i][v]);
+            UNROLL for (int v = 0; v < nv; v++) acc[i][v] = V_FMA(ai, bv[v], acc[i][v]);
         }
     }
 
     vec va = V_SET1(alpha);
     if (beta == 0) {
         UNROLL for (int i = 0; i < MR; i++)
-            UNROLL for (int v = 0; v < NV; v++)
+            UNROLL for (int v = 0; v < nv; v++)
                 V_STORE(c + i * ldc + v * VL, V_MUL(va, acc[i][v]));     /* alpha·ab */
     } else {
         vec vb = V_SET1(beta);
         UNROLL for (int i = 0; i < MR; i++)
-            UNROLL for (int v = 0; v < NV; v++) {
+            UNROLL for (int v = 0; v < nv; v++) {
                 ag_real *p = c + i * ldc + v * VL;
                 V_STORE(p, V_FMA(va, acc[i][v], V_MUL(vb, V_LOAD(p)))); /* alpha·ab + beta·c */
             }
     }
 }
 
-/* A partial tile at the right or bottom edge (m < MR or n < NR): run the same kernel on a
- * full scratch tile and copy the valid part, so edge elements get the very same arithmetic
- * as interior ones. */
-static void edge_kernel(int m, int n, int kc, const ag_real *a, const ag_real *b, ag_real *c,
+/* One instance per vector count, so each is compiled with its own constant nv. */
+static void micro_kernel(int nv, int kc, const ag_real *a, const ag_real *b, ag_real *c,
+                         ptrdiff_t ldc, ag_real alpha, ag_real beta)
+{
+    _Static_assert(NV <= 4, "one case per vector count");
+    switch (nv) {
+    case 1: kernel_body(1, kc, a, b, c, ldc, alpha, beta); break;
+#if NV >= 2
+    case 2: kernel_body(2, kc, a, b, c, ldc, alpha, beta); break;
+#endif
+#if NV >= 3
+    case 3: kernel_body(3, kc, a, b, c, ldc, alpha, beta); break;
+#endif
+#if NV >= 4
+    case 4: kernel_body(4, kc, a, b, c, ldc, alpha, beta); break;
+#endif
+    default: break;
+    }
+}
+
+/* A tile of m <= MR rows and n <= NR columns.  Whole tiles go straight to C.  Partial ones
+ * run the same kernel on a scratch tile and copy the valid part, so edge elements get the
+ * very same arithmetic as interior ones (the thread-count promise relies on it). */
+static void tile_kernel(int m, int n, int kc, const ag_real *a, const ag_real *b, ag_real *c,
                         int ldc, ag_real alpha, ag_real beta)
 {
+    int nv = (n + VL - 1) / VL;
+    if (m == MR && n == nv * VL) {
+        micro_kernel(nv, kc, a, b, c, ldc, alpha, beta);
+        return;
+    }
     _Alignas(64) ag_real tile[MR * NR];
     if (beta != 0)
         for (int i = 0; i < m; i++) memcpy(tile + i * NR, c + (size_t)i * ldc, (size_t)n * sizeof *c);
-    micro_kernel(kc, a, b, tile, NR, alpha, beta);
+    micro_kernel(nv, kc, a, b, tile, NR, alpha, beta);
     for (int i = 0; i < m; i++) memcpy(c + (size_t)i * ldc, tile + i * NR, (size_t)n * sizeof *c);
 }
 
@@ -364,10 +393,7 @@ static bool gemm_slab(const gemm_args *g, int m0, int m1, int n0, int n1)
                         int m = min_int(MR, mc - ir);
                         const ag_real *a = pa + (size_t)ir * kc;
                         ag_real *c = g->C + (size_t)(ic + ir) * g->ldc + jc + jr;
-                        if (m == MR && n == NR)
-                            micro_kernel(kc, a, b, c, g->ldc, g->alpha, beta);
-                        else
-                            edge_kernel(m, n, kc, a, b, c, g->ldc, g->alpha, beta);
+                        tile_kernel(m, n, kc, a, b, c, g->ldc, g->alpha, beta);
                     }
                 }
             }

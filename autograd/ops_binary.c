@@ -4,17 +4,18 @@
  * Broadcasting: shapes are aligned from the right; a dimension of 1 (or a missing one)
  * stretches to the other operand's size.  Every loop runs over the output's index space
  * and reads each operand through strides that are 0 along its stretched dimensions.  The
- * common layouts get their own plain loops, which the compiler vectorises:
+ * common layouts get their own plain loops:
  *   SAME       a and b have the output's shape        y[i]   = f(a[i], b[i])
  *   *_SCALAR   one operand has a single element       y[i]   = f(a[i], b[0])
  *   *_ROW      one operand is a trailing block of     y[r,j] = f(a[r,j], b[j])
  *              the output's shape: (N, D) + (D), (N, C, H, W) * (H, W)
- *   GENERAL    anything else: four nested strided loops, e.g. (4, 1) - (1, 5)
+ *   GENERAL    anything else: nested strided loops, e.g. (4, 1) - (1, 5), (N, C, H, W) + (C, 1, 1)
  *
  * Backward: an operand that was stretched receives the output gradient summed over the
- * dimensions it was stretched along (∂/∂b Σ_i f(a_i, b) = Σ_i ∂f/∂b).  Those sums run
- * serially into a double buffer: the result is the same for any thread count, and in
- * float builds a bias gradient summed over a large batch keeps its accuracy. */
+ * dimensions it was stretched along (∂/∂b Σ_i f(a_i, b_i) = Σ_i ∂f/∂b).  The terms
+ * dy·∂f/∂b are formed at every output element, then summed down to b's shape by the same
+ * reduction sum_to uses: serially, in double, so the result does not depend on the thread
+ * count and a float bias gradient summed over a large batch keeps its accuracy. */
 #include "autograd/autograd.h"
 #include "autograd/internal.h"
 
@@ -27,8 +28,8 @@ typedef struct {
     int mode;
     long size;          /* elements of the index space (the output's shape) */
     long period;        /* *_ROW: elements of the repeated operand */
-    long shape[4];      /* the index space, padded on the left with 1s */
-    long sa[4], sb[4];  /* strides of a and b over it; 0 along stretched dimensions */
+    long shape[4];      /* GENERAL: the index space, 4-D with leading 1s */
+    long sa[4], sb[4];  /* GENERAL: strides of a and b over it; 0 along stretched dims */
 } bcast;
 
 /* x's shape padded on the left with 1s to 4 dims. */
@@ -55,6 +56,29 @@ static bool is_trailing_block(const long p[4], const long shape[4]) {
     return true;
 }
 
+/* Merges neighbouring dimensions that both operands walk alike (contiguously, or
+ * stretched over both), and drops dimensions of size 1, so the inner loops run long:
+ * (N, C, H, W) + (C, 1, 1) is looped as (N, C, H·W) + (C, 1). */
+static void coalesce(bcast *g) {
+    long S[4], A[4], B[4];
+    int k = 0; /* merged dimensions so far, innermost first */
+    for (int d = AG_MAX_DIMS - 1; d >= 0; d--) {
+        if (g->shape[d] == 1) continue;
+        if (k > 0 && g->sa[d] == A[k - 1] * S[k - 1] && g->sb[d] == B[k - 1] * S[k - 1]) {
+            S[k - 1] *= g->shape[d];
+            continue;
+        }
+        S[k] = g->shape[d], A[k] = g->sa[d], B[k] = g->sb[d];
+        k++;
+    }
+    for (int j = 0; j < AG_MAX_DIMS; j++) {
+        int d = AG_MAX_DIMS - 1 - j;
+        g->shape[d] = j < k ? S[j] : 1;
+        g->sa[d] = j < k ? A[j] : 0;
+        g->sb[d] = j < k ? B[j] : 0;
+    }
+}
+
 /* Geometry for reading a and b over the shape of `space` (both broadcast to it). */
 static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
                        const ag_tensor *space) {
@@ -73,19 +97,20 @@ static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
     else if (b_full && a->size == 1) g->mode = A_SCALAR;
     else if (a_full && is_trailing_block(pb, g->shape)) g->mode = B_ROW, g->period = (long)b->size;
     else if (b_full && is_trailing_block(pa, g->shape)) g->mode = A_ROW, g->period = (long)a->size;
-    else g->mode = GENERAL;
+    else g->mode = GENERAL, coalesce(g);
 }
 
 /* Runs BODY for every element i of the space, with ia and ib the flat indices of the a
- * and b values it reads.  If par, big spaces are split across threads (only for bodies
- * that write to element i alone). */
-#define FOR_EACH_PAIR(g, par, ...)                                                     \
+ * and b values it reads.  Only for bodies that write element i alone (y[i] = ...,
+ * dx[i] += ...): iterations are independent, so big spaces are split across threads and
+ * loops are marked `simd` (GCC's -O2 leaves them scalar otherwise; results are the same). */
+#define FOR_EACH_PAIR(g, ...)                                                          \
     do {                                                                               \
         const long size_ = (g).size, P_ = (g).period;                                  \
-        const bool par_ = (par) && size_ > AG_PAR_MIN;                                 \
+        const bool par_ = size_ > AG_PAR_MIN;                                          \
         switch ((g).mode) {                                                            \
         case SAME:                                                                     \
-            _Pragma("omp parallel for if (par_)")                                      \
+            _Pragma("omp parallel for simd if (par_)")                                 \
             for (long i = 0; i < size_; i++) {                                         \
                 const long ia = i, ib = i;                                             \
                 (void)ia, (void)ib;                                                    \
@@ -93,7 +118,7 @@ static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
             }                                                                          \
             break;                                                                     \
         case A_SCALAR:                                                                 \
-            _Pragma("omp parallel for if (par_)")                                      \
+            _Pragma("omp parallel for simd if (par_)")                                 \
             for (long i = 0; i < size_; i++) {                                         \
                 const long ia = 0, ib = i;                                             \
                 (void)ia, (void)ib;                                                    \
@@ -101,7 +126,7 @@ static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
             }                                                                          \
             break;                                                                     \
         case B_SCALAR:                                                                 \
-            _Pragma("omp parallel for if (par_)")                                      \
+            _Pragma("omp parallel for simd if (par_)")                                 \
             for (long i = 0; i < size_; i++) {                                         \
                 const long ia = i, ib = 0;                                             \
                 (void)ia, (void)ib;                                                    \
@@ -110,44 +135,89 @@ static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
             break;                                                                     \
         case A_ROW:                                                                    \
             _Pragma("omp parallel for if (par_)")                                      \
-            for (long r = 0; r < size_ / P_; r++)                                      \
+            for (long r = 0; r < size_ / P_; r++) {                                    \
+                _Pragma("omp simd")                                                    \
                 for (long j = 0; j < P_; j++) {                                        \
                     const long i = r * P_ + j, ia = j, ib = i;                         \
                     (void)ia, (void)ib;                                                \
                     __VA_ARGS__;                                                       \
                 }                                                                      \
+            }                                                                          \
             break;                                                                     \
         case B_ROW:                                                                    \
             _Pragma("omp parallel for if (par_)")                                      \
-            for (long r = 0; r < size_ / P_; r++)                                      \
+            for (long r = 0; r < size_ / P_; r++) {                                    \
+                _Pragma("omp simd")                                                    \
                 for (long j = 0; j < P_; j++) {                                        \
                     const long i = r * P_ + j, ia = i, ib = j;                         \
                     (void)ia, (void)ib;                                                \
                     __VA_ARGS__;                                                       \
                 }                                                                      \
+            }                                                                          \
             break;                                                                     \
         default: {                                                                     \
             const long *S_ = (g).shape, *SA_ = (g).sa, *SB_ = (g).sb;                  \
-            _Pragma("omp parallel for collapse(2) if (par_)")                          \
+            _Pragma("omp parallel for collapse(3) if (par_)")                          \
             for (long d0 = 0; d0 < S_[0]; d0++)                                        \
                 for (long d1 = 0; d1 < S_[1]; d1++)                                    \
-                    for (long d2 = 0; d2 < S_[2]; d2++)                                \
+                    for (long d2 = 0; d2 < S_[2]; d2++) {                              \
+                        const long i0 = ((d0 * S_[1] + d1) * S_[2] + d2) * S_[3];      \
+                        const long a0 = d0 * SA_[0] + d1 * SA_[1] + d2 * SA_[2];       \
+                        const long b0 = d0 * SB_[0] + d1 * SB_[1] + d2 * SB_[2];       \
+                        _Pragma("omp simd")                                            \
                         for (long d3 = 0; d3 < S_[3]; d3++) {                          \
-                            const long i = ((d0 * S_[1] + d1) * S_[2] + d2) * S_[3] + d3; \
-                            const long ia = d0 * SA_[0] + d1 * SA_[1] + d2 * SA_[2] + d3 * SA_[3]; \
-                            const long ib = d0 * SB_[0] + d1 * SB_[1] + d2 * SB_[2] + d3 * SB_[3]; \
+                            const long i = i0 + d3, ia = a0 + d3 * SA_[3];             \
+                            const long ib = b0 + d3 * SB_[3];                          \
                             (void)ia, (void)ib;                                        \
                             __VA_ARGS__;                                               \
                         }                                                              \
+                    }                                                                  \
         }                                                                              \
         }                                                                              \
     } while (0)
 
-/* n doubles set to 0, on the tape (freed with the step). */
-static double *zeroed_doubles(ag_tape *t, size_t n) {
-    double *p = ag_tape_alloc(t, n * sizeof *p);
-    memset(p, 0, n * sizeof *p);
-    return p;
+/* small[k] += Σ big[i] over the i that read small[k] (operand a of g), i.e. the sum over
+ * the stretched dimensions.  Serial and in double: see the top of the file. */
+static void reduce(ag_tape *t, const bcast *g, const ag_real *big, ag_real *small,
+                   size_t small_size) {
+    if (g->mode == SAME) { /* nothing was stretched */
+        _Pragma("omp parallel for simd if (g->size > AG_PAR_MIN)")
+        for (long i = 0; i < g->size; i++) small[i] += big[i];
+        return;
+    }
+    if (g->mode == A_SCALAR) {
+        double s = 0;
+        for (long i = 0; i < g->size; i++) s += big[i];
+        small[0] += (ag_real)s;
+        return;
+    }
+    double *acc = ag_tape_alloc(t, small_size * sizeof *acc);
+    memset(acc, 0, small_size * sizeof *acc);
+    if (g->mode == A_ROW) { /* (R, P) -> (P): add the rows up */
+        long P = g->period;
+        for (long r = 0; r < g->size / P; r++) {
+            const ag_real *row = big + r * P;
+            _Pragma("omp simd")
+            for (long j = 0; j < P; j++) acc[j] += row[j];
+        }
+    } else { /* GENERAL, coalesced: the innermost dimension is either summed or kept */
+        const long *S = g->shape, *SA = g->sa;
+        const ag_real *b = big;
+        for (long d0 = 0; d0 < S[0]; d0++)
+            for (long d1 = 0; d1 < S[1]; d1++)
+                for (long d2 = 0; d2 < S[2]; d2++, b += S[3]) {
+                    double *a = acc + d0 * SA[0] + d1 * SA[1] + d2 * SA[2];
+                    if (SA[3] == 0) {
+                        double s = 0;
+                        for (long d3 = 0; d3 < S[3]; d3++) s += b[d3];
+                        a[0] += s;
+                    } else {
+                        _Pragma("omp simd")
+                        for (long d3 = 0; d3 < S[3]; d3++) a[d3 * SA[3]] += b[d3];
+                    }
+                }
+    }
+    for (size_t k = 0; k < small_size; k++) small[k] += (ag_real)acc[k];
 }
 
 /* The broadcast shape of a and b, or the error "op: cannot broadcast (2, 3) with (4, 3)". */
@@ -171,18 +241,19 @@ static int broadcast_shape(const char *op, const ag_tensor *a, const ag_tensor *
  * BINARY(name, f, ∂f/∂u, ∂f/∂v) writes an op's forward and backward; the expressions
  * read u = a value, v = b value and (derivatives only) y = f(u, v). */
 
-/* dX += dy * DERIV, summed over the stretched dimensions when x was stretched. */
-#define GRAD_INTO(dX, x, IX, DERIV)                                                    \
+/* dX += dy·DERIV; for a stretched x, the terms are formed over the output, then reduced. */
+#define GRAD_INTO(dX, x, DERIV)                                                        \
     do {                                                                               \
-        if ((long)(x)->size == g.size) { /* not stretched: one term per element */     \
-            FOR_EACH_PAIR(g, true, const ag_real u = A[ia], v = B[ib], y = Y[i];       \
-                          (void)u, (void)v, (void)y; dX[i] += dY[i] * (DERIV));        \
-        } else {                                                                       \
-            double *acc = zeroed_doubles(n->tape, (x)->size);                          \
-            FOR_EACH_PAIR(g, false, const ag_real u = A[ia], v = B[ib], y = Y[i];      \
-                          (void)u, (void)v, (void)y;                                   \
-                          acc[IX] += (double)(dY[i] * (DERIV)));                       \
-            for (size_t k = 0; k < (x)->size; k++) dX[k] += (ag_real)acc[k];           \
+        ag_real *to_ = dX;                                                             \
+        bool stretched_ = (long)(x)->size != g.size;                                   \
+        if (stretched_) to_ = ag_tape_alloc(n->tape, (size_t)g.size * sizeof(ag_real)); \
+        FOR_EACH_PAIR(g, const ag_real u = A[ia], v = B[ib], y = Y[i];                 \
+                      (void)u, (void)v, (void)y;                                       \
+                      to_[i] = (stretched_ ? 0 : to_[i]) + dY[i] * (DERIV));           \
+        if (stretched_) {                                                              \
+            bcast gx_;                                                                 \
+            bcast_init(&gx_, (x), n->out, n->out);                                     \
+            reduce(n->tape, &gx_, to_, dX, (x)->size);                                 \
         }                                                                              \
     } while (0)
 
@@ -192,7 +263,7 @@ static int broadcast_shape(const char *op, const ag_tensor *a, const ag_tensor *
         bcast_init(&g, n->in[0], n->in[1], n->out);                                    \
         const ag_real *A = n->in[0]->data, *B = n->in[1]->data;                        \
         ag_real *Y = n->out->data;                                                     \
-        FOR_EACH_PAIR(g, true, const ag_real u = A[ia], v = B[ib]; Y[i] = (EXPR));     \
+        FOR_EACH_PAIR(g, const ag_real u = A[ia], v = B[ib]; Y[i] = (EXPR));           \
     }                                                                                  \
     static void name##_bwd(ag_node *n) {                                               \
         bcast g;                                                                       \
@@ -200,8 +271,8 @@ static int broadcast_shape(const char *op, const ag_tensor *a, const ag_tensor *
         const ag_real *A = n->in[0]->data, *B = n->in[1]->data, *Y = n->out->data;     \
         const ag_real *dY = n->out->grad;                                              \
         ag_real *dA = ag_node_grad(n, 0), *dB = ag_node_grad(n, 1);                    \
-        if (dA) GRAD_INTO(dA, n->in[0], ia, DU);                                       \
-        if (dB) GRAD_INTO(dB, n->in[1], ib, DV);                                       \
+        if (dA) GRAD_INTO(dA, n->in[0], DU);                                           \
+        if (dB) GRAD_INTO(dB, n->in[1], DV);                                           \
     }                                                                                  \
     static const ag_op name##_op = {#name, name##_fwd, name##_bwd};
 
@@ -233,26 +304,14 @@ ag_tensor *ag_minimum(ag_tape *t, ag_tensor *a, ag_tensor *b) {
 /* ---- broadcast_to and sum_to: each one's backward is the other's forward ----------------
  * Both read the small tensor as operand a over the big tensor's index space (b = big). */
 
-/* big[i] (+)= small[ia]: copies the small tensor along its stretched dimensions. */
-static void expand(const bcast *g, const ag_real *small, ag_real *big, bool accumulate) {
-    if (accumulate) FOR_EACH_PAIR(*g, true, big[i] += small[ia]);
-    else FOR_EACH_PAIR(*g, true, big[i] = small[ia]);
-}
-
-/* small[ia] += Σ big[i] over the stretched dimensions, accumulated in double. */
-static void reduce(ag_tape *t, const bcast *g, const ag_real *big, ag_real *small,
-                   size_t small_size) {
-    double *acc = zeroed_doubles(t, small_size);
-    FOR_EACH_PAIR(*g, false, acc[ia] += big[i]);
-    for (size_t k = 0; k < small_size; k++) small[k] += (ag_real)acc[k];
-}
-
-static void broadcast_to_fwd(ag_node *n) {
+static void broadcast_to_fwd(ag_node *n) {                /* y[i] = x[ix] */
     bcast g;
     bcast_init(&g, n->in[0], n->out, n->out);
-    expand(&g, n->in[0]->data, n->out->data, false);
+    const ag_real *x = n->in[0]->data;
+    ag_real *y = n->out->data;
+    FOR_EACH_PAIR(g, y[i] = x[ia]);
 }
-static void broadcast_to_bwd(ag_node *n) {
+static void broadcast_to_bwd(ag_node *n) {                /* dx += sum_to(dy) */
     ag_real *dx = ag_node_grad(n, 0);
     if (!dx) return;
     bcast g;
@@ -261,22 +320,23 @@ static void broadcast_to_bwd(ag_node *n) {
 }
 static const ag_op broadcast_to_op = {"broadcast_to", broadcast_to_fwd, broadcast_to_bwd};
 
-static void sum_to_fwd(ag_node *n) {
+static void sum_to_fwd(ag_node *n) {                      /* y = Σ x over the stretched dims */
     bcast g;
     bcast_init(&g, n->out, n->in[0], n->in[0]);
     memset(n->out->data, 0, n->out->size * sizeof(ag_real));
     reduce(n->tape, &g, n->in[0]->data, n->out->data, n->out->size);
 }
-static void sum_to_bwd(ag_node *n) {
+static void sum_to_bwd(ag_node *n) {                      /* dx += broadcast_to(dy) */
     ag_real *dx = ag_node_grad(n, 0);
     if (!dx) return;
     bcast g;
     bcast_init(&g, n->out, n->in[0], n->in[0]);
-    expand(&g, n->out->grad, dx, true);
+    const ag_real *dy = n->out->grad;
+    FOR_EACH_PAIR(g, dx[i] += dy[ia]);
 }
 static const ag_op sum_to_op = {"sum_to", sum_to_fwd, sum_to_bwd};
 
-/* True if `small` broadcasts to `big` (both padded to 4 dims; extra leading dims of
+/* True if `small` broadcasts to `big` (aligned from the right; extra leading dims of
  * either must be 1). */
 static bool broadcasts_to(int ns, const int *small, int nb, const int *big) {
     for (int d = 1; d <= AG_MAX_DIMS; d++) {

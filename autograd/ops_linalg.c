@@ -92,9 +92,13 @@ static void linear_bwd(ag_node *n) {
     ag_real *db = n->in[2] ? ag_node_grad(n, 2) : NULL;
     if (dx) ag_gemm(false, false, N, in, out, 1, dy, out, w->data, in, 1, dx, in); /* dy·W */
     if (dw) ag_gemm(true, false, out, in, N, 1, dy, out, x->data, in, 1, dw, in);  /* dyᵀ·x */
-    if (db)
-        for (int i = 0; i < N; i++)                                                /* Σ_rows dy */
-            for (int j = 0; j < out; j++) db[j] += dy[(size_t)i * out + j];
+    if (db) { /* Σ_rows dy, summed apart and added once, so that db += g is one rounding */
+        ag_real *sum = ag_tape_alloc(n->tape, sizeof(ag_real) * (size_t)out);
+        for (int j = 0; j < out; j++) sum[j] = 0;
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < out; j++) sum[j] += dy[(size_t)i * out + j];
+        for (int j = 0; j < out; j++) db[j] += sum[j];
+    }
 }
 
 static const ag_op linear_op = {"linear", linear_fwd, linear_bwd};

@@ -58,6 +58,7 @@ static void sum_fwd(ag_node *n) {
         memset(acc, 0, (size_t)inner * sizeof *acc);
         for (long j = 0; j < len; j++) {
             const ag_real *xr = x + (o * len + j) * inner;
+            _Pragma("omp simd")
             for (long k = 0; k < inner; k++) acc[k] += xr[k];
         }
         for (long k = 0; k < inner; k++) y[o * inner + k] = (ag_real)(acc[k] * g->scale);
@@ -73,6 +74,7 @@ static void sum_bwd(ag_node *n) {                         /* dx[o, j, k] += scal
     _Pragma("omp parallel for if (rows * inner > AG_PAR_MIN)")
     for (long r = 0; r < rows; r++) {
         const ag_real *d = dy + (r / len) * inner;
+        _Pragma("omp simd")
         for (long k = 0; k < inner; k++) dx[r * inner + k] += scale * d[k];
     }
 }

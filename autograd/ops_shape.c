@@ -1,8 +1,8 @@
 /* ops_shape.c — ops that move values without computing on them: reshape, transpose,
  * permute, concat, slice, index_select, gather.  Each backward sends every output
- * gradient back to the input element it was copied from (dx[src] += dy[dst]); where two
- * outputs can come from one input (index_select with repeated indices) that loop is serial
- * so the additions neither race nor depend on the thread count.
+ * gradient back to the input element it was copied from (dx[src] += dy[dst]).  Only
+ * index_select can copy one input to several outputs (repeated indices); its backward sums
+ * those serially, so the additions neither race nor depend on the thread count.
  *
  * Every output is a fresh copy: no op here aliases its input's memory, so nothing can
  * change under a tensor after it was made. */
@@ -10,6 +10,12 @@
 #include "autograd/internal.h"
 
 #include <string.h>
+
+/* dst[j] += src[j] for j < n: the step of every backward here. */
+static void add_into(ag_real *dst, const ag_real *src, long n) {
+    _Pragma("omp simd")
+    for (long j = 0; j < n; j++) dst[j] += src[j];
+}
 
 /* ---- reshape: the same values in the same order, another shape -------------------------- */
 
@@ -21,7 +27,7 @@ static void reshape_bwd(ag_node *n) {                     /* dx += dy, element f
     if (!dx) return;
     const ag_real *dy = n->out->grad;
     long size = (long)n->out->size;
-    _Pragma("omp parallel for if (size > AG_PAR_MIN)")
+    _Pragma("omp parallel for simd if (size > AG_PAR_MIN)")
     for (long i = 0; i < size; i++) dx[i] += dy[i];
 }
 static const ag_op reshape_op = {"reshape", reshape_fwd, reshape_bwd};
@@ -163,10 +169,8 @@ static void concat_bwd(ag_node *n) {
         long row = n->in[k]->shape[axis] * inner;
         ag_real *dx = ag_node_grad(n, k);
         if (dx)
-            for (long o = 0; o < outer; o++) {
-                const ag_real *dy = n->out->grad + o * out_row + offset;
-                for (long j = 0; j < row; j++) dx[o * row + j] += dy[j];
-            }
+            for (long o = 0; o < outer; o++)
+                add_into(dx + o * row, n->out->grad + o * out_row + offset, row);
         offset += row;
     }
 }
@@ -231,11 +235,8 @@ static void slice_bwd(ag_node *n) {
     long outer, inner;
     around_axis(n->in[0], s->axis, &outer, &inner);
     long in_row = n->in[0]->shape[s->axis] * inner, out_row = n->out->shape[s->axis] * inner;
-    for (long o = 0; o < outer; o++) {
-        ag_real *d = dx + o * in_row + s->start * inner;
-        const ag_real *dy = n->out->grad + o * out_row;
-        for (long j = 0; j < out_row; j++) d[j] += dy[j];
-    }
+    for (long o = 0; o < outer; o++)
+        add_into(dx + o * in_row + s->start * inner, n->out->grad + o * out_row, out_row);
 }
 static const ag_op slice_op = {"slice", slice_fwd, slice_bwd};
 
@@ -285,15 +286,32 @@ static void index_select_fwd(ag_node *n) {               /* out[i] = x[idx[i]] (
         memcpy(n->out->data + i * row, n->in[0]->data + a->idx[i] * row,
                (size_t)row * sizeof(ag_real));
 }
-static void index_select_bwd(ag_node *n) {               /* dx[idx[i]] += dy[i] */
+/* dx[idx[i]] += dy[i].  A row picked several times first has its dy rows summed (in double),
+ * then added once: the amount added to dx does not depend on what dx already held, and
+ * the order of the additions is fixed.  Occurrences of a row are chained through `next`. */
+static void index_select_bwd(ag_node *n) {
     ag_real *dx = ag_node_grad(n, 0);
     if (!dx) return;
     const index_attr *a = AG_ATTR(n, index_attr);
+    const ag_real *dy = n->out->grad;
+    int rows = n->in[0]->shape[0];
     long row = (long)(n->out->size / (size_t)a->n);
-    for (int i = 0; i < a->n; i++) { /* serial: repeated indices add into the same row */
+    int *first = ag_tape_alloc(n->tape, (size_t)rows * sizeof *first);
+    int *next = ag_tape_alloc(n->tape, (size_t)a->n * sizeof *next);
+    double *acc = ag_tape_alloc(n->tape, (size_t)row * sizeof *acc);
+    for (int r = 0; r < rows; r++) first[r] = -1;
+    for (int i = a->n - 1; i >= 0; i--) next[i] = first[a->idx[i]], first[a->idx[i]] = i;
+    for (int i = 0; i < a->n; i++) {
         ag_real *d = dx + a->idx[i] * row;
-        const ag_real *dy = n->out->grad + i * row;
-        for (long j = 0; j < row; j++) d[j] += dy[j];
+        if (first[a->idx[i]] != i) continue;       /* summed with its first occurrence */
+        if (next[i] < 0) {                         /* picked once: add it straight in */
+            add_into(d, dy + i * row, row);
+            continue;
+        }
+        memset(acc, 0, (size_t)row * sizeof *acc);
+        for (int k = i; k >= 0; k = next[k])
+            for (long j = 0; j < row; j++) acc[j] += dy[k * row + j];
+        for (long j = 0; j < row; j++) d[j] += (ag_real)acc[j];
     }
 }
 static const ag_op index_select_op = {"index_select", index_select_fwd, index_select_bwd};

@@ -121,6 +121,7 @@ int main(int argc, char **argv)
     }
     FILE *f = csv ? fopen(csv, "a") : NULL;
     if (csv && !f) { perror(csv); return 1; }
+    if (f && ftell(f) == 0) fprintf(f, "case,threads,henbun,peer,unit,speedup\n");
 
     int cores = omp_get_num_procs();
     enum peak_isa isas[2] = {peak_best_isa(), PEAK_ISA_AVX2};

@@ -119,24 +119,25 @@ static int cmp_str_ptr(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Misuse of the list (programmer errors): empty, over-long or duplicate names, no tensor. */
-static void check_list_for_save(const nn_param_list *l) {
-    const char **names = malloc(sizeof *names * (size_t)(l->n ? l->n : 1));
-    if (!names) ag_error("nn_checkpoint_save", "out of memory");
+/* Misuse of the list (programmer errors): empty, over-long or duplicate names, no tensor.
+ * Raised only after the scratch array is freed, so a handler that longjmps leaks nothing. */
+static void check_list(const char *op, const nn_param_list *l) {
     for (int i = 0; i < l->n; i++) {
         const nn_param *p = &l->items[i];
         size_t len = p->name ? strlen(p->name) : 0;
         if (len == 0 || len > NN_CKPT_NAME_MAX)
-            ag_error("nn_checkpoint_save", "entry %d has an empty or over-long name (%zu bytes, "
-                     "at most %d)", i, len, NN_CKPT_NAME_MAX);
-        if (!p->value) ag_error("nn_checkpoint_save", "entry '%s' has no tensor", p->name);
-        names[i] = p->name;
+            ag_error(op, "entry %d has an empty or over-long name (%zu bytes, at most %d)", i,
+                     len, NN_CKPT_NAME_MAX);
+        if (!p->value) ag_error(op, "entry '%s' has no tensor", p->name);
     }
+    const char **names = malloc(sizeof *names * (size_t)(l->n ? l->n : 1)), *dup = NULL;
+    if (!names) ag_error(op, "out of memory");
+    for (int i = 0; i < l->n; i++) names[i] = l->items[i].name;
     qsort(names, (size_t)l->n, sizeof *names, cmp_str_ptr);
-    for (int i = 1; i < l->n; i++)
-        if (strcmp(names[i - 1], names[i]) == 0)
-            ag_error("nn_checkpoint_save", "the name '%s' appears twice in the list", names[i]);
+    for (int i = 1; i < l->n && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
     free(names);
+    if (dup) ag_error(op, "the name '%s' appears twice in the list", dup);
 }
 
 /* The directory part of path, fsynced so that the rename itself is durable.  Best effort:
@@ -156,7 +157,7 @@ static void sync_parent_dir(const char *path) {
 int nn_checkpoint_save(const char *path, const nn_param_list *tensors, const nn_ckpt_meta *meta,
                        nn_error *err) {
     if (!path || !tensors) ag_error("nn_checkpoint_save", "path or tensors is NULL");
-    check_list_for_save(tensors);
+    check_list("nn_checkpoint_save", tensors);
     static const nn_ckpt_meta no_meta;
     if (!meta) meta = &no_meta;
     size_t text_len = strnlen(meta->text, NN_CKPT_TEXT_MAX);
@@ -363,7 +364,8 @@ static int parse_record(ckpt *c, cursor *cur, int i, record *r, nn_error *err) {
 static int ckpt_open(ckpt *c, nn_error *err) {
     if (read_whole_file(c, err)) return -1;
     const unsigned char *b = c->buf;
-    if (c->len < 8 || memcmp(b, MAGIC, 8) != 0)
+    if (c->len == 0) return nn_fail(err, "%s: empty file (truncated checkpoint?)", c->path);
+    if (memcmp(b, MAGIC, c->len < 8 ? c->len : 8) != 0)
         return nn_fail(err, "%s: not a henbun checkpoint (it does not start with \"HENBUNCK\")",
                        c->path);
     if (c->len < FIXED_HEADER + 4 + 4)
@@ -437,7 +439,6 @@ static int match_list(ckpt *c, const nn_param_list *l, nn_error *err) {
     char fs[96], ms[96];
     for (int i = 0; i < l->n; i++) {
         const nn_param *p = &l->items[i];
-        if (!p->name || !p->value) ag_error("nn_checkpoint_load", "entry %d has no name or tensor", i);
         record *r = find_record(c, p->name);
         if (!r)
             return nn_fail(err, "%s: tensor '%s' %s is missing from the file (a checkpoint of "
@@ -448,8 +449,7 @@ static int match_list(ckpt *c, const nn_param_list *l, nn_error *err) {
             return nn_fail(err, "%s: tensor '%s' has shape %s in the file but %s in the model",
                            c->path, p->name, rec_shape(r, fs, sizeof fs),
                            ag_shape_str(p->value, ms, sizeof ms));
-        if (r->used) ag_error("nn_checkpoint_load", "the name '%s' appears twice in the list", p->name);
-        r->used = true;
+        r->used = true; /* names in the list are unique (check_list) */
     }
     const record *extra = NULL; /* the first one in file order */
     for (int i = 0; i < c->n; i++)
@@ -475,6 +475,7 @@ static int match_list(ckpt *c, const nn_param_list *l, nn_error *err) {
 int nn_checkpoint_load(const char *path, const nn_param_list *tensors, nn_ckpt_meta *meta,
                        nn_error *err) {
     if (!path || !tensors) ag_error("nn_checkpoint_load", "path or tensors is NULL");
+    check_list("nn_checkpoint_load", tensors);
     ckpt c = {.path = path};
     if (ckpt_open(&c, err) || match_list(&c, tensors, err)) {
         ckpt_free(&c);

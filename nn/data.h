@@ -84,6 +84,10 @@ nn_dataset *nn_dataset_load_idx(const char *images_path, const char *labels_path
  * or file says to run `make data`. */
 nn_dataset *nn_dataset_load_mnist(const char *dir, const char *split, nn_error *err);
 
+/* Fashion-MNIST's ten class names, by label ("T-shirt/top", "Trouser", ... "Ankle boot"):
+ * for plot legends (nn_plot_opts.class_names) and captions. */
+extern const char *const nn_fashion_mnist_classes[10];
+
 /* Subsets (copies).  subset: examples idx[0..n) in that order (repeats allowed);
  * slice: examples [start, end); filter_label: the examples whose label is `label` when
  * keep is true, or every example except those when keep is false (anomaly detection

@@ -173,16 +173,21 @@ nn_dataset *nn_dataset_load_mnist(const char *dir, const char *split, nn_error *
     return d;
 }
 
+const char *const nn_fashion_mnist_classes[10] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
 /* ---------------------------------------------------------------------------------------
  * Subsets */
 
 nn_dataset *nn_dataset_subset(const nn_dataset *d, const int *idx, int n) {
     if (!d || (!idx && n > 0)) ag_error("nn_dataset_subset", "dataset or idx is NULL");
     if (n < 0) ag_error("nn_dataset_subset", "n = %d (must be >= 0)", n);
-    nn_dataset *s = nn_dataset_new(n, d->ndim, d->shape, d->y != NULL);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) /* before allocating: an error handler may longjmp */
         if (idx[i] < 0 || idx[i] >= d->n)
             ag_error("nn_dataset_subset", "idx[%d] = %d out of range [0, %d)", i, idx[i], d->n);
+    nn_dataset *s = nn_dataset_new(n, d->ndim, d->shape, d->y != NULL);
+    for (int i = 0; i < n; i++) {
         memcpy(s->x + (size_t)i * d->dim, d->x + (size_t)idx[i] * d->dim,
                d->dim * sizeof(ag_real));
         if (d->y) s->y[i] = d->y[idx[i]];
@@ -260,10 +265,11 @@ ag_tensor *nn_dataset_batch(const nn_dataset *d, ag_tape *t, const int *idx, int
     if (n < 1) ag_error("nn_dataset_batch", "n = %d examples (must be >= 1)", n);
     if (d->dim > (size_t)INT32_MAX)
         ag_error("nn_dataset_batch", "an example of %zu values is too large", d->dim);
-    ag_tensor *x = batch_tensor(d, t, n, flatten);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= d->n)
             ag_error("nn_dataset_batch", "idx[%d] = %d out of range [0, %d)", i, idx[i], d->n);
+    ag_tensor *x = batch_tensor(d, t, n, flatten);
+    for (int i = 0; i < n; i++) {
         memcpy(x->data + (size_t)i * d->dim, d->x + (size_t)idx[i] * d->dim,
                d->dim * sizeof(ag_real));
         if (labels && d->y) labels[i] = d->y[idx[i]];

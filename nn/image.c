@@ -313,14 +313,18 @@ nn_image *nn_grid_image(const ag_real *x, int n, int c, int h, int w, const nn_g
     if (o->title) nn_image_text(im, pad, 3, o->title, ts, INK);
     size_t plane = (size_t)h * (size_t)w;
     for (int k = 0; k < n; k++) {
-        int x0 = pad + (k % cols) * (tw + pad), y0 = title_h + pad + (k / cols) * (th + cap_h + pad);
+        int x0 = pad + (k % cols) * (tw + pad);
+        int y0 = title_h + pad + (k / cols) * (th + cap_h + pad);
         const ag_real *img = x + (size_t)k * (size_t)c * plane;
         for (int i = 0; i < h; i++)
             for (int j = 0; j < w; j++) {
                 size_t p = (size_t)i * (size_t)w + (size_t)j;
                 uint8_t r = to_byte(img[p]);
-                nn_rgb col = c == 1 ? (nn_rgb){r, r, r}
-                                    : (nn_rgb){r, to_byte(img[plane + p]), to_byte(img[2 * plane + p])};
+                nn_rgb col = {r, r, r}; /* grey, or red of RGB planes (3, h, w) */
+                if (c == 3) {
+                    col.g = to_byte(img[plane + p]);
+                    col.b = to_byte(img[2 * plane + p]);
+                }
                 nn_image_fill_rect(im, x0 + j * s, y0 + i * s, s, s, col);
             }
         char num[16];

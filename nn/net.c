@@ -120,7 +120,7 @@ nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng
         l->init = resolve_init(spec, i);
         l->in_ndim = ndim;
         memcpy(l->in_shape, shape, sizeof shape);
-        nn_error inner;
+        nn_error inner = {"layer build failed without a message"};
         if (l->type->build(l, rng, &inner) != 0) {
             nn_fail(err, "layer %d (%s): input %s: %s", i, nn_spec_str(&spec[i], b, sizeof b),
                     nn_shape_str(ndim, shape, a, sizeof a), inner.msg);

@@ -5,8 +5,9 @@
  * learning rate, then run one elementwise loop per parameter.  The loops have no branches
  * inside, so the compiler vectorises them; large tensors are split across OpenMP threads
  * (elementwise work, so the result does not depend on the thread count).  The gradient
- * norm is summed serially in double so that it — and the clip factor — is the same for
- * any thread count, which keeps resumed runs bit-identical.
+ * norm is summed in double over fixed chunks whose partial sums are added in a fixed order,
+ * so that it — and the clip factor — is the same for any thread count: a run resumed on
+ * another machine stays bit-identical.
  */
 #include "nn/optim.h"
 
@@ -17,6 +18,8 @@
 
 /* Parameters with at least this many values are updated by all OpenMP threads. */
 #define NN_OPTIM_PAR_MIN 32768
+/* The gradient norm sums chunks of this many values, in parallel, then the chunks in order. */
+#define NORM_CHUNK 16384
 /* The step count lives in a tensor as {t / 2^20, t mod 2^20}: both parts stay exact in
  * float (24-bit mantissa) for t < 2^44, so the count survives a checkpoint in any build. */
 #define STEP_BASE 1048576.0
@@ -35,6 +38,7 @@ struct nn_optim {
     double weight_decay;    /* L2 in the gradient (SGD, Adam) or decoupled (AdamW) */
     double clip_norm;       /* <= 0: off */
     double last_norm;       /* ‖g‖ before clipping in the last step */
+    double *partials;       /* one per NORM_CHUNK of the largest parameter */
     nn_lr_schedule sched;
 };
 
@@ -82,9 +86,15 @@ static nn_optim *optim_new(const char *op, nn_optim_kind kind, const nn_param_li
         if (p->trainable) nn_params_add(&o->params, NULL, p->name, p->value, true);
     }
     int n = o->params.n;
+    size_t chunks = 1;
+    for (int i = 0; i < n; i++) {
+        size_t c = (o->params.items[i].value->size + NORM_CHUNK - 1) / NORM_CHUNK;
+        if (c > chunks) chunks = c;
+    }
     o->m = calloc((size_t)(n ? n : 1), sizeof *o->m);
     o->v = calloc((size_t)(n ? n : 1), sizeof *o->v);
-    if (!o->m || !o->v) ag_error(op, "out of memory");
+    o->partials = calloc(chunks, sizeof *o->partials);
+    if (!o->m || !o->v || !o->partials) ag_error(op, "out of memory");
     o->step = ag_tensor_new(1, (int[]){2}, false);
     return o;
 }
@@ -116,6 +126,8 @@ nn_optim *nn_adam(const nn_param_list *params, double lr) {
 }
 
 nn_optim *nn_adamw(const nn_param_list *params, double lr, double weight_decay) {
+    if (!(weight_decay >= 0) || !isfinite(weight_decay))
+        ag_error("nn_adamw", "weight decay %g must be >= 0 and finite", weight_decay);
     nn_optim *o = optim_new("nn_adamw", NN_ADAMW, params, lr);
     alloc_state(o, true);
     nn_optim_set_weight_decay(o, weight_decay);
@@ -130,6 +142,7 @@ void nn_optim_free(nn_optim *o) {
     }
     free(o->m);
     free(o->v);
+    free(o->partials);
     ag_tensor_free(o->step);
     nn_params_free(&o->params);
     free(o);
@@ -215,6 +228,41 @@ nn_optim_kind nn_optim_get_kind(const nn_optim *o) { return o->kind; }
 const nn_param_list *nn_optim_params(const nn_optim *o) { return &o->params; }
 void nn_optim_zero_grad(nn_optim *o) { nn_params_zero_grad(&o->params); }
 
+/* ---- the gradient norm -------------------------------------------------------------------- */
+
+/* Σ g² in double with 8 interleaved partial sums: a fixed order of additions, and eight
+ * independent chains the compiler keeps in vector registers (6x a single running sum). */
+static double sum_squares(const ag_real *g, size_t n) {
+    double acc[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)g[j + k] * g[j + k];
+    double s = 0;
+    for (; j < n; j++) s += (double)g[j] * g[j];
+    for (int k = 0; k < 8; k++) s += acc[k];
+    return s;
+}
+
+/* ‖g‖ = √(Σ g²) over every parameter that has a gradient.  Chunks are fixed by NORM_CHUNK,
+ * not by the thread count, so the sum is bit-identical however many threads run. */
+static double global_grad_norm(nn_optim *o) {
+    double total = 0;
+    for (int i = 0; i < o->params.n; i++) {
+        const ag_tensor *x = o->params.items[i].value;
+        if (!x->grad) continue;
+        const ag_real *g = x->grad;
+        size_t n = x->size, chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+        double *part = o->partials;
+#pragma omp parallel for if (n >= NN_OPTIM_PAR_MIN) schedule(static)
+        for (size_t c = 0; c < chunks; c++) {
+            size_t lo = c * NORM_CHUNK, len = n - lo < NORM_CHUNK ? n - lo : NORM_CHUNK;
+            part[c] = sum_squares(g + lo, len);
+        }
+        for (size_t c = 0; c < chunks; c++) total += part[c];
+    }
+    return sqrt(total);
+}
+
 /* ---- the updates ------------------------------------------------------------------------ */
 /* Each takes g already scaled by the clip factor `c`; `l2` is the weight decay folded into
  * the gradient (0 for AdamW). */
@@ -244,11 +292,11 @@ static void sgd_nesterov(size_t n, ag_real *restrict w, const ag_real *restrict 
     }
 }
 
-/* Adam with the bias corrections folded into two scalars, as in Kingma & Ba's Algorithm 1
- * (the "efficient version" at the end of their section 2):
+/* Kingma & Ba's Algorithm 1, w ← w − lr·m̂/(√v̂ + eps) with m̂ = m/(1−β1^t), v̂ = v/(1−β2^t),
+ * the two bias corrections folded into scalars so the loop does one division:
  *   w ← decay·w − step · m / (√v · inv_sqrt_bc2 + eps),  step = lr/(1−β1^t),
- *   inv_sqrt_bc2 = 1/√(1−β2^t),  decay = 1 − lr·wd for AdamW and 1 for Adam. */
-/* sqrt can only be vectorised when it need not set errno (build with -fno-math-errno);
+ *   inv_sqrt_bc2 = 1/√(1−β2^t),  decay = 1 − lr·wd for AdamW and 1 for Adam.
+ * sqrt can only be vectorised when it need not set errno (build with -fno-math-errno);
  * otherwise asking for simd would only make clang warn that it cannot. */
 #ifdef __NO_MATH_ERRNO__
 #define ADAM_LOOP_PRAGMA _Pragma("omp parallel for simd if (n >= NN_OPTIM_PAR_MIN) schedule(static)")
@@ -271,9 +319,12 @@ ADAM_LOOP_PRAGMA
 double nn_optim_step(nn_optim *o) {
     int64_t t = nn_optim_steps(o);
     double lr = nn_lr_at(&o->sched, o->lr, t);
-    double norm = nn_params_grad_norm(&o->params); /* √Σg², serial in double: deterministic */
+    double norm = global_grad_norm(o);
     o->last_norm = norm;
     ag_real c = (o->clip_norm > 0 && norm > o->clip_norm) ? (ag_real)(o->clip_norm / norm) : 1;
+    double bc1 = 1 - pow(o->beta1, (double)(t + 1)); /* Adam's bias corrections 1 - β^t */
+    double bc2 = 1 - pow(o->beta2, (double)(t + 1));
+    bool decoupled = o->kind == NN_ADAMW;
 
     for (int i = 0; i < o->params.n; i++) {
         ag_tensor *x = o->params.items[i].value;
@@ -285,9 +336,6 @@ double nn_optim_step(nn_optim *o) {
                 sgd_nesterov(x->size, x->data, x->grad, o->m[i]->data, (ag_real)lr, c, l2, mu);
             else sgd_momentum(x->size, x->data, x->grad, o->m[i]->data, (ag_real)lr, c, l2, mu);
         } else {
-            double bc1 = 1 - pow(o->beta1, (double)(t + 1)); /* bias corrections 1 - β^t */
-            double bc2 = 1 - pow(o->beta2, (double)(t + 1));
-            bool decoupled = o->kind == NN_ADAMW;
             adam_update(x->size, x->data, x->grad, o->m[i]->data, o->v[i]->data, c,
                         decoupled ? 0 : (ag_real)o->weight_decay, (ag_real)o->beta1,
                         (ag_real)o->beta2, (ag_real)(lr / bc1), (ag_real)(1 / sqrt(bc2)),

@@ -160,7 +160,7 @@ static int parse_layer(parser *ps, const nn_layer_type *const *extra, nn_spec *s
         case NN_ARG_REAL:
         case NN_ARG_REAL_OPT:
             if (positional) goto too_many;
-            if (parse_real(ps, w, wl, &sp->f, "a number")) return -1;
+            if (parse_real(ps, w, wl, &sp->f, "a value")) return -1;
             break;
         case NN_ARG_SHAPE:
             if (positional == NN_MAX_SHAPE) goto too_many;

@@ -10,13 +10,14 @@
 # magic, 60000/10000 images of 28x28, as many labels) in a temporary directory beside
 # data/ and only then renamed into place, so an interrupted run leaves no half-written
 # file.  A data set whose four files are already present and valid is left alone.
-# Set DATA_DIR to put the data elsewhere (default: data/ at the top of the repository), and
-# FASHION_MNIST_DIR if Debian's files live somewhere else than /usr/share/datasets/fashion-mnist.
+# Set DATA_DIR to put the data elsewhere (default: data/ at the top of the repository),
+# and FASHION_MNIST_DIR if Debian's files are not in /usr/share/datasets/fashion-mnist.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${DATA_DIR:-$ROOT/data}
-NAMES="train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte"
+NAMES="train-images-idx3-ubyte train-labels-idx1-ubyte"
+NAMES="$NAMES t10k-images-idx3-ubyte t10k-labels-idx1-ubyte"
 TMP=""
 
 say() { printf '%s\n' "$*"; }
@@ -39,7 +40,9 @@ check_idx() {
     set -- $head
     if [ $# -lt 8 ]; then say "$f: too short for an IDX header"; return 1; fi
     case $name in *images*) nd=3 ;; *) nd=1 ;; esac
-    if [ "$nd" -eq 3 ] && [ $# -lt 16 ]; then say "$f: too short for an IDX header"; return 1; fi
+    if [ "$nd" -eq 3 ] && [ $# -lt 16 ]; then
+        say "$f: too short for an IDX header"; return 1
+    fi
     if [ "$1 $2 $3 $4" != "0 0 8 $nd" ]; then
         say "$f: not an IDX file of bytes with $nd dimension(s) (header bytes: $1 $2 $3 $4)"
         return 1
@@ -156,13 +159,15 @@ fetch_fashion() {
     for name in $NAMES; do
         if ! cp "$src/$name.gz" "$TMP/$name.gz"; then
             err "$src/$name.gz: cannot copy."
-            err "Run:  sudo apt-get install --reinstall dataset-fashion-mnist   and then:  make data"
+            err "Run:  sudo apt-get install --reinstall dataset-fashion-mnist"
+            err "and then:  make data"
             cleanup; return 1
         fi
     done
     if ! install_from "$TMP" "$dest" ".gz"; then
         err "the files of dataset-fashion-mnist are not the expected IDX files (above);"
-        err "run:  sudo apt-get install --reinstall dataset-fashion-mnist   and then:  make data"
+        err "run:  sudo apt-get install --reinstall dataset-fashion-mnist"
+        err "and then:  make data"
         cleanup; return 1
     fi
     cleanup
@@ -175,7 +180,9 @@ case $what in
     all) fetch_mnist || status=1; fetch_fashion || status=1 ;;
     mnist) fetch_mnist || status=1 ;;
     fashion) fetch_fashion || status=1 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    -h|--help)
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+        exit 0 ;;
     *) err "unknown data set '$what' (use: mnist, fashion, or nothing for both)"; exit 2 ;;
 esac
 exit $status

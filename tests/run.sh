@@ -41,6 +41,13 @@ if [ "$extras" != "--no-extras" ]; then
         [ -f "$ex" ] && [ -x "$ex" ] || continue
         check "$(basename "$ex") --help" sh -c "'$ex' --help | grep -qi usage"
     done
+    # Every program under docs/ is built and run, so the tour cannot drift from the code.
+    for src in docs/examples/*.c docs/solutions/*.c; do
+        [ -f "$src" ] || continue
+        bin=build/docs/$(basename "$src" .c)
+        mkdir -p build/docs
+        check "docs: $src" sh -c "cc -std=c11 -D_DEFAULT_SOURCE -O1 -fopenmp -Wall -Wextra -Werror -Wno-unknown-pragmas -I. -o '$bin' '$src' build/float/libhenbun.a -lz -lstb -lm && '$bin' >/dev/null"
+    done
     for t in tests/programs/*.sh; do
         [ -f "$t" ] || continue
         check "$(basename "$t" .sh)" sh "$t"

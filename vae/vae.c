@@ -163,8 +163,10 @@ ag_tensor *vae_log_weights(vae *m, ag_tape *t, ag_tensor *x, int k) {
     ag_tensor *z = ag_reparameterize(t, mu_k, lv_k);                         /* (k·N, z) */
     ag_tensor *log_px_z = ag_neg(t, vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, z),
                                                            repeat_batch(t, x, k)));
-    ag_tensor *zero = ag_scalar(t, 0);
-    ag_tensor *log_pz = log_normal(t, z, zero, zero);
+    /* ln N(z; 0, I) = −½ Σ_j (z_j² + ln 2π) */
+    ag_tensor *log_pz = ag_scale(t, ag_sum_axis(t, ag_add_scalar(t, ag_square(t, z),
+                                                                 (ag_real)LOG_2PI), 1, false),
+                                 (ag_real)-0.5);
     ag_tensor *log_qz = log_normal(t, z, mu_k, lv_k);
     ag_tensor *log_w = ag_sub(t, ag_add(t, log_px_z, log_pz), log_qz);    /* (k·N) */
     return ag_reshape(t, log_w, 2, (int[]){k, n});

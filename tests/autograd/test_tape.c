@@ -157,12 +157,12 @@ TEST(tape_errors_name_op_and_shapes) {
     ag_tape_free(t);
 }
 
-static char *read_all(const char *path) {
+/* The file's text (at most n-1 bytes) in buf, or NULL if it cannot be read. */
+static const char *read_all(const char *path, char *buf, size_t n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = 0;
     fclose(f);
     return buf;
 }
@@ -174,20 +174,20 @@ TEST(tape_print_and_dot_name_the_ops) {
     ag_tensor *x = ag_randn(t, 2, (int[]){5, 4}, 1);
     ag_tensor *loss = ag_mean(t, ag_relu(t, ag_matmul(t, x, w, false, true)));
     (void)loss;
-    char path[512];
+    char path[512], text[4096];
     snprintf(path, sizeof path, "%s/tape.txt", test_tmpdir());
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     if (f) {
         ag_tape_print(t, f);
         fclose(f);
-        const char *s = read_all(path);
+        const char *s = read_all(path, text, sizeof text);
         CHECK(s && strstr(s, "3 nodes") && strstr(s, "matmul") && strstr(s, "relu") &&
               strstr(s, "mean") && strstr(s, "weights") && strstr(s, "(5, 3)"));
     }
     snprintf(path, sizeof path, "%s/tape.dot", test_tmpdir());
     CHECK(ag_tape_write_dot(t, path) == 0);
-    const char *s = read_all(path);
+    const char *s = read_all(path, text, sizeof text);
     CHECK(s && strncmp(s, "digraph", 7) == 0 && strstr(s, "matmul") && strstr(s, "relu") &&
           strstr(s, "weights") && strstr(s, "->"));
     snprintf(path, sizeof path, "%s/no/such/dir/tape.dot", test_tmpdir());
@@ -245,13 +245,13 @@ TEST(gradcheck_catches_a_wrong_backward) {
     CHECK(!rep.ok);
     CHECK(rep.accumulates); /* the bug is in the value, not in the += */
     CHECK(rep.input == 1 && rep.index == 4);
-    char path[512];
+    char path[512], text[1024];
     snprintf(path, sizeof path, "%s/gradcheck.txt", test_tmpdir());
     FILE *f = fopen(path, "w");
     if (f) {
         ag_gradcheck_print("bad_mul", &rep, f);
         fclose(f);
-        const char *s = read_all(path);
+        const char *s = read_all(path, text, sizeof text);
         CHECK(s && strncmp(s, "FAIL", 4) == 0 && strstr(s, "bad_mul") &&
               strstr(s, "input 1 [4]"));
     } else {

@@ -12,8 +12,8 @@ TEST(train_mlp_learns_xor_quadrants) {
     ag_rng r;
     ag_rng_seed(&r, 42);
     /* Points in [-1, 1]², kept 0.1 away from the axes so the classes have a margin. */
-    static ag_real x[N * 2];
-    static int y[N];
+    ag_real x[N * 2];
+    int y[N];
     for (int i = 0; i < N; i++) {
         double a, b;
         do a = 2 * ag_rng_uniform(&r) - 1, b = 2 * ag_rng_uniform(&r) - 1;

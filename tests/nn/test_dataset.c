@@ -210,7 +210,7 @@ TEST(dataset_batch_flatten_and_arena_steady_state) {
         }
         if (epoch == 0) reserved = ag_tape_bytes_reserved(t);
     }
-    CHECK(reserved > 0 && ag_tape_bytes_reserved(t) == reserved); /* the arena stopped growing */
+    CHECK(reserved > 0 && ag_tape_bytes_reserved(t) == reserved); /* arena stopped growing */
     /* nn_dataset_batch picks explicit examples, with labels. */
     int labels[3];
     ag_tensor *x = nn_dataset_batch(d, t, (int[]){39, 0, 12}, 3, false, labels);
@@ -339,6 +339,7 @@ TEST(dataset_real_mnist_and_fashion) {
         } else {
             CHECK_NEAR(mean, 0.2868, 0.004); /* Fashion-MNIST's test-set mean intensity */
             CHECK(d->y[0] == 9 && per_class[0] == 1000);
+            CHECK(strcmp(nn_fashion_mnist_classes[d->y[0]], "Ankle boot") == 0);
         }
         nn_dataset_free(d);
         char path[256];

@@ -1,0 +1,28 @@
+# bench.mk — the GEMM and peak-FLOPS benchmarks (included by the Makefile).
+#
+#   make bench-peak   build/bench/peak: FMA GFLOPS of one core and of all cores
+#   make bench-gemm   build/bench/gemm_bench: ag_gemm vs OpenBLAS cblas_sgemm and vs peak
+# Both print a table and append CSV rows to build/bench.csv.  OpenBLAS is the peer only
+# when its header is installed (Debian: libopenblas-dev); without it the benchmark still
+# builds and reports henbun alone.
+
+BENCH_HAVE_OPENBLAS := $(shell test -f /usr/include/x86_64-linux-gnu/cblas.h && echo 1 || \
+                         (pkg-config --exists openblas 2>/dev/null && echo 1))
+BENCH_BLAS_CFLAGS := $(if $(BENCH_HAVE_OPENBLAS),-DHAVE_OPENBLAS $(shell pkg-config --cflags openblas 2>/dev/null))
+BENCH_BLAS_LIBS   := $(if $(BENCH_HAVE_OPENBLAS),$(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas))
+
+build/bench/peak: bench/peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+build/bench/gemm_bench: bench/gemm_bench.c bench/peak.c $(FLT)/libhenbun.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(BENCH_BLAS_CFLAGS) -o $@ $< $(FLT)/libhenbun.a \
+	    $(BENCH_BLAS_LIBS) $(LDLIBS)
+
+.PHONY: bench-peak bench-gemm
+bench-peak: build/bench/peak
+	build/bench/peak --csv build/bench.csv
+
+bench-gemm: build/bench/gemm_bench
+	build/bench/gemm_bench --csv build/bench.csv

@@ -1,0 +1,214 @@
+/* gemm_bench.c — how fast is ag_gemm, against OpenBLAS and against the machine's peak?
+ *
+ *   build/bench/gemm_bench [--csv PATH] [--threads 1,2] [--seconds 0.2]
+ *
+ * Times ag_gemm on the shapes a VAE on MNIST multiplies (batch 128, layers 784-400) and on
+ * squares, in the three forms a linear layer uses: forward x·Wᵀ ("nt"), backward dX = dY·W
+ * ("nn") and dW = dYᵀ·X ("tn").  Built with -DHAVE_OPENBLAS (bench/bench.mk does this when
+ * OpenBLAS is installed) it times cblas_sgemm on the same data with the same thread count,
+ * repetitions of the two interleaved so that both see the same machine load.  Each figure
+ * is the best of several repetitions of enough calls to last --seconds in all.
+ *
+ * Prints a table (case, threads, henbun and peer GFLOPS, speedup = henbun / peer, % of the
+ * FMA peak measured by bench/peak.c) and appends rows case,threads,henbun,peer,unit,speedup
+ * to the --csv file.  Speed is reported here, never asserted in tests. */
+#include "autograd/autograd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PEAK_NO_MAIN
+#include "peak.c" /* peak_gflops(), peak_best_isa(): one translation unit, no header needed */
+
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#define PEER_NAME "openblas"
+#else
+#define PEER_NAME "none"
+#endif
+
+#define REPS 5          /* best of */
+#define MAX_THREADS 16
+
+static const int shapes[][3] = {        /* M, N, K */
+    {128, 400, 784}, {128, 784, 400}, {784, 400, 128}, {400, 784, 128},
+    {256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024},
+};
+/* The three products of a linear layer y = x·Wᵀ; "nn" is the headline. */
+static const struct { const char *name; bool ta, tb; } forms[] = {
+    {"nn", false, false}, {"nt", false, true}, {"tn", true, false},
+};
+
+typedef struct problem {
+    bool ta, tb;
+    int M, N, K, lda, ldb;
+    ag_real *A, *B, *C;
+} problem;
+
+static void run_henbun(const problem *p)
+{
+    ag_gemm(p->ta, p->tb, p->M, p->N, p->K, 1, p->A, p->lda, p->B, p->ldb, 0, p->C, p->N);
+}
+
+#ifdef HAVE_OPENBLAS
+static void run_peer(const problem *p)
+{
+#ifdef AG_DOUBLE
+    cblas_dgemm(
+#else
+    cblas_sgemm(
+#endif
+        CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans, p->tb ? CblasTrans : CblasNoTrans,
+        p->M, p->N, p->K, 1, p->A, p->lda, p->B, p->ldb, 0, p->C, p->N);
+}
+#endif
+
+/* Seconds per call of f, averaged over `calls` calls. */
+static double time_calls(void (*f)(const problem *), const problem *p, int calls)
+{
+    double t0 = omp_get_wtime();
+    for (int i = 0; i < calls; i++) f(p);
+    return (omp_get_wtime() - t0) / calls;
+}
+
+/* Best GFLOPS of henbun and of the peer (0 when there is none) on problem p. */
+static void measure(const problem *p, double seconds, double *henbun, double *peer)
+{
+    double flops = 2.0 * p->M * p->N * p->K;
+    double once = time_calls(run_henbun, p, 1);         /* warm-up and calibration */
+    int calls = (int)(seconds / REPS / 2 / (once > 1e-7 ? once : 1e-7));
+    if (calls < 1) calls = 1;
+    double best_h = INFINITY, best_p = INFINITY;
+#ifdef HAVE_OPENBLAS
+    run_peer(p);
+#endif
+    for (int r = 0; r < REPS; r++) {
+        double t = time_calls(run_henbun, p, calls);
+        if (t < best_h) best_h = t;
+#ifdef HAVE_OPENBLAS
+        t = time_calls(run_peer, p, calls);
+        if (t < best_p) best_p = t;
+#endif
+    }
+    *henbun = flops / best_h / 1e9;
+    *peer = isinf(best_p) ? 0 : flops / best_p / 1e9;
+}
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s [--csv PATH] [--threads LIST] [--seconds S]\n"
+            "  --csv PATH      append rows case,threads,henbun,peer,unit,speedup to PATH\n"
+            "  --threads LIST  comma-separated thread counts (default 1,2)\n"
+            "  --seconds S     time spent per case and library (default 0.2)\n",
+            prog);
+}
+
+int main(int argc, char **argv)
+{
+    const char *csv = NULL;
+    int threads[MAX_THREADS] = {1, 2}, n_threads = 2;
+    double seconds = 0.2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+            csv = argv[++i];
+        } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+            seconds = atof(argv[++i]);
+            if (!(seconds > 0)) { fprintf(stderr, "--seconds: expected a positive number\n"); return 2; }
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            n_threads = 0;
+            for (char *s = argv[++i], *end; *s && n_threads < MAX_THREADS; s = *end ? end + 1 : end) {
+                long t = strtol(s, &end, 10);
+                if (end == s || t < 1 || t > 1024 || (*end && *end != ',')) {
+                    fprintf(stderr, "--threads: expected a list like 1,2\n");
+                    return 2;
+                }
+                threads[n_threads++] = (int)t;
+            }
+        } else if (!strcmp(argv[i], "--help")) {
+            usage(stdout, argv[0]);
+            return 0;
+        } else {
+            usage(stderr, argv[0]);
+            return 2;
+        }
+    }
+    FILE *out = csv ? fopen(csv, "a") : NULL;
+    if (csv && !out) { perror(csv); return 1; }
+    if (out && ftell(out) == 0) fprintf(out, "case,threads,henbun,peer,unit,speedup\n");
+
+    printf("ag_gemm kernel: %s\n", ag_gemm_kernel_name());
+#ifdef HAVE_OPENBLAS
+    printf("peer: %s (%s)\n", openblas_get_config(), openblas_get_corename());
+#else
+    printf("peer: none (built without OpenBLAS)\n");
+#endif
+    double peak[MAX_THREADS];
+    for (int t = 0; t < n_threads; t++) {
+        peak[t] = peak_gflops(peak_best_isa(), sizeof(ag_real) == 8, threads[t]);
+        printf("peak FMA %s %s, %d thread%s: %.1f GFLOPS\n", peak_isa_name[peak_best_isa()],
+               AG_REAL_NAME, threads[t], threads[t] > 1 ? "s" : "", peak[t]);
+    }
+
+    int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
+    int n_forms = (int)(sizeof forms / sizeof forms[0]);
+    double log_speedup[MAX_THREADS][3] = {{0}};
+    printf("\n%-22s %7s %10s %10s %8s %7s\n", "case", "threads", "henbun", PEER_NAME, "speedup",
+           "%peak");
+    for (int f = 0; f < n_forms; f++)
+        for (int s = 0; s < n_shapes; s++) {
+            problem p = {forms[f].ta, forms[f].tb, shapes[s][0], shapes[s][1], shapes[s][2], 0, 0,
+                         NULL, NULL, NULL};
+            p.lda = p.ta ? p.M : p.K;
+            p.ldb = p.tb ? p.K : p.N;
+            p.A = malloc((size_t)p.M * p.K * sizeof *p.A);
+            p.B = malloc((size_t)p.K * p.N * sizeof *p.B);
+            p.C = malloc((size_t)p.M * p.N * sizeof *p.C);
+            if (!p.A || !p.B || !p.C) { fprintf(stderr, "out of memory\n"); return 1; }
+            ag_rng r;
+            ag_rng_seed(&r, 7);
+            for (size_t i = 0; i < (size_t)p.M * p.K; i++) p.A[i] = (ag_real)ag_rng_uniform(&r);
+            for (size_t i = 0; i < (size_t)p.K * p.N; i++) p.B[i] = (ag_real)ag_rng_uniform(&r);
+
+            for (int t = 0; t < n_threads; t++) {
+                ag_set_num_threads(threads[t]);
+#ifdef HAVE_OPENBLAS
+                openblas_set_num_threads(threads[t]);
+#endif
+                double h, pe;
+                measure(&p, seconds, &h, &pe);
+                char name[64];
+                snprintf(name, sizeof name, "gemm_%s_%dx%dx%d", forms[f].name, p.M, p.N, p.K);
+                double speedup = pe > 0 ? h / pe : 0;
+                if (pe > 0) log_speedup[t][f] += log(speedup) / n_shapes;
+                char peer_s[16] = "-", speed_s[16] = "-";
+                if (pe > 0) {
+                    snprintf(peer_s, sizeof peer_s, "%.1f", pe);
+                    snprintf(speed_s, sizeof speed_s, "%.2f", speedup);
+                }
+                printf("%-22s %7d %10.1f %10s %8s %6.0f%%\n", name, threads[t], h, peer_s, speed_s,
+                       100 * h / peak[t]);
+                fflush(stdout);
+                if (out) {
+                    if (pe > 0)
+                        fprintf(out, "%s,%d,%.2f,%.2f,GFLOPS,%.3f\n", name, threads[t], h, pe, speedup);
+                    else
+                        fprintf(out, "%s,%d,%.2f,,GFLOPS,\n", name, threads[t], h);
+                }
+            }
+            free(p.A);
+            free(p.B);
+            free(p.C);
+        }
+#ifdef HAVE_OPENBLAS
+    printf("\ngeometric-mean speedup over %s:\n", PEER_NAME);
+    for (int t = 0; t < n_threads; t++)
+        for (int f = 0; f < n_forms; f++)
+            printf("  %s, %d thread%s: %.3f%s\n", forms[f].name, threads[t], threads[t] > 1 ? "s" : "",
+                   exp(log_speedup[t][f]), f == 0 ? "   <- headline" : "");
+#endif
+    if (out && fclose(out) != 0) { perror(csv); return 1; }
+    return 0;
+}
