@@ -228,11 +228,8 @@ static INLINE void pack_copy(const ag_real *src, size_t ld, int w, int W, int kc
         for (int k = 0; k < kc; k++) memcpy(out + (size_t)k * W, src + k * ld, (size_t)W * sizeof *out);
         return;
     }
-    for (int k = 0; k < kc; k++) {
-        int r = 0;
-        for (; r < w; r++) out[(size_t)k * W + r] = src[k * ld + r];
-        for (; r < W; r++) out[(size_t)k * W + r] = 0;
-    }
+    for (int k = 0; k < kc; k++)    /* the edge panel: W is small, unrolled, no calls */
+        UNROLL for (int r = 0; r < W; r++) out[(size_t)k * W + r] = r < w ? src[k * ld + r] : 0;
 }
 
 #if defined(AG_KERNEL_AVX2) && !defined(AG_DOUBLE)
@@ -404,27 +401,37 @@ static bool gemm_slab(const gemm_args *g, int m0, int m1, int n0, int n1)
 
 /* ---------------------------------------------------------------------------------------
  * Small products: straight loops, no packing, one thread.  Accumulates in ag_real in the
- * natural k order; differs from the packed path only by rounding. */
+ * natural k order; differs from the packed path only by rounding.  `omp simd` asks for
+ * vectors where -O2 alone would not (unknown trip counts). */
 static void gemm_small(const gemm_args *g)
 {
     const int M = g->M, N = g->N, K = g->K;
     for (int i = 0; i < M; i++) {
-        ag_real *c = g->C + (size_t)i * g->ldc;
+        ag_real *restrict c = g->C + (size_t)i * g->ldc;
         if (g->beta == 0) memset(c, 0, (size_t)N * sizeof *c);
         else if (g->beta != 1) for (int j = 0; j < N; j++) c[j] *= g->beta;
         if (!g->tb) {           /* c[:] += alpha·a_ik · B[k][:], rows of B are contiguous */
             for (int k = 0; k < K; k++) {
                 ag_real aik = g->alpha * (g->ta ? g->A[(size_t)k * g->lda + i]
                                                 : g->A[(size_t)i * g->lda + k]);
-                const ag_real *b = g->B + (size_t)k * g->ldb;
+                const ag_real *restrict b = g->B + (size_t)k * g->ldb;
+#pragma omp simd
                 for (int j = 0; j < N; j++) c[j] += aik * b[j];
             }
-        } else {                /* c[j] += alpha · <op(A) row i, B row j> */
+        } else if (!g->ta) {    /* c[j] += alpha · <A row i, B row j>, both contiguous */
+            const ag_real *restrict a = g->A + (size_t)i * g->lda;
+            for (int j = 0; j < N; j++) {
+                const ag_real *restrict b = g->B + (size_t)j * g->ldb;
+                ag_real s = 0;
+#pragma omp simd reduction(+ : s)
+                for (int k = 0; k < K; k++) s += a[k] * b[k];
+                c[j] += g->alpha * s;
+            }
+        } else {                /* both transposed: column i of A against row j of B */
             for (int j = 0; j < N; j++) {
                 const ag_real *b = g->B + (size_t)j * g->ldb;
                 ag_real s = 0;
-                for (int k = 0; k < K; k++)
-                    s += (g->ta ? g->A[(size_t)k * g->lda + i] : g->A[(size_t)i * g->lda + k]) * b[k];
+                for (int k = 0; k < K; k++) s += g->A[(size_t)k * g->lda + i] * b[k];
                 c[j] += g->alpha * s;
             }
         }

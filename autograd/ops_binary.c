@@ -176,6 +176,16 @@ static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
         }                                                                              \
     } while (0)
 
+/* Σ x[0..n) in double.  The simd reduction keeps one partial sum per vector lane, which
+ * breaks the chain of dependent additions; the split is fixed by the build (the vector
+ * width), not by the thread count, so results are reproducible. */
+static double sum_run(const ag_real *x, long n) {
+    double s = 0;
+    _Pragma("omp simd reduction(+:s)")
+    for (long i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
 /* small[k] += Σ big[i] over the i that read small[k] (operand a of g), i.e. the sum over
  * the stretched dimensions.  Serial and in double: see the top of the file. */
 static void reduce(ag_tape *t, const bcast *g, const ag_real *big, ag_real *small,
@@ -186,9 +196,7 @@ static void reduce(ag_tape *t, const bcast *g, const ag_real *big, ag_real *smal
         return;
     }
     if (g->mode == A_SCALAR) {
-        double s = 0;
-        for (long i = 0; i < g->size; i++) s += big[i];
-        small[0] += (ag_real)s;
+        small[0] += (ag_real)sum_run(big, g->size);
         return;
     }
     double *acc = ag_tape_alloc(t, small_size * sizeof *acc);
@@ -208,9 +216,7 @@ static void reduce(ag_tape *t, const bcast *g, const ag_real *big, ag_real *smal
                 for (long d2 = 0; d2 < S[2]; d2++, b += S[3]) {
                     double *a = acc + d0 * SA[0] + d1 * SA[1] + d2 * SA[2];
                     if (SA[3] == 0) {
-                        double s = 0;
-                        for (long d3 = 0; d3 < S[3]; d3++) s += b[d3];
-                        a[0] += s;
+                        a[0] += sum_run(b, S[3]);
                     } else {
                         _Pragma("omp simd")
                         for (long d3 = 0; d3 < S[3]; d3++) a[d3 * SA[3]] += b[d3];
@@ -241,19 +247,20 @@ static int broadcast_shape(const char *op, const ag_tensor *a, const ag_tensor *
  * BINARY(name, f, ∂f/∂u, ∂f/∂v) writes an op's forward and backward; the expressions
  * read u = a value, v = b value and (derivatives only) y = f(u, v). */
 
-/* dX += dy·DERIV; for a stretched x, the terms are formed over the output, then reduced. */
+/* dX += dy·DERIV.  For a stretched x the terms are first formed over the whole output,
+ * then summed down to x's shape. */
 #define GRAD_INTO(dX, x, DERIV)                                                        \
     do {                                                                               \
-        ag_real *to_ = dX;                                                             \
-        bool stretched_ = (long)(x)->size != g.size;                                   \
-        if (stretched_) to_ = ag_tape_alloc(n->tape, (size_t)g.size * sizeof(ag_real)); \
-        FOR_EACH_PAIR(g, const ag_real u = A[ia], v = B[ib], y = Y[i];                 \
-                      (void)u, (void)v, (void)y;                                       \
-                      to_[i] = (stretched_ ? 0 : to_[i]) + dY[i] * (DERIV));           \
-        if (stretched_) {                                                              \
-            bcast gx_;                                                                 \
-            bcast_init(&gx_, (x), n->out, n->out);                                     \
-            reduce(n->tape, &gx_, to_, dX, (x)->size);                                 \
+        if ((long)(x)->size == g.size) {                                               \
+            FOR_EACH_PAIR(g, const ag_real u = A[ia], v = B[ib], y = Y[i];             \
+                          (void)u, (void)v, (void)y; dX[i] += dY[i] * (DERIV));        \
+        } else {                                                                       \
+            ag_real *terms = ag_tape_alloc(n->tape, (size_t)g.size * sizeof *terms);   \
+            FOR_EACH_PAIR(g, const ag_real u = A[ia], v = B[ib], y = Y[i];             \
+                          (void)u, (void)v, (void)y; terms[i] = dY[i] * (DERIV));      \
+            bcast gx;                                                                  \
+            bcast_init(&gx, (x), n->out, n->out);                                      \
+            reduce(n->tape, &gx, terms, dX, (x)->size);                                \
         }                                                                              \
     } while (0)
 

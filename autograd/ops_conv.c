@@ -65,6 +65,22 @@ static void check_gemm_size(const char *op, long long rows, long long cols)
         ag_error(op, "column matrix of %lld × %lld is too large for one GEMM", rows, cols);
 }
 
+/* Images per GEMM.  The batch is cut into chunks whose column matrix takes about
+ * CONV_CHUNK_BYTES, so it is still in cache when the GEMM reads what im2col just wrote
+ * (or col2im reads what the GEMM wrote), while the GEMM still gets hundreds of columns.
+ * Depends on the shapes only, never on the thread count. */
+#ifndef CONV_CHUNK_BYTES
+#define CONV_CHUNK_BYTES (2u << 20)
+#endif
+static int chunk_images(int rows, int P, int N)
+{
+    size_t per_image = (size_t)rows * P * sizeof(ag_real);
+    size_t nb = CONV_CHUNK_BYTES / (per_image ? per_image : 1);
+    return nb < 1 ? 1 : nb > (size_t)N ? N : (int)nb;
+}
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
 /* ---- conv2d: y = W · im2col(x) + b ------------------------------------------------------- */
 
 static void conv2d_fwd(ag_node *n)
@@ -73,37 +89,52 @@ static void conv2d_fwd(ag_node *n)
     const ag_conv_geom *g = &a->g;
     const ag_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     int N = a->N, F = a->F, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo, NP = N * P;
-    ag_real *col = scratch(n, (size_t)K * NP);                 /* (C·kh·kw, N·P) */
+    size_t image = (size_t)g->C * g->H * g->W;
+    int nb = chunk_images(K, P, N);
+    ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P), one chunk */
     ag_real *yt = scratch(n, (size_t)F * NP);                  /* (F, N·P) */
-    ag_im2col(g, N, x->data, col);
-    ag_gemm(false, false, F, NP, K, 1, w->data, K, col, NP, 0, yt, NP);  /* W · col */
+    for (int n0 = 0; n0 < N; n0 += nb) {
+        int cols = min_int(nb, N - n0) * P;
+        ag_im2col(g, cols / P, x->data + n0 * image, col);
+        ag_gemm(false, false, F, cols, K, 1, w->data, K, col, cols, 0, yt + n0 * P, NP); /* W·col */
+    }
     ag_swap01(F, N, P, yt, n->out->data, b ? b->data : NULL, false);   /* (N, F, P) + b */
-    n->saved = col;
 }
 
+/* The column matrix is rebuilt chunk by chunk rather than kept from forward: redoing
+ * im2col on data that then stays in cache is cheaper than storing the whole batch's
+ * columns and reading them back from memory. */
 static void conv2d_bwd(ag_node *n)
 {
     const conv_attr *a = AG_ATTR(n, conv_attr);
     const ag_conv_geom *g = &a->g;
-    const ag_tensor *w = n->in[1];
+    const ag_tensor *x = n->in[0], *w = n->in[1];
     int N = a->N, F = a->F, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo, NP = N * P;
-    const ag_real *dy = n->out->grad, *col = n->saved;         /* (N, F, P), (K, N·P) */
+    size_t image = (size_t)g->C * g->H * g->W;
+    const ag_real *dy = n->out->grad;                          /* (N, F, P) */
     ag_real *dx = ag_node_grad(n, 0), *dw = ag_node_grad(n, 1);
     ag_real *db = n->in[2] ? ag_node_grad(n, 2) : NULL;
     if (db) ag_channel_sum(N, F, P, dy, db);                   /* db_f += Σ_n,p dy */
     if (!dx && !dw) return;
+    int nb = chunk_images(K, P, N);
     ag_real *dyt = scratch(n, (size_t)F * NP);                 /* (F, N·P) */
+    ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P) */
+    ag_real *g_w = dw ? scratch(n, (size_t)F * K) : NULL;      /* (F, K) */
+    ag_real *tmp = dx ? scratch(n, ag_col2im_scratch(g)) : NULL;
     ag_swap01(N, F, P, dy, dyt, NULL, false);
-    if (dw) {
-        ag_real *g_w = scratch(n, (size_t)F * K);
-        ag_gemm(false, true, F, K, NP, 1, dyt, NP, col, NP, 0, g_w, K);  /* dy · colᵀ */
-        add_into(dw, g_w, (size_t)F * K);
+    for (int n0 = 0; n0 < N; n0 += nb) {
+        int cols = min_int(nb, N - n0) * P;
+        const ag_real *dyc = dyt + n0 * P;                     /* this chunk's columns */
+        if (dw) {                                              /* g_w (+)= dy · colᵀ */
+            ag_im2col(g, cols / P, x->data + n0 * image, col);
+            ag_gemm(false, true, F, K, cols, 1, dyc, NP, col, cols, n0 ? 1 : 0, g_w, K);
+        }
+        if (dx) {                                              /* dx += col2im(Wᵀ · dy) */
+            ag_gemm(true, false, K, cols, F, 1, w->data, K, dyc, NP, 0, col, cols);
+            ag_col2im(g, cols / P, col, dx + n0 * image, NULL, true, tmp);
+        }
     }
-    if (dx) {
-        ag_real *dcol = scratch(n, (size_t)K * NP);
-        ag_gemm(true, false, K, NP, F, 1, w->data, K, dyt, NP, 0, dcol, NP); /* Wᵀ · dy */
-        ag_col2im(g, N, dcol, dx, NULL, true, scratch(n, ag_col2im_scratch(g)));
-    }
+    if (dw) add_into(dw, g_w, (size_t)F * K);
 }
 
 static const ag_op conv2d_op = {"conv2d", conv2d_fwd, conv2d_bwd};
@@ -144,38 +175,48 @@ static void convt_fwd(ag_node *n)
     const conv_attr *a = AG_ATTR(n, conv_attr);
     const ag_conv_geom *g = &a->g;
     const ag_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    int N = a->N, C = a->F, FK = g->C * g->kh * g->kw, P = g->Ho * g->Wo, NP = N * P;
-    ag_real *xt = scratch(n, (size_t)C * NP);                  /* (C, N·P) */
-    ag_real *col = scratch(n, (size_t)FK * NP);                /* (F·kh·kw, N·P) */
-    ag_swap01(N, C, P, x->data, xt, NULL, false);
-    ag_gemm(true, false, FK, NP, C, 1, w->data, FK, xt, NP, 0, col, NP);    /* Wᵀ · x */
-    ag_col2im(g, N, col, n->out->data, b ? b->data : NULL, false, NULL);  /* + b */
-    n->saved = xt;
+    int N = a->N, C = a->F, FK = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+    size_t in_image = (size_t)C * P, out_image = (size_t)g->C * g->H * g->W;
+    int nb = chunk_images(FK, P, N);
+    ag_real *xt = scratch(n, (size_t)C * nb * P);              /* (C, nb·P) */
+    ag_real *col = scratch(n, (size_t)FK * nb * P);            /* (F·kh·kw, nb·P) */
+    for (int n0 = 0; n0 < N; n0 += nb) {
+        int m = min_int(nb, N - n0), cols = m * P;
+        ag_swap01(m, C, P, x->data + n0 * in_image, xt, NULL, false);
+        ag_gemm(true, false, FK, cols, C, 1, w->data, FK, xt, cols, 0, col, cols); /* Wᵀ·x */
+        ag_col2im(g, m, col, n->out->data + n0 * out_image, b ? b->data : NULL, false, NULL);
+    }
 }
 
 static void convt_bwd(ag_node *n)
 {
     const conv_attr *a = AG_ATTR(n, conv_attr);
     const ag_conv_geom *g = &a->g;
-    const ag_tensor *w = n->in[1];
-    int N = a->N, C = a->F, FK = g->C * g->kh * g->kw, P = g->Ho * g->Wo, NP = N * P;
-    const ag_real *dy = n->out->grad, *xt = n->saved;          /* (N, F, Ho', Wo'), (C, N·P) */
+    const ag_tensor *x = n->in[0], *w = n->in[1];
+    int N = a->N, C = a->F, FK = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+    size_t in_image = (size_t)C * P, out_image = (size_t)g->C * g->H * g->W;
+    const ag_real *dy = n->out->grad;                          /* (N, F, Ho', Wo') */
     ag_real *dx = ag_node_grad(n, 0), *dw = ag_node_grad(n, 1);
     ag_real *db = n->in[2] ? ag_node_grad(n, 2) : NULL;
     if (db) ag_channel_sum(N, g->C, g->H * g->W, dy, db);      /* db_f += Σ_n,p dy */
     if (!dx && !dw) return;
-    ag_real *dcol = scratch(n, (size_t)FK * NP);               /* (F·kh·kw, N·P) */
-    ag_im2col(g, N, dy, dcol);
-    if (dw) {
-        ag_real *g_w = scratch(n, (size_t)C * FK);
-        ag_gemm(false, true, C, FK, NP, 1, xt, NP, dcol, NP, 0, g_w, FK);  /* x · dcolᵀ */
-        add_into(dw, g_w, (size_t)C * FK);
+    int nb = chunk_images(FK, P, N);
+    ag_real *xt = scratch(n, (size_t)C * nb * P);              /* (C, nb·P) */
+    ag_real *dcol = scratch(n, (size_t)FK * nb * P);           /* (F·kh·kw, nb·P) */
+    ag_real *g_w = dw ? scratch(n, (size_t)C * FK) : NULL;     /* (C, F·kh·kw) */
+    for (int n0 = 0; n0 < N; n0 += nb) {
+        int m = min_int(nb, N - n0), cols = m * P;
+        ag_im2col(g, m, dy + n0 * out_image, dcol);
+        if (dw) {                                              /* g_w (+)= x · dcolᵀ */
+            ag_swap01(m, C, P, x->data + n0 * in_image, xt, NULL, false);
+            ag_gemm(false, true, C, FK, cols, 1, xt, cols, dcol, cols, n0 ? 1 : 0, g_w, FK);
+        }
+        if (dx) {                                              /* dx += W · dcol */
+            ag_gemm(false, false, C, cols, FK, 1, w->data, FK, dcol, cols, 0, xt, cols);
+            ag_swap01(C, m, P, xt, dx + n0 * in_image, NULL, true);
+        }
     }
-    if (dx) {
-        ag_real *dxt = scratch(n, (size_t)C * NP);
-        ag_gemm(false, false, C, NP, FK, 1, w->data, FK, dcol, NP, 0, dxt, NP); /* W · dcol */
-        ag_swap01(C, N, P, dxt, dx, NULL, true);
-    }
+    if (dw) add_into(dw, g_w, (size_t)C * FK);
 }
 
 static const ag_op convt_op = {"conv_transpose2d", convt_fwd, convt_bwd};

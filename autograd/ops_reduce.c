@@ -6,9 +6,9 @@
  * everything is the case (1, size, 1).
  *
  * Accuracy: sums accumulate in double even in float builds.  A float running sum of n
- * terms can lose ~n·2⁻²⁴ relative (a mean over a 128×784 batch of pixels: ~1e-2 at worst,
- * and 10⁶ terms of 0.1 drift by 1%), while a double sum is exact to float rounding; the
- * cost is nil for a memory-bound loop.
+ * terms can be off by up to ~n·2⁻²⁴ relative (0.6% for the 10⁵ pixels of a 128×784
+ * batch; 2²⁰ terms of 0.1 really do drift by 1%, see test_reduce.c), while a double sum
+ * is exact to float rounding; the cost is nil for a memory-bound loop.
  *
  * logsumexp, softmax and log_softmax subtract the row's max m before exponentiating
  * (lse = m + log Σ e^(x-m)), so no exp overflows.  A row whose max is infinite uses the
@@ -31,25 +31,31 @@ typedef struct {
     double scale;           /* sum and mean: 1 or 1/len */
 } rgeom;
 
-/* Start of row r (r = o·inner + k) and the stride between its len values. */
+/* Where row r (r = o·inner + k) starts; its len values lie `inner` apart. */
 static long row_start(const rgeom *g, long r) {
     return (r / g->inner) * g->len * g->inner + r % g->inner;
 }
 
 /* ---- sum, mean ------------------------------------------------------------------------- */
 
+/* Σ x[0..n) in double.  The simd reduction keeps one partial sum per vector lane, which
+ * breaks the chain of dependent additions; the split is fixed by the build (the vector
+ * width), not by the thread count, so results are reproducible. */
+static double sum_run(const ag_real *x, long n) {
+    double s = 0;
+    _Pragma("omp simd reduction(+:s)")
+    for (long i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
 static void sum_fwd(ag_node *n) {
     const rgeom *g = AG_ATTR(n, rgeom);
     const ag_real *x = n->in[0]->data;                    /* (outer, len, inner) */
     ag_real *y = n->out->data;                            /* (outer, inner) */
     long outer = g->outer, len = g->len, inner = g->inner;
-    if (inner == 1) { /* contiguous rows: one double accumulator each */
+    if (inner == 1) { /* contiguous rows */
         _Pragma("omp parallel for if (outer > 1 && outer * len > AG_PAR_MIN)")
-        for (long o = 0; o < outer; o++) {
-            double s = 0;
-            for (long j = 0; j < len; j++) s += x[o * len + j];
-            y[o] = (ag_real)(s * g->scale);
-        }
+        for (long o = 0; o < outer; o++) y[o] = (ag_real)(sum_run(x + o * len, len) * g->scale);
         return;
     }
     /* Strided rows: add whole (inner)-rows into a double row, which vectorises. */
@@ -89,7 +95,7 @@ static void max_fwd(ag_node *n) {
     const ag_real *x = n->in[0]->data;
     ag_real *y = n->out->data;
     long rows = g->outer * g->inner;
-    int *arg = ag_tape_alloc(n->tape, (size_t)rows * sizeof *arg); /* backward reads it */
+    long *arg = ag_tape_alloc(n->tape, (size_t)rows * sizeof *arg); /* backward reads it */
     n->saved = arg;
     _Pragma("omp parallel for if (rows * g->len > AG_PAR_MIN)")
     for (long r = 0; r < rows; r++) {
@@ -99,7 +105,7 @@ static void max_fwd(ag_node *n) {
             ag_real v = xr[j * g->inner], m = xr[best * g->inner];
             if (v > m || (v != v && m == m)) best = j; /* a NaN wins and stays */
         }
-        arg[r] = (int)best;
+        arg[r] = best;
         y[r] = xr[best * g->inner];
     }
 }
@@ -108,7 +114,7 @@ static void max_bwd(ag_node *n) {
     ag_real *dx = ag_node_grad(n, 0);
     if (!dx) return;
     const rgeom *g = AG_ATTR(n, rgeom);
-    const int *arg = n->saved;
+    const long *arg = n->saved;
     long rows = g->outer * g->inner;
     for (long r = 0; r < rows; r++) dx[row_start(g, r) + arg[r] * g->inner] += n->out->grad[r];
 }

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-/* dst[j] += src[j] for j < n: the step of every backward here. */
+/* dst[j] += src[j] for j < n: the step most backwards here repeat, row by row. */
 static void add_into(ag_real *dst, const ag_real *src, long n) {
     _Pragma("omp simd")
     for (long j = 0; j < n; j++) dst[j] += src[j];
@@ -45,10 +45,11 @@ ag_tensor *ag_reshape(ag_tape *t, ag_tensor *x, int ndim, const int *shape) {
                      ag_shape_fmt(ndim, shape, b, sizeof b));
         else known *= (size_t)shape[d];
     }
-    if (infer >= 0 && known > 0 && x->size % known == 0) s[infer] = (int)(x->size / known);
-    if (infer >= 0 ? (known == 0 || x->size % known != 0) : known != x->size)
+    bool ok = infer >= 0 ? known > 0 && x->size % known == 0 : known == x->size;
+    if (!ok)
         ag_error("reshape", "cannot reshape %s (%zu elements) to %s", ag_shape_str(x, a, sizeof a),
                  x->size, ag_shape_fmt(ndim, shape, b, sizeof b));
+    if (infer >= 0) s[infer] = (int)(x->size / known);
     return ag_apply(t, &reshape_op, &x, 1, ndim, s, NULL, 0);
 }
 

@@ -82,7 +82,7 @@ const nn_param_list *nn_optim_params(const nn_optim *o); /* the entries it updat
 /* ---------------------------------------------------------------------------------------
  * Learning-rate schedules.  t counts the steps already taken (0 for the first step).
  * Warm-up comes first and the schedule's own clock starts when it ends, s = t - W:
- *   warm-up      (t < W)  lr = base(0) · (t+1)/W         a linear ramp reaching base at t = W-1
+ *   warm-up      (t < W)  lr = base · (t+1)/W             a linear ramp reaching base at t = W-1
  *   NN_LR_CONSTANT         lr = base
  *   NN_LR_STEP             lr = base · gamma^⌊s/step_size⌋
  *   NN_LR_COSINE           lr = min + (base - min)·(1 + cos(π·min(s,T)/T))/2, T = total_steps,

@@ -399,6 +399,47 @@ TEST(binary_big_inputs_match_loops) { /* 60 000 to 120 000 elements: above AG_PA
     check_big(__LINE__, 2, (int[]){300, 200}, 1, (int[]){1});           /* scalar */
     check_big(__LINE__, 3, (int[]){300, 1, 200}, 2, (int[]){2, 1});     /* general */
     check_big(__LINE__, 2, (int[]){300, 1}, 2, (int[]){1, 200});        /* outer */
+    check_big(__LINE__, 4, (int[]){16, 8, 16, 32}, 3, (int[]){8, 1, 1}); /* a bias (C,1,1) */
+}
+
+/* The header's promise: results do not depend on the thread count.  Every layout, values
+ * and gradients, bit for bit with 1 and 2 threads. */
+static void run_layouts(ag_tensor *out[11], ag_tensor *a, ag_tensor *b[5], ag_tape *t) {
+    for (int k = 0; k < 5; k++) {
+        ag_zero_grad(a);
+        ag_zero_grad(b[k]);
+        ag_tensor *y = ag_div(t, ag_mul(t, a, b[k]), ag_add_scalar(t, ag_square(t, b[k]), 1));
+        ag_backward(t, ag_sum(t, y));
+        out[k] = ag_copy(t, y);
+        out[5 + k] = ag_from_data(t, b[k]->ndim, b[k]->shape, b[k]->grad);
+    }
+    out[10] = ag_from_data(t, a->ndim, a->shape, a->grad);
+}
+TEST(binary_results_do_not_depend_on_thread_count) {
+    int keep = ag_num_threads();
+    ag_rng r;
+    ag_rng_seed(&r, 8);
+    ag_tensor *a = ag_tensor_new(4, (int[]){8, 8, 16, 64}, true), *b[5];
+    const int nd[5] = {4, 1, 1, 3, 2}, shapes[5][4] = {{8, 8, 16, 64}, {64}, {1}, {8, 1, 1}, {16, 1}};
+    ag_fill_randn(&r, a, 1);
+    for (int k = 0; k < 5; k++) {
+        b[k] = ag_tensor_new(nd[k], shapes[k], true);
+        ag_fill_randn(&r, b[k], 1);
+    }
+    ag_tape *t1 = ag_tape_new(1), *t2 = ag_tape_new(1);
+    ag_tensor *one[11], *two[11];
+    ag_set_num_threads(1);
+    run_layouts(one, a, b, t1);
+    ag_set_num_threads(2);
+    run_layouts(two, a, b, t2);
+    ag_set_num_threads(keep);
+    for (int k = 0; k < 11; k++)
+        if (memcmp(one[k]->data, two[k]->data, one[k]->size * sizeof(ag_real)) != 0)
+            test_fail(__FILE__, __LINE__, "result %d differs between 1 and 2 threads", k);
+    for (int k = 0; k < 5; k++) ag_tensor_free(b[k]);
+    ag_tensor_free(a);
+    ag_tape_free(t1);
+    ag_tape_free(t2);
 }
 
 /* ---- errors ----------------------------------------------------------------------------------- */

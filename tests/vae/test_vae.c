@@ -351,7 +351,7 @@ TEST(vae_iwae_bound_orders_between_elbo_and_log_px) {
     toy_model tm = trained_toy();
     if (!tm.m) return;
     vae *m = tm.m;
-    enum { NX = 20, R = 40, G = 300 };
+    enum { NX = 20, R = 200, G = 200 };
     int idx[NX * R];
     for (int i = 0; i < NX * R; i++) idx[i] = i % NX; /* each example R times */
     ag_tape *t = ag_tape_new(31);
@@ -367,6 +367,10 @@ TEST(vae_iwae_bound_orders_between_elbo_and_log_px) {
     ag_tensor *kl = vae_kl_normal(t, mu, lv);
     ag_tensor *nll = vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, ag_reparameterize(t, mu, lv)), x);
     for (int i = 0; i < NX * R; i++) elbo[i] = -(double)kl->data[i] - (double)nll->data[i];
+    /* The training loss with objective IWAE and k = 10: minus the mean of the same bound. */
+    m->cfg.objective = VAE_IWAE, m->cfg.samples = 10;
+    double iwae_loss = ag_item(vae_loss(m, t, x, false, NULL));
+    m->cfg.objective = VAE_ELBO, m->cfg.samples = 1;
 
     /* ln p(x) on the grid: Σ_g p(x|z_g) N(z_g; 0, I) h², per example, in log space. */
     double h = 12.0 / G, logpx[NX], mx[NX], acc[NX];
@@ -397,29 +401,37 @@ TEST(vae_iwae_bound_orders_between_elbo_and_log_px) {
             }
         }
     }
-    double lp = 0;
-    for (int i = 0; i < NX; i++) logpx[i] = mx[i] + log(acc[i]) + 2 * log(h), lp += logpx[i];
-    lp /= NX;
+    for (int i = 0; i < NX; i++) logpx[i] = mx[i] + log(acc[i]) + 2 * log(h);
 
-    double m1, s1, m10, s10, m100, s100, me, se;
-    mean_se(b1, NX * R, &m1, &s1);
-    mean_se(b10, NX * R, &m10, &s10);
-    mean_se(b100, NX * R, &m100, &s100);
-    mean_se(elbo, NX * R, &me, &se);
-    /* k = 1 is the ELBO in expectation. */
-    CHECK_NEAR(m1, me, 5 * sqrt(s1 * s1 + se * se));
-    /* Each step up in k is a real gain, beyond the noise, and none passes ln p(x). */
-    CHECK(m10 > m1 + 5 * sqrt(s1 * s1 + s10 * s10));
-    CHECK(m100 > m10 + 5 * sqrt(s10 * s10 + s100 * s100));
-    CHECK(m100 < lp + 5 * s100);
-    /* ... and the gap to ln p(x) shrinks: at k = 100 it is under a third of the ELBO's. */
-    CHECK(lp - m100 < (lp - m1) / 3);
-    /* Per example too: the bound with k = 100 averaged over its R draws stays below ln p(x). */
-    for (int i = 0; i < NX; i++) {
-        double s = 0;
-        for (int r = 0; r < R; r++) s += b100[r * NX + i];
-        CHECK(s / R < logpx[i] + 0.05);
+    /* Each row's distance below ln p(x): comparing rows of the same examples removes the
+     * spread of ln p(x) between examples, leaving only the Monte-Carlo noise.  With k = 1
+     * the bound is ln w itself, and w = p(x|z) p(z) / q(z|x) is an unbiased estimate of
+     * p(x): w / p(x) averages to 1 (this checks ln q and ln p(z) inside the weights). */
+    static double ratio[NX * R];
+    for (int i = 0; i < NX * R; i++) {
+        double l = logpx[i % NX];
+        ratio[i] = exp(b1[i] - l);
+        b1[i] = l - b1[i], b10[i] = l - b10[i], b100[i] = l - b100[i], elbo[i] = l - elbo[i];
     }
+    double g1, s1, g10, s10, g100, s100, ge, se, mr, sr, lp = 0;
+    mean_se(ratio, NX * R, &mr, &sr);
+    CHECK_NEAR(mr, 1, 5 * sr);
+    CHECK(sr < 0.02);
+    mean_se(b1, NX * R, &g1, &s1);
+    mean_se(b10, NX * R, &g10, &s10);
+    mean_se(b100, NX * R, &g100, &s100);
+    mean_se(elbo, NX * R, &ge, &se);
+    /* k = 1 is the ELBO in expectation. */
+    CHECK_NEAR(g1, ge, 5 * sqrt(s1 * s1 + se * se));
+    /* Each step up in k closes the gap by more than the noise, and none passes ln p(x). */
+    CHECK(g10 < g1 - 5 * sqrt(s1 * s1 + s10 * s10));
+    CHECK(g100 < g10 - 5 * sqrt(s10 * s10 + s100 * s100));
+    CHECK(g100 > -5 * s100);
+    /* At k = 100 the gap is under a third of the ELBO's. */
+    CHECK(g100 < g1 / 3);
+    /* vae_loss with IWAE k = 10 is minus the mean bound (the same rows, other draws). */
+    for (int i = 0; i < NX * R; i++) lp += logpx[i % NX];
+    CHECK_NEAR(-iwae_loss, lp / (NX * R) - g10, 5 * sqrt(2.0) * s10);
     ag_tape_free(t);
     toy_free(&tm);
 }
@@ -513,11 +525,12 @@ TEST(vae_new_reports_bad_configs) {
 
 /* A VAE with a 2-D latent learns the 4-prototype toy data.  The data's entropy is
  * ln 4 + 8·H(0.05) = 2.97 nats, so −ELBO ≥ 2.97; an untrained model sits near 8 ln 2 =
- * 5.5.  After 20 epochs (320 Adam steps) the test −ELBO must be below 3.6 and at least
- * 1.5 times lower than at the start; reconstructions must denoise (thresholded at ½ they
- * differ from the example's prototype in fewer pixels than the examples themselves,
- * 0.4 on average) and prior samples must look like prototypes (nearest one within 1
- * pixel on average, where uniform random bits would be about 2.2 away) and cover all 4. */
+ * 5.5 (6.0 measured).  After 20 epochs (320 Adam steps; 3.57 measured) the test −ELBO must
+ * be below 3.8 and at least 1.5 times lower than at the start.  Reconstructions must
+ * denoise: thresholded at ½ they must differ from the example's prototype in under half
+ * as many pixels as the examples themselves do (0.41; 0.08 measured).  Prior samples must
+ * look like prototypes: the nearest one within 1 pixel on average (0.31 measured, where
+ * uniform random bits are 2.53 away), each prototype nearest to at least 10% of them. */
 TEST(vae_learns_toy_prototypes) {
     vae *m = toy_vae(21);
     nn_dataset *train = toy_data(512, 100), *test = toy_data(256, 200);
@@ -525,9 +538,9 @@ TEST(vae_learns_toy_prototypes) {
     vae_eval e0 = vae_evaluate(m, test, 0, 0, 3);
     train_toy(m, train, 20, 21, NULL);
     vae_eval e1 = vae_evaluate(m, test, 0, 0, 3);
-    CHECK(e1.neg_elbo < 3.6);
+    CHECK(e1.neg_elbo < 3.8);
     CHECK(e1.neg_elbo * 1.5 < e0.neg_elbo);
-    CHECK(e1.neg_elbo > 2.9); /* a bound: never below the data's entropy (minus noise) */
+    CHECK(e1.neg_elbo > 2.7); /* a bound: not below the data's entropy (less sampling noise) */
 
     ag_tape *t = ag_tape_new(8);
     ag_set_grad_enabled(t, false);
