@@ -47,10 +47,10 @@ build/.deps: scripts/install_deps.sh
 	@sh scripts/install_deps.sh
 	@mkdir -p build && touch $@
 
-$(FLT)/%.o: %.c | build/.deps
+$(FLT)/%.o: %.c Makefile | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
-$(DBL)/%.o: %.c | build/.deps
+$(DBL)/%.o: %.c Makefile | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
 
@@ -86,6 +86,10 @@ data:
 
 demo: all
 	sh scripts/demo.sh
+
+bench: all build/bench/peak build/bench/gemm_bench
+	@[ -f data/mnist/train-images-idx3-ubyte ] || [ -f data/mnist/train-images-idx3-ubyte.gz ] || sh scripts/fetch_data.sh mnist
+	sh bench/run.sh
 
 install: $(LIBTREE)/libhenbun.a
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/henbun/autograd \

@@ -20,30 +20,36 @@
 
 typedef struct { double mu_d, s_d, mu_g, s_g; } gauss_pair; /* p_d = N(mu_d, s_d²), p_g likewise */
 
-static double npdf(double x, double mu, double s) {
+static double log_npdf(double x, double mu, double s);
+
+static double dstar(const gauss_pair *p, double x) { /* eq. (13): p_d / (p_d + p_g) */
+    return 1 / (1 + exp(log_npdf(x, p->mu_g, p->s_g) - log_npdf(x, p->mu_d, p->s_d)));
+}
+
+static double log_npdf(double x, double mu, double s) {
     double u = (x - mu) / s;
-    return exp(-0.5 * u * u) / (s * 2.5066282746310002);
+    return -0.5 * u * u - log(s) - 0.9189385332046727; /* ln √(2π) */
 }
 
-static double dstar(const gauss_pair *p, double x) { /* eq. (13) */
-    double a = npdf(x, p->mu_d, p->s_d), b = npdf(x, p->mu_g, p->s_g);
-    return a / (a + b);
-}
-
-/* The integrands, selected by `which`; every one is 0 where its density underflows. */
-enum { JS_KL, V_DSTAR, V_REAL_SQ, V_FAKE_SQ, G_MINIMAX, G_NS };
+/* The integrands, selected by `which`, from log-densities so far tails neither underflow
+ * into 0/0 nor lose the ratios. */
+enum { JS_KL, V_DSTAR, REAL_LN_D, REAL_LN_D_SQ, FAKE_LN_1MD, FAKE_LN_1MD_SQ, FAKE_LN_D,
+       FAKE_LN_D_SQ };
 static double integrand(const gauss_pair *p, double x, int which) {
-    double a = npdf(x, p->mu_d, p->s_d), b = npdf(x, p->mu_g, p->s_g), m = 0.5 * (a + b);
-    if (a + b == 0) return 0;
-    double la = a > 0 ? log(a / (a + b)) : 0, lb = b > 0 ? log(b / (a + b)) : 0;
+    double la = log_npdf(x, p->mu_d, p->s_d), lb = log_npdf(x, p->mu_g, p->s_g);
+    double lsum = fmax(la, lb) + log1p(exp(-fabs(la - lb))); /* ln(p_d + p_g) */
+    double a = exp(la), b = exp(lb);
+    double ld = la - lsum, l1 = lb - lsum;                   /* ln D*(x), ln(1 − D*(x)) */
     switch (which) {
-    case JS_KL: /* eq. (15): ½ KL(p_d ‖ m) + ½ KL(p_g ‖ m), m = (p_d + p_g)/2 */
-        return 0.5 * (a > 0 ? a * log(a / m) : 0) + 0.5 * (b > 0 ? b * log(b / m) : 0);
-    case V_DSTAR: return a * la + b * lb; /* p_d ln D* + p_g ln(1 − D*) */
-    case V_REAL_SQ: return a * la * la;   /* for the variance of ln D*(x), x ~ p_d */
-    case V_FAKE_SQ: return b * lb * lb;   /* ... of ln(1 − D*(x)), x ~ p_g */
-    case G_MINIMAX: return b * lb;        /* E_{p_g} ln(1 − D*) */
-    default: return a + b > 0 && a > 0 ? -b * la : 0; /* −E_{p_g} ln D* */
+    case JS_KL: /* eq. (15): ½ KL(p_d ‖ m) + ½ KL(p_g ‖ m), ln(p/m) = ln(2p/(p_d + p_g)) */
+        return 0.5 * a * (ld + LN2) + 0.5 * b * (l1 + LN2);
+    case V_DSTAR: return a * ld + b * l1;       /* eq. (14), first line */
+    case REAL_LN_D: return a * ld;
+    case REAL_LN_D_SQ: return a * ld * ld;
+    case FAKE_LN_1MD: return b * l1;
+    case FAKE_LN_1MD_SQ: return b * l1 * l1;
+    case FAKE_LN_D: return b * ld;
+    default: return b * ld * ld;                /* FAKE_LN_D_SQ */
     }
 }
 
@@ -148,4 +154,239 @@ TEST(gan_discriminator_converges_to_optimal_dstar) {
     ag_tape_free(t);
     nn_optim_free(opt);
     gan_free(g);
+}
+
+/* ---- V(D*) = 2 JS − 2 ln 2 ------------------------------------------------------------------ */
+
+/* Eq. (14) on Gaussian pairs: V with D* of eq. (13) plugged in against 2 JS − 2 ln 2 with
+ * JS from its definition eq. (15), both by quadrature (the two integrands differ, so this
+ * is the algebra of eq. (14), not one number twice).  Also 0 ≤ JS ≤ ln 2, with the ends
+ * reached by identical and by disjoint densities. */
+TEST(gan_value_at_dstar_is_two_js_minus_two_ln2) {
+    const gauss_pair pairs[] = {{0, 1, 1, 1.5}, {0, 1, 1, 1}, {-1, 0.5, 2, 2}, {0, 1, 0.1, 1},
+                                {0, 1, 0, 1}, {0, 0.3, 5, 0.3}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        double v = quad(&pairs[i], V_DSTAR), js = quad(&pairs[i], JS_KL);
+        CHECK_NEAR(v, 2 * js - 2 * LN2, 1e-9);
+        CHECK(js >= -1e-12 && js <= LN2 + 1e-12);
+    }
+    CHECK_NEAR(quad(&pairs[4], JS_KL), 0, 1e-12);     /* p_d = p_g: D* = ½, V = −2 ln 2 */
+    CHECK_NEAR(quad(&pairs[5], JS_KL), LN2, 1e-6);    /* 16.7 standard deviations apart */
+}
+
+/* The same through the library: with p_d = N(0, 1) and G(z) = 1 + z (p_g = N(1, 1)) the
+ * log-ratio ln p_d − ln p_g = ½ − x is linear, so a discriminator "linear 1" with w = −1,
+ * b = ½ is exactly D* (eq. (4), (13)).  On 200 000 fresh samples gan_d_loss's V and JS and
+ * gan_g_loss's two losses must match their integrals within 5 Monte-Carlo standard errors
+ * (each error from the integrand's variance, also by quadrature). */
+TEST(gan_losses_at_exact_dstar_match_quadrature) {
+    const gauss_pair p = {0, 1, 1, 1};
+    const int n = 200000;
+    for (int loss = 0; loss < 2; loss++) {
+        gan *g = make_gan(1, 1, "linear 1", "linear 1", 1,
+                          loss ? GAN_MINIMAX : GAN_NON_SATURATING, 3);
+        if (!g) return;
+        set_affine(g->generator, 1, 1);
+        set_affine(g->discriminator, -1, 0.5);
+        ag_tape *t = ag_tape_new(40 + (uint64_t)loss);
+        ag_set_grad_enabled(t, false);
+        /* D* itself, pointwise. */
+        ag_tensor *xs = ag_from_data(t, 2, (int[]){3, 1}, (ag_real[]){-1, 0.5, 2});
+        ag_tensor *d = gan_discriminate(g, t, xs);
+        for (int i = 0; i < 3; i++)
+            CHECK_NEAR(d->data[i], dstar(&p, xs->data[i]), 1e-6);
+
+        gan_stats st = {0};
+        gan_d_loss(g, t, ag_randn(t, 2, (int[]){n, 1}, 1), &st);
+        double er = quad(&p, REAL_LN_D), ef = quad(&p, FAKE_LN_1MD);
+        double se = sqrt((quad(&p, REAL_LN_D_SQ) - er * er) / n +
+                         (quad(&p, FAKE_LN_1MD_SQ) - ef * ef) / n);
+        CHECK(se > 1e-4 && se < 3e-3);
+        CHECK_NEAR(st.value, 2 * quad(&p, JS_KL) - 2 * LN2, 5 * se);
+        CHECK_NEAR(st.js, quad(&p, JS_KL), 2.5 * se);
+        CHECK_NEAR(st.d_loss, -st.value, 1e-12);
+        CHECK(st.d_real > 0.5 && st.d_fake < 0.5);
+
+        gan_g_loss(g, t, n, &st);
+        if (loss) { /* minimax, eq. (21): E ln(1 − D(G(z))) */
+            double sd = sqrt((quad(&p, FAKE_LN_1MD_SQ) - ef * ef) / n);
+            CHECK_NEAR(st.g_loss, ef, 5 * sd);
+        } else {    /* non-saturating: −E ln D(G(z)) */
+            double e = quad(&p, FAKE_LN_D), sd = sqrt((quad(&p, FAKE_LN_D_SQ) - e * e) / n);
+            CHECK_NEAR(st.g_loss, -e, 5 * sd);
+        }
+        ag_tape_free(t);
+        gan_free(g);
+    }
+}
+
+/* ---- gradients ------------------------------------------------------------------------------ */
+
+typedef struct { gan *g; ag_tensor *x; int n; } loss_ctx;
+
+static ag_tensor *d_loss_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    (void)in; /* the inputs are the GAN's own parameters, reached through the nets */
+    loss_ctx *c = ctx;
+    return gan_d_loss(c->g, t, c->x, NULL);
+}
+
+static ag_tensor *g_loss_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    (void)in;
+    loss_ctx *c = ctx;
+    return gan_g_loss(c->g, t, c->n, NULL);
+}
+
+/* Collects the trainable tensors of the given lists into out (at most max). */
+static int param_tensors(const nn_param_list *a, const nn_param_list *b, ag_tensor **out,
+                         int max) {
+    int n = 0;
+    const nn_param_list *ls[2] = {a, b};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; ls[k] && i < ls[k]->n && n < max; i++)
+            if (ls[k]->items[i].trainable) out[n++] = ls[k]->items[i].value;
+    return n;
+}
+
+static void check_report(const char *label, const ag_gradcheck_report *rep) {
+    if (!rep->ok || !rep->accumulates) {
+        ag_gradcheck_print(label, rep, stderr);
+        test_fail(__FILE__, __LINE__, "%s: gradient check failed", label);
+    }
+}
+
+/* A tiny GAN (z of 2, x of 3; tanh, so finite differences see smooth functions) for every
+ * pack that divides the batch of 6.  D's loss is checked w.r.t. D's parameters only: the
+ * fakes are constants to it (its analytic gradient w.r.t. G is 0 by design, which the check
+ * confirms: G's gradients stay 0). */
+TEST(gradcheck_gan_d_loss) {
+    ag_rng r;
+    ag_rng_seed(&r, 7);
+    ag_tensor *x = ag_tensor_new(2, (int[]){6, 3}, false);
+    ag_fill_randn(&r, x, 1);
+    for (int pack = 1; pack <= 3; pack += (pack == 1 ? 1 : 1)) {
+        gan *g = make_gan(3, 2, "linear 4, tanh, linear 3", "linear 5, tanh, linear 1", pack,
+                          GAN_NON_SATURATING, 20 + (uint64_t)pack);
+        if (!g) break;
+        ag_tensor *in[16];
+        int n = param_tensors(&g->d_params, NULL, in, 16);
+        CHECK(n == 4);
+        loss_ctx c = {g, x, 6};
+        ag_gradcheck_report rep = ag_gradcheck(d_loss_fn, in, n, &c, NULL);
+        char label[64];
+        snprintf(label, sizeof label, "gan_d_loss pack=%d", pack);
+        check_report(label, &rep);
+        CHECK(grads_all_zero(&g->g_params));
+        gan_free(g);
+    }
+    ag_tensor_free(x);
+}
+
+/* Both generator losses w.r.t. G's and D's parameters (D's gradient is real here: the
+ * caller must zero it before D's next step, as gan.h says). */
+TEST(gradcheck_gan_g_loss_both_losses) {
+    for (int loss = 0; loss < 2; loss++)
+        for (int pack = 1; pack <= 2; pack++) {
+            gan *g = make_gan(3, 2, "linear 4, tanh, linear 3", "linear 5, tanh, linear 1",
+                              pack, loss ? GAN_MINIMAX : GAN_NON_SATURATING,
+                              30 + (uint64_t)(2 * loss + pack));
+            if (!g) return;
+            ag_tensor *in[16];
+            int n = param_tensors(&g->g_params, &g->d_params, in, 16);
+            CHECK(n == 8);
+            loss_ctx c = {g, NULL, 6};
+            ag_gradcheck_report rep = ag_gradcheck(g_loss_fn, in, n, &c, NULL);
+            char label[64];
+            snprintf(label, sizeof label, "gan_g_loss %s pack=%d", loss ? "minimax" : "ns", pack);
+            check_report(label, &rep);
+            gan_free(g);
+        }
+}
+
+/* ---- configuration errors and packing ------------------------------------------------------ */
+
+static gan *try_new(int x_dim, int z_dim, const char *gen, const char *disc, int pack,
+                    nn_error *err) {
+    return gan_new(&(gan_config){.x_ndim = 1, .x_shape = {x_dim}, .z_dim = z_dim,
+                                 .generator_text = gen, .discriminator_text = disc,
+                                 .pack = pack},
+                   err);
+}
+
+TEST(gan_new_reports_bad_configs) {
+    nn_error err = {{0}};
+    CHECK(!try_new(2, 2, "linear 8, relu, linear 3", "linear 8, relu, linear 1", 1, &err));
+    CHECK(strstr(err.msg, "generator") && strstr(err.msg, "2 values") &&
+          strstr(err.msg, "outputs 3"));
+    CHECK(!try_new(2, 2, "linear 8, relu, linear 2", "linear 8, relu, linear 2", 1, &err));
+    CHECK(strstr(err.msg, "discriminator") && strstr(err.msg, "1 logit") &&
+          strstr(err.msg, "outputs 2"));
+    CHECK(!try_new(2, 2, "linear 8, relux, linear 2", "linear 8, relu, linear 1", 1, &err));
+    CHECK(strstr(err.msg, "generator") && strstr(err.msg, "spec"));
+    CHECK(!try_new(2, 2, "linear 8, relu, linear 2", NULL, 1, &err));
+    CHECK(strstr(err.msg, "discriminator") && strstr(err.msg, "no spec"));
+    CHECK(!try_new(2, 0, "linear 8, relu, linear 2", "linear 8, relu, linear 1", 1, &err));
+    CHECK(strstr(err.msg, "z_dim"));
+    /* Good ones: defaults filled in, D's input widened by the pack. */
+    gan *g = try_new(2, 2, "linear 8, relu, linear 2", "linear 8, relu, linear 1", 0, &err);
+    CHECK(g && g->cfg.pack == 1 && g->cfg.d_steps == 1 && g->x_size == 2 &&
+          g->discriminator->in_shape[0] == 2);
+    gan_free(g);
+    g = try_new(2, 2, "linear 8, relu, linear 2", "linear 8, relu, linear 1", 4, &err);
+    CHECK(g && g->discriminator->in_shape[0] == 8);
+    CHECK(g && nn_params_count(&g->d_params) == (8 * 8 + 8) + (8 + 1));
+    gan_free(g);
+}
+
+/* Packing (PacGAN): D sees samples 2i and 2i+1 side by side, one logit per pair; batches
+ * that the pack does not divide, and D(x) of single samples under a pack, are errors. */
+TEST(gan_packing_groups_consecutive_samples) {
+    gan *g = make_gan(2, 2, "linear 4, tanh, linear 2", "linear 6, tanh, linear 1", 2,
+                      GAN_NON_SATURATING, 9);
+    if (!g) return;
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *x = ag_randn(t, 2, (int[]){6, 2}, 1);
+    ag_tensor *l = gan_d_logits(g, t, x);
+    CHECK(l->ndim == 1 && l->shape[0] == 3);
+    ag_tensor *pairs = ag_view(t, x, 2, (int[]){3, 4}); /* row i: x[2i], x[2i+1] */
+    ag_tensor *ref = nn_forward(g->discriminator, t, pairs, true);
+    for (int i = 0; i < 3; i++) CHECK(l->data[i] == ref->data[i]);
+
+    ag_tensor *x5 = ag_randn(t, 2, (int[]){5, 2}, 1);
+    EXPECT_ERROR(gan_d_logits(g, t, x5));
+    CHECK(strstr(test_last_error, "5 samples") && strstr(test_last_error, "pack = 2"));
+    EXPECT_ERROR(gan_d_loss(g, t, x5, NULL));
+    EXPECT_ERROR(gan_g_loss(g, t, 5, NULL));
+    EXPECT_ERROR(gan_discriminate(g, t, x));
+    CHECK(strstr(test_last_error, "pack = 1"));
+    ag_tape_free(t);
+    gan_free(g);
+}
+
+/* The two priors: N(0, I) and U(−1, 1), from the tape's PRNG, shape (n, z_dim). */
+TEST(gan_sample_z_follows_the_prior) {
+    nn_error err;
+    for (int prior = 0; prior < 2; prior++) {
+        gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {2}, .z_dim = 3,
+                                       .prior = prior ? GAN_PRIOR_UNIFORM : GAN_PRIOR_NORMAL,
+                                       .generator_text = "linear 2",
+                                       .discriminator_text = "linear 1"},
+                         &err);
+        CHECK(g);
+        if (!g) return;
+        ag_tape *t = ag_tape_new(5);
+        ag_tensor *z = gan_sample_z(g, t, 20000);
+        CHECK(z->ndim == 2 && z->shape[0] == 20000 && z->shape[1] == 3);
+        double s = 0, s2 = 0, lo = 1e9, hi = -1e9;
+        for (size_t i = 0; i < z->size; i++) {
+            double v = z->data[i];
+            s += v, s2 += v * v, lo = fmin(lo, v), hi = fmax(hi, v);
+        }
+        double mean = s / (double)z->size, var = s2 / (double)z->size - mean * mean;
+        CHECK_NEAR(mean, 0, 0.02);                      /* SE ≤ 1/sqrt(60000) = 0.004 */
+        CHECK_NEAR(var, prior ? 1.0 / 3 : 1.0, 0.03);
+        if (prior) CHECK(lo >= -1 && hi < 1);
+        else CHECK(lo < -3.5 && hi > 3.5);
+        ag_tape_free(t);
+        gan_free(g);
+    }
 }
