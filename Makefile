@@ -17,7 +17,7 @@ PORTABLE ?= 0
 
 ARCHFLAGS := $(if $(filter 1,$(PORTABLE)),-DAG_PORTABLE,-march=native)
 SANFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-OPT       := $(if $(filter 1,$(SAN)),$(SANFLAGS),-O2 -g)
+OPT       := $(if $(filter 1,$(SAN)),$(SANFLAGS),-O3 -g)
 CFLAGS_COMMON := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -fno-math-errno \
                  -Wall -Wextra -Wno-unknown-pragmas -I. -MMD -MP
 LDLIBS    := -fopenmp -lz -lstb -lm

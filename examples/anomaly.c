@@ -261,19 +261,234 @@ static const char *class_name(const config *c, int cls, char *buf, size_t n) {
     return buf;
 }
 
-/* Histograms of the scores of normal and held-out test images, as fractions per bin,
- * over the 0.5%..99.5% range of all scores (a few extreme scores would squash the rest). */
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Histograms of the scores of normal and held-out test images, as fractions per bin, over
+ * the 0.5% to 99.5% quantiles of all scores (a few extreme scores would squash the rest). */
 static int scores_png(const config *c, const outcome *o, int n, const char *path, nn_error *err) {
     double *sorted = malloc(sizeof(double) * (size_t)n);
     if (!sorted) ag_error(PROG, "out of memory");
     memcpy(sorted, o->score, sizeof(double) * (size_t)n);
-    for (int i = 1; i < n; i++) { /* insertion sort is too slow for 10^4: use qsort */
-        (void)i;
-        break;
-    }
-    int cmp(const void *, const void *);
-    qsort(sorted, (size_t)n, sizeof(double), (int (*)(const void *, const void *))NULL ? NULL : NULL);
+    qsort(sorted, (size_t)n, sizeof(double), by_value);
+    double lo = sorted[n / 200], hi = sorted[n - 1 - n / 200], w = (hi - lo) / HIST_BINS;
     free(sorted);
-    (void)c, (void)path, (void)err;
+    if (!(w > 0)) w = 1;
+    double x[HIST_BINS], hn[HIST_BINS] = {0}, ha[HIST_BINS] = {0}, nn = 0, na = 0;
+    for (int b = 0; b < HIST_BINS; b++) x[b] = lo + (b + 0.5) * w;
+    for (int i = 0; i < n; i++) {
+        int b = (int)floor((o->score[i] - lo) / w);
+        if (b < 0 || b >= HIST_BINS) continue;
+        if (o->positive[i]) ha[b]++, na++;
+        else hn[b]++, nn++;
+    }
+    for (int b = 0; b < HIST_BINS; b++) hn[b] /= nn > 0 ? nn : 1, ha[b] /= na > 0 ? na : 1;
+    char name[48], title[160];
+    class_name(c, o->cls, name, sizeof name);
+    nn_series s[2] = {{"normal test images", x, hn, HIST_BINS}, {name, x, ha, HIST_BINS}};
+    snprintf(title, sizeof title, "%s held out: %s scores (AUROC %.3f)", name,
+             !strcmp(c->score, "iwae") ? "-IWAE" : "-ELBO", o->auroc);
+    return nn_plot_lines_png(path, s, 2, &(nn_plot_opts){.title = title,
+                                                         .xlabel = "score (nats)",
+                                                         .ylabel = "fraction per bin"}, err);
+}
+
+static int roc_png(const config *c, const outcome *o, int n_out, const char *path,
+                   nn_error *err) {
+    static const double diag[2] = {0, 1};
+    nn_series s[MAX_CLASSES + 1];
+    char names[MAX_CLASSES][48], title[128];
+    int k = 0;
+    for (int i = 0; i < n_out; i++) {
+        char cn[40];
+        snprintf(names[i], sizeof names[i], "%s  %.3f", class_name(c, o[i].cls, cn, sizeof cn),
+                 o[i].auroc);
+        s[k++] = (nn_series){names[i], o[i].fpr, o[i].tpr, o[i].n_roc};
+    }
+    if (k < MAX_CLASSES) s[k++] = (nn_series){"chance", diag, diag, 2}; /* the plot takes 10 */
+    snprintf(title, sizeof title, "ROC, held-out class vs the rest (%s, latent %d)", c->score,
+             c->latent);
+    return nn_plot_lines_png(path, s, k, &(nn_plot_opts){.title = title,
+                                                         .xlabel = "false positive rate",
+                                                         .ylabel = "true positive rate",
+                                                         .width = 640, .height = 560}, err);
+}
+
+/* auroc.csv, written to a temporary file and renamed, so it is never half there. */
+static int write_csv(const char *path, const outcome *o, int n, nn_error *err) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return nn_fail(err, "%s: cannot write", tmp);
+    fprintf(f, "holdout,auroc,score_normal,score_anomalous,train_neg_elbo,seconds\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%d,%.6f,%.4f,%.4f,%.4f,%.1f\n", o[i].cls, o[i].auroc, o[i].score_normal,
+                o[i].score_anomal, o[i].train_neg_elbo, o[i].seconds);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return nn_fail(err, "%s: cannot write", path);
+    }
     return 0;
+}
+
+/* ---- the program ------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    config c = {.dataset = "mnist", .data_dir = "data", .holdout = "all", .score = "elbo",
+                .encoder = "mlp", .decoder = "mlp", .likelihood = "bernoulli",
+                .binarize = "none", .latent = 2, .epochs = 5, .batch = 128, .threads = 0,
+                .iwae_k = 50, .train_n = 0, .lr = 1e-3, .sigma = 1, .seed = 1,
+                .out = "out/anomaly"};
+    cli_opt opts[] = {
+        {"dataset", CLI_CHOICE, &c.dataset, "mnist|fashion", "which data"},
+        {"data", CLI_STRING, &c.data_dir, "DIR", "where `make data` put the datasets"},
+        {"holdout", CLI_STRING, &c.holdout, "D|D,D|all",
+         "class(es) to hold out, each in its own run; all = 0..9"},
+        {"score", CLI_CHOICE, &c.score, "elbo|iwae",
+         "anomaly score: -ELBO, or minus the IWAE bound with --iwae-k samples"},
+        {"iwae-k", CLI_INT, &c.iwae_k, "K", "importance samples for --score iwae"},
+        {"latent", CLI_INT, &c.latent, "N", "latent dimensions"},
+        {"encoder", CLI_STRING, &c.encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
+        {"decoder", CLI_STRING, &c.decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
+        {"likelihood", CLI_CHOICE, &c.likelihood, "bernoulli|gaussian|gaussian-learned",
+         "p(x|z): Bernoulli logits, Gaussian with fixed sigma, or learned variance"},
+        {"sigma", CLI_REAL, &c.sigma, "S", "standard deviation of the fixed Gaussian"},
+        {"binarize", CLI_CHOICE, &c.binarize, "none|static|dynamic",
+         "grey values, one fixed Bernoulli draw, or a fresh draw per batch"},
+        {"epochs", CLI_INT, &c.epochs, "N", "training epochs per held-out class"},
+        {"batch", CLI_INT, &c.batch, "N", "minibatch size"},
+        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate"},
+        {"train-n", CLI_INT, &c.train_n, "N", "train on the first N normal images only (0: all)"},
+        {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
+        {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
+        {"out", CLI_STRING, &c.out, "DIR", "roc.png, scores_D.png and auroc.csv go here"},
+        {"quiet", CLI_FLAG, &c.quiet, NULL, "no progress bar or per-epoch lines"},
+        {0}};
+    cli_program prog = {PROG, "Anomaly detection with a VAE: train on all classes but one, "
+                              "score the test set by -ELBO, report the AUROC.", epilog};
+    int rc = cli_parse(argc, argv, &prog, opts);
+    if (rc) return rc < 0 ? 2 : 0;
+    int classes[MAX_CLASSES];
+    int n_runs = parse_holdout(c.holdout, classes);
+    if (n_runs < 0) {
+        fprintf(stderr, PROG ": --holdout: '%s' is not a digit 0-9, a comma list of distinct "
+                        "digits, or 'all'\n", c.holdout);
+        return 2;
+    }
+    if (c.latent < 1 || c.batch < 1 || c.epochs < 1 || c.lr <= 0 || c.train_n < 0 ||
+        (!strcmp(c.score, "iwae") && c.iwae_k < 1)) {
+        fprintf(stderr, PROG ": --latent, --batch, --epochs, --iwae-k must be >= 1, --lr > 0, "
+                        "--train-n >= 0\n");
+        return 2;
+    }
+    int threads = run_threads(c.threads);
+
+    nn_error err;
+    nn_dataset *train = load(&c, "train", &err), *test = train ? load(&c, "test", &err) : NULL;
+    if (!train || !test) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        nn_dataset_free(train);
+        return 1;
+    }
+    if (!train->y || !test->y || train->n_classes > MAX_CLASSES) {
+        fprintf(stderr, PROG ": %s/%s: expected labels 0-9\n", c.data_dir, c.dataset);
+        nn_dataset_free(train);
+        nn_dataset_free(test);
+        return 1;
+    }
+    if (run_mkdir(c.out, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        nn_dataset_free(train);
+        nn_dataset_free(test);
+        return 1;
+    }
+    printf("henbun %s anomaly detection: %s, holdout %s, score %s", AG_REAL_NAME, c.dataset,
+           c.holdout, c.score);
+    if (!strcmp(c.score, "iwae")) printf(" (k=%d)", c.iwae_k);
+    printf(", latent %d, %s/%s, %s likelihood, %d epoch%s, %d thread%s\n", c.latent, c.encoder,
+           c.decoder, c.likelihood, c.epochs, c.epochs == 1 ? "" : "s", threads,
+           threads == 1 ? "" : "s");
+
+    nn_progress *bar = nn_progress_new(&(nn_progress_opts){
+        .mode = c.quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO, .n_values = 3,
+        .names = {"-elbo", "recon", "kl"}});
+    outcome *res = calloc((size_t)n_runs, sizeof *res);
+    if (!res) ag_error(PROG, "out of memory");
+    run_catch_signals();
+    double t0 = run_seconds();
+    int code = 0;
+    for (int r = 0; r < n_runs && !code; r++) {
+        nn_dataset *normal = nn_dataset_filter_label(train, classes[r], false);
+        if (c.train_n > 0 && c.train_n < normal->n) {
+            nn_dataset *cut = nn_dataset_slice(normal, 0, c.train_n);
+            nn_dataset_free(normal);
+            normal = cut;
+        }
+        int n_anom = 0;
+        for (int i = 0; i < test->n; i++) n_anom += test->y[i] == classes[r];
+        if (n_anom == 0 || n_anom == test->n) {
+            fprintf(stderr, PROG ": the test set has %s images of class %d\n",
+                    n_anom ? "only" : "no", classes[r]);
+            nn_dataset_free(normal);
+            code = 1;
+            break;
+        }
+        rc = run_one(&c, classes[r], normal, test, bar, &res[r]);
+        nn_dataset_free(normal);
+        if (rc == 3) {
+            fprintf(stderr, PROG ": %s: stopped during holdout %d; nothing written\n",
+                    run_stop_signal(), classes[r]);
+            code = 1;
+        } else if (rc) {
+            code = rc;
+        } else {
+            char cn[40];
+            printf("holdout %-12s AUROC %.3f   mean score: normal %.1f, held-out %.1f   "
+                   "(%d test images held out, %.0fs)\n",
+                   class_name(&c, classes[r], cn, sizeof cn), res[r].auroc, res[r].score_normal,
+                   res[r].score_anomal, n_anom, res[r].seconds);
+            fflush(stdout);
+        }
+    }
+    double seconds = run_seconds() - t0;
+
+    if (!code) {
+        char path[4200];
+        double mean = 0;
+        if (n_runs > 1) printf("\n  class   AUROC\n");
+        for (int r = 0; r < n_runs; r++) {
+            mean += res[r].auroc / n_runs;
+            if (n_runs > 1) printf("  %5d   %.3f\n", res[r].cls, res[r].auroc);
+        }
+        if (n_runs > 1) printf("  mean    %.3f\n\n", mean);
+        if (roc_png(&c, res, n_runs, run_path(path, sizeof path, c.out, "roc.png"), &err) ||
+            write_csv(run_path(path, sizeof path, c.out, "auroc.csv"), res, n_runs, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            code = 1;
+        }
+        for (int r = 0; r < n_runs && !code; r++) {
+            char name[32];
+            snprintf(name, sizeof name, "scores_%d.png", res[r].cls);
+            if (scores_png(&c, &res[r], test->n, run_path(path, sizeof path, c.out, name), &err)) {
+                fprintf(stderr, PROG ": %s\n", err.msg);
+                code = 1;
+            }
+        }
+        if (!code) {
+            printf("pictures in %s/ (roc.png, scores_D.png, auroc.csv)\n", c.out);
+            printf("result: mean_auroc=%.3f", mean);
+            for (int r = 0; r < n_runs; r++) printf(" auroc_%d=%.3f", res[r].cls, res[r].auroc);
+            printf(" score=%s", c.score);
+            if (!strcmp(c.score, "iwae")) printf(" iwae_k=%d", c.iwae_k);
+            printf(" latent=%d epochs=%d seconds=%.1f\n", c.latent, c.epochs, seconds);
+        }
+    }
+    for (int r = 0; r < n_runs; r++) free(res[r].score), free(res[r].positive);
+    free(res);
+    nn_progress_free(bar);
+    nn_dataset_free(train);
+    nn_dataset_free(test);
+    return code;
 }

@@ -79,4 +79,80 @@ ag_tensor *gan_g_loss(gan *g, ag_tape *t, int n, gan_stats *stats);
 /* D(x) = σ(l(x)) for a tensor of samples (pack must be 1), (n). */
 ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x);
 
+/* =========================================================================================
+ * Classifier-based scores of generated images (gan_eval.c).
+ *
+ * Without an Inception network, a classifier trained on the same data (build/classify)
+ * judges the samples:
+ *   - the "Inception" score  IS = exp(E_x KL(p(y|x) ‖ p(y))),  p(y) = E_x p(y|x):
+ *     between 1 (every image gets the same prediction) and K (confident predictions,
+ *     spread evenly over K classes);
+ *   - the KL divergence of the histogram h of predicted classes (argmax) to uniform,
+ *     Σ h_k ln(K h_k): 0 when every class is generated equally often (mode coverage);
+ *   - classes covered (argmax of at least one image) and the mean confidence max_y p(y|x);
+ *   - a Fréchet distance between Gaussian fits of the classifier's penultimate activations
+ *     of generated and of real images (FID, with the classifier in place of Inception):
+ *         ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½).
+ *
+ *   gan_scorer *sc = gan_scorer_load("out/classify-mnist/classifier.ckpt", &err);
+ *   gan_scorer_run(sc, x, n, probs, feats);            // p(y|x) (n, K), features (n, F)
+ *   gan_class_scores s = gan_class_scores_of(probs, n, sc->n_classes);
+ *   gan_gaussian a, b;  gan_gaussian_fit(&a, feats, n, sc->feat_dim);  ...
+ *   double fid = gan_frechet(&a, &b);
+ * ========================================================================================= */
+
+/* A classifier loaded from a checkpoint written by build/classify: its meta text holds
+ * "key=value" lines, of which the scorer reads net=<spec text>, input=C H W and, when
+ * present, optim=adam|adamw|sgd (the optimizer whose state the file also holds) and
+ * dataset=NAME.  The tensors are "net.*" (and "optim.*"). */
+typedef struct gan_scorer {
+    nn_net *net;        /* run in evaluation mode (running batch-norm statistics, no dropout) */
+    int n_classes;      /* K: the net's output size */
+    int feat_dim;       /* F: size of the input to the net's last layer */
+    char dataset[32];   /* dataset= of the meta text, "" when absent */
+} gan_scorer;
+
+/* NULL with err when the file is missing, corrupt, not a classifier checkpoint, or its
+ * spec does not fit its tensors. */
+gan_scorer *gan_scorer_load(const char *path, nn_error *err);
+void gan_scorer_free(gan_scorer *s); /* NULL is fine */
+/* The classifier on n images stored contiguously (n × the net's input size): class
+ * probabilities p(y|x) into probs (n, K) and penultimate activations into feats (n, F),
+ * both row-major doubles; either may be NULL. */
+void gan_scorer_run(const gan_scorer *s, const ag_real *x, int n, double *probs,
+                    double *feats);
+
+typedef struct gan_class_scores {
+    double inception;   /* exp(E_x KL(p(y|x) ‖ p(y))) */
+    double class_kl;    /* KL(argmax histogram ‖ uniform), nats */
+    int covered;        /* classes predicted for at least one image */
+    double confidence;  /* mean of max_y p(y|x) */
+} gan_class_scores;
+
+/* Scores of n rows of k class probabilities (each row sums to 1). */
+gan_class_scores gan_class_scores_of(const double *probs, int n, int k);
+
+/* A Gaussian fit of n points of dimension d: their mean and unbiased covariance (n − 1). */
+typedef struct gan_gaussian {
+    int d;
+    double *mean;   /* (d) */
+    double *cov;    /* (d, d) */
+} gan_gaussian;
+
+/* Fits rows x[i*d .. i*d+d) for i < n (n >= 2); free with gan_gaussian_free. */
+void gan_gaussian_fit(gan_gaussian *g, const double *x, int n, int d);
+void gan_gaussian_free(gan_gaussian *g);
+/* The squared Fréchet (2-Wasserstein) distance between two Gaussians of the same d,
+ *   ‖μa − μb‖² + tr Σa + tr Σb − 2 tr (Σa^½ Σb Σa^½)^½,
+ * with both square roots from symmetric eigen-decompositions in double. */
+double gan_frechet(const gan_gaussian *a, const gan_gaussian *b);
+
+/* Symmetric eigen-decomposition by cyclic Jacobi rotations: a (n, n) symmetric = V diag(w) Vᵀ,
+ * w (n) in ascending order, v (n, n) row-major with eigenvectors as columns.  a is not
+ * modified.  Returns the number of sweeps used. */
+int gan_sym_eigen(const double *a, int n, double *w, double *v);
+/* The symmetric square root of a symmetric positive semi-definite a (n, n): s with
+ * s·s = a (negative eigenvalues from rounding are taken as 0). */
+void gan_sqrtm_psd(const double *a, int n, double *s);
+
 #endif

@@ -31,7 +31,16 @@ typedef enum {
 typedef enum {
     VAE_ELBO = 0,            /* seed 000 eq. (8), with β on the KL term */
     VAE_IWAE,                /* importance-weighted bound with k = samples (Burda et al.) */
+    VAE_INFOVAE,             /* Zhao et al.: recon + (1−α)·KL + (α+λ−1)·MMD²(q(z), p(z)) */
+    VAE_MMD,                 /* the same with α = 1: the MMD-VAE of seed 002 eq. (6) */
+    VAE_BTCVAE,              /* Chen et al.: recon + α·MI + β·TC + γ·dim-KL, seed 002 eq. (5), (7) */
 } vae_objective;
+
+/* Kernels of the MMD (vae/objectives.c); s = config.mmd_scale. */
+typedef enum {
+    VAE_KERNEL_GAUSSIAN = 0, /* k(a,b) = exp(−‖a−b‖² / s), i.e. 2σ² = s */
+    VAE_KERNEL_IMQ,          /* inverse multiquadric k(a,b) = s / (s + ‖a−b‖²) (Tolstikhin et al.) */
+} vae_kernel;
 
 typedef struct vae_config {
     int x_ndim, x_shape[NN_MAX_SHAPE];  /* per-example data shape, e.g. 3, {1, 28, 28} */
@@ -45,6 +54,16 @@ typedef struct vae_config {
     double beta;         /* weight of the KL term (β-VAE); default 1 */
     int warmup_steps;    /* KL weight rises linearly from 0 to β over this many steps */
     uint64_t seed;       /* parameter initialisation */
+    /* VAE_INFOVAE / VAE_MMD (seed 002 eq. (6)); both use one z per example (samples = 1). */
+    double info_alpha;   /* α (VAE_MMD forces 1); needs α ≤ 1 and α + λ ≥ 1 */
+    double info_lambda;  /* λ; 0 means the default 1000 (Zhao et al.'s MNIST value) */
+    vae_kernel mmd_kernel;
+    double mmd_scale;    /* s of the kernel; 0 means 2·z_dim (= E‖a−b‖² for a, b ~ N(0, I)) */
+    /* VAE_BTCVAE (seed 002 eq. (7)): the weights of index-code MI, total correlation and
+     * dimension-wise KL, taken as given — 0 switches a term off, and (0, 1, 1) is seed 002
+     * eq. (6)-(7), the ELBO plus I(x;z).  Chen et al. use (1, β, 1). */
+    double tc_alpha, tc_beta, tc_gamma;
+    int dataset_size;    /* N of minibatch-weighted sampling (required by VAE_BTCVAE) */
 } vae_config;
 
 typedef struct vae {
@@ -64,6 +83,9 @@ typedef struct vae_stats {
     double recon;    /* −E_q ln p(x|z) */
     double kl;       /* KL(q(z|x) ‖ p(z)) */
     double kl_weight;/* β after warm-up at this step */
+    double mmd;      /* VAE_INFOVAE / VAE_MMD: MMD² of the batch's codes to prior draws */
+    double mi, tc, dim_kl; /* VAE_BTCVAE: minibatch-weighted-sampling estimates (see
+                              vae_kl_decompose for their offsets) */
 } vae_stats;
 
 /* Builds the networks (encoder input = x_shape, decoder input = (z_dim)) and checks that
@@ -98,6 +120,81 @@ void vae_set_training(vae *m, bool on);
  * ELBO.  Runs in chunks on a private tape, so k = 5000 fits in memory; its noise is seeded
  * from t's PRNG.  Records nothing. */
 void vae_iwae_bound(vae *m, ag_tape *t, ag_tensor *x, int k, double *out);
+
+/* ---- seed 002: the KL term split and replaced (vae/objectives.c) ------------------------
+ * Seed 002 eq. (5): E_x KL(q(z|x) ‖ p(z)) = I_q(x;z) + KL(q(z) ‖ p(z)), so the ELBO pushes
+ * the mutual information between x and z down.  InfoVAE (eq. (6)) adds I back and keeps
+ * only a divergence between the aggregate posterior q(z) and the prior, estimated here by
+ * the MMD; β-TCVAE weighs the three terms of eq. (5) + (7) separately:
+ *   E_x KL(q(z|x) ‖ p(z)) = I(x;z) + KL(q(z) ‖ Π_d q(z_d)) + Σ_d KL(q(z_d) ‖ p(z_d)). */
+
+/* MMD² between the rows of a (n, d) and of b (m, d) under the kernel k with scale s:
+ *   MMD² = E k(a,a') + E k(b,b') − 2 E k(a,b).
+ * unbiased: the U-statistic (pairs i ≠ j only in the within-sample means; can be < 0);
+ * otherwise the V-statistic over all pairs, whose expectation exceeds MMD² by
+ * (1/n)(k(0) − E k(a,a')) + (1/m)(k(0) − E k(b,b')) with k(0) = 1 for both kernels.
+ * Differentiable in a and b; shape (1).  Cost O(n·m·d) memory on the tape. */
+ag_tensor *vae_mmd(ag_tape *t, ag_tensor *a, ag_tensor *b, vae_kernel kernel, double scale,
+                   bool unbiased);
+
+/* The three terms of the KL for a batch, by minibatch-weighted sampling (Chen et al. 2018):
+ * z (M, d) holds one draw z_i ~ q(z|x_i) = N(mu_i, e^logvar_i) per example, and
+ *   ln q(z_i)       ≈ logsumexp_j ln q(z_i | x_j) − ln(N·M)
+ *   ln q_k(z_ik)    ≈ logsumexp_j ln q(z_ik | x_j) − ln(N·M)      for each dim k,
+ * N the dataset size.  Each term is a mean over the batch, shape (1), differentiable:
+ *   mi     = mean_i [ln q(z_i|x_i) − ln q(z_i)]
+ *   tc     = mean_i [ln q(z_i) − Σ_k ln q_k(z_ik)]
+ *   dim_kl = mean_i [Σ_k ln q_k(z_ik) − ln p(z_i)]
+ * mi + tc + dim_kl = mean_i [ln q(z_i|x_i) − ln p(z_i)], a one-sample estimate of the KL.
+ * Known offsets: against the mixture of the batch's own posteriors (normalised by ln M),
+ * every ln q above is lower by exactly ln N, so mi reads ln N high, tc (d−1)·ln N high and
+ * dim_kl d·ln N low.  Constants: the gradients are those of the batch-mixture estimate. */
+typedef struct vae_kl_terms { ag_tensor *mi, *tc, *dim_kl; } vae_kl_terms;
+vae_kl_terms vae_kl_decompose(ag_tape *t, ag_tensor *z, ag_tensor *mu, ag_tensor *logvar,
+                              double dataset_size);
+
+/* The training losses vae_loss uses for these objectives (means over the batch of x, one
+ * z per example).  kl_scale ∈ [0, 1] is the warm-up factor on the KL-type weights.
+ *   InfoVAE:  recon + (1−α)·kl_scale·KL + (α+λ−1)·MMD²(z, draws of N(0, I))  (U-statistic)
+ *   β-TCVAE:  recon + kl_scale·(α·mi + β·tc + γ·dim_kl)                       */
+ag_tensor *vae_infovae_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_scale,
+                            vae_stats *stats);
+ag_tensor *vae_btcvae_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_scale,
+                           vae_stats *stats);
+
+/* ---- seed 002: measuring what the codes keep (vae/measure.c) ----------------------------
+ * All from n posteriors q(z|x_i) = N(mu_i, e^logvar_i) and one draw z_i from each, with the
+ * aggregate posterior estimated by the mixture of the n posteriors themselves (He et al.
+ * 2019, "Lagging inference networks"):  ln q(z) ≈ logsumexp_j ln q(z|x_j) − ln n. */
+typedef struct vae_info {
+    int n, z_dim;
+    double mi;          /* I(x;z) = mean_i [ln q(z_i|x_i) − ln q(z_i)]; never above ln n,
+                           since the mixture holds q(z_i|x_i)/n itself */
+    double mi_max;      /* ln n, that ceiling */
+    double tc;          /* KL(q(z) ‖ Π_k q(z_k)) = mean_i [ln q(z_i) − Σ_k ln q_k(z_ik)] */
+    double dim_kl;      /* Σ_k KL(q(z_k) ‖ N(0,1)) */
+    double marginal_kl; /* KL(q(z) ‖ p(z)) = tc + dim_kl */
+    double kl;          /* mean_i KL(q(z|x_i) ‖ p(z)), closed form; ≈ mi + marginal_kl (eq. (5)) */
+    double *kl_per_dim; /* (z_dim) mean closed-form KL per latent dimension; owned */
+    double *mu_var;     /* (z_dim) Var_i mu_i,k; owned */
+    int active_units;   /* dims with Var_i mu_i,k > 0.01 (Burda et al. 2016) */
+} vae_info;
+/* The estimates from raw arrays, each (n, d) row-major (OpenMP over i; O(n²·d) time). */
+vae_info vae_info_from_posteriors(const ag_real *mu, const ag_real *logvar, const ag_real *z,
+                                  int n, int d);
+/* mu and logvar of q(z|x) for the first n examples of d (all if n <= 0), in evaluation
+ * mode: two malloc'd (n, z_dim) arrays for the caller to free.  Returns n. */
+int vae_encode_dataset(vae *m, const nn_dataset *d, int n, ag_real **mu, ag_real **logvar);
+/* vae_info of the first n examples of d (all if n <= 0), the draws z_i seeded by seed. */
+vae_info vae_measure(vae *m, const nn_dataset *d, int n, uint64_t seed);
+void vae_info_free(vae_info *info);
+
+/* Test accuracy of a linear probe: multinomial logistic regression on codes (rows of dim
+ * values, centred by the training mean) trained with Adam (lr 0.01, batches of 128) for
+ * `epochs` epochs on (train, train_y), scored on (test, test_y). */
+double vae_linear_probe(const ag_real *train, const int *train_y, int n_train,
+                        const ag_real *test, const int *test_y, int n_test, int dim,
+                        int epochs, uint64_t seed);
 
 /* ---- training and evaluation helpers (vae/train.c) -----------------------------------
  * The loops every program around a VAE needs, so that examples differ only in what they

@@ -267,18 +267,18 @@ TEST(gradcheck_logsumexp) {
 /* One op along axes 0, 1, -1 of a (3, 4), with and without keepdim, along each axis of a
  * (2, 3, 4), and along the only axis of a (5). */
 #define AXIS_GRADCHECKS(op, distinct)                                                  \
-    TEST(gradcheck_##op##_axis_2d) {                                                   \
+    TEST(gradcheck_##op##_2d) {                                                        \
         GC(#op " axis 0 (3,4)", ALONG(ag_##op, 0, false), 2, (int[]){3, 4}, distinct);   \
         GC(#op " axis 0 keepdim", ALONG(ag_##op, 0, true), 2, (int[]){3, 4}, distinct);  \
         GC(#op " axis 1 (3,4)", ALONG(ag_##op, 1, false), 2, (int[]){3, 4}, distinct);   \
         GC(#op " axis -1 keepdim", ALONG(ag_##op, -1, true), 2, (int[]){3, 4}, distinct); \
     }                                                                                  \
-    TEST(gradcheck_##op##_axis_3d) {                                                   \
+    TEST(gradcheck_##op##_3d) {                                                        \
         GC(#op " axis 0 (2,3,4)", ALONG(ag_##op, 0, false), 3, (int[]){2, 3, 4}, distinct); \
         GC(#op " axis 1 (2,3,4)", ALONG(ag_##op, 1, true), 3, (int[]){2, 3, 4}, distinct); \
         GC(#op " axis -1 (2,3,4)", ALONG(ag_##op, -1, false), 3, (int[]){2, 3, 4}, distinct); \
     }                                                                                  \
-    TEST(gradcheck_##op##_axis_1d) {                                                   \
+    TEST(gradcheck_##op##_1d) {                                                        \
         GC(#op " axis 0 (5)", ALONG(ag_##op, 0, false), 1, (int[]){5}, distinct);        \
     }
 
@@ -295,7 +295,7 @@ AXIS_GRADCHECKS(logsumexp_axis, false)
     TEST(gradcheck_##op##_axis_0) {                                                    \
         GC(#op " axis 0 (3,4)", NORM(ag_##op, 0), 2, (int[]){3, 4}, false);              \
     }                                                                                  \
-    TEST(gradcheck_##op##_axis_3d) {                                                   \
+    TEST(gradcheck_##op##_3d) {                                                        \
         GC(#op " axis 1 (2,3,4)", NORM(ag_##op, 1), 3, (int[]){2, 3, 4}, false);         \
         GC(#op " axis 2 (2,3,4)", NORM(ag_##op, 2), 3, (int[]){2, 3, 4}, false);         \
     }

@@ -108,7 +108,7 @@ TEST(transpose_permute_forward) {
                   (double[]){0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11});
     EXPECT_VALUES(ag_transpose(t, c, 0, 2), 3, (int[]){2, 3, 2},
                   (double[]){0, 6, 2, 8, 4, 10, 1, 7, 3, 9, 5, 11});
-    /* 4-D against the definition y[i0,i1,i2,i3] = x at index i_perm⁻¹... by explicit loops */
+    /* 4-D, against explicit loops: output index k reads x along axis perm[k] */
     ag_tensor *q = counting(t, 4, (int[]){2, 3, 4, 5});
     const int perm[4] = {3, 1, 0, 2};
     ag_tensor *p = ag_permute(t, q, perm);

@@ -1,0 +1,388 @@
+/* gan2d.c — the GAN of seed 004 on the 2-D toy mixtures that measure mode collapse, in the
+ * protocol of the VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et al. 2018) papers:
+ *
+ *   ring  8 Gaussians, means (cos 2πi/8, sin 2πi/8), standard deviation 0.01
+ *   grid  25 Gaussians, means {−4, −2, 0, 2, 4}², standard deviation 0.05
+ *
+ * After training, 2500 generated points are scored: a point is high-quality when it lies
+ * within 3 standard deviations of its nearest mode; a mode is captured when at least one
+ * high-quality point is nearest to it; the reverse KL is KL(q ‖ uniform) for q the
+ * histogram of high-quality points over the modes.  --runs N repeats with N seeds and
+ * prints mean ± standard error, beside the published figures.
+ *
+ *   build/gan2d                               vanilla GAN on the ring, one run
+ *   build/gan2d --dataset grid --pack 4       PacGAN4 on the grid
+ *   build/gan2d --runs 10 --pack 4            ten seeds: a table and the result line
+ *
+ * Each iteration takes k discriminator steps (ascent on V, seed 004 eq. (20)) and one
+ * generator step (eq. (21), or its non-saturating form).  The log shows D on real and
+ * generated points and the JS estimate (V + 2 ln 2)/2 of eq. (14) — of the packed
+ * distributions when --pack > 1 — averaged over the logging interval. */
+#include "vae/gan.h"
+#include "examples/common/cli.h"
+#include "examples/common/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "gan2d"
+#define MAX_MODES 25
+#define N_EVAL 2500 /* points scored, as in both papers */
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+typedef struct config {
+    const char *dataset, *gen_loss, *generator, *discriminator, *schedule, *out;
+    int runs, pack, d_steps, iters, batch, z, threads, log_every, pictures;
+    double lr, lr_min, beta1;
+    uint64_t seed;
+    bool quiet;
+} config;
+
+static const char *epilog =
+    "Architecture (defaults; override with spec text, see docs/spec.md):\n"
+    "  generator      linear 128, relu, linear 128, relu, linear 128, relu, linear 2\n"
+    "  discriminator  linear 128, leaky_relu 0.2, linear 128, leaky_relu 0.2, linear 1\n"
+    "                 (its input is 2*PACK values: PACK points side by side)\n"
+    "--batch counts D's decisions: each step sees BATCH*PACK real and as many generated points,\n"
+    "as in PacGAN.  Real points are drawn fresh every step.\n"
+    "\nexamples:\n"
+    "  build/gan2d --dataset ring                    vanilla GAN, one run, pictures in out/gan2d\n"
+    "  build/gan2d --dataset grid --pack 4 --runs 10 PacGAN4, ten seeds, mean +- standard error\n"
+    "\nThe last line printed is 'result: key=value ...' with the means over the runs.";
+
+/* ---- the mixtures ------------------------------------------------------------------------- */
+
+typedef struct mixture {
+    int k;                      /* modes, equally likely */
+    double std;                 /* per coordinate */
+    double mean[MAX_MODES][2];
+} mixture;
+
+static void mixture_init(mixture *m, const char *name) {
+    if (!strcmp(name, "ring")) {
+        m->k = 8, m->std = 0.01;
+        for (int i = 0; i < 8; i++)
+            m->mean[i][0] = cos(2 * M_PI * i / 8), m->mean[i][1] = sin(2 * M_PI * i / 8);
+    } else {
+        m->k = 25, m->std = 0.05;
+        for (int i = 0; i < 25; i++) m->mean[i][0] = -4 + 2 * (i % 5), m->mean[i][1] = -4 + 2 * (i / 5);
+    }
+}
+
+/* n points, xy[2i], xy[2i+1]: a mode uniformly at random plus N(0, std² I). */
+static void mixture_sample(const mixture *m, ag_rng *r, ag_real *xy, int n) {
+    for (int i = 0; i < n; i++) {
+        int c = (int)ag_rng_below(r, (uint32_t)m->k);
+        xy[2 * i] = (ag_real)(m->mean[c][0] + m->std * ag_rng_normal(r));
+        xy[2 * i + 1] = (ag_real)(m->mean[c][1] + m->std * ag_rng_normal(r));
+    }
+}
+
+/* ---- the scores --------------------------------------------------------------------------- */
+
+typedef struct scores {
+    int modes;      /* captured modes */
+    double hq;      /* % of points within 3 std of their nearest mode */
+    double rkl;     /* KL(q ‖ uniform) of the high-quality points' mode histogram, nats */
+} scores;
+
+static scores score(const mixture *m, const ag_real *xy, int n) {
+    int count[MAX_MODES] = {0}, good = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        double bd = INFINITY;
+        for (int c = 0; c < m->k; c++) {
+            double dx = xy[2 * i] - m->mean[c][0], dy = xy[2 * i + 1] - m->mean[c][1];
+            double d = dx * dx + dy * dy;
+            if (d < bd) bd = d, best = c;
+        }
+        if (sqrt(bd) <= 3 * m->std) count[best]++, good++;
+    }
+    scores s = {0, 100.0 * good / n, 0};
+    for (int c = 0; c < m->k; c++) {
+        if (!count[c]) continue;
+        s.modes++;
+        double q = (double)count[c] / good;
+        s.rkl += q * log(q * m->k);          /* Σ q ln(q / (1/K)) */
+    }
+    if (!good) s.rkl = log(m->k);            /* nothing to histogram: as far as it gets */
+    return s;
+}
+
+/* ---- one run ------------------------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
+    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^
+           (b + 7) * 0x94D049BB133111EBULL;
+}
+
+/* N_EVAL generated points into xy (eval mode, no gradients), with z from a fixed seed so
+ * the pictures of a run are comparable across iterations. */
+static void generate(gan *g, uint64_t seed, ag_real *xy) {
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    gan_set_training(g, false);
+    ag_tensor *x = gan_generate(g, t, gan_sample_z(g, t, N_EVAL));
+    memcpy(xy, x->data, sizeof(ag_real) * 2 * N_EVAL);
+    gan_set_training(g, true);
+    ag_tape_free(t);
+}
+
+static void picture(const config *c, const ag_real *real, const ag_real *fake, const char *name,
+                    const char *title) {
+    char path[4096];
+    nn_error err;
+    nn_points sets[2] = {{"real", real, N_EVAL, NULL}, {"generated", fake, N_EVAL, NULL}};
+    if (nn_plot_scatter_png(run_path(path, sizeof path, c->out, name), sets, 2,
+                            &(nn_plot_opts){.title = title, .xlabel = "x1", .ylabel = "x2",
+                                            .width = 560, .height = 560},
+                            &err))
+        fprintf(stderr, PROG ": %s\n", err.msg);
+}
+
+typedef struct run_result {
+    scores s;
+    double seconds;
+    bool failed;
+} run_result;
+
+static run_result train_run(const config *c, const mixture *m, int run, nn_csv *csv) {
+    run_result res = {{0}, 0, false};
+    uint64_t seed = mix(c->seed, 100, (uint64_t)run);
+    nn_error err;
+    gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {2}, .z_dim = c->z,
+                                   .generator_text = c->generator,
+                                   .discriminator_text = c->discriminator,
+                                   .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX
+                                                                               : GAN_NON_SATURATING,
+                                   .d_steps = c->d_steps, .pack = c->pack, .seed = seed},
+                     &err);
+    if (!g) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        res.failed = true;
+        return res;
+    }
+    if (run == 0 && !c->quiet) {
+        nn_describe(g->generator, "generator", stdout);
+        nn_describe(g->discriminator, "discriminator", stdout);
+    }
+    nn_optim *opt_g = nn_adam(&g->g_params, c->lr), *opt_d = nn_adam(&g->d_params, c->lr);
+    nn_optim_set_betas(opt_g, c->beta1, 0.999, 1e-8);
+    nn_optim_set_betas(opt_d, c->beta1, 0.999, 1e-8);
+    if (!strcmp(c->schedule, "cosine")) {
+        nn_optim_set_schedule(opt_g, &(nn_lr_schedule){.kind = NN_LR_COSINE,
+                                                       .total_steps = c->iters,
+                                                       .min_lr = c->lr_min});
+        nn_optim_set_schedule(opt_d, &(nn_lr_schedule){.kind = NN_LR_COSINE,
+                                                       .total_steps = c->iters * g->cfg.d_steps,
+                                                       .min_lr = c->lr_min});
+    }
+    ag_rng data_rng;
+    ag_rng_seed(&data_rng, mix(seed, 1, 0));
+    ag_tape *t = ag_tape_new(mix(seed, 2, 0));
+    const int n = c->batch * c->pack; /* points per step, real and generated each */
+    ag_real *real = malloc(sizeof(ag_real) * 2 * N_EVAL), *fake = malloc(sizeof(ag_real) * 2 * N_EVAL);
+    mixture_sample(m, &data_rng, real, N_EVAL); /* for the pictures only */
+    const uint64_t eval_seed = mix(seed, 3, 0);
+    double sum[5] = {0}; /* d_loss, g_loss, d_real, d_fake, js over the logging interval */
+    int in_sum = 0, next_picture = 1;
+    double t0 = run_seconds();
+    gan_stats st = {0};
+    for (int it = 1; it <= c->iters; it++) {
+        for (int k = 0; k < g->cfg.d_steps; k++) {   /* eq. (20): ascend V in D */
+            ag_tensor *x = ag_zeros(t, 2, (int[]){n, 2});
+            mixture_sample(m, &data_rng, x->data, n);
+            ag_tensor *loss = gan_d_loss(g, t, x, &st);
+            ag_backward(t, loss);
+            double gn = nn_optim_step(opt_d);
+            nn_optim_zero_grad(opt_d);
+            ag_tape_clear(t);
+            if (!run_check_finite(PROG, st.d_loss, gn, &g->d_params, run + 1, it)) goto fail;
+        }
+        ag_tensor *loss = gan_g_loss(g, t, n, &st);     /* eq. (21): descend in G */
+        ag_backward(t, loss);
+        double gn = nn_optim_step(opt_g);
+        nn_optim_zero_grad(opt_g);
+        nn_optim_zero_grad(opt_d); /* G's loss also reached D's parameters */
+        ag_tape_clear(t);
+        if (!run_check_finite(PROG, st.g_loss, gn, &g->g_params, run + 1, it)) goto fail;
+
+        double v[5] = {st.d_loss, st.g_loss, st.d_real, st.d_fake, st.js};
+        for (int i = 0; i < 5; i++) sum[i] += v[i];
+        in_sum++;
+        bool log_now = c->log_every > 0 && (it % c->log_every == 0 || it == c->iters);
+        bool pic_now = c->pictures > 0 && run == 0 &&
+                       it >= (long)next_picture * c->iters / c->pictures;
+        if (log_now || pic_now) {
+            generate(g, eval_seed, fake);
+            scores s = score(m, fake, N_EVAL);
+            for (int i = 0; i < 5; i++) sum[i] /= in_sum;
+            if (log_now && !c->quiet) {
+                printf("run %2d/%d  iter %6d/%d  D(real) %.3f D(fake) %.3f  JS~%.4f  "
+                       "d_loss %.4f g_loss %.4f  modes %2d hq %5.1f%% rkl %.3f  %.1fs\n",
+                       run + 1, c->runs, it, c->iters, sum[2], sum[3], sum[4], sum[0], sum[1],
+                       s.modes, s.hq, s.rkl, run_seconds() - t0);
+                fflush(stdout);
+            }
+            if (csv && log_now &&
+                nn_csv_row(csv, (double[]){run + 1, it, sum[0], sum[1], sum[2], sum[3], sum[4],
+                                           s.modes, s.hq, s.rkl},
+                           &err))
+                fprintf(stderr, PROG ": %s\n", err.msg);
+            if (pic_now) {
+                char name[64], title[128];
+                snprintf(name, sizeof name, "%s_iter%06d.png", c->dataset, it);
+                snprintf(title, sizeof title, "%s, pack %d, iteration %d: %d modes, %.1f%% hq",
+                         c->dataset, c->pack, it, s.modes, s.hq);
+                picture(c, real, fake, name, title);
+                next_picture++;
+            }
+            memset(sum, 0, sizeof sum);
+            in_sum = 0;
+        }
+        if (run_stop_requested()) goto fail;
+    }
+    res.seconds = run_seconds() - t0;
+    generate(g, mix(seed, 4, 0), fake); /* the scored sample: z not seen in the pictures */
+    res.s = score(m, fake, N_EVAL);
+    {
+        char name[64], title[128];
+        snprintf(name, sizeof name, "%s_run%02d_final.png", c->dataset, run + 1);
+        snprintf(title, sizeof title, "%s, pack %d, run %d: %d/%d modes, %.1f%% hq, rkl %.3f",
+                 c->dataset, c->pack, run + 1, res.s.modes, m->k, res.s.hq, res.s.rkl);
+        picture(c, real, fake, name, title);
+    }
+    goto done;
+fail:
+    res.failed = true;
+done:
+    free(real);
+    free(fake);
+    ag_tape_free(t);
+    nn_optim_free(opt_g);
+    nn_optim_free(opt_d);
+    gan_free(g);
+    return res;
+}
+
+/* ---- the program -------------------------------------------------------------------------- */
+
+static void mean_se(const double *v, int n, double *mean, double *se) {
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++) s2 += (v[i] - *mean) * (v[i] - *mean);
+    *se = n > 1 ? sqrt(s2 / (n - 1) / n) : 0;
+}
+
+int main(int argc, char **argv) {
+    config c = {.dataset = "ring", .gen_loss = "ns",
+                .generator = "linear 128, relu, linear 128, relu, linear 128, relu, linear 2",
+                .discriminator = "linear 128, leaky_relu 0.2, linear 128, leaky_relu 0.2, linear 1",
+                .schedule = "cosine", .out = "out/gan2d", .runs = 1, .pack = 1, .d_steps = 1,
+                .iters = 10000, .batch = 100, .z = 2, .threads = 1, .log_every = 1000,
+                .pictures = 5, .lr = 1e-3, .lr_min = 1e-5, .beta1 = 0.5, .seed = 1};
+    cli_opt opts[] = {
+        {"dataset", CLI_CHOICE, &c.dataset, "ring|grid", "8 Gaussians on a circle, or 25 on a grid"},
+        {"runs", CLI_INT, &c.runs, "N", "independent runs (seeds) to average"},
+        {"pack", CLI_INT, &c.pack, "P", "PacGAN: D judges P points at once (1: vanilla GAN)"},
+        {"gen-loss", CLI_CHOICE, &c.gen_loss, "ns|minimax",
+         "generator loss: -E ln D(G(z)), or E ln(1-D(G(z))) of eq. (21)"},
+        {"d-steps", CLI_INT, &c.d_steps, "K", "discriminator steps per generator step"},
+        {"iters", CLI_INT, &c.iters, "N", "generator steps per run"},
+        {"batch", CLI_INT, &c.batch, "B", "D decisions per step (B*PACK points)"},
+        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate of G and D"},
+        {"lr-min", CLI_REAL, &c.lr_min, "LR", "final learning rate of the cosine schedule"},
+        {"schedule", CLI_CHOICE, &c.schedule, "cosine|constant", "learning-rate schedule"},
+        {"beta1", CLI_REAL, &c.beta1, "B", "Adam's first-moment decay"},
+        {"z", CLI_INT, &c.z, "N", "latent dimensions (z ~ N(0, I))"},
+        {"generator", CLI_STRING, &c.generator, "SPEC", "generator layers (ends in linear 2)"},
+        {"discriminator", CLI_STRING, &c.discriminator, "SPEC",
+         "discriminator layers (ends in linear 1)"},
+        {"seed", CLI_U64, &c.seed, "S", "seed of run 1 (the others derive from it)"},
+        {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (small nets: 1 is fastest)"},
+        {"log-every", CLI_INT, &c.log_every, "N", "print a line every N iterations (0: never)"},
+        {"pictures", CLI_INT, &c.pictures, "N", "scatter plots during run 1 (0: none)"},
+        {"out", CLI_STRING, &c.out, "DIR", "pictures and log.csv go here"},
+        {"quiet", CLI_FLAG, &c.quiet, NULL, "only the table and the result line"},
+        {0}};
+    int rc = cli_parse(argc, argv,
+                       &(cli_program){PROG, "a GAN on the ring and grid mixtures (mode collapse)",
+                                      epilog},
+                       opts);
+    if (rc) return rc < 0 ? 2 : 0;
+    if (c.runs < 1 || c.pack < 1 || c.d_steps < 1 || c.iters < 1 || c.batch < 1 || c.z < 1 ||
+        c.lr <= 0 || c.lr_min < 0 || c.beta1 < 0 || c.beta1 >= 1) {
+        fprintf(stderr, PROG ": --runs, --pack, --d-steps, --iters, --batch, --z must be >= 1, "
+                        "--lr > 0, --lr-min >= 0, 0 <= --beta1 < 1\n");
+        return 2;
+    }
+    int threads = run_threads(c.threads);
+    mixture m;
+    mixture_init(&m, c.dataset);
+    nn_error err;
+    if (run_mkdir(c.out, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    char path[4096];
+    static const char *cols[] = {"run", "iter", "d_loss", "g_loss", "d_real", "d_fake", "js",
+                                 "modes", "hq", "rkl"};
+    remove(run_path(path, sizeof path, c.out, "log.csv")); /* a new experiment, a new log */
+    nn_csv *csv = nn_csv_open(path, 10, cols, &err);
+    if (!csv) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    if (!c.quiet)
+        printf("henbun %s GAN on the %s (%d modes, std %g): pack %d, %s generator loss, "
+               "%d D step%s, %d iterations of %d points, lr %g (%s), %d thread%s\n",
+               AG_REAL_NAME, c.dataset, m.k, m.std, c.pack, c.gen_loss, c.d_steps,
+               c.d_steps == 1 ? "" : "s", c.iters, c.batch * c.pack, c.lr, c.schedule,
+               threads, threads == 1 ? "" : "s");
+    run_catch_signals();
+    double *modes = calloc((size_t)c.runs, sizeof(double)), *hq = calloc((size_t)c.runs, sizeof(double)),
+           *rkl = calloc((size_t)c.runs, sizeof(double));
+    double seconds = 0;
+    int done = 0;
+    printf("%-6s %7s %8s %8s %9s\n", "run", "modes", "hq %", "rkl", "seconds");
+    for (int r = 0; r < c.runs; r++) {
+        run_result res = train_run(&c, &m, r, csv);
+        if (res.failed) break;
+        modes[done] = res.s.modes, hq[done] = res.s.hq, rkl[done] = res.s.rkl;
+        seconds += res.seconds;
+        done++;
+        printf("%-6d %4d/%-2d %8.1f %8.3f %9.1f\n", r + 1, res.s.modes, m.k, res.s.hq, res.s.rkl,
+               res.seconds);
+        fflush(stdout);
+    }
+    nn_csv_close(csv, NULL);
+    int code = done == c.runs ? 0 : 1;
+    if (done > 0) {
+        double mm, ms, hm, hs, km, ks;
+        mean_se(modes, done, &mm, &ms);
+        mean_se(hq, done, &hm, &hs);
+        mean_se(rkl, done, &km, &ks);
+        const bool ring = m.k == 8;
+        printf("\n%-28s %14s %14s %14s\n", "", "modes", "high-quality %", "reverse KL");
+        printf("%-28s %7.2f ± %-4.2f %7.1f ± %-4.1f %7.3f ± %-5.3f\n", "this run (mean ± se)", mm,
+               ms, hm, hs, km, ks);
+        printf("%-28s %14s %14s %14s\n", "published GAN (PacGAN t.1)", ring ? "6.3" : "17.3",
+               ring ? "98.2" : "94.8", "-");
+        printf("%-28s %14s %14s %14s\n", "published PacGAN4", ring ? "7.8" : "24.8",
+               ring ? "95.9" : "93.6", ring ? "0.07" : "0.04");
+        printf("pictures and log.csv in %s/\n", c.out);
+        printf("result: dataset=%s runs=%d modes=%.2f modes_se=%.2f hq=%.1f hq_se=%.1f rkl=%.3f "
+               "rkl_se=%.3f pack=%d gen_loss=%s d_steps=%d iters=%d batch=%d seconds=%.1f "
+               "sec_per_run=%.1f\n",
+               c.dataset, done, mm, ms, hm, hs, km, ks, c.pack, c.gen_loss, c.d_steps, c.iters,
+               c.batch, seconds, seconds / done);
+    }
+    free(modes);
+    free(hq);
+    free(rkl);
+    return code;
+}
