@@ -59,7 +59,9 @@ typedef struct ag_tensor {
  * "henbun: <op>: <message>" to stderr and aborts.  Tests install their own handler, which
  * may longjmp out.  Returns the previous handler. */
 typedef void (*ag_error_fn)(const char *op, const char *message, void *user);
-ag_error_fn ag_set_error_handler(ag_error_fn fn, void *user);
+ag_error_fn ag_set_error_handler(ag_error_fn fn, void *user); /* fn NULL: the default */
+/* Raises a programmer error: formats the message (printf-style) and calls the handler;
+ * never returns (aborts if the handler does). */
 void ag_error(const char *op, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -72,8 +74,8 @@ const char *ag_shape_str(const ag_tensor *x, char *buf, size_t n);
  * Random numbers: one family (xoshiro256**, seeded through splitmix64).  Each tape owns
  * one; ag_rng_* also work on a standalone generator.  Same seed, same stream. */
 typedef struct ag_rng { uint64_t s[4]; } ag_rng;
-void ag_rng_seed(ag_rng *r, uint64_t seed);
-uint64_t ag_rng_u64(ag_rng *r);
+void ag_rng_seed(ag_rng *r, uint64_t seed);    /* r := the state for `seed` */
+uint64_t ag_rng_u64(ag_rng *r);                /* 64 uniform random bits */
 double ag_rng_uniform(ag_rng *r);              /* in [0, 1) */
 double ag_rng_normal(ag_rng *r);               /* N(0, 1), Box–Muller, no cached pair */
 uint32_t ag_rng_below(ag_rng *r, uint32_t n);  /* uniform in [0, n), unbiased */
@@ -81,15 +83,15 @@ uint32_t ag_rng_below(ag_rng *r, uint32_t n);  /* uniform in [0, n), unbiased */
 /* ---------------------------------------------------------------------------------------
  * The tape: an arena for a step's tensors, the list of recorded nodes, a PRNG.
  * Ops record a node only if grad mode is on and some input requires grad. */
-ag_tape *ag_tape_new(uint64_t seed);
-void ag_tape_free(ag_tape *t);
+ag_tape *ag_tape_new(uint64_t seed);  /* empty tape, 1 MB arena, PRNG seeded with seed */
+void ag_tape_free(ag_tape *t);        /* frees the tape and its arena; NULL is fine */
 /* Frees every tensor and node made on the tape since the last clear (O(1); keeps the
  * memory for the next step, so a steady-state step calls malloc zero times). */
 void ag_tape_clear(ag_tape *t);
-ag_rng *ag_tape_rng(ag_tape *t);
+ag_rng *ag_tape_rng(ag_tape *t);      /* the tape's PRNG, owned by the tape */
 /* Grad mode (on by default).  Off: ops compute values but record nothing (evaluation). */
 bool ag_set_grad_enabled(ag_tape *t, bool on); /* returns the previous mode */
-bool ag_grad_enabled(const ag_tape *t);
+bool ag_grad_enabled(const ag_tape *t);        /* the current mode */
 /* Bytes the arena currently holds reserved / in use; number of recorded nodes. */
 size_t ag_tape_bytes_reserved(const ag_tape *t);
 size_t ag_tape_bytes_used(const ag_tape *t);
@@ -104,10 +106,12 @@ void ag_backward(ag_tape *t, ag_tensor *loss);
 /* Same, seeding d(loss) with the given tensor of loss's shape (vector-Jacobian product). */
 void ag_backward_seed(ag_tape *t, ag_tensor *out, const ag_tensor *seed);
 
-/* Dump the recorded nodes (index, op, output shape, inputs, bytes) as text, or as a
- * Graphviz DOT graph.  Returns 0, or -1 if the file cannot be written. */
+/* Dump the recorded nodes (index, op, output shape, inputs, bytes) as text to file
+ * (stdout if NULL), or as a Graphviz DOT graph: ops are ellipses labelled with name and
+ * output shape, leaves are boxes (filled when they require grad) labelled with x->name.
+ * The DOT file is written atomically (temporary file + rename); 0, or -1 on failure. */
 void ag_tape_print(const ag_tape *t, void *file /* FILE* */);
-int ag_tape_write_dot(const ag_tape *t, const char *path);
+int ag_tape_write_dot(const ag_tape *t, const char *path); /* dot -Tpng path -o tape.png */
 
 /* ---------------------------------------------------------------------------------------
  * Tensors.  Shapes are given as (ndim, int shape[]).  On a tape (t != NULL) memory comes
@@ -115,23 +119,26 @@ int ag_tape_write_dot(const ag_tape *t, const char *path);
 ag_tensor *ag_tensor_new(int ndim, const int *shape, bool requires_grad); /* zeros, heap */
 ag_tensor *ag_param(int ndim, const int *shape);  /* zeros, heap, requires_grad, grad=0 */
 void ag_tensor_free(ag_tensor *x);                /* heap tensors only; NULL is fine */
-ag_tensor *ag_zeros(ag_tape *t, int ndim, const int *shape);
-ag_tensor *ag_ones(ag_tape *t, int ndim, const int *shape);
-ag_tensor *ag_full(ag_tape *t, int ndim, const int *shape, ag_real value);
+ag_tensor *ag_zeros(ag_tape *t, int ndim, const int *shape);  /* 0s, on the tape, a leaf */
+ag_tensor *ag_ones(ag_tape *t, int ndim, const int *shape);   /* 1s, on the tape, a leaf */
+ag_tensor *ag_full(ag_tape *t, int ndim, const int *shape, ag_real value); /* all `value` */
+/* A copy of data (product of shape values, row-major) on the tape; data stays the caller's. */
 ag_tensor *ag_from_data(ag_tape *t, int ndim, const int *shape, const ag_real *data);
 ag_tensor *ag_scalar(ag_tape *t, ag_real value);              /* shape (1) */
 ag_tensor *ag_arange(ag_tape *t, int n);                      /* 0, 1, ..., n-1 */
+/* N(0, std²) and U[lo, hi) values from the tape's PRNG, on the tape (leaves). */
 ag_tensor *ag_randn(ag_tape *t, int ndim, const int *shape, ag_real std);
 ag_tensor *ag_uniform(ag_tape *t, int ndim, const int *shape, ag_real lo, ag_real hi);
 ag_tensor *ag_copy(ag_tape *t, const ag_tensor *x);           /* values only, a leaf */
 /* A tensor sharing x's data with another shape: no copy, not differentiable (use
  * ag_reshape on a tape for the differentiable form).  Lives on t. */
 ag_tensor *ag_view(ag_tape *t, ag_tensor *x, int ndim, const int *shape);
+/* In place, any tensor (parameters included): x := value, x ~ N(0, std²), x ~ U[lo, hi). */
 void ag_fill(ag_tensor *x, ag_real value);
 void ag_fill_randn(ag_rng *r, ag_tensor *x, ag_real std);
 void ag_fill_uniform(ag_rng *r, ag_tensor *x, ag_real lo, ag_real hi);
 void ag_zero_grad(ag_tensor *x);          /* grad := 0 (allocates it on the heap if needed) */
-bool ag_same_shape(const ag_tensor *a, const ag_tensor *b);
+bool ag_same_shape(const ag_tensor *a, const ag_tensor *b); /* same ndim and dims */
 ag_real ag_item(const ag_tensor *x);      /* the value of a one-element tensor */
 int ag_dim(const ag_tensor *x, int axis); /* shape[axis]; axis may be negative */
 
@@ -140,46 +147,49 @@ int ag_dim(const ag_tensor *x, int axis); /* shape[axis]; axis may be negative *
  * in one file under autograd/.  Binary ops broadcast like NumPy (shapes aligned from the
  * right; a dimension of 1 stretches).  `axis` may be negative (counted from the end).
  */
-/* elementwise unary (ops_unary.c) */
-ag_tensor *ag_neg(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_exp(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_log(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_sqrt(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_square(ag_tape *t, ag_tensor *x);
+/* elementwise unary (ops_unary.c): y has x's shape, y_i = f(x_i) */
+ag_tensor *ag_neg(ag_tape *t, ag_tensor *x);                  /* −x */
+ag_tensor *ag_exp(ag_tape *t, ag_tensor *x);                  /* e^x */
+ag_tensor *ag_log(ag_tape *t, ag_tensor *x);                  /* ln x */
+ag_tensor *ag_sqrt(ag_tape *t, ag_tensor *x);                 /* √x */
+ag_tensor *ag_square(ag_tape *t, ag_tensor *x);               /* x² */
 ag_tensor *ag_abs(ag_tape *t, ag_tensor *x);                  /* d|x|/dx := 0 at 0 */
 ag_tensor *ag_pow(ag_tape *t, ag_tensor *x, ag_real p);       /* x^p */
-ag_tensor *ag_sigmoid(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_tanh(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_relu(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_leaky_relu(ag_tape *t, ag_tensor *x, ag_real slope);
-ag_tensor *ag_elu(ag_tape *t, ag_tensor *x, ag_real alpha);
+ag_tensor *ag_sigmoid(ag_tape *t, ag_tensor *x);              /* σ(x) = 1/(1 + e^-x) */
+ag_tensor *ag_tanh(ag_tape *t, ag_tensor *x);                 /* tanh x */
+ag_tensor *ag_relu(ag_tape *t, ag_tensor *x);                 /* max(x, 0) */
+ag_tensor *ag_leaky_relu(ag_tape *t, ag_tensor *x, ag_real slope); /* x > 0 ? x : slope·x */
+ag_tensor *ag_elu(ag_tape *t, ag_tensor *x, ag_real alpha);   /* x > 0 ? x : α(e^x − 1) */
 ag_tensor *ag_softplus(ag_tape *t, ag_tensor *x);             /* log(1 + e^x), stable */
 ag_tensor *ag_log_sigmoid(ag_tape *t, ag_tensor *x);          /* -softplus(-x) */
-ag_tensor *ag_clamp(ag_tape *t, ag_tensor *x, ag_real lo, ag_real hi);
+ag_tensor *ag_clamp(ag_tape *t, ag_tensor *x, ag_real lo, ag_real hi); /* min(max(x,lo),hi) */
 ag_tensor *ag_scale(ag_tape *t, ag_tensor *x, ag_real s);     /* s * x */
 ag_tensor *ag_add_scalar(ag_tape *t, ag_tensor *x, ag_real s);/* x + s */
 
-/* elementwise binary with broadcasting (ops_binary.c) */
-ag_tensor *ag_add(ag_tape *t, ag_tensor *a, ag_tensor *b);
-ag_tensor *ag_sub(ag_tape *t, ag_tensor *a, ag_tensor *b);
-ag_tensor *ag_mul(ag_tape *t, ag_tensor *a, ag_tensor *b);
-ag_tensor *ag_div(ag_tape *t, ag_tensor *a, ag_tensor *b);
+/* elementwise binary with broadcasting (ops_binary.c): the output has the broadcast shape,
+ * and a stretched operand's gradient is summed over the dimensions it was stretched along */
+ag_tensor *ag_add(ag_tape *t, ag_tensor *a, ag_tensor *b);   /* a + b */
+ag_tensor *ag_sub(ag_tape *t, ag_tensor *a, ag_tensor *b);   /* a − b */
+ag_tensor *ag_mul(ag_tape *t, ag_tensor *a, ag_tensor *b);   /* a ⊙ b (elementwise) */
+ag_tensor *ag_div(ag_tape *t, ag_tensor *a, ag_tensor *b);   /* a / b */
 ag_tensor *ag_maximum(ag_tape *t, ag_tensor *a, ag_tensor *b); /* ties: gradient to a */
 ag_tensor *ag_minimum(ag_tape *t, ag_tensor *a, ag_tensor *b); /* ties: gradient to a */
 /* Sum x down to `shape` (the reverse of broadcasting); used by broadcasting's backward. */
 ag_tensor *ag_sum_to(ag_tape *t, ag_tensor *x, int ndim, const int *shape);
+/* x repeated along its size-1 (or missing) dimensions up to `shape`; backward: sum_to. */
 ag_tensor *ag_broadcast_to(ag_tape *t, ag_tensor *x, int ndim, const int *shape);
 
 /* reductions (ops_reduce.c).  ag_sum etc. reduce everything to shape (1); the _axis forms
  * reduce one axis, keeping it as size 1 if keepdim. */
-ag_tensor *ag_sum(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_mean(ag_tape *t, ag_tensor *x);
+ag_tensor *ag_sum(ag_tape *t, ag_tensor *x);                  /* Σ_i x_i */
+ag_tensor *ag_mean(ag_tape *t, ag_tensor *x);                 /* (1/n) Σ_i x_i */
 ag_tensor *ag_max(ag_tape *t, ag_tensor *x);                  /* gradient to the first max */
-ag_tensor *ag_logsumexp(ag_tape *t, ag_tensor *x);
-ag_tensor *ag_sum_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
-ag_tensor *ag_mean_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
-ag_tensor *ag_max_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
-ag_tensor *ag_logsumexp_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);
+ag_tensor *ag_logsumexp(ag_tape *t, ag_tensor *x);   /* ln Σ e^x_i = m + ln Σ e^(x_i − m) */
+ag_tensor *ag_sum_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);       /* Σ_axis */
+ag_tensor *ag_mean_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim);      /* mean */
+ag_tensor *ag_max_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim); /* first max */
+ag_tensor *ag_logsumexp_axis(ag_tape *t, ag_tensor *x, int axis, bool keepdim); /* ln Σe^x */
+/* e^x_i / Σ_axis e^x_j and its log, stable (max subtracted); the output has x's shape. */
 ag_tensor *ag_softmax(ag_tape *t, ag_tensor *x, int axis);
 ag_tensor *ag_log_softmax(ag_tape *t, ag_tensor *x, int axis);
 
@@ -189,23 +199,26 @@ ag_tensor *ag_log_softmax(ag_tape *t, ag_tensor *x, int axis);
  * b may be NULL. */
 ag_tensor *ag_matmul(ag_tape *t, ag_tensor *a, ag_tensor *b, bool transpose_a,
                      bool transpose_b);
-ag_tensor *ag_linear(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b);
+ag_tensor *ag_linear(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b); /* x·Wᵀ + b */
 
 /* convolution, NCHW (ops_conv.c).  x (N,C,H,W), w (F,C,kh,kw), b (F) or NULL.
  * conv_transpose2d: w (C,F,kh,kw) as in PyTorch; output size (H-1)*stride - 2*pad + kh
  * + output_padding.  Pools: window k, stride s, zero padding p (max ignores padding). */
+/* (N, F, (H + 2·pad − kh)/stride + 1, (W + 2·pad − kw)/stride + 1): cross-correlation */
 ag_tensor *ag_conv2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b, int stride,
                      int pad);
+/* The adjoint of conv2d (its backward with respect to x): (N, F, H', W'), size above. */
 ag_tensor *ag_conv_transpose2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b,
                                int stride, int pad, int output_padding);
+/* max / mean over each k×k window: (N, C, (H + 2p − k)/s + 1, (W + 2p − k)/s + 1) */
 ag_tensor *ag_max_pool2d(ag_tape *t, ag_tensor *x, int k, int stride, int pad);
 ag_tensor *ag_avg_pool2d(ag_tape *t, ag_tensor *x, int k, int stride, int pad);
 
 /* shape (ops_shape.c) */
 ag_tensor *ag_reshape(ag_tape *t, ag_tensor *x, int ndim, const int *shape); /* -1 infers */
-ag_tensor *ag_transpose(ag_tape *t, ag_tensor *x, int axis0, int axis1);
+ag_tensor *ag_transpose(ag_tape *t, ag_tensor *x, int axis0, int axis1); /* swap 2 axes */
 ag_tensor *ag_permute(ag_tape *t, ag_tensor *x, const int *perm);   /* perm has x->ndim */
-ag_tensor *ag_concat(ag_tape *t, ag_tensor **xs, int n, int axis);
+ag_tensor *ag_concat(ag_tape *t, ag_tensor **xs, int n, int axis); /* xs[0..n) joined */
 ag_tensor *ag_slice(ag_tape *t, ag_tensor *x, int axis, int start, int end); /* [start,end) */
 /* Rows of x (its first axis) picked by idx[0..n): out[i] = x[idx[i]]. */
 ag_tensor *ag_index_select(ag_tape *t, ag_tensor *x, const int *idx, int n);
@@ -253,6 +266,9 @@ typedef struct ag_op {
     void (*forward)(ag_node *n);
     void (*backward)(ag_node *n);       /* NULL: not differentiable (records nothing) */
 } ag_op;
+/* Makes the output (out_shape, on the tape), copies attr (≤ AG_MAX_ATTR bytes) into the
+ * node, runs op->forward, and records the node if grad mode is on and an input requires
+ * grad.  in[] may hold NULL for an absent optional input (a bias).  Returns the output. */
 ag_tensor *ag_apply(ag_tape *t, const ag_op *op, ag_tensor **in, int n_in, int out_ndim,
                     const int *out_shape, const void *attr, size_t attr_size);
 ag_real *ag_node_grad(ag_node *n, int i); /* d/d in[i] accumulator, zeroed on first use */
@@ -287,7 +303,7 @@ void ag_gradcheck_print(const char *label, const ag_gradcheck_report *r, void *f
 /* ---------------------------------------------------------------------------------------
  * Threads and kernels. */
 void ag_set_num_threads(int n);  /* OpenMP threads used by kernels (global, see above) */
-int ag_num_threads(void);
+int ag_num_threads(void);        /* the thread count kernels use */
 /* C = alpha * op(A) · op(B) + beta * C, row-major; op(A) is M×K, op(B) is K×N.
  * A is M×K (lda ≥ K) or, if ta, K×M (lda ≥ M); likewise B.  The one GEMM every matmul,
  * linear and convolution uses (autograd/gemm.c). */

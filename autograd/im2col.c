@@ -125,6 +125,7 @@ void ag_channel_sum(int N, int C, int P, const ag_real *x, ag_real *sum)
         for (int n = 0; n < N; n++) {
             const ag_real *v = x + ((size_t)n * C + c) * P;
             ag_real part = 0;
+#pragma omp simd reduction(+ : part)  /* lanes of partial sums: a fixed order, vectorised */
             for (int p = 0; p < P; p++) part += v[p];
             total += part;
         }

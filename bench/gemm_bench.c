@@ -2,8 +2,8 @@
  *
  *   build/bench/gemm_bench [--csv PATH] [--threads 1,2] [--seconds 0.2]
  *
- * Times ag_gemm on the shapes a VAE on MNIST multiplies (batch 128, layers 784-400) and on
- * squares, in the three forms a linear layer uses: forward x·Wᵀ ("nt"), backward dX = dY·W
+ * Times ag_gemm on the shapes a VAE on MNIST multiplies (batch 128, layers 784-400-40 and
+ * 20-400-784) and on squares, in the three forms a linear layer uses: forward x·Wᵀ ("nt"), backward dX = dY·W
  * ("nn") and dW = dYᵀ·X ("tn").  Built with -DHAVE_OPENBLAS (bench/bench.mk does this when
  * OpenBLAS is installed) it times cblas_sgemm on the same data with the same thread count,
  * repetitions of the two interleaved so that both see the same machine load.  Each figure
@@ -33,8 +33,9 @@
 #define MAX_THREADS 16
 
 static const int shapes[][3] = {        /* M, N, K */
-    {128, 400, 784}, {128, 784, 400}, {784, 400, 128}, {400, 784, 128},
+    {128, 400, 784}, {128, 784, 400}, {784, 400, 128}, {400, 784, 128},  /* 784-400 layers */
     {256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024},
+    {128, 40, 400}, {128, 400, 20}, {40, 400, 128}, {400, 20, 128},      /* 400-40, 20-400 */
 };
 /* The three products of a linear layer y = x·Wᵀ; "nn" is the headline. */
 static const struct { const char *name; bool ta, tb; } forms[] = {

@@ -137,7 +137,8 @@ static int by_score_desc(const void *a, const void *b) {
 static int roc_curve(const double *score, const bool *positive, int n, double *fpr,
                      double *tpr) {
     scored *v = malloc(sizeof *v * (size_t)n);
-    double *fx = malloc(sizeof(double) * ((size_t)n + 1)), *ty = malloc(sizeof(double) * ((size_t)n + 1));
+    double *fx = malloc(sizeof(double) * ((size_t)n + 1));
+    double *ty = malloc(sizeof(double) * ((size_t)n + 1));
     if (!v || !fx || !ty) ag_error(PROG, "out of memory");
     double P = 0, N = 0;
     for (int i = 0; i < n; i++) {
@@ -228,7 +229,8 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
     if (!rc) {
         /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
         bool iwae = !strcmp(c->score, "iwae");
-        vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0, mix(c->seed, 4, (uint64_t)cls));
+        vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0,
+                                   mix(c->seed, 4, (uint64_t)cls));
         o->cls = cls;
         o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
         o->positive = malloc(sizeof(bool) * (size_t)test->n);

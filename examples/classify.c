@@ -13,12 +13,13 @@
  * mean softmax cross-entropy of the logits, −log softmax(l)[y].
  *
  * The checkpoint rebuilds itself: its meta.text holds "key=value" lines, among them
- *   program=classify  dataset=mnist  input=1 28 28  classes=10  net=<spec text>
+ *   program=classify  dataset=mnist  input=1 28 28  classes=10  net=<spec text>  optim=adam
  * and its tensors are the network's ("net.<index>.<type>.<name>", batch-norm statistics
- * included) and the optimizer's state ("optim.*").  Another program loads it the way
- * load_model() below does: nn_net_parse(net, input), nn_params_extend(&list, "net", ...),
- * an optimizer of the kind named by optim= over the net's parameters with
- * nn_optim_state(opt, "optim", &list), then nn_checkpoint_load.
+ * included) and the optimizer's state ("optim.*").  Another program (the GAN examples'
+ * digit scorer) loads it as build_model() and main() do: nn_net_parse(net, input), a list
+ * with nn_params_extend(&list, "net", &net->params), an optimizer of the kind optim=
+ * names over the net's parameters adding nn_optim_state(opt, "optim", &list), then
+ * nn_checkpoint_load(path, &list, ...), which accepts only a list that matches exactly.
  *
  * All randomness is a function of (seed, epoch, step), which makes --resume exact: the data
  * order of an epoch comes from a generator seeded with (seed, epoch), the dropout masks of
@@ -55,8 +56,7 @@ static const char *const mlp_spec =
     "linear 512, batchnorm, relu, dropout 0.2, linear 512, batchnorm, relu, dropout 0.2, "
     "linear 10";
 static const char *const cnn_spec =
-    "conv 32 k3 p1, batchnorm, relu, maxpool k2, "
-    "conv 64 k3 p1, batchnorm, relu, maxpool k2, "
+    "conv 32 k5, maxpool k2, batchnorm, relu, conv 64 k5, maxpool k2, batchnorm, relu, "
     "flatten, linear 128, batchnorm, relu, dropout 0.3, linear 10";
 
 static const char *presets_help =
@@ -64,8 +64,8 @@ static const char *presets_help =
     "the last layer must give 10 logits):\n"
     "  mlp  linear 512, batchnorm, relu, dropout 0.2, linear 512, batchnorm, relu,\n"
     "       dropout 0.2, linear 10\n"
-    "  cnn  conv 32 k3 p1, batchnorm, relu, maxpool k2, conv 64 k3 p1, batchnorm, relu,\n"
-    "       maxpool k2, flatten, linear 128, batchnorm, relu, dropout 0.3, linear 10\n"
+    "  cnn  conv 32 k5, maxpool k2, batchnorm, relu, conv 64 k5, maxpool k2, batchnorm,\n"
+    "       relu, flatten, linear 128, batchnorm, relu, dropout 0.3, linear 10\n"
     "\noptimizers: adam and adamw (betas 0.9, 0.999), sgd (Nesterov momentum 0.9).\n"
     "--weight-decay is an L2 penalty for adam and sgd, the decoupled decay for adamw.\n"
     "schedules (after --warmup steps of linear ramp): constant; cosine, from --lr down to 0\n"
@@ -527,11 +527,11 @@ int main(int argc, char **argv) {
     bool fashion = !strcmp(c.dataset, "fashion");
     char out_buf[4096];
     if (!c.out) {
-        if (c.resume && !given(argc, argv, "out")) { /* next to the checkpoint */
+        if (c.resume) { /* next to the checkpoint */
             snprintf(out_buf, sizeof out_buf, "%s", c.resume);
             char *slash = strrchr(out_buf, '/');
-            if (slash) *slash = 0;
-            else snprintf(out_buf, sizeof out_buf, ".");
+            if (!slash) snprintf(out_buf, sizeof out_buf, ".");
+            else *(slash == out_buf ? slash + 1 : slash) = 0; /* "/x.ckpt" -> "/" */
         } else {
             snprintf(out_buf, sizeof out_buf, "out/classify-%s", c.dataset);
         }
@@ -697,9 +697,9 @@ int main(int argc, char **argv) {
     if (!failed && epochs_done > 0) {
         printf("checkpoint, log and pictures in %s/ (classifier.ckpt, log.csv, errors.png, "
                "curves.png)\n", c.out);
-        printf("result: test_acc=%.4f test_loss=%.4f epochs=%d seconds=%.1f arch=%s dataset=%s\n",
-               ev.acc, ev.loss, start_epoch + epochs_done, total_seconds, arch_name(&c),
-               c.dataset);
+        printf("result: test_acc=%.4f test_loss=%.4f epochs=%d seconds=%.1f arch=%s dataset=%s "
+               "sec_per_epoch=%.1f\n", ev.acc, ev.loss, start_epoch + epochs_done, total_seconds,
+               arch_name(&c), c.dataset, train_seconds / epochs_done);
     } else if (!failed) {
         printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
                start_epoch);

@@ -235,7 +235,7 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
             if (pic_now) {
                 char name[64], title[128];
                 snprintf(name, sizeof name, "%s_iter%06d.png", c->dataset, it);
-                snprintf(title, sizeof title, "%s, pack %d, iteration %d: %d modes, %.1f%% hq",
+                snprintf(title, sizeof title, "%s pack %d, iter %d: %d modes, %.1f%% hq",
                          c->dataset, c->pack, it, s.modes, s.hq);
                 picture(c, real, fake, name, title);
                 next_picture++;
@@ -251,7 +251,7 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
     {
         char name[64], title[128];
         snprintf(name, sizeof name, "%s_run%02d_final.png", c->dataset, run + 1);
-        snprintf(title, sizeof title, "%s, pack %d, run %d: %d/%d modes, %.1f%% hq, rkl %.3f",
+        snprintf(title, sizeof title, "%s pack %d run %d: %d/%d modes %.1f%% hq rkl %.3f",
                  c->dataset, c->pack, run + 1, res.s.modes, m->k, res.s.hq, res.s.rkl);
         picture(c, real, fake, name, title);
     }

@@ -4,6 +4,11 @@
  *   build/vae --encoder conv --decoder conv     a convolutional VAE
  *   build/vae --latent 2                        adds manifold.png and latent.png
  *   build/vae --eval out/vae/vae.ckpt --iwae-k 5000
+ *   build/vae --objective mmd                   the MMD-VAE of seed 002 eq. (6)
+ *   build/vae --objective btcvae --tc-beta 6    β-TCVAE (seed 002 eq. (7))
+ *
+ * --eval also measures what the codes keep (seed 002): I(x;z), total correlation, KL per
+ * dimension, active units and the accuracy of a linear probe on E[z|x].
  *
  * Every epoch prints train and test −ELBO (reconstruction + KL, nats per example), appends
  * a row to log.csv and saves a checkpoint; pictures are refreshed every few epochs.  All
@@ -27,6 +32,9 @@ typedef struct config {
     const char *dataset, *data_dir, *binarize, *encoder, *decoder, *likelihood, *objective;
     int latent, samples, epochs, batch, threads, warmup, iwae_k, eval_n, pictures_every;
     double beta, sigma, lr;
+    const char *kernel;                        /* seed 002: InfoVAE / MMD-VAE, β-TCVAE */
+    double alpha, lambda, kernel_scale, tc_beta, gamma;
+    int measure_n, measure_outer, probe_n, probe_epochs;
     uint64_t seed;
     const char *out, *resume, *eval;
     bool quiet;
@@ -47,6 +55,23 @@ static const char *presets_help =
     "  build/vae --binarize dynamic --encoder iwae --decoder iwae --latent 50 --objective iwae --samples 5\n"
     "  build/vae --eval out/vae/vae.ckpt --iwae-k 5000 --eval-n 1000\n"
     "  build/vae --resume out/vae/vae.ckpt --epochs 20    continue to epoch 20\n"
+    "  build/vae --objective mmd --out out/mmd           MMD-VAE (InfoVAE with alpha=1, lambda=1000)\n"
+    "  build/vae --objective infovae --alpha 0 --lambda 100   InfoVAE, general form\n"
+    "  build/vae --objective btcvae --alpha 1 --tc-beta 6 --gamma 1\n"
+    "  build/vae --objective btcvae --alpha 0 --tc-beta 1 --gamma 1   ELBO + I(x;z), seed 002 eq. (7)\n"
+    "\nobjectives (seed 002; nats per example, means over a batch):\n"
+    "  elbo     recon + beta*KL(q(z|x)||p(z))\n"
+    "  iwae     -log (1/k) sum_k w_k, k = --samples\n"
+    "  infovae  recon + (1-alpha)*KL + (alpha+lambda-1)*MMD^2(q(z), p(z))   (Zhao et al.)\n"
+    "  mmd      infovae with alpha = 1: recon + lambda*MMD^2\n"
+    "           MMD^2: unbiased U-statistic between the batch's z ~ q(z|x) and as many draws\n"
+    "           of N(0,I); kernel gaussian exp(-|a-b|^2/s) or imq s/(s+|a-b|^2), s = --kernel-scale\n"
+    "  btcvae   recon + alpha*MI + tc-beta*TC + gamma*dim-KL (Chen et al.), by minibatch-\n"
+    "           weighted sampling: log q(z) ~ logsumexp_j log q(z|x_j) - log(N*M), N = 60000\n"
+    "\n--eval measures: mi (I(x;z), He et al. 2019, aggregate posterior = mixture of the\n"
+    "--measure-n test posteriors, so mi <= log n = mi_max), tc, dim_kl, marginal_kl (KL(q(z)||p)),\n"
+    "active_units (Var E[z|x] > 0.01), kl_dims (KL per dimension), probe_acc (logistic regression\n"
+    "on E[z|x] of --probe-n training images, scored on the test set).\n"
     "\nThe last line printed is 'result: key=value ...' with the headline figures.";
 
 /* Expands a preset name to spec text (into buf) or returns the text unchanged. */
@@ -74,10 +99,11 @@ static void config_to_text(const config *c, char *buf, size_t n) {
     snprintf(buf, n,
              "program=vae\ndataset=%s\nbinarize=%s\nencoder=%s\ndecoder=%s\nlatent=%d\n"
              "likelihood=%s\nsigma=%.17g\nobjective=%s\nsamples=%d\nbeta=%.17g\nwarmup=%d\n"
-             "seed=%llu\nbatch=%d\nlr=%.17g\n",
+             "seed=%llu\nbatch=%d\nlr=%.17g\nalpha=%.17g\nlambda=%.17g\nkernel=%s\n"
+             "kernel_scale=%.17g\ntc_beta=%.17g\ngamma=%.17g\n",
              c->dataset, c->binarize, c->encoder, c->decoder, c->latent, c->likelihood, c->sigma,
              c->objective, c->samples, c->beta, c->warmup, (unsigned long long)c->seed, c->batch,
-             c->lr);
+             c->lr, c->alpha, c->lambda, c->kernel, c->kernel_scale, c->tc_beta, c->gamma);
 }
 
 /* Reads the lines back into c, pointing its strings into `text` (which must outlive c). */
@@ -105,6 +131,12 @@ static int config_from_text(config *c, char *text, const char *path) {
         else if (!strcmp(k, "seed")) c->seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "batch")) c->batch = atoi(v);
         else if (!strcmp(k, "lr")) c->lr = atof(v);
+        else if (!strcmp(k, "alpha")) c->alpha = atof(v);
+        else if (!strcmp(k, "lambda")) c->lambda = atof(v);
+        else if (!strcmp(k, "kernel")) c->kernel = v;
+        else if (!strcmp(k, "kernel_scale")) c->kernel_scale = atof(v);
+        else if (!strcmp(k, "tc_beta")) c->tc_beta = atof(v);
+        else if (!strcmp(k, "gamma")) c->gamma = atof(v);
     }
     return 0;
 }
@@ -199,7 +231,8 @@ static void pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const c
                 ag_real *row = zs->data + (size_t)(r * cols + q) * z;
                 memcpy(row, ev->mu, sizeof(ag_real) * (size_t)z);
                 row[order[r]] = (ag_real)(-3 + 6.0 * q / (cols - 1));
-                snprintf(capbuf[r * cols + q], 16, q == 0 ? "z%d" : "", order[r]);
+                if (q == 0) snprintf(capbuf[r * cols + q], 16, "z%d", order[r]);
+                else capbuf[r * cols + q][0] = 0;
                 caps[r * cols + q] = capbuf[r * cols + q];
             }
         ag_tensor *img = ag_reshape(t, vae_decode(m, t, zs), 4, (int[]){rows * cols, C, H, W});
@@ -216,6 +249,51 @@ static void pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const c
 
 /* ---- the program ------------------------------------------------------------------------ */
 
+static vae_objective objective_of(const char *s) {
+    return !strcmp(s, "iwae") ? VAE_IWAE : !strcmp(s, "mmd") ? VAE_MMD
+           : !strcmp(s, "infovae") ? VAE_INFOVAE : !strcmp(s, "btcvae") ? VAE_BTCVAE : VAE_ELBO;
+}
+
+/* Seed 002's measurements of a model: the information its codes keep about x (on the test
+ * set) and a linear probe's accuracy on them; printed, and appended to `result` as
+ * key=value pairs. */
+static void measure(vae *m, const nn_dataset *train, const nn_dataset *test, const config *c,
+                    char *result, size_t size) {
+    int z = m->cfg.z_dim;
+    double t0 = run_seconds();
+    vae_info info = vae_measure(m, test, c->measure_n, c->measure_outer,
+                                mix(c->seed, 555, 0));
+    printf("codes of %d test images (aggregate posterior = their mixture, He et al. 2019; "
+           "%d draws):\n"
+           "  I(x;z) %.3f nats (ceiling ln n = %.3f)  TC %.3f  dim-wise KL %.3f  "
+           "KL(q(z)||p(z)) %.3f\n"
+           "  E KL(q(z|x)||p(z)) %.3f = I + KL(q(z)||p(z)) %.3f (seed 002 eq. (5))  "
+           "active units %d of %d  (%.1fs)\n  KL per dimension:",
+           info.n, info.outer, info.mi, info.mi_max, info.tc, info.dim_kl, info.marginal_kl, info.kl,
+           info.mi + info.marginal_kl, info.active_units, z, run_seconds() - t0);
+    for (int k = 0; k < z; k++) printf(" %.2f", info.kl_per_dim[k]);
+    printf("\n");
+    size_t len = strlen(result);
+    len += (size_t)snprintf(result + len, size - len, " mi=%.3f mi_max=%.3f tc=%.3f dim_kl=%.3f "
+                            "marginal_kl=%.3f measure_n=%d measure_outer=%d kl_dims=", info.mi,
+                            info.mi_max, info.tc, info.dim_kl, info.marginal_kl, info.n, info.outer);
+    for (int k = 0; k < z && len < size; k++)
+        len += (size_t)snprintf(result + len, size - len, k ? ",%.2f" : "%.2f", info.kl_per_dim[k]);
+    vae_info_free(&info);
+    if (c->probe_epochs > 0 && train->y && test->y && len < size) {
+        t0 = run_seconds();
+        ag_real *tr_mu, *tr_lv, *te_mu, *te_lv;
+        int ntr = vae_encode_dataset(m, train, c->probe_n, &tr_mu, &tr_lv);
+        int nte = vae_encode_dataset(m, test, 0, &te_mu, &te_lv);
+        double acc = vae_linear_probe(tr_mu, train->y, ntr, te_mu, test->y, nte, z,
+                                      c->probe_epochs, mix(c->seed, 556, 0));
+        printf("linear probe on E[z|x]: trained on %d images for %d epochs, test accuracy "
+               "%.4f  (%.1fs)\n", ntr, c->probe_epochs, acc, run_seconds() - t0);
+        snprintf(result + len, size - len, " probe_acc=%.4f", acc);
+        free(tr_mu), free(tr_lv), free(te_mu), free(te_lv);
+    }
+}
+
 static nn_dataset *load(const config *c, const char *split, nn_error *err) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", c->data_dir, c->dataset);
@@ -230,7 +308,9 @@ int main(int argc, char **argv) {
                 .decoder = "mlp", .likelihood = "bernoulli", .objective = "elbo", .latent = 20,
                 .samples = 1, .epochs = 10, .batch = 128, .threads = 0, .warmup = 0,
                 .iwae_k = 0, .eval_n = 0, .pictures_every = 5, .beta = 1, .sigma = 1,
-                .lr = 1e-3, .seed = 1, .out = "out/vae"};
+                .lr = 1e-3, .seed = 1, .out = "out/vae", .kernel = "gaussian", .alpha = 1,
+                .lambda = 1000, .kernel_scale = 0, .tc_beta = 6, .gamma = 1,
+                .measure_n = 10000, .measure_outer = 2000, .probe_n = 10000, .probe_epochs = 10};
     cli_opt opts[] = {
         {"dataset", CLI_CHOICE, &c.dataset, "mnist|fashion", "training data"},
         {"data", CLI_STRING, &c.data_dir, "DIR", "where `make data` put the datasets"},
@@ -242,10 +322,17 @@ int main(int argc, char **argv) {
         {"likelihood", CLI_CHOICE, &c.likelihood, "bernoulli|gaussian|gaussian-learned",
          "p(x|z): Bernoulli logits, Gaussian with fixed sigma, or learned variance"},
         {"sigma", CLI_REAL, &c.sigma, "S", "standard deviation of the fixed Gaussian"},
-        {"objective", CLI_CHOICE, &c.objective, "elbo|iwae", "training bound"},
+        {"objective", CLI_CHOICE, &c.objective, "elbo|iwae|mmd|infovae|btcvae",
+         "training objective (see below)"},
         {"samples", CLI_INT, &c.samples, "L", "z samples per example (L of seed 000 eq. (8); k for iwae)"},
         {"beta", CLI_REAL, &c.beta, "B", "weight of the KL term"},
         {"warmup", CLI_INT, &c.warmup, "STEPS", "KL weight rises from 0 to beta over this many steps"},
+        {"alpha", CLI_REAL, &c.alpha, "A", "infovae: alpha (KL weight 1-alpha); btcvae: weight of MI"},
+        {"lambda", CLI_REAL, &c.lambda, "L", "infovae/mmd: lambda (MMD weight alpha+lambda-1)"},
+        {"kernel", CLI_CHOICE, &c.kernel, "gaussian|imq", "MMD kernel"},
+        {"kernel-scale", CLI_REAL, &c.kernel_scale, "S", "MMD kernel scale s (0: 2*latent)"},
+        {"tc-beta", CLI_REAL, &c.tc_beta, "B", "btcvae: weight of the total correlation"},
+        {"gamma", CLI_REAL, &c.gamma, "G", "btcvae: weight of the dimension-wise KL"},
         {"epochs", CLI_INT, &c.epochs, "N", "train until this many epochs are done"},
         {"batch", CLI_INT, &c.batch, "N", "minibatch size"},
         {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate"},
@@ -257,6 +344,11 @@ int main(int argc, char **argv) {
         {"eval", CLI_STRING, &c.eval, "CKPT", "evaluate a saved model on the test set and exit"},
         {"iwae-k", CLI_INT, &c.iwae_k, "K", "also estimate -log p(x) with K importance samples"},
         {"eval-n", CLI_INT, &c.eval_n, "N", "test examples for the IWAE estimate (0: all)"},
+        {"measure-n", CLI_INT, &c.measure_n, "N", "test examples for MI and TC (0: all; O(N^2) time)"},
+        {"measure-outer", CLI_INT, &c.measure_outer, "N",
+         "draws z averaged in MI and TC, each against all --measure-n posteriors (0: all)"},
+        {"probe-n", CLI_INT, &c.probe_n, "N", "training examples for the linear probe (0: all)"},
+        {"probe-epochs", CLI_INT, &c.probe_epochs, "N", "epochs of the linear probe (0: no probe)"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "no progress bar"},
         {0}};
     cli_program prog = {PROG, "Train a variational autoencoder (seeds 000, 001) on MNIST or "
@@ -295,8 +387,12 @@ int main(int argc, char **argv) {
         .decoder_text = spec_text(c.decoder, false, c.latent, dec_buf, sizeof dec_buf),
         .likelihood = !strcmp(c.likelihood, "bernoulli") ? VAE_BERNOULLI
                       : !strcmp(c.likelihood, "gaussian") ? VAE_GAUSSIAN : VAE_GAUSSIAN_LEARNED,
-        .sigma = c.sigma, .objective = !strcmp(c.objective, "iwae") ? VAE_IWAE : VAE_ELBO,
-        .samples = c.samples, .beta = c.beta, .warmup_steps = c.warmup, .seed = c.seed};
+        .sigma = c.sigma, .objective = objective_of(c.objective),
+        .samples = c.samples, .beta = c.beta, .warmup_steps = c.warmup, .seed = c.seed,
+        .info_alpha = c.alpha, .info_lambda = c.lambda,
+        .mmd_kernel = !strcmp(c.kernel, "imq") ? VAE_KERNEL_IMQ : VAE_KERNEL_GAUSSIAN,
+        .mmd_scale = c.kernel_scale, .tc_alpha = c.alpha, .tc_beta = c.tc_beta,
+        .tc_gamma = c.gamma, .dataset_size = train->n};
     vae *m = vae_new(&vc, &err);
     if (!m) {
         fprintf(stderr, PROG ": %s\n", err.msg);
@@ -342,11 +438,14 @@ int main(int argc, char **argv) {
         }
         printf("test -ELBO %.2f (recon %.2f, KL %.2f), active units %d of %d\n", ev.neg_elbo,
                ev.recon, ev.kl, ev.active_units, c.latent);
+        static char extra[8192];
+        extra[0] = 0;
+        measure(m, train, test, &c, extra, sizeof extra);
         printf("result: test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev.neg_elbo,
                ev.recon, ev.kl, ev.active_units);
         if (c.iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d iwae_n=%d", iwae, c.iwae_k,
                                  c.eval_n > 0 && c.eval_n < test->n ? c.eval_n : test->n);
-        printf(" epochs=%d seconds=%.1f\n", start_epoch, run_seconds() - t0);
+        printf("%s epochs=%d seconds=%.1f\n", extra, start_epoch, run_seconds() - t0);
         vae_eval_free(&ev);
         nn_params_free(&saved);
         nn_optim_free(opt);

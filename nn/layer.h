@@ -108,7 +108,7 @@ nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng
  * NULL-terminated array of user layer types that the text may name (or NULL). */
 nn_net *nn_net_parse(const char *text, int in_ndim, const int *in_shape,
                      const nn_layer_type *const *extra, ag_rng *rng, nn_error *err);
-void nn_net_free(nn_net *net);
+void nn_net_free(nn_net *net); /* the net, its layers and their parameters; NULL is fine */
 /* x (N, in_shape...) -> (N, out_shape...).  training switches dropout and batch norm. */
 ag_tensor *nn_forward(nn_net *net, ag_tape *t, ag_tensor *x, bool training);
 /* Prints a table: layer, output shape, parameters, and the totals. */

@@ -3,7 +3,8 @@
  *   seed 000 eq. (7)-(8): the expectation by L Monte-Carlo samples
  *   seed 001:            z = mu + σ·ε, ε ~ N(0, I)  (ag_reparameterize)
  *   seed 003 eq. (2.10): KL between diagonal Gaussians in closed form
- * and the importance-weighted bound of Burda et al. for evaluation (and IWAE training). */
+ * and the importance-weighted bound of Burda et al. for evaluation (and IWAE training).
+ * Seed 002's objectives (InfoVAE, β-TCVAE) live in vae/objectives.c; vae_loss dispatches. */
 #include "vae/vae.h"
 
 #include <math.h>
@@ -22,6 +23,43 @@ static nn_net *build_net(const nn_spec *spec, const char *text, int ndim, const 
     return net;
 }
 
+/* Defaults and sanity of the seed 002 objectives' settings (see vae.h); non-zero on error. */
+static int check_seed002(vae_config *c, nn_error *err) {
+    bool info = c->objective == VAE_INFOVAE || c->objective == VAE_MMD;
+    if (c->info_lambda == 0) c->info_lambda = 1000;
+    if (c->mmd_scale <= 0) c->mmd_scale = 2.0 * c->z_dim;
+    if (info || c->objective == VAE_BTCVAE) {
+        if (c->samples > 1) {
+            nn_fail(err, "vae: the InfoVAE, MMD and beta-TCVAE objectives use one z per "
+                         "example, got samples = %d", c->samples);
+            return -1;
+        }
+    }
+    if (info) {
+        double a = c->objective == VAE_MMD ? 1 : c->info_alpha, l = c->info_lambda;
+        if (a > 1 || a + l < 1) { /* a negative weight would reward a divergence */
+            nn_fail(err, "vae: InfoVAE needs alpha <= 1 and alpha + lambda >= 1 (weights "
+                         "1-alpha = %g on the KL, alpha+lambda-1 = %g on the MMD)", 1 - a,
+                    a + l - 1);
+            return -1;
+        }
+    }
+    if (c->objective == VAE_BTCVAE) {
+        if (c->dataset_size < 1) {
+            nn_fail(err, "vae: beta-TCVAE needs the dataset size N (dataset_size) for its "
+                         "minibatch-weighted sampling");
+            return -1;
+        }
+        if (c->tc_alpha < 0 || c->tc_beta < 0 || c->tc_gamma < 0 ||
+            c->tc_alpha + c->tc_beta + c->tc_gamma == 0) {
+            nn_fail(err, "vae: beta-TCVAE weights must be >= 0 and not all 0, got alpha %g, "
+                         "beta %g, gamma %g", c->tc_alpha, c->tc_beta, c->tc_gamma);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 vae *vae_new(const vae_config *cfg, nn_error *err) {
     vae *m = calloc(1, sizeof *m);
     if (!m) ag_error("vae_new", "out of memory");
@@ -32,6 +70,10 @@ vae *vae_new(const vae_config *cfg, nn_error *err) {
     if (m->cfg.sigma <= 0) m->cfg.sigma = 1;
     if (cfg->z_dim < 1) {
         nn_fail(err, "vae: latent size must be at least 1, got %d", cfg->z_dim);
+        free(m);
+        return NULL;
+    }
+    if (check_seed002(&m->cfg, err)) {
         free(m);
         return NULL;
     }
@@ -177,10 +219,16 @@ ag_tensor *vae_log_weights(vae *m, ag_tape *t, ag_tensor *x, int k) {
 ag_tensor *vae_loss(vae *m, ag_tape *t, ag_tensor *x, bool training, vae_stats *stats) {
     const vae_config *c = &m->cfg;
     int n = x->shape[0], L = c->samples;
-    double w = c->beta;
+    double ramp = 1;                               /* the warm-up factor, 0 → 1 */
     if (c->warmup_steps > 0 && m->step < c->warmup_steps)
-        w *= (double)m->step / c->warmup_steps;
+        ramp = (double)m->step / c->warmup_steps;
+    double w = c->beta * ramp;
     if (training) m->step++;
+    /* seed 002: InfoVAE / MMD-VAE and β-TCVAE (vae/objectives.c); the warm-up scales their
+     * KL-type weights by the same factor. */
+    if (c->objective == VAE_INFOVAE || c->objective == VAE_MMD)
+        return vae_infovae_loss(m, t, x, ramp, stats);
+    if (c->objective == VAE_BTCVAE) return vae_btcvae_loss(m, t, x, ramp, stats);
     ag_tensor *loss, *recon, *kl;
     if (c->objective == VAE_IWAE) {
         /* −ln (1/k) Σ_k w_k, the k-sample bound (k = samples). */
@@ -210,6 +258,7 @@ ag_tensor *vae_loss(vae *m, ag_tape *t, ag_tensor *x, bool training, vae_stats *
     ag_tensor *kl_mean = ag_mean(t, kl);
     loss = ag_add(t, recon, ag_scale(t, kl_mean, (ag_real)w));
     if (stats) {
+        memset(stats, 0, sizeof *stats);
         stats->recon = ag_item(recon);
         stats->kl = ag_item(kl_mean);
         stats->neg_elbo = stats->recon + stats->kl;

@@ -167,7 +167,9 @@ ag_tensor *vae_btcvae_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_scale,
  * aggregate posterior estimated by the mixture of the n posteriors themselves (He et al.
  * 2019, "Lagging inference networks"):  ln q(z) ≈ logsumexp_j ln q(z|x_j) − ln n. */
 typedef struct vae_info {
-    int n, z_dim;
+    int n;              /* posteriors in the mixture q(z) */
+    int outer;          /* draws z_i the expectations average over (<= n) */
+    int z_dim;
     double mi;          /* I(x;z) = mean_i [ln q(z_i|x_i) − ln q(z_i)]; never above ln n,
                            since the mixture holds q(z_i|x_i)/n itself */
     double mi_max;      /* ln n, that ceiling */
@@ -179,14 +181,17 @@ typedef struct vae_info {
     double *mu_var;     /* (z_dim) Var_i mu_i,k; owned */
     int active_units;   /* dims with Var_i mu_i,k > 0.01 (Burda et al. 2016) */
 } vae_info;
-/* The estimates from raw arrays, each (n, d) row-major (OpenMP over i; O(n²·d) time). */
+/* The estimates from raw arrays, each (n, d) row-major.  The expectations over z average
+ * `outer` evenly spaced draws (all n if outer <= 0), each against the mixture of all n
+ * posteriors: O(outer·n·d) time, OpenMP over the draws. */
 vae_info vae_info_from_posteriors(const ag_real *mu, const ag_real *logvar, const ag_real *z,
-                                  int n, int d);
+                                  int n, int d, int outer);
 /* mu and logvar of q(z|x) for the first n examples of d (all if n <= 0), in evaluation
  * mode: two malloc'd (n, z_dim) arrays for the caller to free.  Returns n. */
 int vae_encode_dataset(vae *m, const nn_dataset *d, int n, ag_real **mu, ag_real **logvar);
-/* vae_info of the first n examples of d (all if n <= 0), the draws z_i seeded by seed. */
-vae_info vae_measure(vae *m, const nn_dataset *d, int n, uint64_t seed);
+/* vae_info of the first n examples of d (all if n <= 0), the draws z_i seeded by seed,
+ * `outer` of them averaged (all if <= 0). */
+vae_info vae_measure(vae *m, const nn_dataset *d, int n, int outer, uint64_t seed);
 void vae_info_free(vae_info *info);
 
 /* Test accuracy of a linear probe: multinomial logistic regression on codes (rows of dim

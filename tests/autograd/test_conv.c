@@ -377,6 +377,67 @@ TEST(pool_gradcheck)
     }
 }
 
+/* ---- batching --------------------------------------------------------------------------- */
+
+/* Max |a - b| relative to max |b|, both in ag_real. */
+static double rel_diff_r(const ag_real *a, const ag_real *b, size_t n)
+{
+    double worst = 0, scale = 1e-30;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - (double)b[i]));
+    return worst / scale;
+}
+
+/* The ops cut a batch into chunks of images (ops_conv.c); with per-image column matrices
+ * of several MB every image is its own chunk.  Running the batch must give what running
+ * each image alone gives: the same outputs and dx, and dW, db summed over the images. */
+static void check_batch_vs_images(bool transposed, const int *xs, const int *ws, int s, int p,
+                                  int op)
+{
+    ag_rng r;
+    ag_rng_seed(&r, 41);
+    int N = xs[0];
+    ag_tensor *x = rand_tensor(&r, 4, xs, true), *w = rand_tensor(&r, 4, ws, true);
+    ag_tensor *b = rand_tensor(&r, 1, (int[]){transposed ? ws[1] : ws[0]}, true);
+    ag_tensor *w1 = ag_tensor_new(4, ws, true), *b1 = ag_tensor_new(1, b->shape, true);
+    memcpy(w1->data, w->data, w->size * sizeof *w->data);
+    memcpy(b1->data, b->data, b->size * sizeof *b->data);
+    ag_tape *tp = ag_tape_new(1), *t1 = ag_tape_new(1);
+    ag_tensor *y = transposed ? ag_conv_transpose2d(tp, x, w, b, s, p, op)
+                              : ag_conv2d(tp, x, w, b, s, p);
+    ag_tensor *seed = ag_randn(tp, 4, y->shape, 1);
+    ag_backward_seed(tp, y, seed);
+    size_t xi = x->size / N, yi = y->size / N;
+    int one[4] = {1, xs[1], xs[2], xs[3]};
+    for (int i = 0; i < N; i++) {
+        ag_tape_clear(t1);
+        ag_tensor *x1 = ag_tensor_new(4, one, true);
+        memcpy(x1->data, x->data + i * xi, xi * sizeof *x1->data);
+        ag_tensor *y1 = transposed ? ag_conv_transpose2d(t1, x1, w1, b1, s, p, op)
+                                   : ag_conv2d(t1, x1, w1, b1, s, p);
+        ag_backward_seed(t1, y1, ag_from_data(t1, 4, y1->shape, seed->data + i * yi));
+        CHECK_NEAR(rel_diff_r(y1->data, y->data + i * yi, yi), 0, FWD_TOL);
+        CHECK_NEAR(rel_diff_r(x1->grad, x->grad + i * xi, xi), 0, FWD_TOL);
+        ag_tensor_free(x1);
+    }
+    CHECK_NEAR(rel_diff_r(w1->grad, w->grad, w->size), 0, FWD_TOL);
+    CHECK_NEAR(rel_diff_r(b1->grad, b->grad, b->size), 0, FWD_TOL);
+    ag_tape_free(tp), ag_tape_free(t1);
+    ag_tensor_free(x), ag_tensor_free(w), ag_tensor_free(b), ag_tensor_free(w1), ag_tensor_free(b1);
+}
+
+TEST(conv2d_batch_equals_image_by_image)
+{
+    /* columns per image: (4·5·5) × (100·100) = 1M values */
+    check_batch_vs_images(false, (int[]){3, 4, 100, 100}, (int[]){2, 4, 5, 5}, 1, 2, 0);
+}
+
+TEST(conv_transpose2d_batch_equals_image_by_image)
+{
+    /* columns per image: (16·8·8) × (32·32) = 1M values; 64×64 output */
+    check_batch_vs_images(true, (int[]){3, 4, 32, 32}, (int[]){4, 16, 8, 8}, 2, 3, 0);
+}
+
 /* ---- threads ------------------------------------------------------------------------------ */
 
 /* Forward and gradients of a conv → convT → max pool → avg pool chain large enough for

@@ -365,7 +365,8 @@ TEST(vae_iwae_bound_orders_between_elbo_and_log_px) {
     ag_tensor *mu, *lv;
     vae_encode(m, t, x, &mu, &lv);
     ag_tensor *kl = vae_kl_normal(t, mu, lv);
-    ag_tensor *nll = vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, ag_reparameterize(t, mu, lv)), x);
+    ag_tensor *z = ag_reparameterize(t, mu, lv);
+    ag_tensor *nll = vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, z), x);
     for (int i = 0; i < NX * R; i++) elbo[i] = -(double)kl->data[i] - (double)nll->data[i];
     /* The training loss with objective IWAE and k = 10: minus the mean of the same bound. */
     m->cfg.objective = VAE_IWAE, m->cfg.samples = 10;
@@ -517,7 +518,9 @@ TEST(vae_new_reports_bad_configs) {
     /* And a good one, for contrast. */
     vae *m = try_new("linear 5, tanh, linear 4", "linear 5, tanh, linear 6", 2, &err);
     CHECK(m && m->x_size == 6 && m->cfg.samples == 1 && m->cfg.beta == 1 && !m->x_logvar);
-    CHECK(m && vae_params(m)->n == 8 && nn_params_count(vae_params(m)) == (6 * 5 + 5) + (5 * 4 + 4) + (2 * 5 + 5) + (5 * 6 + 6));
+    CHECK(m && vae_params(m)->n == 8);
+    CHECK(m && nn_params_count(vae_params(m)) == (6 * 5 + 5) + (5 * 4 + 4)     /* encoder */
+                                                 + (2 * 5 + 5) + (5 * 6 + 6)); /* decoder */
     vae_free(m);
 }
 
