@@ -56,7 +56,10 @@ check_pages() { # check_pages FILE... : prints one line per problem, returns 1 i
         if (mode == "re" && !done) { why = "no line of " path " after /" s "/ matches /" e "/"; return -1 }
         return n
     }
-    FNR == 1 { state = "text"; marker = ""; prev = "" ; is_legacy = index(legacy, " " FILENAME " ") > 0 }
+    FNR == 1 {
+        if (NR > 1 && state != "text") { printf "%s: unclosed code block at the end\n", last_file; bad = 1 }
+        state = "text"; prev = ""; last_file = FILENAME; is_legacy = index(legacy, " " FILENAME " ") > 0
+    }
     {
         if (state == "text") {
             if ($0 ~ /^[ \t]*```/) {
@@ -86,10 +89,12 @@ check_pages() { # check_pages FILE... : prints one line per problem, returns 1 i
                     included++
                     n = load(spec)
                     if (n < 0) problem(why)
-                    else if (n != nb) problem(sprintf("block has %d lines, %s has %d", nb, spec, n))
-                    else for (i = 1; i <= n; i++) if (block[i] != region[i]) {
-                        problem(sprintf("line %d differs from %s:\n    doc:  %s\n    code: %s", i, spec, block[i], region[i]))
-                        break
+                    else {
+                        for (i = 1; i <= n && i <= nb && block[i] == region[i]; i++) ;
+                        if (i <= n || i <= nb)
+                            problem(sprintf("line %d of the block differs from %s (block %d lines, source %d):\n    doc:  %s\n    code: %s",
+                                            i, spec, nb, n, i <= nb ? block[i] : "(end of block)",
+                                            i <= n ? region[i] : "(end of region)"))
                     }
                 }
             }
