@@ -117,9 +117,10 @@ typedef ag_real vec;
 #define MC (MR * (GEMM_L2_BYTES / 2 / (KC * (int)sizeof(ag_real)) / MR))
 #define NC 4096
 
-/* Below this many multiply-adds per thread, waking another thread costs more than it saves. */
+/* Each thread gets at least this many multiply-adds (about 5 µs of work): below it, the
+ * few µs of waking a thread and joining it cost more than they save. */
 #ifndef GEMM_WORK_PER_THREAD
-#define GEMM_WORK_PER_THREAD (96 * 96 * 96)
+#define GEMM_WORK_PER_THREAD (64 * 64 * 64)
 #endif
 /* Packing one element costs about as much time as this many multiply-adds in the kernel
  * (measured: ~8 elements/ns packed against ~50 multiply-adds/ns computed per core). */

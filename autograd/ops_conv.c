@@ -10,23 +10,30 @@
  * conv_transpose2d is exactly the adjoint of conv2d with the same weights (the gradient
  * of conv2d with respect to its input), which is why the two share every kernel.
  *
- * Batch layout.  Each op runs ONE GEMM for the whole batch, with the batch folded into
- * the GEMM's column index (columns n·P + p, P = pixels per image), rather than one GEMM
- * per image.  Per-image GEMMs are thin (49 columns for a 7×7 output, K = 49 for dW) and
- * dW's per-image sums would re-read and re-write all of dW once per image; the batched
- * form gives the GEMM long, well-blocked operands and lets it do the batch reduction
- * of dW inside its K loop.  The price is swapping (N, C, P) ↔ (C, N, P) around the GEMM
- * (ag_swap01), a copy of one activation.  bench/conv_bench.c measures both forms on the
- * DCGAN layers: the batched one is 1.3–2.4× faster there (numbers in that file).
+ * Batch layout.  The GEMMs run over a chunk of images at once, the images folded into
+ * the GEMM's column index (column n·P + p, P = pixels per image), not one image at a
+ * time: per-image GEMMs are thin (49 columns for a 7×7 output; dW summed over K = 49
+ * per image, re-reading and re-writing all of dW 64 times), while a chunk gives the GEMM
+ * long, well-blocked operands and lets it sum dW over the chunk inside its K loop.  The
+ * price is swapping (N, C, P) ↔ (C, N, P) around the GEMM (ag_swap01), a copy.
+ * A chunk holds as many images as fit about 2 MB of GEMM operands (chunk_images), not
+ * the whole batch: then what im2col writes is still in cache when the GEMM reads it (and
+ * what the GEMM writes when col2im reads it), and memory use stays small: the whole
+ * batch's columns would be 13 MB for the DCGAN's 64→128 layer, and twice that in backward.
+ * bench/conv_bench.c times both forms on the DCGAN layers (see the numbers there): the
+ * chunks win on the two large layers (1.1–1.3× at 1 thread, 1.2–2× at 2); per-image GEMMs
+ * win by 0.5–1 ms on the two small ones (K = 16), not worth a second code path.
  *
- * Memory: every buffer comes from the tape's arena (nothing is malloc'ed per step).  The
- * column matrix built by the forward pass is kept for backward, so backward never redoes
- * im2col; backward may run more than once on the same tape, so it never overwrites it.
+ * Memory: every buffer comes from the tape's arena (nothing is malloc'ed per step), sized
+ * for one chunk.  Nothing is saved for backward: it redoes im2col chunk by chunk, which
+ * costs less than keeping every column and reading it back from memory.  Backward may run
+ * more than once on the same tape; it never writes anything forward made.
  *
  * Threads: the GEMM threads itself; im2col, col2im, the swaps and the pools split over
- * (image, channel) planes, each written by one thread in a fixed order, and gradients are
- * formed whole and then added to .grad once: results are deterministic for any thread
- * count and backward adds exactly the same gradient every time it runs. */
+ * (image, channel) planes, each written by one thread in a fixed order; the chunking
+ * depends on the shapes only; gradients are formed whole (dW summed over chunks in a fixed
+ * order) and then added to .grad once.  So results are the same for any thread count and
+ * backward adds exactly the same gradient every time it runs. */
 #include "autograd/autograd.h"
 #include "autograd/im2col.h"
 #include "autograd/internal.h"
@@ -58,25 +65,29 @@ static int grid_size(const char *op, const ag_tensor *x, int in, int k, int stri
     return (in + 2 * pad - k) / stride + 1;
 }
 
-/* The GEMM takes int sizes: the batched column matrix must fit. */
-static void check_gemm_size(const char *op, long long rows, long long cols)
+/* The GEMM takes int sizes: a column matrix's rows and one image's pixels must fit. */
+static void check_gemm_size(const char *op, long long rows, long long pixels)
 {
-    if (rows > INT_MAX || cols > INT_MAX)
-        ag_error(op, "column matrix of %lld × %lld is too large for one GEMM", rows, cols);
+    if (rows > INT_MAX || pixels > INT_MAX)
+        ag_error(op, "%lld column rows × %lld pixels per image exceed the GEMM's int sizes",
+                 rows, pixels);
 }
 
-/* Images per GEMM.  The batch is cut into chunks whose column matrix takes about
- * CONV_CHUNK_BYTES, so it is still in cache when the GEMM reads what im2col just wrote
- * (or col2im reads what the GEMM wrote), while the GEMM still gets hundreds of columns.
- * Depends on the shapes only, never on the thread count. */
+/* Images per chunk.  The batch is cut into chunks whose GEMM operands (`rows` values per
+ * column: the column matrix plus the other side) take about CONV_CHUNK_BYTES, so they are
+ * still in cache when the next kernel reads what the previous one wrote, while the GEMM
+ * still gets hundreds of columns.  Depends on the shapes only, never on the thread count. */
 #ifndef CONV_CHUNK_BYTES
 #define CONV_CHUNK_BYTES (2u << 20)
 #endif
 static int chunk_images(int rows, int P, int N)
 {
     size_t per_image = (size_t)rows * P * sizeof(ag_real);
-    size_t nb = CONV_CHUNK_BYTES / (per_image ? per_image : 1);
-    return nb < 1 ? 1 : nb > (size_t)N ? N : (int)nb;
+    size_t fit = CONV_CHUNK_BYTES / (per_image ? per_image : 1);
+    if (N <= 1 || fit <= 1) return 1;
+    if (fit > (size_t)N) fit = (size_t)N;
+    int chunks = (int)((N + fit - 1) / fit);
+    return (N + chunks - 1) / chunks;   /* even chunks: 64 images as 8 × 8, not 7 × 9 + 1 */
 }
 
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -88,50 +99,49 @@ static void conv2d_fwd(ag_node *n)
     const conv_attr *a = AG_ATTR(n, conv_attr);
     const ag_conv_geom *g = &a->g;
     const ag_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    int N = a->N, F = a->F, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo, NP = N * P;
-    size_t image = (size_t)g->C * g->H * g->W;
-    int nb = chunk_images(K, P, N);
-    ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P), one chunk */
-    ag_real *yt = scratch(n, (size_t)F * NP);                  /* (F, N·P) */
+    int N = a->N, F = a->F, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+    size_t in_image = (size_t)g->C * g->H * g->W, out_image = (size_t)F * P;
+    int nb = chunk_images(K + F, P, N);
+    ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P) */
+    ag_real *yt = scratch(n, (size_t)F * nb * P);              /* (F, nb·P) */
     for (int n0 = 0; n0 < N; n0 += nb) {
-        int cols = min_int(nb, N - n0) * P;
-        ag_im2col(g, cols / P, x->data + n0 * image, col);
-        ag_gemm(false, false, F, cols, K, 1, w->data, K, col, cols, 0, yt + n0 * P, NP); /* W·col */
+        int m = min_int(nb, N - n0), cols = m * P;
+        ag_im2col(g, m, x->data + n0 * in_image, col);
+        ag_gemm(false, false, F, cols, K, 1, w->data, K, col, cols, 0, yt, cols); /* W·col */
+        ag_swap01(F, m, P, yt, n->out->data + n0 * out_image, b ? b->data : NULL, false);
     }
-    ag_swap01(F, N, P, yt, n->out->data, b ? b->data : NULL, false);   /* (N, F, P) + b */
 }
 
 /* The column matrix is rebuilt chunk by chunk rather than kept from forward: redoing
- * im2col on data that then stays in cache is cheaper than storing the whole batch's
+ * im2col on data that then stays in cache costs less than storing the whole batch's
  * columns and reading them back from memory. */
 static void conv2d_bwd(ag_node *n)
 {
     const conv_attr *a = AG_ATTR(n, conv_attr);
     const ag_conv_geom *g = &a->g;
     const ag_tensor *x = n->in[0], *w = n->in[1];
-    int N = a->N, F = a->F, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo, NP = N * P;
-    size_t image = (size_t)g->C * g->H * g->W;
+    int N = a->N, F = a->F, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+    size_t in_image = (size_t)g->C * g->H * g->W, out_image = (size_t)F * P;
     const ag_real *dy = n->out->grad;                          /* (N, F, P) */
     ag_real *dx = ag_node_grad(n, 0), *dw = ag_node_grad(n, 1);
     ag_real *db = n->in[2] ? ag_node_grad(n, 2) : NULL;
     if (db) ag_channel_sum(N, F, P, dy, db);                   /* db_f += Σ_n,p dy */
     if (!dx && !dw) return;
-    int nb = chunk_images(K, P, N);
-    ag_real *dyt = scratch(n, (size_t)F * NP);                 /* (F, N·P) */
+    int nb = chunk_images(K + F, P, N);
     ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P) */
+    ag_real *dyt = scratch(n, (size_t)F * nb * P);             /* (F, nb·P) */
     ag_real *g_w = dw ? scratch(n, (size_t)F * K) : NULL;      /* (F, K) */
     ag_real *tmp = dx ? scratch(n, ag_col2im_scratch(g)) : NULL;
-    ag_swap01(N, F, P, dy, dyt, NULL, false);
     for (int n0 = 0; n0 < N; n0 += nb) {
-        int cols = min_int(nb, N - n0) * P;
-        const ag_real *dyc = dyt + n0 * P;                     /* this chunk's columns */
+        int m = min_int(nb, N - n0), cols = m * P;
+        ag_swap01(m, F, P, dy + n0 * out_image, dyt, NULL, false);
         if (dw) {                                              /* g_w (+)= dy · colᵀ */
-            ag_im2col(g, cols / P, x->data + n0 * image, col);
-            ag_gemm(false, true, F, K, cols, 1, dyc, NP, col, cols, n0 ? 1 : 0, g_w, K);
+            ag_im2col(g, m, x->data + n0 * in_image, col);
+            ag_gemm(false, true, F, K, cols, 1, dyt, cols, col, cols, n0 ? 1 : 0, g_w, K);
         }
         if (dx) {                                              /* dx += col2im(Wᵀ · dy) */
-            ag_gemm(true, false, K, cols, F, 1, w->data, K, dyc, NP, 0, col, cols);
-            ag_col2im(g, cols / P, col, dx + n0 * image, NULL, true, tmp);
+            ag_gemm(true, false, K, cols, F, 1, w->data, K, dyt, cols, 0, col, cols);
+            ag_col2im(g, m, col, dx + n0 * in_image, NULL, true, tmp);
         }
     }
     if (dw) add_into(dw, g_w, (size_t)F * K);
@@ -161,7 +171,7 @@ ag_tensor *ag_conv2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b, int s
                          .kh = w->shape[2], .kw = w->shape[3], .stride = stride, .pad = pad};
     a.g.Ho = grid_size("conv2d", x, a.g.H, a.g.kh, stride, pad);
     a.g.Wo = grid_size("conv2d", x, a.g.W, a.g.kw, stride, pad);
-    check_gemm_size("conv2d", (long long)a.g.C * a.g.kh * a.g.kw, (long long)a.N * a.g.Ho * a.g.Wo);
+    check_gemm_size("conv2d", (long long)a.g.C * a.g.kh * a.g.kw, (long long)a.g.Ho * a.g.Wo);
     return ag_apply(t, &conv2d_op, (ag_tensor *[]){x, w, b}, 3, 4,
                     (int[]){a.N, a.F, a.g.Ho, a.g.Wo}, &a, sizeof a);
 }
@@ -177,7 +187,7 @@ static void convt_fwd(ag_node *n)
     const ag_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     int N = a->N, C = a->F, FK = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
     size_t in_image = (size_t)C * P, out_image = (size_t)g->C * g->H * g->W;
-    int nb = chunk_images(FK, P, N);
+    int nb = chunk_images(FK + C, P, N);
     ag_real *xt = scratch(n, (size_t)C * nb * P);              /* (C, nb·P) */
     ag_real *col = scratch(n, (size_t)FK * nb * P);            /* (F·kh·kw, nb·P) */
     for (int n0 = 0; n0 < N; n0 += nb) {
@@ -200,7 +210,7 @@ static void convt_bwd(ag_node *n)
     ag_real *db = n->in[2] ? ag_node_grad(n, 2) : NULL;
     if (db) ag_channel_sum(N, g->C, g->H * g->W, dy, db);      /* db_f += Σ_n,p dy */
     if (!dx && !dw) return;
-    int nb = chunk_images(FK, P, N);
+    int nb = chunk_images(FK + C, P, N);
     ag_real *xt = scratch(n, (size_t)C * nb * P);              /* (C, nb·P) */
     ag_real *dcol = scratch(n, (size_t)FK * nb * P);           /* (F·kh·kw, nb·P) */
     ag_real *g_w = dw ? scratch(n, (size_t)C * FK) : NULL;     /* (C, F·kh·kw) */
@@ -252,7 +262,7 @@ ag_tensor *ag_conv_transpose2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor
      * back exactly H×W positions because output_padding < stride. */
     a.g = (ag_conv_geom){.C = w->shape[1], .H = Ho, .W = Wo, .kh = kh, .kw = kw,
                          .stride = stride, .pad = pad, .Ho = H, .Wo = W};
-    check_gemm_size(op, (long long)a.g.C * kh * kw, (long long)a.N * H * W);
+    check_gemm_size(op, (long long)a.g.C * kh * kw, (long long)H * W);
     return ag_apply(t, &convt_op, (ag_tensor *[]){x, w, b}, 3, 4,
                     (int[]){a.N, a.g.C, Ho, Wo}, &a, sizeof a);
 }

@@ -8,7 +8,8 @@
  *
  * One call = forward and backward with gradients for x, W and b (x needs one in a GAN:
  * the generator learns through D's input).  Each layer runs two ways:
- *   batched    the library (ops_conv.c): one GEMM over the whole batch per product
+ *   batched    the library (ops_conv.c): each GEMM covers a chunk of images (~2 MB of
+ *              operands; 8 images for the large layers, 32 for the small ones)
  *   per-image  the same kernels with one GEMM per image, the alternative ops_conv.c
  *              rejected; kept here so the choice can be re-measured on other machines.
  *

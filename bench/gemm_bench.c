@@ -3,11 +3,11 @@
  *   build/bench/gemm_bench [--csv PATH] [--threads 1,2] [--seconds 0.2]
  *
  * Times ag_gemm on the shapes a VAE on MNIST multiplies (batch 128, layers 784-400-40 and
- * 20-400-784) and on squares, in the three forms a linear layer uses: forward x·Wᵀ ("nt"), backward dX = dY·W
- * ("nn") and dW = dYᵀ·X ("tn").  Built with -DHAVE_OPENBLAS (bench/bench.mk does this when
+ * 20-400-784) and on squares, in the three forms a linear layer uses: forward x·Wᵀ ("nt"),
+ * backward dX = dY·W ("nn") and dW = dYᵀ·X ("tn").  Built with -DHAVE_OPENBLAS (bench/bench.mk does this when
  * OpenBLAS is installed) it times cblas_sgemm on the same data with the same thread count,
  * repetitions of the two interleaved so that both see the same machine load.  Each figure
- * is the best of several repetitions of enough calls to last --seconds in all.
+ * is the best of many short repetitions lasting --seconds in all, per library.
  *
  * Prints a table (case, threads, henbun and peer GFLOPS, speedup = henbun / peer, % of the
  * FMA peak measured by bench/peak.c) and appends rows case,threads,henbun,peer,unit,speedup
@@ -26,10 +26,11 @@
 #include <cblas.h>
 #define PEER_NAME "openblas"
 #else
-#define PEER_NAME "none"
+#define PEER_NAME "peer"
 #endif
 
-#define REPS 5          /* best of */
+#define REP_SECONDS 0.003       /* one repetition: enough calls to last this long */
+#define MIN_REPS 5              /* best of at least this many */
 #define MAX_THREADS 16
 
 static const int shapes[][3] = {        /* M, N, K */
@@ -74,18 +75,23 @@ static double time_calls(void (*f)(const problem *), const problem *p, int calls
     return (omp_get_wtime() - t0) / calls;
 }
 
-/* Best GFLOPS of henbun and of the peer (0 when there is none) on problem p. */
+/* Best GFLOPS of henbun and of the peer (0 when there is none) on problem p.  Repetitions
+ * are short (a few ms) and many: on a shared machine the best of them is the one that ran
+ * undisturbed, which is the figure that means something. */
 static void measure(const problem *p, double seconds, double *henbun, double *peer)
 {
     double flops = 2.0 * p->M * p->N * p->K;
     double once = time_calls(run_henbun, p, 1);         /* warm-up and calibration */
-    int calls = (int)(seconds / REPS / 2 / (once > 1e-7 ? once : 1e-7));
+    if (once < 1e-7) once = 1e-7;
+    int calls = (int)(REP_SECONDS / once);
     if (calls < 1) calls = 1;
+    int reps = (int)(seconds / 2 / (calls * once));
+    if (reps < MIN_REPS) reps = MIN_REPS;
     double best_h = INFINITY, best_p = INFINITY;
 #ifdef HAVE_OPENBLAS
     run_peer(p);
 #endif
-    for (int r = 0; r < REPS; r++) {
+    for (int r = 0; r < reps; r++) {
         double t = time_calls(run_henbun, p, calls);
         if (t < best_h) best_h = t;
 #ifdef HAVE_OPENBLAS
@@ -141,6 +147,12 @@ int main(int argc, char **argv)
     if (out && ftell(out) == 0) fprintf(out, "case,threads,henbun,peer,unit,speedup\n");
 
     printf("ag_gemm kernel: %s\n", ag_gemm_kernel_name());
+    FILE *la = fopen("/proc/loadavg", "r");     /* other work on the machine skews timings */
+    double load = 0;
+    if (la && fscanf(la, "%lf", &load) == 1)
+        printf("load average: %.2f on %d cores%s\n", load, omp_get_num_procs(),
+               load > 0.5 ? " (busy: figures, most of all threaded ones, understate both sides)" : "");
+    if (la) fclose(la);
 #ifdef HAVE_OPENBLAS
     printf("peer: %s (%s)\n", openblas_get_config(), openblas_get_corename());
 #else

@@ -12,7 +12,6 @@
  * gemm_bench.c includes this file with PEAK_NO_MAIN defined to reuse peak_gflops(). */
 #include <omp.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(AG_PORTABLE)
@@ -72,22 +71,30 @@ static double peak_run(enum peak_isa isa, int dbl, long iters, volatile double *
     return flops;
 }
 
-/* Peak GFLOPS of `threads` cores together: best of 3 runs of at least 0.1 s each. */
+/* Peak GFLOPS of `threads` cores together: the best of many bursts of about 2 ms, for
+ * 0.3 s in all.  Short bursts, because on a shared machine the best one is the one that
+ * ran undisturbed. */
 static double peak_gflops(enum peak_isa isa, int dbl, int threads)
 {
-    long iters = 1 << 16;
-    double best = 0;
-    for (int rep = 0; rep < 3;) {
+    volatile double sink;
+    long iters = 1024;
+    for (;;) {                                  /* one burst on this thread: >= 2 ms */
+        double t0 = omp_get_wtime();
+        peak_run(isa, dbl, iters, &sink);
+        if (omp_get_wtime() - t0 >= 0.002) break;
+        iters *= 2;
+    }
+    double best = 0, spent = 0;
+    for (int burst = 0; burst < 5 || spent < 0.3; burst++) {
         double flops = 0, t0 = omp_get_wtime();
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
         {
-            volatile double sink;
-            flops += peak_run(isa, dbl, iters, &sink);
+            volatile double s;
+            flops += peak_run(isa, dbl, iters, &s);
         }
         double dt = omp_get_wtime() - t0;
-        if (dt < 0.1) { iters *= 2; continue; }    /* too short to trust: longer, again */
+        spent += dt;
         if (flops / dt / 1e9 > best) best = flops / dt / 1e9;
-        rep++;
     }
     return best;
 }

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_gan import batches, load_images, train  # noqa: E402  (same data and loop)
+from torch_gan import batches, load_images, train, write_grid_png  # noqa: E402  (same data and loop)
 
 
 class Reshape(nn.Module):
@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=0)
+    ap.add_argument("--samples", help="write 64 samples of the trained G to this PNG")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -70,6 +71,9 @@ def main():
     if a.warmup:
         train(g, d, next_real, a.warmup, a.batch, 100)
     secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every)
+    if a.samples:
+        with torch.no_grad():                       # G in training mode, as henbun samples
+            write_grid_png(a.samples, g(torch.randn(64, 100)))
     print(f"result: sec_per_100_iters={100 * secs / a.iters:.3f} iters={a.iters} seconds={secs:.1f} "
           f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")
 

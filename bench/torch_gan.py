@@ -20,6 +20,7 @@ import gzip
 import os
 import struct
 import time
+import zlib
 
 import numpy as np
 import torch
@@ -43,6 +44,24 @@ def load_images(d):
         if os.path.exists(p):
             return torch.from_numpy(read_idx(p).reshape(-1, 784).astype(np.float32) / 255)
     return None
+
+
+def write_grid_png(path, x, cols=8):
+    """x (n, 28*28) in [0, 1] as a grey PNG grid (a few lines of zlib: no imaging package)."""
+    x = (x.detach().clamp(0, 1).reshape(-1, 28, 28).numpy() * 255).astype(np.uint8)
+    rows = (len(x) + cols - 1) // cols
+    img = np.zeros((rows * 30, cols * 30), dtype=np.uint8)
+    for i, tile in enumerate(x):
+        r, c = divmod(i, cols)
+        img[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = tile
+    raw = b"".join(b"\0" + row.tobytes() for row in img)  # filter byte 0 on every row
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    head = struct.pack(">IIBBBBB", img.shape[1], img.shape[0], 8, 0, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(raw))
+                + chunk(b"IEND", b""))
 
 
 def make_models(z=100):
@@ -101,6 +120,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=0)
+    ap.add_argument("--samples", help="write 64 samples of the trained G to this PNG")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -110,6 +130,9 @@ def main():
     if a.warmup:
         train(g, d, next_real, a.warmup, a.batch, 100)
     secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every)
+    if a.samples:
+        with torch.no_grad():
+            write_grid_png(a.samples, g(torch.randn(64, 100)))
     print(f"result: sec_per_1000_iters={1000 * secs / a.iters:.2f} iters={a.iters} seconds={secs:.1f} "
           f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")
 

@@ -173,6 +173,8 @@ static nn_dataset *load(const config *c, const char *split, nn_error *err) {
     nn_dataset *d = nn_dataset_load_mnist(dir, split, err);
     if (d && !strcmp(c->binarize, "static"))
         nn_dataset_binarize_bernoulli(d, mix(c->seed, !strcmp(split, "test"), 99));
+    else if (d && !strcmp(c->binarize, "threshold"))
+        nn_dataset_binarize_threshold(d, (ag_real)0.5);
     return d;
 }
 
@@ -357,8 +359,8 @@ int main(int argc, char **argv) {
         {"likelihood", CLI_CHOICE, &c.likelihood, "bernoulli|gaussian|gaussian-learned",
          "p(x|z): Bernoulli logits, Gaussian with fixed sigma, or learned variance"},
         {"sigma", CLI_REAL, &c.sigma, "S", "standard deviation of the fixed Gaussian"},
-        {"binarize", CLI_CHOICE, &c.binarize, "none|static|dynamic",
-         "grey values, one fixed Bernoulli draw, or a fresh draw per batch"},
+        {"binarize", CLI_CHOICE, &c.binarize, "none|static|dynamic|threshold",
+         "grey values, one fixed Bernoulli draw, a fresh draw per batch, or x > 0.5"},
         {"epochs", CLI_INT, &c.epochs, "N", "training epochs per held-out class"},
         {"batch", CLI_INT, &c.batch, "N", "minibatch size"},
         {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate"},

@@ -34,7 +34,7 @@
 /* ---- configuration ------------------------------------------------------------------------ */
 
 typedef struct config {
-    const char *dataset, *gen_loss, *generator, *discriminator, *schedule, *out;
+    const char *dataset, *gen_loss, *prior, *generator, *discriminator, *schedule, *out;
     int runs, pack, d_steps, iters, batch, z, threads, log_every, pictures;
     double lr, lr_min, beta1;
     uint64_t seed;
@@ -138,7 +138,7 @@ static void picture(const config *c, const ag_real *real, const ag_real *fake, c
     nn_points sets[2] = {{"real", real, N_EVAL, NULL}, {"generated", fake, N_EVAL, NULL}};
     if (nn_plot_scatter_png(run_path(path, sizeof path, c->out, name), sets, 2,
                             &(nn_plot_opts){.title = title, .xlabel = "x1", .ylabel = "x2",
-                                            .width = 560, .height = 560},
+                                            .width = 640, .height = 640},
                             &err))
         fprintf(stderr, PROG ": %s\n", err.msg);
 }
@@ -154,6 +154,8 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
     uint64_t seed = mix(c->seed, 100, (uint64_t)run);
     nn_error err;
     gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {2}, .z_dim = c->z,
+                                   .prior = !strcmp(c->prior, "uniform") ? GAN_PRIOR_UNIFORM
+                                                                         : GAN_PRIOR_NORMAL,
                                    .generator_text = c->generator,
                                    .discriminator_text = c->discriminator,
                                    .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX
@@ -279,7 +281,7 @@ static void mean_se(const double *v, int n, double *mean, double *se) {
 }
 
 int main(int argc, char **argv) {
-    config c = {.dataset = "ring", .gen_loss = "ns",
+    config c = {.dataset = "ring", .gen_loss = "ns", .prior = "normal",
                 .generator = "linear 128, relu, linear 128, relu, linear 128, relu, linear 2",
                 .discriminator = "linear 128, leaky_relu 0.2, linear 128, leaky_relu 0.2, linear 1",
                 .schedule = "cosine", .out = "out/gan2d", .runs = 1, .pack = 1, .d_steps = 1,
@@ -298,7 +300,8 @@ int main(int argc, char **argv) {
         {"lr-min", CLI_REAL, &c.lr_min, "LR", "final learning rate of the cosine schedule"},
         {"schedule", CLI_CHOICE, &c.schedule, "cosine|constant", "learning-rate schedule"},
         {"beta1", CLI_REAL, &c.beta1, "B", "Adam's first-moment decay"},
-        {"z", CLI_INT, &c.z, "N", "latent dimensions (z ~ N(0, I))"},
+        {"z", CLI_INT, &c.z, "N", "latent dimensions"},
+        {"prior", CLI_CHOICE, &c.prior, "normal|uniform", "z ~ N(0, I) or U(-1, 1)^N"},
         {"generator", CLI_STRING, &c.generator, "SPEC", "generator layers (ends in linear 2)"},
         {"discriminator", CLI_STRING, &c.discriminator, "SPEC",
          "discriminator layers (ends in linear 1)"},

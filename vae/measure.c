@@ -126,6 +126,34 @@ int vae_encode_dataset(vae *m, const nn_dataset *d, int n, ag_real **mu_out,
     return n;
 }
 
+double vae_mmd_to_prior(const ag_real *z, int n, int d, uint64_t seed) {
+    if (n < 2 || d < 1) ag_error("vae_mmd_to_prior", "need n >= 2 and d >= 1, got %d, %d", n, d);
+    double *p = malloc(sizeof(double) * (size_t)n * (size_t)d);
+    if (!p) ag_error("vae_mmd_to_prior", "out of memory");
+    ag_rng r;
+    ag_rng_seed(&r, seed);
+    for (size_t q = 0; q < (size_t)n * (size_t)d; q++) p[q] = ag_rng_normal(&r);
+    /* U-statistic with k(a,b) = exp(−‖a−b‖²/s), s = 2d, as vae_mmd: the within-sample
+     * sums skip i = j, the cross sum takes every pair */
+    double s = 2.0 * d, szz = 0, spp = 0, szp = 0;
+#pragma omp parallel for schedule(static) reduction(+ : szz, spp, szp)
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++) {
+            double dzz = 0, dpp = 0, dzp = 0;
+            for (int k = 0; k < d; k++) {
+                double zi = z[(size_t)i * d + k], pi = p[(size_t)i * d + k];
+                double u = zi - z[(size_t)j * d + k], v = pi - p[(size_t)j * d + k],
+                       w = zi - p[(size_t)j * d + k];
+                dzz += u * u, dpp += v * v, dzp += w * w;
+            }
+            if (j != i) szz += exp(-dzz / s), spp += exp(-dpp / s);
+            szp += exp(-dzp / s);
+        }
+    }
+    free(p);
+    return (szz + spp) / ((double)n * (n - 1)) - 2 * szp / ((double)n * n);
+}
+
 vae_info vae_measure(vae *m, const nn_dataset *d, int n, int outer, uint64_t seed) {
     ag_real *mu, *lv;
     n = vae_encode_dataset(m, d, n, &mu, &lv);
@@ -137,6 +165,15 @@ vae_info vae_measure(vae *m, const nn_dataset *d, int n, int outer, uint64_t see
     for (size_t q = 0; q < size; q++)                    /* z_i ~ q(z|x_i), seed 001 */
         z[q] = (ag_real)(mu[q] + exp(0.5 * (double)lv[q]) * ag_rng_normal(&r));
     vae_info info = vae_info_from_posteriors(mu, lv, z, n, m->cfg.z_dim, outer);
+    /* MMD² against the prior on the same evenly spaced draws */
+    int zd = m->cfg.z_dim;
+    ag_real *zo = malloc(sizeof(ag_real) * (size_t)info.outer * (size_t)zd);
+    if (!zo) ag_error("vae_measure", "out of memory");
+    for (int q = 0; q < info.outer; q++)
+        memcpy(zo + (size_t)q * zd, z + (size_t)((long)q * n / info.outer) * zd,
+               sizeof(ag_real) * (size_t)zd);
+    info.mmd = info.outer >= 2 ? vae_mmd_to_prior(zo, info.outer, zd, seed + 1) : NAN;
+    free(zo);
     free(mu);
     free(lv);
     free(z);

@@ -180,6 +180,9 @@ typedef struct vae_info {
     double *kl_per_dim; /* (z_dim) mean closed-form KL per latent dimension; owned */
     double *mu_var;     /* (z_dim) Var_i mu_i,k; owned */
     int active_units;   /* dims with Var_i mu_i,k > 0.01 (Burda et al. 2016) */
+    double mmd;         /* vae_measure only: MMD² of the draws to p(z) (vae_mmd_to_prior) —
+                           unlike tc and marginal_kl, still meaningful when the posteriors
+                           are so narrow that the mixture q(z) is a set of spikes */
 } vae_info;
 /* The estimates from raw arrays, each (n, d) row-major.  The expectations over z average
  * `outer` evenly spaced draws (all n if outer <= 0), each against the mixture of all n
@@ -189,6 +192,9 @@ vae_info vae_info_from_posteriors(const ag_real *mu, const ag_real *logvar, cons
 /* mu and logvar of q(z|x) for the first n examples of d (all if n <= 0), in evaluation
  * mode: two malloc'd (n, z_dim) arrays for the caller to free.  Returns n. */
 int vae_encode_dataset(vae *m, const nn_dataset *d, int n, ag_real **mu, ag_real **logvar);
+/* MMD² (U-statistic, Gaussian kernel with s = 2d, as vae_mmd) between the rows of z
+ * (n, d) and n draws of N(0, I) from a generator seeded with seed.  Plain C, O(n²·d). */
+double vae_mmd_to_prior(const ag_real *z, int n, int d, uint64_t seed);
 /* vae_info of the first n examples of d (all if n <= 0), the draws z_i seeded by seed,
  * `outer` of them averaged (all if <= 0). */
 vae_info vae_measure(vae *m, const nn_dataset *d, int n, int outer, uint64_t seed);

@@ -388,9 +388,10 @@ static double rel_diff_r(const ag_real *a, const ag_real *b, size_t n)
     return worst / scale;
 }
 
-/* The ops cut a batch into chunks of images (ops_conv.c); with per-image column matrices
- * of several MB every image is its own chunk.  Running the batch must give what running
- * each image alone gives: the same outputs and dx, and dW, db summed over the images. */
+/* The ops cut a batch into chunks of about 2 MB of columns (CONV_CHUNK_BYTES in
+ * ops_conv.c); the shapes below have over 512k column values per image, so each image is
+ * a chunk of its own.  The batch must give what each image gives alone: the same outputs
+ * and dx, and dW, db summed over the images. */
 static void check_batch_vs_images(bool transposed, const int *xs, const int *ws, int s, int p,
                                   int op)
 {
@@ -428,14 +429,14 @@ static void check_batch_vs_images(bool transposed, const int *xs, const int *ws,
 
 TEST(conv2d_batch_equals_image_by_image)
 {
-    /* columns per image: (4·5·5) × (100·100) = 1M values */
-    check_batch_vs_images(false, (int[]){3, 4, 100, 100}, (int[]){2, 4, 5, 5}, 1, 2, 0);
+    /* columns per image: (4·5·5) × (80·80) = 640k values */
+    check_batch_vs_images(false, (int[]){2, 4, 80, 80}, (int[]){2, 4, 5, 5}, 1, 2, 0);
 }
 
 TEST(conv_transpose2d_batch_equals_image_by_image)
 {
-    /* columns per image: (16·8·8) × (32·32) = 1M values; 64×64 output */
-    check_batch_vs_images(true, (int[]){3, 4, 32, 32}, (int[]){4, 16, 8, 8}, 2, 3, 0);
+    /* columns per image: (16·8·8) × (24·24) = 590k values; 48×48 output */
+    check_batch_vs_images(true, (int[]){2, 4, 24, 24}, (int[]){4, 16, 8, 8}, 2, 3, 0);
 }
 
 /* ---- threads ------------------------------------------------------------------------------ */
@@ -502,6 +503,10 @@ TEST(conv_shape_errors)
     EXPECT_ERROR(ag_conv2d(tp, x, w3, NULL, 1, -1));                         /* pad -1 */
     EXPECT_ERROR(ag_conv2d(tp, ag_zeros(tp, 4, (int[]){2, 3, 2, 8}), w3, NULL, 1, 0));
     CHECK(strstr(test_last_error, "empty"));                                 /* 3 > 2 rows */
+
+    /* an empty batch is not an error: it gives an empty batch */
+    ag_tensor *none = ag_conv2d(tp, ag_zeros(tp, 4, (int[]){0, 3, 8, 8}), w3, NULL, 1, 1);
+    CHECK(none->shape[0] == 0 && none->shape[1] == 4 && none->shape[2] == 8 && none->size == 0);
 
     /* conv_transpose2d: w is (C_in, C_out, kh, kw) */
     ag_tensor *wt = ag_zeros(tp, 4, (int[]){3, 5, 4, 4});

@@ -1,0 +1,463 @@
+/* boltzmann.c — train a VAE to sample a Gibbs distribution μ(x) = e^−U(x)/Z from the
+ * energy alone (seed 003), then measure it against exact answers and against MCMC.
+ *
+ *   build/boltzmann --energy double-well          the Boltzmann-generator double well
+ *   build/boltzmann --energy gmm                  a normalised 2-D Gaussian mixture
+ *   build/boltzmann --energy many-well            Many-Well-32 (16 copies, 2^16 modes)
+ *   build/boltzmann --energy ising --L 8 --beta 0.4407
+ *
+ * Training draws z ~ N(0, I), x ~ Q(x|z) and lowers E[log Q(x|z) − log P(z|x) + β·U(x)]
+ * (seed 003 eq. (1.7)), β rising to 1 over --anneal steps.  Afterwards --eval-n fresh draws
+ * give importance weights w = e^−U P(z|x) / (π(z) Q(x|z)): log Z ≈ log mean w against the
+ * exact value (quadrature, or Kaufman's formula for the Ising model), the effective sample
+ * size, and reweighted mode masses against their exact values.  A Metropolis/MALA run on
+ * the same energy gives the baseline's effective samples per second.  The last line is
+ * 'result: key=value ...'. */
+#include "vae/boltzmann.h"
+#include "examples/common/cli.h"
+#include "examples/common/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "boltzmann"
+
+typedef struct config {
+    const char *energy, *act, *mcmc, *out;
+    int L, iters, batch, samples, anneal, latent, hidden, layers, eval_n, threads;
+    int mcmc_chains, mcmc_steps, log_every;
+    double beta, lr, anneal_from, clip;
+    uint64_t seed;
+    bool score_gradient, quiet;
+} config;
+
+static const char *epilog =
+    "energies (exact references computed by the program):\n"
+    "  gmm          3-component 2-D Gaussian mixture, log Z = 0; mode masses = mixture weights\n"
+    "  double-well  U = x1^4 - 6 x1^2 + x1 + x2^2/2: log Z = 11.020467, P(x1 > 0) = 0.0329\n"
+    "  many-well    16 copies of U = x^4 - 6 x^2 - 0.5 x + y^2/2 (32-D): log Z = 164.6957,\n"
+    "               P(x > 0) = 0.844 per copy\n"
+    "  ising        L x L periodic Ising model at --beta, Bernoulli decoder, REINFORCE with a\n"
+    "               leave-one-out baseline; log Z from Kaufman's formula\n"
+    "\nnetworks: encoder x -> (H, ACT) x LAYERS -> 2*LATENT, decoder z -> (H, ACT) x LAYERS ->\n"
+    "2*dim (mean, logvar) or dim logits.  0 for --iters, --latent, --hidden, --batch, --lr,\n"
+    "--eval-n, --mcmc-steps means the energy's default (printed at the start).\n"
+    "\nexamples:\n"
+    "  build/boltzmann --energy double-well --anneal 1000 --anneal-from 0.2\n"
+    "  build/boltzmann --energy many-well --anneal 2000 --anneal-from 0.1 --threads 1\n"
+    "  build/boltzmann --energy ising --L 8 --beta 0.6 --iters 20000\n"
+    "\nfiles in --out: log.csv (per logged step), curves.png (training), density_*.png (2-D:\n"
+    "exact, VAE samples, reweighted), marginal.png (many-well: x1), magnetisation.png (ising).\n"
+    "The last line printed is 'result: key=value ...'.";
+
+/* Energy-specific defaults for the flags left at 0. */
+static void defaults(config *c, const bz_energy *e) {
+    bool two_d = e->dim == 2;
+    if (!c->latent) c->latent = two_d ? 2 : e->binary ? 32 : e->dim;
+    if (!c->hidden) c->hidden = two_d ? 64 : 256;
+    if (!c->iters) c->iters = two_d ? 6000 : e->binary ? 10000 : 8000;
+    if (!c->batch) c->batch = 256;
+    if (c->lr <= 0) c->lr = e->binary ? 3e-4 : 1e-3;
+    if (!c->eval_n) c->eval_n = two_d ? 200000 : 100000;
+    if (!c->mcmc_steps) c->mcmc_steps = 2000;
+}
+
+static const char *net_text(const config *c, int out, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < c->layers && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "linear %d, %s, ", c->hidden, c->act);
+    if (len < n) snprintf(buf + len, n - len, "linear %d", out);
+    return buf;
+}
+
+/* ---- pictures ------------------------------------------------------------------------------ */
+
+static void report(nn_error *err, int rc) {
+    if (rc) fprintf(stderr, PROG ": %s\n", err->msg);
+}
+
+/* 2-D: the exact density beside histograms of the VAE's samples, raw and reweighted, on
+ * one grid and one colour scale. */
+static void pictures_2d(const bz_energy *e, const ag_real *x, const double *log_w, int n,
+                        const char *out) {
+    enum { G = 80 };
+    const double lo[2] = {-4, -3}, hi[2] = {4, 5};
+    static double exact[G * G], raw[G * G], rew[G * G];
+    double cw = (hi[0] - lo[0]) / G, ch = (hi[1] - lo[1]) / G;
+    ag_tape *t = ag_tape_new(0);
+    ag_set_grad_enabled(t, false);
+    ag_tensor *grid = ag_zeros(t, 2, (int[]){G * G, 2});
+    for (int r = 0; r < G; r++)
+        for (int c = 0; c < G; c++) {
+            grid->data[(r * G + c) * 2] = (ag_real)(lo[0] + (c + 0.5) * cw);
+            grid->data[(r * G + c) * 2 + 1] = (ag_real)(lo[1] + (r + 0.5) * ch);
+        }
+    ag_tensor *u = e->energy(e, t, grid);
+    double vmax = 0;
+    for (int i = 0; i < G * G; i++) {
+        exact[i] = exp(-(double)u->data[i] - e->log_z);          /* μ(x) = e^−U / Z */
+        if (exact[i] > vmax) vmax = exact[i];
+    }
+    ag_tape_free(t);
+    memset(raw, 0, sizeof raw), memset(rew, 0, sizeof rew);
+    double mx = -INFINITY, sw = 0;
+    for (int i = 0; i < n; i++)
+        if (log_w[i] > mx) mx = log_w[i];
+    for (int i = 0; i < n; i++) sw += exp(log_w[i] - mx);
+    for (int i = 0; i < n; i++) {
+        int c = (int)floor((x[2 * i] - lo[0]) / cw), r = (int)floor((x[2 * i + 1] - lo[1]) / ch);
+        if (c < 0 || c >= G || r < 0 || r >= G) continue;
+        raw[r * G + c] += 1.0 / n / (cw * ch);                   /* densities, not counts */
+        rew[r * G + c] += exp(log_w[i] - mx) / sw / (cw * ch);
+    }
+    char path[4096];
+    nn_error err;
+    nn_heatmap_opts o = {.x0 = lo[0], .x1 = hi[0], .y0 = lo[1], .y1 = hi[1], .vmin = 0,
+                         .vmax = vmax};
+    o.title = "exact density";
+    report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out, "density_exact.png"),
+                                     exact, G, G, &o, &err));
+    o.title = "VAE samples (histogram)";
+    report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out, "density_vae.png"), raw,
+                                     G, G, &o, &err));
+    o.title = "VAE samples, reweighted by w";
+    report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out,
+                                              "density_reweighted.png"), rew, G, G, &o, &err));
+}
+
+/* Many-well: the marginal of x1 (the first copy), exact against raw and reweighted
+ * histograms of the samples. */
+static void picture_marginal(const bz_energy *e, const ag_real *x, const double *log_w, int n,
+                             const char *out) {
+    enum { B = 120 };
+    const double lo = -3, hi = 3, bw = (hi - lo) / B;
+    double xs[B], exact[B], raw[B] = {0}, rew[B] = {0};
+    double z1 = 0, mx = -INFINITY, sw = 0;
+    for (int b = 0; b < B; b++) {                 /* e^−(x⁴ − 6x² − 0.5x), normalised below */
+        double v = lo + (b + 0.5) * bw;
+        xs[b] = v;
+        exact[b] = exp(-(v * v * v * v - 6 * v * v - 0.5 * v));
+        z1 += exact[b] * bw;
+    }
+    for (int b = 0; b < B; b++) exact[b] /= z1;
+    for (int i = 0; i < n; i++)
+        if (log_w[i] > mx) mx = log_w[i];
+    for (int i = 0; i < n; i++) sw += exp(log_w[i] - mx);
+    for (int i = 0; i < n; i++) {
+        int b = (int)floor((x[(size_t)i * e->dim] - lo) / bw);
+        if (b < 0 || b >= B) continue;
+        raw[b] += 1.0 / n / bw;
+        rew[b] += exp(log_w[i] - mx) / sw / bw;
+    }
+    nn_series s[3] = {{"exact", xs, exact, B}, {"VAE samples", xs, raw, B},
+                      {"reweighted", xs, rew, B}};
+    char path[4096];
+    nn_error err;
+    report(&err, nn_plot_lines_png(run_path(path, sizeof path, out, "marginal.png"), s, 3,
+                                   &(nn_plot_opts){.title = "many-well: marginal of x1",
+                                                   .xlabel = "x1", .ylabel = "density"},
+                                   &err));
+}
+
+/* Ising: histograms of the magnetisation m, VAE raw / reweighted / Metropolis. */
+static void picture_magnetisation(const bz_energy *e, const ag_real *x, const double *log_w,
+                                  int n, const double *mcmc_m, long n_mcmc, const char *out) {
+    int N = e->dim, B = N + 1;                    /* m takes the values −1, −1 + 2/N, ..., 1 */
+    double *ms = calloc((size_t)B, sizeof(double)), *raw = calloc((size_t)B, sizeof(double));
+    double *rew = calloc((size_t)B, sizeof(double)), *mc = calloc((size_t)B, sizeof(double));
+    if (!ms || !raw || !rew || !mc) ag_error(PROG, "out of memory");
+    double mx = -INFINITY, sw = 0;
+    for (int i = 0; i < n; i++)
+        if (log_w[i] > mx) mx = log_w[i];
+    for (int i = 0; i < n; i++) sw += exp(log_w[i] - mx);
+    for (int b = 0; b < B; b++) ms[b] = -1 + 2.0 * b / N;
+    for (int i = 0; i < n; i++) {
+        int up = 0;
+        for (int j = 0; j < N; j++) up += x[(size_t)i * N + j] > 0.5;
+        raw[up] += 1.0 / n;
+        rew[up] += exp(log_w[i] - mx) / sw;
+    }
+    for (long i = 0; i < n_mcmc; i++) {
+        int b = (int)lround((mcmc_m[i] + 1) * N / 2);
+        if (b >= 0 && b < B) mc[b] += 1.0 / (double)n_mcmc;
+    }
+    nn_series s[3] = {{"VAE samples", ms, raw, B}, {"reweighted", ms, rew, B},
+                      {"Metropolis", ms, mc, B}};
+    char path[4096], title[96];
+    nn_error err;
+    snprintf(title, sizeof title, "Ising %dx%d, beta %.4g: magnetisation", e->rows, e->cols,
+             e->beta);
+    report(&err, nn_plot_lines_png(run_path(path, sizeof path, out, "magnetisation.png"), s,
+                                   n_mcmc > 0 ? 3 : 2,
+                                   &(nn_plot_opts){.title = title, .xlabel = "m",
+                                                   .ylabel = "probability"}, &err));
+    free(ms), free(raw), free(rew), free(mc);
+}
+
+/* ---- the program --------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    config c = {.energy = "double-well", .act = "tanh", .mcmc = "mala", .out = "out/boltzmann",
+                .L = 8, .beta = 0.4407, .layers = 2, .anneal_from = 0.1, .clip = 100,
+                .threads = 1, .samples = 1, .mcmc_chains = 64, .log_every = 50, .seed = 1};
+    cli_opt opts[] = {
+        {"energy", CLI_CHOICE, &c.energy, "gmm|double-well|many-well|ising", "target energy"},
+        {"L", CLI_INT, &c.L, "L", "ising: lattice side (L x L, periodic)"},
+        {"beta", CLI_REAL, &c.beta, "B", "ising: inverse temperature (critical: 0.4407)"},
+        {"iters", CLI_INT, &c.iters, "N", "training steps (0: energy default)"},
+        {"batch", CLI_INT, &c.batch, "N", "draws per step (0: 256)"},
+        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate, cosine-decayed to 1/20 (0: default)"},
+        {"samples", CLI_INT, &c.samples, "K",
+         "draws per importance-weighted bound log mean_K w (1: seed 003 eq. (1.7))"},
+        {"anneal", CLI_INT, &c.anneal, "STEPS",
+         "inverse temperature rises geometrically to 1 over this many steps (0: none)"},
+        {"anneal-from", CLI_REAL, &c.anneal_from, "B0", "inverse temperature at step 0"},
+        {"latent", CLI_INT, &c.latent, "N", "latent dimensions (0: default)"},
+        {"hidden", CLI_INT, &c.hidden, "H", "units per hidden layer (0: default)"},
+        {"layers", CLI_INT, &c.layers, "N", "hidden layers in encoder and decoder"},
+        {"act", CLI_CHOICE, &c.act, "tanh|relu|elu|softplus", "hidden activation"},
+        {"score-gradient", CLI_FLAG, &c.score_gradient,  NULL,
+         "keep the score term of log Q in the decoder's gradient (continuous x)"},
+        {"clip", CLI_REAL, &c.clip, "C", "clip the gradient norm (0: off)"},
+        {"eval-n", CLI_INT, &c.eval_n, "N", "draws for the final estimates (0: default)"},
+        {"mcmc", CLI_CHOICE, &c.mcmc, "mala|metropolis|none",
+         "baseline sampler (ising: single-spin-flip Metropolis either way)"},
+        {"mcmc-chains", CLI_INT, &c.mcmc_chains, "N", "parallel chains of the baseline"},
+        {"mcmc-steps", CLI_INT, &c.mcmc_steps, "N",
+         "recorded steps (ising: sweeps) per chain after burn-in (0: 2000)"},
+        {"log-every", CLI_INT, &c.log_every, "N", "steps between log lines and log.csv rows"},
+        {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
+        {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
+        {"out", CLI_STRING, &c.out, "DIR", "pictures and log.csv go here"},
+        {"quiet", CLI_FLAG, &c.quiet, NULL, "no per-step log lines"},
+        {0}};
+    cli_program prog = {PROG, "Train a VAE as a sampler of exp(-U(x))/Z from the energy alone "
+                              "(seed 003) and measure it against exact answers and MCMC.",
+                        epilog};
+    int rc = cli_parse(argc, argv, &prog, opts);
+    if (rc) return rc < 0 ? 2 : 0;
+    if (!strcmp(c.energy, "ising") && (c.L < 2 || c.L > 64 || !(c.beta > 0))) {
+        fprintf(stderr, PROG ": --L must be in [2, 64] and --beta > 0\n");
+        return 2;
+    }
+    bz_energy e = !strcmp(c.energy, "gmm")         ? bz_gmm()
+                  : !strcmp(c.energy, "many-well") ? bz_many_well(16)
+                  : !strcmp(c.energy, "ising")     ? bz_ising(c.L, c.L, c.beta)
+                                                   : bz_double_well();
+    defaults(&c, &e);
+    if (c.samples < 1 || c.batch % c.samples) {
+        fprintf(stderr, PROG ": --batch (%d) must be a multiple of --samples (%d >= 1)\n",
+                c.batch, c.samples);
+        return 2;
+    }
+    if (c.iters < 0 || c.batch < 2 || c.latent < 1 || c.hidden < 1 || c.layers < 0 ||
+        c.eval_n < 1 || c.anneal < 0 || !(c.anneal_from > 0) || c.mcmc_chains < 1 ||
+        c.mcmc_steps < 1 || c.log_every < 1) {
+        fprintf(stderr, PROG ": bad settings: --iters >= 0, --batch >= 2, --latent, --hidden, "
+                        "--eval-n, --mcmc-chains, --mcmc-steps, --log-every >= 1, "
+                        "--anneal >= 0, --anneal-from > 0\n");
+        return 2;
+    }
+    int threads = run_threads(c.threads);
+    run_catch_signals();
+    nn_error err;
+    if (run_mkdir(c.out, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+
+    char enc[1024], dec[1024];
+    bz_config bc = {.z_dim = c.latent,
+                    .encoder_text = net_text(&c, 2 * c.latent, enc, sizeof enc),
+                    .decoder_text = net_text(&c, e.binary ? e.dim : 2 * e.dim, dec, sizeof dec),
+                    .path_gradient = !c.score_gradient, .samples = c.samples,
+                    .seed = c.seed};
+    bz_sampler *s = bz_new(&e, &bc, &err);
+    if (!s) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 2;
+    }
+    printf("henbun %s Boltzmann sampler: %s, dim %d, exact log Z %.6f, %d thread%s\n",
+           AG_REAL_NAME, e.name, e.dim, e.log_z, threads, threads == 1 ? "" : "s");
+    printf("  latent %d, encoder '%s', decoder '%s' (%s likelihood, %s gradient)\n", c.latent,
+           enc, dec, e.binary ? "Bernoulli" : "Gaussian",
+           e.binary ? "score-function" : c.score_gradient ? "full reparameterised" : "path");
+    printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from beta "
+           "%g\n", c.iters, c.batch, c.samples, c.lr, c.anneal, c.anneal > 0 ? c.anneal_from : 1.0);
+    fflush(stdout);
+
+    nn_optim *opt = nn_adam(bz_params(s), c.lr);
+    if (c.clip > 0) nn_optim_set_clip_norm(opt, c.clip);
+    if (c.iters > 0)
+        nn_optim_set_schedule(opt, &(nn_lr_schedule){.kind = NN_LR_COSINE,
+                                                     .total_steps = c.iters,
+                                                     .min_lr = c.lr / 20});
+    char path[4096];
+    static const char *cols[] = {"step", "beta", "objective", "neg_log_w", "batch_log_z",
+                                 "batch_ess", "seconds"};
+    nn_csv *csv = nn_csv_open(run_path(path, sizeof path, c.out, "log.csv"), 7, cols, &err);
+    if (!csv) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    int n_log = c.iters / c.log_every + 1, logged = 0;
+    double *curve_x = calloc((size_t)n_log, sizeof(double));
+    double *curve_elbo = calloc((size_t)n_log, sizeof(double));
+    double *curve_lz = calloc((size_t)n_log, sizeof(double));
+    double *curve_exact = calloc((size_t)n_log, sizeof(double));
+    if (!curve_x || !curve_elbo || !curve_lz || !curve_exact) ag_error(PROG, "out of memory");
+
+    /* ---- training ---- */
+    ag_tape *t = ag_tape_new(c.seed * 0x9E3779B97F4A7C15ULL + 1);
+    double t0 = run_seconds(), acc_lz = 0, acc_elbo = 0;
+    int acc_n = 0, step = 0;
+    bool failed = false;
+    for (; step < c.iters; step++) {
+        double beta = bz_anneal_beta(step, c.anneal, c.anneal_from);
+        bz_stats st;
+        double norm = bz_train_step(s, opt, t, c.batch, beta, &st);
+        if (!run_check_finite(PROG, st.objective, norm, bz_params(s), 0, step)) {
+            failed = true;
+            break;
+        }
+        acc_lz += st.log_z, acc_elbo += -st.neg_log_w, acc_n++;
+        if ((step + 1) % c.log_every == 0 || step + 1 == c.iters) {
+            double sec = run_seconds() - t0;
+            double row[7] = {step + 1, beta, st.objective, st.neg_log_w, acc_lz / acc_n, st.ess,
+                             sec};
+            if (nn_csv_row(csv, row, &err)) fprintf(stderr, PROG ": %s\n", err.msg);
+            if (logged < n_log) {
+                curve_x[logged] = step + 1, curve_elbo[logged] = acc_elbo / acc_n;
+                curve_lz[logged] = acc_lz / acc_n, curve_exact[logged] = e.log_z;
+                logged++;
+            }
+            if (!c.quiet && ((step + 1) % (c.log_every * 10) == 0 || step + 1 == c.iters))
+                printf("step %6d  beta %.3f  E[log w] %9.4f  batch log Z %9.4f  ESS %5.1f%%  "
+                       "%.0fs\n", step + 1, beta, acc_elbo / acc_n, acc_lz / acc_n,
+                       100 * st.ess, sec);
+            fflush(stdout);
+            acc_lz = acc_elbo = 0, acc_n = 0;
+        }
+        if (run_stop_requested()) {
+            fprintf(stderr, PROG ": %s: stopping after step %d; measuring what we have\n",
+                    run_stop_signal(), step + 1);
+            step++;
+            break;
+        }
+    }
+    double train_seconds = run_seconds() - t0;
+    nn_csv_close(csv, NULL);
+    ag_tape_free(t);
+    if (logged > 1) {
+        nn_series sr[3] = {{"E[log w] (lower bound)", curve_x, curve_elbo, logged},
+                           {"batch log Z estimate", curve_x, curve_lz, logged},
+                           {"exact log Z", curve_x, curve_exact, logged}};
+        char title[96];
+        snprintf(title, sizeof title, "%s: training (means over %d steps)", e.name,
+                 c.log_every);
+        report(&err, nn_plot_lines_png(run_path(path, sizeof path, c.out, "curves.png"), sr, 3,
+                                       &(nn_plot_opts){.title = title, .xlabel = "step",
+                                                       .ylabel = "nats"}, &err));
+    }
+    if (failed) {
+        bz_free(s), nn_optim_free(opt);
+        return 1;
+    }
+
+    /* ---- the estimates from fresh draws ---- */
+    int n = c.eval_n;
+    ag_real *x = malloc(sizeof(ag_real) * (size_t)n * e.dim);
+    double *log_w = malloc(sizeof(double) * (size_t)n);
+    double *f = malloc(sizeof(double) * (size_t)n * (e.n_obs > 0 ? e.n_obs : 1));
+    if (!x || !log_w || !f) ag_error(PROG, "out of memory");
+    t0 = run_seconds();
+    bz_draw(s, n, c.seed * 0xBF58476D1CE4E5B9ULL + 2, x, log_w, NULL);
+    double draw_seconds = run_seconds() - t0;
+    bz_estimate est = bz_estimate_weights(log_w, n);
+    for (int i = 0; i < n; i++) e.observe(&e, x + (size_t)i * e.dim, f + (size_t)i * e.n_obs);
+    double err_lz = est.log_z - e.log_z;
+    printf("\n%d fresh draws in %.2fs: log Z %.5f +- %.5f (exact %.5f, error %+.5f), ESS %.1f%%, "
+           "E[log w] %.5f, joint KL bound %.5f, largest weight %.2g of the total\n", n,
+           draw_seconds, est.log_z, est.log_z_se, e.log_z, err_lz, 100 * est.ess,
+           est.mean_log_w, bz_kl_bound(&est, e.log_z), est.max_w);
+    double obs_w[BZ_MAX_OBS], obs_raw[BZ_MAX_OBS];
+    for (int k = 0; k < e.n_obs; k++) {
+        obs_w[k] = bz_expect(log_w, f + k, e.n_obs, n);
+        obs_raw[k] = 0;
+        for (int i = 0; i < n; i++) obs_raw[k] += f[(size_t)i * e.n_obs + k] / n;
+        printf("  %-16s reweighted %.5f  raw %.5f  exact %.5f\n", e.obs_name[k], obs_w[k],
+               obs_raw[k], e.obs_exact[k]);
+    }
+    /* Many-well: the per-copy masses, to show the worst copy, not only the mean. */
+    double copy_min = NAN, copy_max = NAN;
+    if (e.copies > 1) {
+        double *ind = malloc(sizeof(double) * (size_t)n);
+        if (!ind) ag_error(PROG, "out of memory");
+        copy_min = INFINITY, copy_max = -INFINITY;
+        for (int k = 0; k < e.copies; k++) {
+            for (int i = 0; i < n; i++) ind[i] = x[(size_t)i * e.dim + 2 * k] > 0;
+            double m = bz_expect(log_w, ind, 1, n);
+            copy_min = fmin(copy_min, m), copy_max = fmax(copy_max, m);
+        }
+        printf("  per-copy P(x>0), reweighted: min %.4f max %.4f (exact %.4f)\n", copy_min,
+               copy_max, e.obs_exact[0]);
+        free(ind);
+    }
+    double vae_ess_per_s = est.ess * n / draw_seconds;
+
+    /* ---- the baseline ---- */
+    bz_mcmc_result mc = {0};
+    double *mc_traces = NULL;
+    bool run_mcmc = strcmp(c.mcmc, "none") != 0;
+    if (run_mcmc) {
+        bz_mcmc_opts mo = {.kind = !strcmp(c.mcmc, "mala") ? BZ_MALA : BZ_METROPOLIS,
+                           .chains = c.mcmc_chains, .steps = c.mcmc_steps,
+                           .seed = c.seed * 0x94D049BB133111EBULL + 3};
+        if (e.binary)
+            mc_traces = malloc(sizeof(double) * (size_t)(1 + e.n_obs) * mo.chains * mo.steps);
+        mo.traces = mc_traces;
+        mc = bz_mcmc(&e, &mo);
+        printf("%s baseline: %d chains x %d %s (after %d burn-in), acceptance %.2f, tau %.1f, "
+               "ESS %.0f in %.2fs = %.0f effective samples/s\n",
+               e.binary ? "Metropolis" : c.mcmc, mc.chains, mc.steps,
+               e.binary ? "sweeps" : "steps", mo.steps / 4, mc.accept, mc.tau, mc.ess,
+               mc.seconds, mc.ess_per_second);
+        for (int k = 0; k < e.n_obs; k++)
+            printf("  %-16s chains %.5f  exact %.5f\n", e.obs_name[k], mc.obs[k],
+                   e.obs_exact[k]);
+    }
+    printf("VAE sampler: %.0f effective samples/s (draws only; %.1fs of training before)\n",
+           vae_ess_per_s, train_seconds);
+
+    /* ---- pictures ---- */
+    if (e.dim == 2) pictures_2d(&e, x, log_w, n, c.out);
+    else if (e.copies > 0) picture_marginal(&e, x, log_w, n, c.out);
+    else if (e.binary) {
+        long nm = mc_traces ? (long)mc.chains * mc.steps : 0;
+        /* the observable m is the 4th of the Ising model's: trace 1 + 3 */
+        picture_magnetisation(&e, x, log_w, n, mc_traces ? mc_traces + 4 * nm : NULL, nm, c.out);
+    }
+
+    /* ---- the result line ---- */
+    printf("result: energy=%s log_z=%.5f exact=%.5f error=%.5f log_z_se=%.5f", e.name,
+           est.log_z, e.log_z, err_lz, est.log_z_se);
+    if (e.binary) printf(" rel_free_energy_error=%.2e", fabs(err_lz) / fabs(e.log_z));
+    printf(" ess_pct=%.2f kl_bound=%.5f", 100 * est.ess, bz_kl_bound(&est, e.log_z));
+    for (int k = 0; k < e.n_obs; k++) {
+        printf(" %s=%.5f", e.obs_name[k], obs_w[k]);
+        if (isfinite(e.obs_exact[k])) printf(" %s_exact=%.5f", e.obs_name[k], e.obs_exact[k]);
+    }
+    if (e.copies > 1) printf(" copy_mass_min=%.4f copy_mass_max=%.4f", copy_min, copy_max);
+    printf(" vae_ess_per_s=%.0f", vae_ess_per_s);
+    if (run_mcmc) printf(" mcmc_ess_per_s=%.0f mcmc_tau=%.1f", mc.ess_per_second, mc.tau);
+    printf(" anneal=%d samples=%d iters=%d batch=%d train_seconds=%.1f\n", c.anneal, c.samples, step, c.batch,
+           train_seconds);
+    free(x), free(log_w), free(f), free(mc_traces);
+    free(curve_x), free(curve_elbo), free(curve_lz), free(curve_exact);
+    nn_optim_free(opt);
+    bz_free(s);
+    return 0;
+}

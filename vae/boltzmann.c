@@ -1,0 +1,341 @@
+/* boltzmann.c — the VAE trained as a sampler of μ(x) = e^−U(x)/Z (seed 003), and the
+ * estimates its importance weights give.  See boltzmann.h for the derivation; the lines
+ * below cite seed 003's equations where they implement them.
+ *
+ * One batch, decoder first:
+ *   z ~ π(z) = N(0, I)                                  eq. (1.2)
+ *   x ~ Q(x|z) = N(mean(z), diag e^logvar(z))           eq. (1.4), reparameterised
+ *       or Π Bernoulli(σ(logit(z)))                     (binary x: the Ising model)
+ *   P(z|x) = N(mu(x), diag e^logvar(x))                 eq. (1.3)
+ *   log w = −U(x) + log P(z|x) − log π(z) − log Q(x|z)
+ *   loss  = mean[log Q(x|z) − log P(z|x) + β·U(x)]      eq. (1.7), = −mean log w + const */
+#include "vae/boltzmann.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_2PI 1.8378770664093453
+
+/* ---- building ----------------------------------------------------------------------------- */
+
+static nn_net *build_net(const nn_spec *spec, const char *text, int in_size, ag_rng *rng,
+                         const char *which, nn_error *err) {
+    nn_error inner = {{0}};
+    nn_net *net = NULL;
+    if (spec) net = nn_net_new(spec, 1, (int[]){in_size}, rng, &inner);
+    else if (text) net = nn_net_parse(text, 1, (int[]){in_size}, NULL, rng, &inner);
+    else snprintf(inner.msg, sizeof inner.msg, "no spec given");
+    if (!net) nn_fail(err, "%s: %s", which, inner.msg);
+    return net;
+}
+
+bz_sampler *bz_new(const bz_energy *e, const bz_config *c, nn_error *err) {
+    if (!e || !e->energy || e->dim < 1) {
+        nn_fail(err, "bz_new: the energy needs a function and dim >= 1");
+        return NULL;
+    }
+    if (c->z_dim < 1) {
+        nn_fail(err, "bz_new: latent size must be at least 1, got %d", c->z_dim);
+        return NULL;
+    }
+    if (e->n_obs < 0 || e->n_obs > BZ_MAX_OBS || (e->n_obs && !e->observe)) {
+        nn_fail(err, "bz_new: %d observables (at most %d, and an observe function)", e->n_obs,
+                BZ_MAX_OBS);
+        return NULL;
+    }
+    bz_sampler *s = calloc(1, sizeof *s);
+    if (!s) ag_error("bz_new", "out of memory");
+    s->cfg = *c;
+    s->energy = *e;
+    ag_rng rng;
+    ag_rng_seed(&rng, c->seed);
+    int dec_out = e->binary ? e->dim : 2 * e->dim;
+    s->encoder = build_net(c->encoder, c->encoder_text, e->dim, &rng, "encoder", err);
+    if (s->encoder)
+        s->decoder = build_net(c->decoder, c->decoder_text, c->z_dim, &rng, "decoder", err);
+    if (!s->encoder || !s->decoder) goto fail;
+    if (nn_net_out_size(s->encoder) != 2 * c->z_dim) {
+        nn_fail(err, "encoder: must output 2 x latent = %d values (mu, logvar of P(z|x)), it "
+                     "outputs %d (end it with 'linear %d')", 2 * c->z_dim,
+                nn_net_out_size(s->encoder), 2 * c->z_dim);
+        goto fail;
+    }
+    if (nn_net_out_size(s->decoder) != dec_out) {
+        nn_fail(err, "decoder: must output %d values (%s), it outputs %d (end it with "
+                     "'linear %d')", dec_out,
+                e->binary ? "one logit per bit" : "mean and logvar of each value of x",
+                nn_net_out_size(s->decoder), dec_out);
+        goto fail;
+    }
+    nn_params_extend(&s->params, "encoder", &s->encoder->params);
+    nn_params_extend(&s->params, "decoder", &s->decoder->params);
+    return s;
+fail:
+    bz_free(s);
+    return NULL;
+}
+
+void bz_free(bz_sampler *s) {
+    if (!s) return;
+    nn_net_free(s->encoder);
+    nn_net_free(s->decoder);
+    nn_params_free(&s->params);
+    free(s);
+}
+
+nn_param_list *bz_params(bz_sampler *s) { return &s->params; }
+
+/* ---- one batch of draws ------------------------------------------------------------------ */
+
+typedef struct draws {
+    ag_tensor *x;       /* (N, dim) */
+    ag_tensor *log_q;   /* log Q(x|z)  (N) */
+    ag_tensor *log_p;   /* log P(z|x)  (N) */
+    ag_tensor *u;       /* U(x)        (N) */
+    ag_tensor *z;       /* (N, z_dim) */
+    double *log_pi;     /* log π(z)    (N), a constant of the parameters */
+} draws;
+
+/* Σ over the last axis of −gaussian_nll: the log density of a diagonal Gaussian per row. */
+static ag_tensor *log_normal(ag_tape *t, ag_tensor *mean, ag_tensor *logvar, ag_tensor *v) {
+    return ag_neg(t, ag_sum_axis(t, ag_gaussian_nll(t, mean, logvar, v), 1, false));
+}
+
+/* log P(z|x) per row, eq. (1.3): the encoder's Gaussian at z. */
+static ag_tensor *encoder_log_p(bz_sampler *s, ag_tape *t, ag_tensor *x, ag_tensor *z) {
+    int n = x->shape[0], zd = s->cfg.z_dim;
+    ag_tensor *g = nn_forward(s->encoder, t, x, true);
+    g = ag_reshape(t, g, 2, (int[]){n, 2 * zd});
+    return log_normal(t, ag_slice(t, g, 1, 0, zd), ag_slice(t, g, 1, zd, 2 * zd), z);
+}
+
+static draws draw_batch(bz_sampler *s, ag_tape *t, int n) {
+    const bz_energy *e = &s->energy;
+    int d = e->dim, zd = s->cfg.z_dim;
+    draws r;
+    ag_tensor *z = r.z = ag_randn(t, 2, (int[]){n, zd}, 1);             /* z ~ π, eq. (1.2) */
+    r.log_pi = ag_tape_alloc(t, sizeof(double) * (size_t)n);
+    for (int i = 0; i < n; i++) {                      /* log π(z) = −½ Σ_j (z_j² + ln 2π) */
+        double acc = 0;
+        for (int j = 0; j < zd; j++) acc += (double)z->data[i * zd + j] * z->data[i * zd + j];
+        r.log_pi[i] = -0.5 * (acc + zd * LOG_2PI);
+    }
+    ag_tensor *h = nn_forward(s->decoder, t, z, true);
+    h = ag_reshape(t, h, 2, (int[]){n, (int)(h->size / (size_t)n)});
+    if (e->binary) {
+        /* x ~ Π Bernoulli(σ(logit)): drawn outside the tape, so x is a plain leaf. */
+        r.x = ag_zeros(t, 2, (int[]){n, d});
+        ag_rng *rng = ag_tape_rng(t);
+        for (size_t i = 0; i < r.x->size; i++) {
+            double p = 1 / (1 + exp(-(double)h->data[i]));
+            r.x->data[i] = (ag_real)(ag_rng_uniform(rng) < p);
+        }
+        /* log Bern(x; σ(l)) = −BCE(l, x) */
+        r.log_q = ag_neg(t, ag_sum_axis(t, ag_bce_with_logits(t, h, r.x), 1, false));
+    } else {
+        ag_tensor *mean = ag_slice(t, h, 1, 0, d), *lv = ag_slice(t, h, 1, d, 2 * d);
+        r.x = ag_reparameterize(t, mean, lv);                 /* x = mean + σ·ε, eq. (1.4) */
+        /* With path_gradient the density's own parameters are held fixed (copies), so the
+         * decoder's gradient flows only through x. */
+        if (s->cfg.path_gradient) mean = ag_copy(t, mean), lv = ag_copy(t, lv);
+        r.log_q = log_normal(t, mean, lv, r.x);
+    }
+    r.log_p = encoder_log_p(s, t, r.x, z);
+    r.u = e->energy(e, t, r.x);
+    if (r.u->ndim != 1 || r.u->shape[0] != n) {
+        char b[64];
+        ag_error("bz_loss", "energy '%s' returned %s for a batch of %d (expected (%d))",
+                 e->name ? e->name : "?", ag_shape_str(r.u, b, sizeof b), n, n);
+    }
+    return r;
+}
+
+/* log w_i = −U + log P − log π − log Q, in double. */
+static void log_weights(const draws *r, int n, double *log_w) {
+    for (int i = 0; i < n; i++)
+        log_w[i] = -(double)r->u->data[i] + r->log_p->data[i] - r->log_pi[i] - r->log_q->data[i];
+}
+
+/* ---- the loss ------------------------------------------------------------------------------ */
+
+/* w̄ = softmax of log w within each group of K consecutive draws (in place into wbar). */
+static void group_softmax(const double *log_w, int n, int K, double *wbar) {
+    for (int g = 0; g < n; g += K) {
+        double mx = -INFINITY, sum = 0;
+        for (int k = 0; k < K; k++) mx = fmax(mx, log_w[g + k]);
+        for (int k = 0; k < K; k++) sum += wbar[g + k] = exp(log_w[g + k] - mx);
+        for (int k = 0; k < K; k++) wbar[g + k] /= sum;
+    }
+}
+
+/* The score-function surrogate for binary x.  K = 1: ∇θ E[f] = E[(f − b) ∇θ log Q(x|z)]
+ * with f = −log w_β and b the mean of the other draws' f (leave-one-out, so b_i does not
+ * depend on x_i and the estimate stays unbiased).  K > 1: VIMCO (Mnih & Rezende 2016): draw
+ * k's signal is L̂ − L̂₋ₖ, L̂₋ₖ the bound with log w_k replaced by the mean of the others,
+ * and the direct term −w̄_k ∇θ log Q_k.  The encoder's gradient is Σ w̄_k ∇φ log P_k. */
+static ag_tensor *score_surrogate(ag_tape *t, const draws *r, const double *lw, int n, int K,
+                                  const double *wbar) {
+    ag_tensor *cq = ag_zeros(t, 1, (int[]){n}), *cp = ag_zeros(t, 1, (int[]){n});
+    int G = n / K;
+    if (K == 1) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += lw[i];
+        for (int i = 0; i < n; i++) {
+            double b = (sum - lw[i]) / (n - 1);                 /* leave-one-out mean */
+            cq->data[i] = (ag_real)(-(lw[i] - b) / n);           /* (f − b)/n, f = −log w */
+            cp->data[i] = (ag_real)(-1.0 / n);
+        }
+    } else {
+        for (int g = 0; g < n; g += K) {
+            const double *l = lw + g;
+            double mx = -INFINITY, sum = 0, tot = 0;
+            for (int k = 0; k < K; k++) mx = fmax(mx, l[k]), tot += l[k];
+            for (int k = 0; k < K; k++) sum += exp(l[k] - mx);
+            double bound = mx + log(sum / K);                        /* L̂ */
+            for (int k = 0; k < K; k++) {
+                double geo = (tot - l[k]) / (K - 1);  /* the others' mean log w, in for w_k */
+                double m2 = fmax(mx, geo);
+                double s2 = sum * exp(mx - m2) - exp(l[k] - m2) + exp(geo - m2);
+                double signal = bound - (m2 + log(fmax(s2, 1e-300) / K));  /* L̂ − L̂₋ₖ */
+                cq->data[g + k] = (ag_real)(-(signal - wbar[g + k]) / G);
+                cp->data[g + k] = (ag_real)(-wbar[g + k] / G);
+            }
+        }
+    }
+    return ag_add(t, ag_sum(t, ag_mul(t, cq, r->log_q)), ag_sum(t, ag_mul(t, cp, r->log_p)));
+}
+
+ag_tensor *bz_loss(bz_sampler *s, ag_tape *t, int n, double beta, bz_stats *stats) {
+    int K = s->cfg.samples > 1 ? s->cfg.samples : 1;
+    if (n < 2 || n % K)
+        ag_error("bz_loss", "a batch needs at least 2 draws and a multiple of samples = %d, "
+                 "got %d", K, n);
+    draws r = draw_batch(s, t, n);
+    /* log w_β = −βU + log P − log π − log Q per draw, in double, and w̄ within groups. */
+    double *lw = ag_tape_alloc(t, sizeof(double) * (size_t)n);
+    double *wbar = ag_tape_alloc(t, sizeof(double) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        lw[i] = -beta * r.u->data[i] + r.log_p->data[i] - r.log_pi[i] - r.log_q->data[i];
+    group_softmax(lw, n, K, wbar);
+    ag_tensor *loss;
+    if (s->energy.binary) {
+        loss = score_surrogate(t, &r, lw, n, K, wbar);
+    } else {
+        /* The tape's log w (log π is a constant: left out), then −Σ c_i log w_i / G.
+         * K = 1 gives mean[log Q − log P + βU], eq. (1.7).  K > 1: the importance-weighted
+         * bound log (1/K) Σ w_k, whose gradient is Σ w̄_k ∇ log w_k; with path_gradient the
+         * decoder's part uses w̄_k² instead (DReG, Tucker et al. 2019), so a second encoder
+         * pass on a detached x carries the encoder's remaining (w̄ − w̄²) share. */
+        ag_tensor *u = beta == 1 ? r.u : ag_scale(t, r.u, (ag_real)beta);
+        ag_tensor *log_w = ag_sub(t, ag_sub(t, r.log_p, r.log_q), u);
+        int G = n / K;
+        if (K == 1) {
+            loss = ag_neg(t, ag_mean(t, log_w));
+        } else {
+            bool dreg = s->cfg.path_gradient;
+            ag_tensor *c1 = ag_zeros(t, 1, (int[]){n}), *c2 = ag_zeros(t, 1, (int[]){n});
+            for (int i = 0; i < n; i++) {
+                double w = wbar[i];
+                c1->data[i] = (ag_real)(-(dreg ? w * w : w) / G);
+                c2->data[i] = (ag_real)(-(w - w * w) / G);
+            }
+            loss = ag_sum(t, ag_mul(t, c1, log_w));
+            if (dreg) {
+                ag_tensor *lp = encoder_log_p(s, t, ag_copy(t, r.x), r.z);
+                loss = ag_add(t, loss, ag_sum(t, ag_mul(t, c2, lp)));
+            }
+        }
+    }
+    if (stats) {
+        double *lw1 = ag_tape_alloc(t, sizeof(double) * (size_t)n), usum = 0, bound = 0;
+        log_weights(&r, n, lw1);
+        bz_estimate est = bz_estimate_weights(lw1, n);
+        for (int i = 0; i < n; i++) usum += r.u->data[i];
+        for (int g = 0; g < n; g += K) bound += bz_estimate_weights(lw + g, K).log_z;
+        *stats = (bz_stats){.objective = -bound / (n / K), .neg_log_w = -est.mean_log_w,
+                            .mean_u = usum / n, .log_z = est.log_z, .ess = est.ess,
+                            .beta = beta};
+    }
+    return loss;
+}
+
+double bz_train_step(bz_sampler *s, nn_optim *opt, ag_tape *t, int n, double beta,
+                     bz_stats *stats) {
+    ag_tensor *loss = bz_loss(s, t, n, beta, stats);
+    ag_backward(t, loss);
+    double norm = nn_optim_step(opt);
+    nn_optim_zero_grad(opt);
+    ag_tape_clear(t);
+    return norm;
+}
+
+double bz_anneal_beta(long step, long steps, double beta0) {
+    if (steps <= 0 || beta0 >= 1 || step >= steps) return 1;
+    if (beta0 <= 0) ag_error("bz_anneal_beta", "beta0 must be > 0, got %g", beta0);
+    return beta0 * pow(1 / beta0, (double)step / (double)steps);   /* β₀^(1 − s/S) */
+}
+
+/* ---- drawing and estimating ---------------------------------------------------------------- */
+
+void bz_draw(bz_sampler *s, int n, uint64_t seed, ag_real *x, double *log_w, double *u) {
+    int d = s->energy.dim, chunk = 4096;
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    for (int done = 0; done < n; done += chunk) {
+        int k = n - done < chunk ? n - done : chunk;
+        ag_tape_clear(t);
+        draws r = draw_batch(s, t, k);
+        log_weights(&r, k, log_w + done);
+        if (x) memcpy(x + (size_t)done * d, r.x->data, sizeof(ag_real) * (size_t)k * d);
+        if (u)
+            for (int i = 0; i < k; i++) u[done + i] = r.u->data[i];
+    }
+    ag_tape_free(t);
+}
+
+bz_estimate bz_estimate_weights(const double *log_w, int n) {
+    bz_estimate e = {.n = n, .log_z = NAN, .log_z_se = NAN, .ess = NAN, .mean_log_w = NAN,
+                     .max_w = NAN};
+    if (n < 1) return e;
+    double mx = -INFINITY, s1 = 0, s2 = 0, sl = 0, big = 0;
+    for (int i = 0; i < n; i++)
+        if (log_w[i] > mx) mx = log_w[i];
+    if (!isfinite(mx)) return e;
+    for (int i = 0; i < n; i++) {           /* w_i / w_max, so nothing overflows */
+        double w = exp(log_w[i] - mx);
+        s1 += w, s2 += w * w, sl += log_w[i];
+        if (w > big) big = w;
+    }
+    double mean = s1 / n, var = s2 / n - mean * mean;
+    e.log_z = mx + log(mean);                            /* ln (1/n) Σ w */
+    e.log_z_se = sqrt((var > 0 ? var : 0) / n) / mean;  /* sd(w) / (√n mean w) */
+    e.ess = s1 * s1 / s2 / n;                            /* (Σw)² / Σw² / n */
+    e.mean_log_w = sl / n;
+    e.max_w = big / s1;
+    return e;
+}
+
+double bz_expect(const double *log_w, const double *f, int stride, int n) {
+    double mx = -INFINITY, sw = 0, swf = 0;
+    for (int i = 0; i < n; i++)
+        if (log_w[i] > mx) mx = log_w[i];
+    for (int i = 0; i < n; i++) {
+        double w = exp(log_w[i] - mx);
+        sw += w, swf += w * f[(size_t)i * stride];
+    }
+    return swf / sw;                                     /* Σ w f / Σ w */
+}
+
+double bz_kl_bound(const bz_estimate *est, double log_z_exact) {
+    return log_z_exact - est->mean_log_w;   /* E[log π Q − log μ P] = log Z − E[log w] */
+}
+
+double bz_kl_isotropic(int d, const double *mu_x, double var_x, const double *mu_y,
+                       double var_y) {
+    double dist = 0;
+    for (int j = 0; j < d; j++) dist += (mu_y[j] - mu_x[j]) * (mu_y[j] - mu_x[j]);
+    /* ½ [d ln(σ_y²/σ_x²) − d + d σ_x²/σ_y² + |μ_y − μ_x|²/σ_y²], seed 003 eq. (2.10) with the
+     * d that multiplies the log term (ln det(σ² I_d) = d ln σ²) */
+    return 0.5 * (d * log(var_y / var_x) - d + d * var_x / var_y + dist / var_y);
+}
