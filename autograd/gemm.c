@@ -214,8 +214,10 @@ static void tile_kernel(int m, int n, int kc, const ag_real *a, const ag_real *b
         return;
     }
     _Alignas(64) ag_real tile[MR * NR];
-    if (beta != 0)
+    if (beta != 0) {            /* zeros outside the valid part: no arithmetic on garbage */
+        memset(tile, 0, sizeof tile);
         for (int i = 0; i < m; i++) memcpy(tile + i * NR, c + (size_t)i * ldc, (size_t)n * sizeof *c);
+    }
     micro_kernel(nv, kc, a, b, tile, NR, alpha, beta);
     for (int i = 0; i < m; i++) memcpy(c + (size_t)i * ldc, tile + i * NR, (size_t)n * sizeof *c);
 }

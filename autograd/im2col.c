@@ -1,100 +1,150 @@
 /* im2col.c — the data-movement kernels under convolution: im2col, its adjoint col2im,
  * the (N, C, P) ↔ (C, N, P) axis swap and the per-channel sum (see im2col.h).
  *
- * None of these does arithmetic worth the name; they are memory-bound copies.  What
- * keeps them fast is walking rows: for each kernel tap (i, j) the window positions that
- * read real pixels (not padding) form one contiguous range of (oh, ow), computed once, so
- * the inner loops have no bounds tests (stride 1 becomes a memcpy).  Threads split the
- * batch × channel planes: no two threads ever write the same memory. */
+ * None of these does arithmetic worth the name; they are memory-bound copies, and what
+ * slows such copies down is per-element bookkeeping.  So each (image, channel) plane is
+ * first copied into a zero-padded plane, (H + 2·pad) × (W + 2·pad), held in per-thread
+ * scratch: there every window tap reads real memory and the loops need no bounds tests.
+ * Tap (i, j) of window (oh, ow) then sits at offs[oh·Wo + ow] + i·Wp + j, one table of
+ * offsets shared by all taps, so copying a tap's Ho×Wo block is a single gather loop
+ * over it (a vector gather), or a memcpy per row at stride 1.  On the DCGAN's k4 s2
+ * layers (7×7 blocks) this made im2col twice as fast as copying clipped 7-wide rows; col2im
+ * (a scatter, which does not vectorise) came out even, and simpler.
+ *
+ * Threads split the batch × channel planes: no two threads ever write the same memory. */
 #include "autograd/im2col.h"
 #include "autograd/internal.h"
 
 #include <omp.h>
 #include <string.h>
 
-/* The grid positions o in [0, n_out) whose pixel o·s + d lies inside [0, n_in): [*lo, *hi).
- * d = tap - pad is where window 0 puts this tap. */
-static void valid_range(int d, int s, int n_in, int n_out, int *lo, int *hi)
+/* Scratch: the window offsets (Ho·Wo ints), then one padded plane per thread. */
+typedef struct {
+    int Hp, Wp;          /* padded plane */
+    size_t plane;        /* values per padded plane, rounded up to a cache line */
+    size_t offs_bytes;   /* bytes of the offset table, rounded up to a cache line */
+} pad_layout;
+
+static pad_layout layout(const ag_conv_geom *g)
 {
-    int a = d >= 0 ? 0 : (-d + s - 1) / s;                  /* first o with o·s + d >= 0 */
-    int b = n_in - 1 - d < 0 ? 0 : (n_in - 1 - d) / s + 1;  /* past the last o·s + d < n_in */
-    if (b > n_out) b = n_out;
-    if (a > b) a = b;
-    *lo = a;
-    *hi = b;
+    pad_layout L = {g->H + 2 * g->pad, g->W + 2 * g->pad, 0, 0};
+    size_t line = 64 / sizeof(ag_real);
+    L.plane = ((size_t)L.Hp * L.Wp + line - 1) / line * line;
+    L.offs_bytes = ((size_t)g->Ho * g->Wo * sizeof(int) + 63) / 64 * 64;
+    return L;
 }
 
-void ag_im2col(const ag_conv_geom *g, int N, const ag_real *img, ag_real *col)
+size_t ag_conv_scratch_bytes(const ag_conv_geom *g)
 {
-    const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, s = g->stride;
+    pad_layout L = layout(g);
+    return L.offs_bytes + (size_t)omp_get_max_threads() * L.plane * sizeof(ag_real);
+}
+
+/* offs[oh·Wo + ow] = where window (oh, ow) starts in the padded plane. */
+static const int *window_offsets(const ag_conv_geom *g, const pad_layout *L, void *scratch)
+{
+    int *offs = scratch;
+    for (int oh = 0; oh < g->Ho; oh++)
+        for (int ow = 0; ow < g->Wo; ow++)
+            offs[oh * g->Wo + ow] = oh * g->stride * L->Wp + ow * g->stride;
+    return offs;
+}
+
+/* This thread's padded plane; call inside the parallel region. */
+static ag_real *thread_plane(void *scratch, const pad_layout *L)
+{
+    return (ag_real *)(void *)((char *)scratch + L->offs_bytes) +
+           (size_t)omp_get_thread_num() * L->plane;
+}
+
+/* restrict: the loops below then vectorise without run-time overlap checks. */
+static void gather(ag_real *restrict dst, const ag_real *restrict src, const int *restrict idx,
+                   int n)
+{
+    for (int q = 0; q < n; q++) dst[q] = src[idx[q]];
+}
+static void scatter_add(ag_real *restrict dst, const ag_real *restrict src,
+                        const int *restrict idx, int n)
+{
+    for (int q = 0; q < n; q++) dst[idx[q]] += src[q];   /* idx has no repeats */
+}
+static void add_row(ag_real *restrict dst, const ag_real *restrict src, int n)
+{
+    for (int k = 0; k < n; k++) dst[k] += src[k];
+}
+
+void ag_im2col(const ag_conv_geom *g, int N, const ag_real *img, ag_real *col, void *scratch)
+{
+    const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, p = g->pad;
     const int Ho = g->Ho, Wo = g->Wo, P = Ho * Wo;
     const size_t ld = (size_t)N * P;                        /* row length of col */
+    const pad_layout L = layout(g);
+    const int *offs = window_offsets(g, &L, scratch);
     const long work = (long)N * C * kh * kw * P;
 #pragma omp parallel for collapse(2) schedule(static) if (work > AG_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
-            const ag_real *plane = img + ((size_t)n * C + c) * H * W;   /* (H, W) */
-            for (int i = 0; i < kh; i++) {
-                int oh0, oh1;
-                valid_range(i - g->pad, s, H, Ho, &oh0, &oh1);
-                for (int j = 0; j < kw; j++) {
-                    int ow0, ow1, dj = j - g->pad;
-                    valid_range(dj, s, W, Wo, &ow0, &ow1);
-                    ag_real *dst = col + ((size_t)(c * kh + i) * kw + j) * ld + (size_t)n * P;
-                    memset(dst, 0, sizeof *dst * (size_t)oh0 * Wo);     /* rows in the top pad */
-                    for (int oh = oh0; oh < oh1; oh++) {
-                        ag_real *d = dst + (size_t)oh * Wo;
-                        const ag_real *row = plane + (size_t)(oh * s + i - g->pad) * W;
-                        for (int ow = 0; ow < ow0; ow++) d[ow] = 0;
-                        if (s == 1)
-                            memcpy(d + ow0, row + ow0 + dj, sizeof *d * (size_t)(ow1 - ow0));
-                        else
-                            for (int ow = ow0; ow < ow1; ow++) d[ow] = row[ow * s + dj];
-                        for (int ow = ow1; ow < Wo; ow++) d[ow] = 0;
-                    }
-                    memset(dst + (size_t)oh1 * Wo, 0, sizeof *dst * (size_t)(Ho - oh1) * Wo);
-                }
+            /* the padded copy: p zero rows, H rows framed by p zeros, p zero rows */
+            const ag_real *plane = img + ((size_t)n * C + c) * H * W;
+            ag_real *pp = thread_plane(scratch, &L);
+            memset(pp, 0, sizeof *pp * (size_t)p * L.Wp);
+            for (int h = 0; h < H; h++) {
+                ag_real *row = pp + (size_t)(h + p) * L.Wp;
+                memset(row, 0, sizeof *row * (size_t)p);
+                memcpy(row + p, plane + (size_t)h * W, sizeof *row * (size_t)W);
+                memset(row + p + W, 0, sizeof *row * (size_t)p);
             }
+            memset(pp + (size_t)(H + p) * L.Wp, 0, sizeof *pp * (size_t)p * L.Wp);
+            for (int i = 0; i < kh; i++)
+                for (int j = 0; j < kw; j++) {
+                    const ag_real *tap = pp + (size_t)i * L.Wp + j;
+                    ag_real *dst = col + ((size_t)(c * kh + i) * kw + j) * ld + (size_t)n * P;
+                    if (g->stride == 1)     /* the block's rows are rows of the plane */
+                        for (int oh = 0; oh < Ho; oh++)
+                            memcpy(dst + (size_t)oh * Wo, tap + (size_t)oh * L.Wp,
+                                   sizeof *dst * (size_t)Wo);
+                    else
+                        gather(dst, tap, offs, P);
+                }
         }
 }
 
-size_t ag_col2im_scratch(const ag_conv_geom *g)
-{
-    return (size_t)omp_get_max_threads() * g->H * g->W;
-}
-
 void ag_col2im(const ag_conv_geom *g, int N, const ag_real *col, ag_real *img,
-               const ag_real *bias, bool accumulate, ag_real *scratch)
+               const ag_real *bias, bool accumulate, void *scratch)
 {
-    const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, s = g->stride;
-    const int Wo = g->Wo, P = g->Ho * Wo;
-    const size_t ld = (size_t)N * P, HW = (size_t)H * W;
+    const int C = g->C, H = g->H, W = g->W, kh = g->kh, kw = g->kw, p = g->pad;
+    const int Ho = g->Ho, Wo = g->Wo, P = Ho * Wo;
+    const size_t ld = (size_t)N * P;
+    const pad_layout L = layout(g);
+    const int *offs = window_offsets(g, &L, scratch);
     const long work = (long)N * C * kh * kw * P;
 #pragma omp parallel for collapse(2) schedule(static) if (work > AG_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
-            ag_real *out = img + ((size_t)n * C + c) * HW;
-            /* Sum into the plane itself, or into this thread's scratch plane when the sum
-             * must reach `out` as a single addition. */
-            ag_real *acc = accumulate ? scratch + (size_t)omp_get_thread_num() * HW : out;
-            ag_real init = bias && !accumulate ? bias[c] : 0;
-            for (size_t k = 0; k < HW; k++) acc[k] = init;
-            for (int i = 0; i < kh; i++) {
-                int oh0, oh1;
-                valid_range(i - g->pad, s, H, g->Ho, &oh0, &oh1);
+            /* Sum every tap into the padded plane; what lands on the padding is dropped. */
+            ag_real *pp = thread_plane(scratch, &L);
+            memset(pp, 0, sizeof *pp * (size_t)L.Hp * L.Wp);
+            for (int i = 0; i < kh; i++)
                 for (int j = 0; j < kw; j++) {
-                    int ow0, ow1, dj = j - g->pad;
-                    valid_range(dj, s, W, Wo, &ow0, &ow1);
+                    ag_real *tap = pp + (size_t)i * L.Wp + j;
                     const ag_real *src = col + ((size_t)(c * kh + i) * kw + j) * ld + (size_t)n * P;
-                    for (int oh = oh0; oh < oh1; oh++) {
-                        const ag_real *r = src + (size_t)oh * Wo;
-                        ag_real *row = acc + (size_t)(oh * s + i - g->pad) * W;
-                        for (int ow = ow0; ow < ow1; ow++) row[ow * s + dj] += r[ow];
-                    }
+                    if (g->stride == 1)
+                        for (int oh = 0; oh < Ho; oh++)
+                            add_row(tap + (size_t)oh * L.Wp, src + (size_t)oh * Wo, Wo);
+                    else
+                        scatter_add(tap, src, offs, P);
                 }
+            /* One write (or one addition) per pixel. */
+            ag_real *out = img + ((size_t)n * C + c) * H * W;
+            ag_real b = bias && !accumulate ? bias[c] : 0;
+            for (int h = 0; h < H; h++) {
+                const ag_real *sum = pp + (size_t)(h + p) * L.Wp + p;
+                ag_real *o = out + (size_t)h * W;
+                if (accumulate)
+                    add_row(o, sum, W);
+                else
+                    for (int w = 0; w < W; w++) o[w] = sum[w] + b;
             }
-            if (accumulate)
-                for (size_t k = 0; k < HW; k++) out[k] += acc[k];
         }
 }
 
@@ -108,7 +158,7 @@ void ag_swap01(int A, int B, int P, const ag_real *src, ag_real *dst, const ag_r
             const ag_real *x = src + ((size_t)a * B + b) * P;
             ag_real *y = dst + ((size_t)b * A + a) * P;
             if (accumulate)
-                for (int p = 0; p < P; p++) y[p] += x[p];
+                add_row(y, x, P);
             else if (bias)
                 for (int p = 0; p < P; p++) y[p] = x[p] + bias[a];
             else
@@ -124,10 +174,12 @@ void ag_channel_sum(int N, int C, int P, const ag_real *x, ag_real *sum)
         double total = 0;   /* N·P terms: a double keeps float's rounding out of the bias */
         for (int n = 0; n < N; n++) {
             const ag_real *v = x + ((size_t)n * C + c) * P;
-            ag_real part = 0;
-#pragma omp simd reduction(+ : part)  /* lanes of partial sums: a fixed order, vectorised */
-            for (int p = 0; p < P; p++) part += v[p];
-            total += part;
+            ag_real lane[8] = {0};  /* 8 running sums: no chain of dependent adds */
+            int p = 0;
+            for (; p + 8 <= P; p += 8)
+                for (int l = 0; l < 8; l++) lane[l] += v[p + l];
+            for (; p < P; p++) lane[0] += v[p];
+            for (int l = 0; l < 8; l++) total += lane[l];
         }
         sum[c] += (ag_real)total;
     }

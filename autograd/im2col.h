@@ -23,21 +23,23 @@ typedef struct ag_conv_geom {
     int Ho, Wo;
 } ag_conv_geom;
 
+/* Bytes of scratch ag_im2col and ag_col2im need for geometry g (one padded plane per
+ * OpenMP thread, and a table of window offsets); allocate it outside the call. */
+size_t ag_conv_scratch_bytes(const ag_conv_geom *g);
+
 /* col (C·kh·kw, N·Ho·Wo) := the windows of img (N, C, H, W); padding reads as 0.
  * Row (c·kh + i)·kw + j, column n·Ho·Wo + oh·Wo + ow holds img[n][c][oh·s-p+i][ow·s-p+j]. */
-void ag_im2col(const ag_conv_geom *g, int N, const ag_real *img, ag_real *col);
+void ag_im2col(const ag_conv_geom *g, int N, const ag_real *img, ag_real *col, void *scratch);
 
 /* The adjoint of ag_im2col: every entry of col is added to the pixel it was read from
- * (entries that fell on padding are dropped).
+ * (entries that fell on padding are dropped).  The sum is formed first, then
  *   accumulate == false: img := bias[c] + Σ   (bias may be NULL: img := Σ)
- *   accumulate == true:  img += Σ, one addition per pixel after Σ is formed in `scratch`,
- *                        so repeated calls add exactly the same value again.
- * scratch: ag_col2im_scratch(g) values, only read when accumulate is true.
+ *   accumulate == true:  img += Σ, one addition per pixel, so calling it twice adds
+ *                        exactly the same value twice.
  * Each (image, channel) plane is summed by one thread in a fixed order, so the result
  * does not depend on the thread count. */
 void ag_col2im(const ag_conv_geom *g, int N, const ag_real *col, ag_real *img,
-               const ag_real *bias, bool accumulate, ag_real *scratch);
-size_t ag_col2im_scratch(const ag_conv_geom *g);
+               const ag_real *bias, bool accumulate, void *scratch);
 
 /* dst (B, A, P) := src (A, B, P) with the first two axes swapped (+ bias[a] if bias is not
  * NULL), or dst += src swapped when accumulate is true. */

@@ -104,9 +104,10 @@ static void conv2d_fwd(ag_node *n)
     int nb = chunk_images(K + F, P, N);
     ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P) */
     ag_real *yt = scratch(n, (size_t)F * nb * P);              /* (F, nb·P) */
+    void *pads = ag_tape_alloc(n->tape, ag_conv_scratch_bytes(g));   /* kernels' scratch */
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = min_int(nb, N - n0), cols = m * P;
-        ag_im2col(g, m, x->data + n0 * in_image, col);
+        ag_im2col(g, m, x->data + n0 * in_image, col, pads);
         ag_gemm(false, false, F, cols, K, 1, w->data, K, col, cols, 0, yt, cols); /* W·col */
         ag_swap01(F, m, P, yt, n->out->data + n0 * out_image, b ? b->data : NULL, false);
     }
@@ -131,17 +132,17 @@ static void conv2d_bwd(ag_node *n)
     ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P) */
     ag_real *dyt = scratch(n, (size_t)F * nb * P);             /* (F, nb·P) */
     ag_real *g_w = dw ? scratch(n, (size_t)F * K) : NULL;      /* (F, K) */
-    ag_real *tmp = dx ? scratch(n, ag_col2im_scratch(g)) : NULL;
+    void *pads = ag_tape_alloc(n->tape, ag_conv_scratch_bytes(g));   /* kernels' scratch */
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = min_int(nb, N - n0), cols = m * P;
         ag_swap01(m, F, P, dy + n0 * out_image, dyt, NULL, false);
         if (dw) {                                              /* g_w (+)= dy · colᵀ */
-            ag_im2col(g, m, x->data + n0 * in_image, col);
+            ag_im2col(g, m, x->data + n0 * in_image, col, pads);
             ag_gemm(false, true, F, K, cols, 1, dyt, cols, col, cols, n0 ? 1 : 0, g_w, K);
         }
         if (dx) {                                              /* dx += col2im(Wᵀ · dy) */
             ag_gemm(true, false, K, cols, F, 1, w->data, K, dyt, cols, 0, col, cols);
-            ag_col2im(g, m, col, dx + n0 * in_image, NULL, true, tmp);
+            ag_col2im(g, m, col, dx + n0 * in_image, NULL, true, pads);
         }
     }
     if (dw) add_into(dw, g_w, (size_t)F * K);
@@ -190,11 +191,12 @@ static void convt_fwd(ag_node *n)
     int nb = chunk_images(FK + C, P, N);
     ag_real *xt = scratch(n, (size_t)C * nb * P);              /* (C, nb·P) */
     ag_real *col = scratch(n, (size_t)FK * nb * P);            /* (F·kh·kw, nb·P) */
+    void *pads = ag_tape_alloc(n->tape, ag_conv_scratch_bytes(g));   /* kernels' scratch */
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = min_int(nb, N - n0), cols = m * P;
         ag_swap01(m, C, P, x->data + n0 * in_image, xt, NULL, false);
         ag_gemm(true, false, FK, cols, C, 1, w->data, FK, xt, cols, 0, col, cols); /* Wᵀ·x */
-        ag_col2im(g, m, col, n->out->data + n0 * out_image, b ? b->data : NULL, false, NULL);
+        ag_col2im(g, m, col, n->out->data + n0 * out_image, b ? b->data : NULL, false, pads);
     }
 }
 
@@ -214,9 +216,10 @@ static void convt_bwd(ag_node *n)
     ag_real *xt = scratch(n, (size_t)C * nb * P);              /* (C, nb·P) */
     ag_real *dcol = scratch(n, (size_t)FK * nb * P);           /* (F·kh·kw, nb·P) */
     ag_real *g_w = dw ? scratch(n, (size_t)C * FK) : NULL;     /* (C, F·kh·kw) */
+    void *pads = ag_tape_alloc(n->tape, ag_conv_scratch_bytes(g));   /* kernels' scratch */
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = min_int(nb, N - n0), cols = m * P;
-        ag_im2col(g, m, dy + n0 * out_image, dcol);
+        ag_im2col(g, m, dy + n0 * out_image, dcol, pads);
         if (dw) {                                              /* g_w (+)= x · dcolᵀ */
             ag_swap01(m, C, P, x->data + n0 * in_image, xt, NULL, false);
             ag_gemm(false, true, C, FK, cols, 1, xt, cols, dcol, cols, n0 ? 1 : 0, g_w, FK);

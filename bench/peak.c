@@ -44,9 +44,9 @@ static const char *const peak_isa_name[] = {"scalar", "avx2", "avx512"};
 #define PEAK_SCALAR_FMA(x, m, a) ((x) * (m) + (a))
 #define PEAK_ID(x) (x)
 
-/* Runs `iters` rounds on the calling thread; returns the flops done (sink defeats the
- * optimizer). */
-static double peak_run(enum peak_isa isa, int dbl, long iters, volatile double *out)
+/* Runs `iters` rounds on the calling thread; returns the flops done and, in *out, the sum
+ * of the accumulators (the caller checks it, so no compiler may skip the work). */
+static double peak_run(enum peak_isa isa, int dbl, long iters, double *out)
 {
     double flops = 0, sink = 0;
     switch (isa) {
@@ -76,26 +76,29 @@ static double peak_run(enum peak_isa isa, int dbl, long iters, volatile double *
  * ran undisturbed. */
 static double peak_gflops(enum peak_isa isa, int dbl, int threads)
 {
-    volatile double sink;
+    double check = 0, sink;
     long iters = 1024;
     for (;;) {                                  /* one burst on this thread: >= 2 ms */
         double t0 = omp_get_wtime();
         peak_run(isa, dbl, iters, &sink);
+        check += sink;
         if (omp_get_wtime() - t0 >= 0.002) break;
         iters *= 2;
     }
     double best = 0, spent = 0;
     for (int burst = 0; burst < 5 || spent < 0.3; burst++) {
         double flops = 0, t0 = omp_get_wtime();
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
+#pragma omp parallel num_threads(threads) reduction(+ : flops, check)
         {
-            volatile double s;
+            double s;
             flops += peak_run(isa, dbl, iters, &s);
+            check += s;
         }
         double dt = omp_get_wtime() - t0;
         spent += dt;
         if (flops / dt / 1e9 > best) best = flops / dt / 1e9;
     }
+    if (!(check < 1e300)) fprintf(stderr, "peak: accumulators overflowed (%g)\n", check);
     return best;
 }
 

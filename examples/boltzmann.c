@@ -25,7 +25,7 @@
 #define PROG "boltzmann"
 
 typedef struct config {
-    const char *energy, *act, *mcmc, *out;
+    const char *energy, *act, *mcmc, *out, *encoder, *decoder;
     int L, iters, batch, samples, anneal, latent, hidden, layers, eval_n, threads;
     int mcmc_chains, mcmc_steps, log_every;
     double beta, lr, anneal_from, clip;
@@ -219,6 +219,10 @@ int main(int argc, char **argv) {
         {"hidden", CLI_INT, &c.hidden, "H", "units per hidden layer (0: default)"},
         {"layers", CLI_INT, &c.layers, "N", "hidden layers in encoder and decoder"},
         {"act", CLI_CHOICE, &c.act, "tanh|relu|elu|softplus", "hidden activation"},
+        {"encoder", CLI_STRING, &c.encoder, "SPEC",
+         "encoder spec text instead of --hidden/--layers/--act (must end in 2*LATENT)"},
+        {"decoder", CLI_STRING, &c.decoder, "SPEC",
+         "decoder spec text (must end in 2*dim, or dim for ising)"},
         {"score-gradient", CLI_FLAG, &c.score_gradient,  NULL,
          "keep the score term of log Q in the decoder's gradient (continuous x)"},
         {"clip", CLI_REAL, &c.clip, "C", "clip the gradient norm (0: off)"},
@@ -271,8 +275,11 @@ int main(int argc, char **argv) {
 
     char enc[1024], dec[1024];
     bz_config bc = {.z_dim = c.latent,
-                    .encoder_text = net_text(&c, 2 * c.latent, enc, sizeof enc),
-                    .decoder_text = net_text(&c, e.binary ? e.dim : 2 * e.dim, dec, sizeof dec),
+                    .encoder_text = c.encoder ? c.encoder
+                                              : net_text(&c, 2 * c.latent, enc, sizeof enc),
+                    .decoder_text = c.decoder ? c.decoder
+                                              : net_text(&c, e.binary ? e.dim : 2 * e.dim, dec,
+                                                         sizeof dec),
                     .path_gradient = !c.score_gradient, .samples = c.samples,
                     .seed = c.seed};
     bz_sampler *s = bz_new(&e, &bc, &err);
@@ -283,7 +290,7 @@ int main(int argc, char **argv) {
     printf("henbun %s Boltzmann sampler: %s, dim %d, exact log Z %.6f, %d thread%s\n",
            AG_REAL_NAME, e.name, e.dim, e.log_z, threads, threads == 1 ? "" : "s");
     printf("  latent %d, encoder '%s', decoder '%s' (%s likelihood, %s gradient)\n", c.latent,
-           enc, dec, e.binary ? "Bernoulli" : "Gaussian",
+           bc.encoder_text, bc.decoder_text, e.binary ? "Bernoulli" : "Gaussian",
            e.binary ? "score-function" : c.score_gradient ? "full reparameterised" : "path");
     printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from beta "
            "%g\n", c.iters, c.batch, c.samples, c.lr, c.anneal, c.anneal > 0 ? c.anneal_from : 1.0);
@@ -452,7 +459,10 @@ int main(int argc, char **argv) {
     }
     if (e.copies > 1) printf(" copy_mass_min=%.4f copy_mass_max=%.4f", copy_min, copy_max);
     printf(" vae_ess_per_s=%.0f", vae_ess_per_s);
-    if (run_mcmc) printf(" mcmc_ess_per_s=%.0f mcmc_tau=%.1f", mc.ess_per_second, mc.tau);
+    if (run_mcmc) {
+        printf(" mcmc_ess_per_s=%.0f mcmc_tau=%.1f", mc.ess_per_second, mc.tau);
+        for (int k = 0; k < e.n_obs; k++) printf(" mcmc_%s=%.5f", e.obs_name[k], mc.obs[k]);
+    }
     printf(" anneal=%d samples=%d iters=%d batch=%d train_seconds=%.1f\n", c.anneal, c.samples, step, c.batch,
            train_seconds);
     free(x), free(log_w), free(f), free(mc_traces);

@@ -299,13 +299,15 @@ static void print_confusion(const nn_dataset *d, const eval *e, bool fashion) {
     int cm[N_CLASSES][N_CLASSES] = {{0}};
     for (int i = 0; i < d->n; i++)
         if (d->y[i] >= 0 && d->y[i] < N_CLASSES) cm[d->y[i]][e->pred[i]]++;
-    printf("confusion matrix (rows: true class, columns: predicted)\n%14s", "");
+    int name_w = fashion ? 12 : 0; /* " T-shirt/top" */
+    printf("confusion matrix (rows: true class, columns: predicted)\n%*s", 3 + name_w, "");
     for (int k = 0; k < N_CLASSES; k++) printf(" %5d", k);
     printf("  accuracy\n");
     for (int r = 0; r < N_CLASSES; r++) {
         int row = 0;
         for (int k = 0; k < N_CLASSES; k++) row += cm[r][k];
-        printf("  %d %-11.11s", r, fashion ? nn_fashion_mnist_classes[r] : "");
+        printf("  %d", r);
+        if (fashion) printf(" %-11.11s", nn_fashion_mnist_classes[r]);
         for (int k = 0; k < N_CLASSES; k++) printf(" %5d", cm[r][k]);
         printf("  %6.2f%%\n", row ? 100.0 * cm[r][r] / row : 0.0);
     }

@@ -71,7 +71,8 @@ static const char *presets_help =
     "\n--eval measures: mi (I(x;z), He et al. 2019, aggregate posterior = mixture of the\n"
     "--measure-n test posteriors, so mi <= log n = mi_max), tc, dim_kl, marginal_kl (KL(q(z)||p);\n"
     "the last three read far too high when the posteriors are much narrower than the gaps\n"
-    "between codes), mmd (MMD^2 of the codes to N(0,I), gaussian kernel s = 2*latent),\n"
+    "between codes), tc_gauss (TC of a Gaussian with the codes' covariance), mmd (MMD^2 of the\n"
+    "codes to N(0,I), gaussian kernel s = 2*latent),\n"
     "active_units (Var E[z|x] > 0.01), kl_dims (KL per dimension), probe_acc (logistic regression\n"
     "on E[z|x] of --probe-n training images, scored on the test set).\n"
     "\nThe last line printed is 'result: key=value ...' with the headline figures.";
@@ -267,19 +268,19 @@ static void measure(vae *m, const nn_dataset *train, const nn_dataset *test, con
                                 mix(c->seed, 555, 0));
     printf("codes of %d test images (aggregate posterior = their mixture, He et al. 2019; "
            "%d draws):\n"
-           "  I(x;z) %.3f nats (ceiling ln n = %.3f)  TC %.3f  dim-wise KL %.3f  "
-           "KL(q(z)||p(z)) %.3f  MMD^2(q(z), p(z)) %.4f\n"
+           "  I(x;z) %.3f nats (ceiling ln n = %.3f)  TC %.3f (Gaussian fit %.3f)  dim-wise KL "
+           "%.3f  KL(q(z)||p(z)) %.3f  MMD^2(q(z), p(z)) %.4f\n"
            "  E KL(q(z|x)||p(z)) %.3f = I + KL(q(z)||p(z)) %.3f (seed 002 eq. (5))  "
            "active units %d of %d  (%.1fs)\n  KL per dimension:",
-           info.n, info.outer, info.mi, info.mi_max, info.tc, info.dim_kl, info.marginal_kl, info.mmd, info.kl,
+           info.n, info.outer, info.mi, info.mi_max, info.tc, info.tc_gauss, info.dim_kl, info.marginal_kl, info.mmd, info.kl,
            info.mi + info.marginal_kl, info.active_units, z, run_seconds() - t0);
     for (int k = 0; k < z; k++) printf(" %.2f", info.kl_per_dim[k]);
     printf("\n");
     size_t len = strlen(result);
-    len += (size_t)snprintf(result + len, size - len, " mi=%.3f mi_max=%.3f tc=%.3f dim_kl=%.3f "
-                            "marginal_kl=%.3f mmd=%.4f measure_n=%d measure_outer=%d kl_dims=",
-                            info.mi, info.mi_max, info.tc, info.dim_kl, info.marginal_kl,
-                            info.mmd, info.n, info.outer);
+    len += (size_t)snprintf(result + len, size - len, " mi=%.3f mi_max=%.3f tc=%.3f tc_gauss=%.3f "
+                            "dim_kl=%.3f marginal_kl=%.3f mmd=%.4f measure_n=%d measure_outer=%d "
+                            "kl_dims=", info.mi, info.mi_max, info.tc, info.tc_gauss, info.dim_kl,
+                            info.marginal_kl, info.mmd, info.n, info.outer);
     for (int k = 0; k < z && len < size; k++)
         len += (size_t)snprintf(result + len, size - len, k ? ",%.2f" : "%.2f", info.kl_per_dim[k]);
     vae_info_free(&info);

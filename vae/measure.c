@@ -23,6 +23,46 @@ static double logsumexp_strided(const double *v, int n, int stride) {
     return mx + log(s);
 }
 
+/* ½ (Σ_k ln C_kk − ln det C) for the covariance C of the rows of z (n, d): the total
+ * correlation of a Gaussian with z's covariance, = −½ ln det of the correlation matrix.
+ * Dimensions with zero variance are left out (they carry nothing).  Cholesky, d ≤ 256. */
+static double gaussian_tc(const ag_real *z, int n, int d) {
+    double *c = calloc((size_t)d * (size_t)d, sizeof(double)), *m = calloc((size_t)d, sizeof(double));
+    int *keep = malloc(sizeof(int) * (size_t)d), kd = 0;
+    if (!c || !m || !keep) ag_error("vae_info_from_posteriors", "out of memory");
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < d; k++) m[k] += z[(size_t)i * d + k] / (double)n;
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b <= a; b++)
+                c[a * d + b] += (z[(size_t)i * d + a] - m[a]) * (z[(size_t)i * d + b] - m[b]) / n;
+    for (int k = 0; k < d; k++)
+        if (c[k * d + k] > 0) keep[kd++] = k;
+    /* correlation matrix of the kept dims, lower triangle, then its Cholesky factor in place:
+     * ln det R = 2 Σ ln L_kk */
+    double *r = calloc((size_t)kd * (size_t)kd, sizeof(double)), logdet = 0;
+    if (!r) ag_error("vae_info_from_posteriors", "out of memory");
+    for (int a = 0; a < kd; a++)
+        for (int b = 0; b <= a; b++)
+            r[a * kd + b] = c[keep[a] * d + keep[b]] /
+                            sqrt(c[keep[a] * d + keep[a]] * c[keep[b] * d + keep[b]]);
+    for (int j = 0; j < kd && isfinite(logdet); j++) {
+        double v = r[j * kd + j];
+        for (int q = 0; q < j; q++) v -= r[j * kd + q] * r[j * kd + q];
+        if (!(v > 0)) { logdet = -INFINITY; break; }          /* singular: TC unbounded */
+        double l = sqrt(v);
+        r[j * kd + j] = l;
+        logdet += 2 * log(l);
+        for (int i = j + 1; i < kd; i++) {
+            double u = r[i * kd + j];
+            for (int q = 0; q < j; q++) u -= r[i * kd + q] * r[j * kd + q];
+            r[i * kd + j] = u / l;
+        }
+    }
+    free(c), free(m), free(keep), free(r);
+    return -0.5 * logdet;
+}
+
 vae_info vae_info_from_posteriors(const ag_real *mu, const ag_real *logvar, const ag_real *z,
                                   int n, int d, int outer) {
     if (n < 1 || d < 1) ag_error("vae_info_from_posteriors", "need n, d >= 1, got %d, %d", n, d);
@@ -83,6 +123,7 @@ vae_info vae_info_from_posteriors(const ag_real *mu, const ag_real *logvar, cons
     r.tc = (sum_qz - sum_prod) / outer;                   /* E ln q(z) − E Σ_k ln q_k(z_k) */
     r.dim_kl = (sum_prod - sum_pz) / outer;               /* E Σ_k ln q_k(z_k) − E ln p(z) */
     r.marginal_kl = r.tc + r.dim_kl;
+    r.tc_gauss = gaussian_tc(z, n, d);
     for (int k = 0; k < d; k++) {
         double s = 0, s2 = 0, kl = 0;
         for (int i = 0; i < n; i++) {

@@ -174,6 +174,9 @@ typedef struct vae_info {
                            since the mixture holds q(z_i|x_i)/n itself */
     double mi_max;      /* ln n, that ceiling */
     double tc;          /* KL(q(z) ‖ Π_k q(z_k)) = mean_i [ln q(z_i) − Σ_k ln q_k(z_ik)] */
+    double tc_gauss;    /* the TC of a Gaussian with the draws' covariance, −½ ln det of their
+                           correlation matrix: linear dependence only, but free of the
+                           mixture's ln n ceiling (see mmd) */
     double dim_kl;      /* Σ_k KL(q(z_k) ‖ N(0,1)) */
     double marginal_kl; /* KL(q(z) ‖ p(z)) = tc + dim_kl */
     double kl;          /* mean_i KL(q(z|x_i) ‖ p(z)), closed form; ≈ mi + marginal_kl (eq. (5)) */

@@ -388,8 +388,8 @@ static double rel_diff_r(const ag_real *a, const ag_real *b, size_t n)
     return worst / scale;
 }
 
-/* The ops cut a batch into chunks of about 2 MB of columns (CONV_CHUNK_BYTES in
- * ops_conv.c); the shapes below have over 512k column values per image, so each image is
+/* The ops cut a batch into chunks of about 2 MB of GEMM operands (CONV_CHUNK_BYTES in
+ * ops_conv.c); the shapes below have over 512k operand values per image, so each image is
  * a chunk of its own.  The batch must give what each image gives alone: the same outputs
  * and dx, and dW, db summed over the images. */
 static void check_batch_vs_images(bool transposed, const int *xs, const int *ws, int s, int p,
@@ -429,13 +429,13 @@ static void check_batch_vs_images(bool transposed, const int *xs, const int *ws,
 
 TEST(conv2d_batch_equals_image_by_image)
 {
-    /* columns per image: (4·5·5) × (80·80) = 640k values */
+    /* per image: (4·5·5 + 2) × (80·80) = 653k values */
     check_batch_vs_images(false, (int[]){2, 4, 80, 80}, (int[]){2, 4, 5, 5}, 1, 2, 0);
 }
 
 TEST(conv_transpose2d_batch_equals_image_by_image)
 {
-    /* columns per image: (16·8·8) × (24·24) = 590k values; 48×48 output */
+    /* per image: (16·8·8 + 4) × (24·24) = 592k values; 48×48 output */
     check_batch_vs_images(true, (int[]){2, 4, 24, 24}, (int[]){4, 16, 8, 8}, 2, 3, 0);
 }
 
