@@ -79,8 +79,8 @@ static void report(nn_error *err, int rc) {
     if (rc) fprintf(stderr, PROG ": %s\n", err->msg);
 }
 
-/* 2-D: the exact density beside histograms of the VAE's samples, raw and reweighted, on
- * one grid and one colour scale. */
+/* 2-D: the exact log density beside log histograms of the VAE's samples, raw and
+ * reweighted, on one grid and one colour scale. */
 static void pictures_2d(const bz_energy *e, const ag_real *x, const double *log_w, int n,
                         const char *out) {
     enum { G = 80 };
@@ -113,17 +113,25 @@ static void pictures_2d(const bz_energy *e, const ag_real *x, const double *log_
         raw[r * G + c] += 1.0 / n / (cw * ch);                   /* densities, not counts */
         rew[r * G + c] += exp(log_w[i] - mx) / sw / (cw * ch);
     }
+    /* Log densities, so that a minor well of 3% shows: the colour range spans 10 nats
+     * below the exact density's peak, and emptier cells take its bottom colour. */
+    double top = log(vmax), bottom = top - 10;
+    for (int i = 0; i < G * G; i++) {
+        exact[i] = fmax(log(exact[i]), bottom);
+        raw[i] = raw[i] > 0 ? fmax(log(raw[i]), bottom) : bottom;
+        rew[i] = rew[i] > 0 ? fmax(log(rew[i]), bottom) : bottom;
+    }
     char path[4096];
     nn_error err;
-    nn_heatmap_opts o = {.x0 = lo[0], .x1 = hi[0], .y0 = lo[1], .y1 = hi[1], .vmin = 0,
-                         .vmax = vmax};
-    o.title = "exact density";
+    nn_heatmap_opts o = {.x0 = lo[0], .x1 = hi[0], .y0 = lo[1], .y1 = hi[1], .vmin = bottom,
+                         .vmax = top};
+    o.title = "exact log density";
     report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out, "density_exact.png"),
                                      exact, G, G, &o, &err));
-    o.title = "VAE samples (histogram)";
+    o.title = "VAE samples: log histogram";
     report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out, "density_vae.png"), raw,
                                      G, G, &o, &err));
-    o.title = "VAE samples, reweighted by w";
+    o.title = "reweighted by w: log histogram";
     report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out,
                                               "density_reweighted.png"), rew, G, G, &o, &err));
 }

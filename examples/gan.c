@@ -557,6 +557,7 @@ int main(int argc, char **argv) {
         nn_describe(m.g->generator, "generator", stdout);
         nn_describe(m.g->discriminator, "discriminator", stdout);
     }
+    fflush(stdout); /* the header reaches a log file before the first epoch ends */
 
     if (c.eval) {
         double t0 = run_seconds();

@@ -36,7 +36,7 @@
 typedef struct config {
     const char *dataset, *gen_loss, *prior, *generator, *discriminator, *schedule, *out;
     int runs, pack, d_steps, iters, batch, z, threads, log_every, pictures;
-    double lr, lr_min, beta1;
+    double lr, lr_min, beta1, r1, r1_step;
     uint64_t seed;
     bool quiet;
 } config;
@@ -160,7 +160,8 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
                                    .discriminator_text = c->discriminator,
                                    .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX
                                                                                : GAN_NON_SATURATING,
-                                   .d_steps = c->d_steps, .pack = c->pack, .seed = seed},
+                                   .d_steps = c->d_steps, .pack = c->pack, .r1_gamma = c->r1,
+                                   .r1_step = c->r1_step, .seed = seed},
                      &err);
     if (!g) {
         fprintf(stderr, PROG ": %s\n", err.msg);
@@ -286,7 +287,8 @@ int main(int argc, char **argv) {
                 .discriminator = "linear 128, leaky_relu 0.2, linear 128, leaky_relu 0.2, linear 1",
                 .schedule = "cosine", .out = "out/gan2d", .runs = 1, .pack = 1, .d_steps = 1,
                 .iters = 10000, .batch = 100, .z = 2, .threads = 1, .log_every = 1000,
-                .pictures = 5, .lr = 1e-3, .lr_min = 1e-5, .beta1 = 0.5, .seed = 1};
+                .pictures = 5, .lr = 1e-3, .lr_min = 1e-5, .beta1 = 0.5, .r1 = 0, .r1_step = 1e-3,
+                .seed = 1};
     cli_opt opts[] = {
         {"dataset", CLI_CHOICE, &c.dataset, "ring|grid", "8 Gaussians on a circle, or 25 on a grid"},
         {"runs", CLI_INT, &c.runs, "N", "independent runs (seeds) to average"},
@@ -300,6 +302,8 @@ int main(int argc, char **argv) {
         {"lr-min", CLI_REAL, &c.lr_min, "LR", "final learning rate of the cosine schedule"},
         {"schedule", CLI_CHOICE, &c.schedule, "cosine|constant", "learning-rate schedule"},
         {"beta1", CLI_REAL, &c.beta1, "B", "Adam's first-moment decay"},
+        {"r1", CLI_REAL, &c.r1, "GAMMA", "R1 gradient penalty on D at real points (0: off)"},
+        {"r1-step", CLI_REAL, &c.r1_step, "H", "finite-difference step of the R1 estimate"},
         {"z", CLI_INT, &c.z, "N", "latent dimensions"},
         {"prior", CLI_CHOICE, &c.prior, "normal|uniform", "z ~ N(0, I) or U(-1, 1)^N"},
         {"generator", CLI_STRING, &c.generator, "SPEC", "generator layers (ends in linear 2)"},

@@ -43,6 +43,7 @@ typedef struct config {
 static const char *presets_help =
     "presets for --encoder/--decoder (or give spec text, see docs/spec.md):\n"
     "  mlp    encoder: linear 400, relu, linear 2*LATENT     decoder: linear 400, relu, linear 784\n"
+    "         (both with init=torch: PyTorch's default initialisation, like the reference run)\n"
     "  conv   encoder: conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, linear 256, relu,\n"
     "                  linear 2*LATENT\n"
     "         decoder: linear 256, relu, linear 3136, relu, reshape 64 7 7, convt 32 k4 s2 p1,\n"
@@ -80,7 +81,9 @@ static const char *presets_help =
 /* Expands a preset name to spec text (into buf) or returns the text unchanged. */
 static const char *spec_text(const char *s, bool encoder, int latent, char *buf, size_t n) {
     if (!strcmp(s, "mlp"))
-        snprintf(buf, n, encoder ? "linear 400, relu, linear %d" : "linear 400, relu, linear 784",
+        /* PyTorch's default initialisation, so the classic model matches its reference run. */
+        snprintf(buf, n, encoder ? "linear 400 init=torch, relu, linear %d init=torch"
+                                 : "linear 400 init=torch, relu, linear 784 init=torch",
                  2 * latent);
     else if (!strcmp(s, "conv"))
         snprintf(buf, n, encoder ? "conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, "

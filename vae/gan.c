@@ -124,7 +124,17 @@ ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats) {
     ag_tensor *v = ag_add(t, ag_mean(t, ag_log_sigmoid(t, l_real)),
                           ag_mean(t, ag_log_sigmoid(t, ag_neg(t, l_fake))));
     ag_tensor *loss = ag_neg(t, v);
+    ag_tensor *r1 = NULL;
+    if (g->cfg.r1_gamma > 0) {
+        /* ‖∇_x l‖² ≈ ((l(x + h·u) − l(x)) / h)², u ~ N(0, I): see gan_config */
+        double h = g->cfg.r1_step > 0 ? g->cfg.r1_step : 1e-3;
+        ag_tensor *u = ag_randn(t, x_real->ndim, x_real->shape, (ag_real)h);
+        ag_tensor *dl = ag_sub(t, gan_d_logits(g, t, ag_add(t, x_real, u)), l_real);
+        r1 = ag_scale(t, ag_mean(t, ag_square(t, dl)), (ag_real)(1 / (h * h)));
+        loss = ag_add(t, loss, ag_scale(t, r1, (ag_real)(g->cfg.r1_gamma / 2)));
+    }
     if (stats) {
+        stats->r1 = r1 ? ag_item(r1) : 0;
         stats->d_loss = ag_item(loss);
         stats->value = ag_item(v);
         stats->js = (stats->value + 2 * LN2) / 2;   /* eq. (14) solved for JS */

@@ -39,6 +39,13 @@ typedef struct gan_config {
     /* PacGAN (Lin et al. 2018): D judges `pack` samples at once, all real or all fake,
      * which makes a collapsed generator easy to spot.  1 = the vanilla GAN. */
     int pack;
+    /* R1 gradient penalty (Mescheder et al. 2018): D's loss gains (γ/2)·E_{p_d} ‖∇_x l(x)‖²,
+     * which keeps D flat on the data, so training settles instead of circling the
+     * equilibrium.  The tape has no second derivatives, so ‖∇_x l‖² is estimated by a
+     * finite difference along a random direction: for u ~ N(0, I), E_u[(∇l·u)²] = ‖∇l‖²
+     * and ∇l·u ≈ (l(x + h·u) − l(x)) / h — exact for a D linear in x, and costing one more
+     * pass of D over the real batch.  r1_gamma = γ (0: off); r1_step = h (0: 1e-3). */
+    double r1_gamma, r1_step;
     uint64_t seed; /* parameter initialisation */
 } gan_config;
 
@@ -55,6 +62,7 @@ typedef struct gan_stats {
     double d_real, d_fake;  /* mean D(x) on real and on generated samples */
     double value;           /* V(D, G) of eq. (20) on this batch */
     double js;              /* (V + 2 ln 2) / 2, eq. (14) */
+    double r1;              /* with r1_gamma > 0: the estimate of E_{p_d} ‖∇_x l(x)‖² */
 } gan_stats;
 
 /* Builds G (input (z_dim), output x_shape) and D (input x_shape with `pack` samples
@@ -70,7 +78,8 @@ ag_tensor *gan_generate(gan *g, ag_tape *t, ag_tensor *z);
 /* Discriminator logits l with D = σ(l): one per group of `pack` samples, (n / pack). */
 ag_tensor *gan_d_logits(gan *g, ag_tape *t, ag_tensor *x);
 /* D's loss −V = −mean ln σ(l(x)) − mean ln σ(−l(G(z))) for a real batch x and as many
- * fresh fakes (G is not updated: its output is detached).  Fills the D fields of stats. */
+ * fresh fakes (G is not updated: its output is detached), plus the R1 penalty when
+ * r1_gamma > 0 (then d_loss = −V + (γ/2)·r1).  Fills the D fields of stats. */
 ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats);
 /* G's loss on n fresh samples: −mean ln σ(l) (non-saturating) or mean ln σ(−l)
  * (minimax).  Gradients reach D's parameters too; step only G's optimizer and zero D's

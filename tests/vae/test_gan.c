@@ -308,6 +308,98 @@ TEST(gradcheck_gan_g_loss_both_losses) {
         }
 }
 
+/* D's loss with the R1 penalty on, w.r.t. D's parameters (the random direction u comes
+ * from the tape's PRNG, so it is the same in every evaluation). */
+TEST(gradcheck_gan_d_loss_with_r1) {
+    ag_rng r;
+    ag_rng_seed(&r, 8);
+    ag_tensor *x = ag_tensor_new(2, (int[]){6, 3}, false);
+    ag_fill_randn(&r, x, 1);
+    for (int pack = 1; pack <= 2; pack++) {
+        nn_error err = {{0}};
+        gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {3}, .z_dim = 2,
+                                       .generator_text = "linear 4, tanh, linear 3",
+                                       .discriminator_text = "linear 5, tanh, linear 1",
+                                       .pack = pack, .r1_gamma = 2, .r1_step = 1e-2,
+                                       .seed = 40 + (uint64_t)pack},
+                         &err);
+        CHECK(g);
+        if (!g) break;
+        ag_tensor *in[16];
+        int n = param_tensors(&g->d_params, NULL, in, 16);
+        loss_ctx c = {g, x, 6};
+        ag_gradcheck_report rep = ag_gradcheck(d_loss_fn, in, n, &c, NULL);
+        check_report(pack == 1 ? "gan_d_loss r1" : "gan_d_loss r1 pack=2", &rep);
+        gan_free(g);
+    }
+    ag_tensor_free(x);
+}
+
+/* The R1 estimate targets E_{p_d} ‖∇_x l(x)‖²: (a) for D linear in x, l = w·x + b, the
+ * gradient is w everywhere and (∇l·u)² has mean ‖w‖² and variance 2‖w‖⁴, so on 20 000
+ * points the estimate is within 5·‖w‖²·√(2/20000) of ‖w‖² (packed or not: the packed D's
+ * w has 2·3 entries); (b) for a tanh net the exact per-point gradients come from one
+ * backward of Σ l(x) w.r.t. x (the points do not interact), and the estimate must match
+ * their mean squared norm within its own standard error ×5 plus the O(h) bias. */
+TEST(gan_r1_estimates_the_squared_input_gradient) {
+    const int n = 20000;
+    for (int pack = 1; pack <= 2; pack++) {
+        nn_error err = {{0}};
+        gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {3}, .z_dim = 2,
+                                       .generator_text = "linear 3",
+                                       .discriminator_text = "linear 1", .pack = pack,
+                                       .r1_gamma = 4, .seed = 50},
+                         &err);
+        CHECK(g);
+        if (!g) return;
+        ag_tensor *w = g->discriminator->params.items[0].value;
+        double w2 = 0;
+        for (size_t i = 0; i < w->size; i++) {
+            w->data[i] = (ag_real)(0.5 + 0.3 * (double)i * (i % 2 ? -1 : 1));
+            w2 += (double)w->data[i] * w->data[i];
+        }
+        CHECK(w->size == (size_t)(3 * pack));
+        ag_tape *t = ag_tape_new(60);
+        ag_set_grad_enabled(t, false);
+        gan_stats st = {0};
+        gan_d_loss(g, t, ag_randn(t, 2, (int[]){n, 3}, 1), &st);
+        CHECK_NEAR(st.r1, w2, 5 * w2 * sqrt(2.0 / (n / pack)));
+        CHECK_NEAR(st.d_loss, -st.value + 2 * st.r1, 1e-4 * (1 + st.r1)); /* (γ/2)·r1 */
+        ag_tape_free(t);
+        gan_free(g);
+    }
+
+    nn_error err = {{0}};
+    gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {2}, .z_dim = 2,
+                                   .generator_text = "linear 2",
+                                   .discriminator_text = "linear 8, tanh, linear 8, tanh, linear 1",
+                                   .r1_gamma = 1, .seed = 51},
+                     &err);
+    CHECK(g);
+    if (!g) return;
+    ag_tape *t = ag_tape_new(61);
+    ag_tensor *x = ag_randn(t, 2, (int[]){n, 2}, 1);
+    x->requires_grad = true;
+    ag_backward(t, ag_sum(t, gan_d_logits(g, t, x)));
+    double m = 0, m2 = 0; /* mean and mean square of ‖∇l‖² over the points */
+    for (int i = 0; i < n; i++) {
+        double q = (double)x->grad[2 * i] * x->grad[2 * i] +
+                   (double)x->grad[2 * i + 1] * x->grad[2 * i + 1];
+        m += q / n, m2 += q * q / n;
+    }
+    x->requires_grad = false;
+    gan_stats st = {0};
+    ag_set_grad_enabled(t, false);
+    gan_d_loss(g, t, x, &st);
+    /* (∇l·u)² per point: mean ‖∇l‖², variance ≤ 3·E‖∇l‖⁴ − (E‖∇l‖²)² for u ~ N(0, I₂) */
+    double se = sqrt((3 * m2 - m * m) / n);
+    CHECK(m > 0.01);
+    CHECK_NEAR(st.r1, m, 5 * se + 0.01 * m);
+    ag_tape_free(t);
+    nn_params_zero_grad(&g->d_params);
+    gan_free(g);
+}
+
 /* ---- configuration errors and packing ------------------------------------------------------ */
 
 static gan *try_new(int x_dim, int z_dim, const char *gen, const char *disc, int pack,
