@@ -102,12 +102,40 @@ static ag_tensor *log_normal(ag_tape *t, ag_tensor *mean, ag_tensor *logvar, ag_
     return ag_neg(t, ag_sum_axis(t, ag_gaussian_nll(t, mean, logvar, v), 1, false));
 }
 
-/* log P(z|x) per row, eq. (1.3): the encoder's Gaussian at z. */
-static ag_tensor *encoder_log_p(bz_sampler *s, ag_tape *t, ag_tensor *x, ag_tensor *z) {
+/* mu and logvar of P(z|x), eq. (1.3), each (N, z_dim). */
+static void encode(bz_sampler *s, ag_tape *t, ag_tensor *x, ag_tensor **mu, ag_tensor **lv) {
     int n = x->shape[0], zd = s->cfg.z_dim;
     ag_tensor *g = nn_forward(s->encoder, t, x, true);
     g = ag_reshape(t, g, 2, (int[]){n, 2 * zd});
-    return log_normal(t, ag_slice(t, g, 1, 0, zd), ag_slice(t, g, 1, zd, 2 * zd), z);
+    *mu = ag_slice(t, g, 1, 0, zd);
+    *lv = ag_slice(t, g, 1, zd, 2 * zd);
+}
+
+/* log P(z|x) per row: the encoder's Gaussian at z. */
+static ag_tensor *encoder_log_p(bz_sampler *s, ag_tape *t, ag_tensor *x, ag_tensor *z) {
+    ag_tensor *mu, *lv;
+    encode(s, t, x, &mu, &lv);
+    return log_normal(t, mu, lv, z);
+}
+
+/* log π(z) = −½ Σ_j (z_j² + ln 2π) per row, in double. */
+static void log_prior(const ag_tensor *z, double *out) {
+    int n = z->shape[0], zd = z->shape[1];
+    for (int i = 0; i < n; i++) {
+        double acc = 0;
+        for (int j = 0; j < zd; j++) acc += (double)z->data[i * zd + j] * z->data[i * zd + j];
+        out[i] = -0.5 * (acc + zd * LOG_2PI);
+    }
+}
+
+/* log Q(x|z) per row for given x and z (no sampling): the decoder's Gaussian or Bernoulli. */
+static ag_tensor *decoder_log_q(bz_sampler *s, ag_tape *t, ag_tensor *z, ag_tensor *x) {
+    int n = z->shape[0], d = s->energy.dim;
+    ag_tensor *h = nn_forward(s->decoder, t, z, true);
+    h = ag_reshape(t, h, 2, (int[]){n, (int)(h->size / (size_t)n)});
+    if (s->energy.binary)
+        return ag_neg(t, ag_sum_axis(t, ag_bce_with_logits(t, h, x), 1, false));
+    return log_normal(t, ag_slice(t, h, 1, 0, d), ag_slice(t, h, 1, d, 2 * d), x);
 }
 
 static draws draw_batch(bz_sampler *s, ag_tape *t, int n) {
@@ -116,11 +144,7 @@ static draws draw_batch(bz_sampler *s, ag_tape *t, int n) {
     draws r;
     ag_tensor *z = r.z = ag_randn(t, 2, (int[]){n, zd}, 1);             /* z ~ π, eq. (1.2) */
     r.log_pi = ag_tape_alloc(t, sizeof(double) * (size_t)n);
-    for (int i = 0; i < n; i++) {                      /* log π(z) = −½ Σ_j (z_j² + ln 2π) */
-        double acc = 0;
-        for (int j = 0; j < zd; j++) acc += (double)z->data[i * zd + j] * z->data[i * zd + j];
-        r.log_pi[i] = -0.5 * (acc + zd * LOG_2PI);
-    }
+    log_prior(z, r.log_pi);
     ag_tensor *h = nn_forward(s->decoder, t, z, true);
     h = ag_reshape(t, h, 2, (int[]){n, (int)(h->size / (size_t)n)});
     if (e->binary) {
@@ -278,19 +302,42 @@ double bz_anneal_beta(long step, long steps, double beta0) {
 
 /* ---- drawing and estimating ---------------------------------------------------------------- */
 
-void bz_draw(bz_sampler *s, int n, uint64_t seed, ag_real *x, double *log_w, double *u) {
+void bz_draw(bz_sampler *s, int n, int m, uint64_t seed, ag_real *x, double *log_w,
+             double *u) {
     int d = s->energy.dim, chunk = 4096;
     ag_tape *t = ag_tape_new(seed);
     ag_set_grad_enabled(t, false);
+    double *lse = malloc(sizeof(double) * chunk), *lpi = malloc(sizeof(double) * chunk);
+    if (!lse || !lpi) ag_error("bz_draw", "out of memory");
     for (int done = 0; done < n; done += chunk) {
         int k = n - done < chunk ? n - done : chunk;
         ag_tape_clear(t);
         draws r = draw_batch(s, t, k);
         log_weights(&r, k, log_w + done);
+        if (m > 0) {
+            /* log r_j = log π(z_j) + log Q(x|z_j) − log P(z_j|x), z_0 the generating latent,
+             * z_1..m ~ P(z|x); log w = −U + log(m+1) − log Σ_j r_j (see bz_draw in the
+             * header: unbiased, since z_0 is an exact draw of the decoder's posterior). */
+            for (int i = 0; i < k; i++) lse[i] = -(log_w[done + i] + r.u->data[i]); /* log r_0 */
+            ag_tensor *mu, *lv;
+            encode(s, t, r.x, &mu, &lv);
+            for (int j = 1; j <= m; j++) {
+                ag_tensor *zj = ag_reparameterize(t, mu, lv);
+                ag_tensor *lq = decoder_log_q(s, t, zj, r.x), *lp = log_normal(t, mu, lv, zj);
+                log_prior(zj, lpi);
+                for (int i = 0; i < k; i++) {             /* running log-sum-exp */
+                    double v = lpi[i] + lq->data[i] - lp->data[i], a = fmax(lse[i], v);
+                    lse[i] = a + log(exp(lse[i] - a) + exp(v - a));
+                }
+            }
+            for (int i = 0; i < k; i++)
+                log_w[done + i] = -(double)r.u->data[i] + log(m + 1.0) - lse[i];
+        }
         if (x) memcpy(x + (size_t)done * d, r.x->data, sizeof(ag_real) * (size_t)k * d);
         if (u)
             for (int i = 0; i < k; i++) u[done + i] = r.u->data[i];
     }
+    free(lse), free(lpi);
     ag_tape_free(t);
 }
 

@@ -27,7 +27,7 @@
  *   nn_optim *opt = nn_adam(bz_params(s), 1e-3);
  *   for (long i = 0; i < 5000; i++)
  *       bz_train_step(s, opt, tape, 256, bz_anneal_beta(i, 2000, 0.1), &stats);
- *   bz_draw(s, 100000, seed, x, log_w, NULL);          // x (n, 2), log w (n)
+ *   bz_draw(s, 100000, 0, seed, x, log_w, NULL);       // x (n, 2), log w (n)
  *   bz_estimate est = bz_estimate_weights(log_w, n);   // log Z, ESS, ...
  *
  * Discrete x (the Ising model): the decoder is Bernoulli with logits, x cannot be
@@ -166,8 +166,15 @@ double bz_anneal_beta(long step, long steps, double beta0);
 
 /* n draws of the trained sampler at β = 1, in chunks on a private tape with noise from
  * seed, no gradients: x (n, dim) row-major into x (may be NULL), log w into log_w (n),
- * U(x) into u (may be NULL). */
-void bz_draw(bz_sampler *s, int n, uint64_t seed, ag_real *x, double *log_w, double *u);
+ * U(x) into u (may be NULL).
+ * m = 0: the joint weights above.  m > 0 also draws z_1..z_m ~ P(z|x) and uses
+ *     w = e^−U(x) · (m+1) / Σ_{j=0}^{m} r_j,   r_j = π(z_j) Q(x|z_j) / P(z_j|x),
+ * z_0 the latent x was decoded from.  Since z_0 is an exact draw of the decoder's own
+ * posterior π(z)Q(x|z)/q(x), E[(m+1)/Σ r_j | x] = 1/q(x) exactly, so E[w] = Z still; as m
+ * grows w tends to e^−U(x)/q(x), the encoder's mismatch drops out of the weights, and
+ * log Z − E[log w] tends to D(q(x) ‖ μ(x)) itself.  Costs m decoder passes per draw. */
+void bz_draw(bz_sampler *s, int n, int m, uint64_t seed, ag_real *x, double *log_w,
+             double *u);
 
 /* ---- estimates from importance weights ------------------------------------------------- */
 typedef struct bz_estimate {

@@ -288,7 +288,7 @@ TEST(bz_log_z_exact_when_the_joint_is_representable) {
     enum { N = 3000 };
     static double lw[N];
     static ag_real x[N * 2];
-    bz_draw(s, N, 5, x, lw, NULL);
+    bz_draw(s, N, 0, 5, x, lw, NULL);
     double tol = sizeof(ag_real) == 8 ? 1e-10 : 2e-5;
     for (int i = 0; i < N; i++) CHECK_NEAR(lw[i], LOG_2PI, tol * 10);
     bz_estimate est = bz_estimate_weights(lw, N);
@@ -324,7 +324,7 @@ TEST(bz_brief_training_finds_log_z) {
     for (int i = 0; i < 400; i++) bz_train_step(s, opt, t, 64, 1, &st);
     enum { N = 20000 };
     static double lw[N];
-    bz_draw(s, N, 11, NULL, lw, NULL);
+    bz_draw(s, N, 0, 11, NULL, lw, NULL);
     bz_estimate est = bz_estimate_weights(lw, N);
     CHECK_NEAR(est.log_z, LOG_2PI, 0.01);
     CHECK(est.ess > 0.95);
@@ -445,7 +445,7 @@ TEST(bz_ising_sampler_trains_briefly) {
         CHECK(last < first);                 /* the bound tightened */
         enum { N = 10000 };
         static double lw[N];
-        bz_draw(s, N, 8, NULL, lw, NULL);
+        bz_draw(s, N, 0, 8, NULL, lw, NULL);
         bz_estimate est = bz_estimate_weights(lw, N);
         CHECK_NEAR(est.log_z, e.log_z, 0.02);
         CHECK(-est.mean_log_w >= -e.log_z - 0.01); /* E[log w] ≤ log Z (Jensen) */
