@@ -18,16 +18,19 @@
  * price is swapping (N, C, P) ↔ (C, N, P) around the GEMM (ag_swap01), a copy.
  * A chunk holds as many images as fit about 2 MB of GEMM operands (chunk_images), not
  * the whole batch: then what im2col writes is still in cache when the GEMM reads it (and
- * what the GEMM writes when col2im reads it), and memory use stays small: the whole
- * batch's columns would be 13 MB for the DCGAN's 64→128 layer, and twice that in backward.
- * bench/conv_bench.c times both forms on the DCGAN layers (see the numbers there): the
- * chunks win on the two large layers (1.1–1.3× at 1 thread, 1.2–2× at 2); per-image GEMMs
- * win by 0.5–1 ms on the two small ones (K = 16), not worth a second code path.
+ * what the GEMM writes when col2im reads it), and memory stays small (the whole batch's
+ * columns would be 13 MB for the DCGAN's 64→128 layer, and as much again in backward).
+ * Measured on the DCGAN layers (bench/conv_bench.c keeps the per-image form to compare):
+ * chunks beat per-image GEMMs by 1.0–1.4× on the two large layers at 1 thread and by
+ * about 2× on the 64→128 layer at 2 threads, and beat one whole-batch GEMM by 5–10%; on
+ * the two small layers (K = 16) per-image GEMMs are up to 0.6 ms faster at 1 thread,
+ * not worth a second code path.
  *
  * Memory: every buffer comes from the tape's arena (nothing is malloc'ed per step), sized
- * for one chunk.  Nothing is saved for backward: it redoes im2col chunk by chunk, which
- * costs less than keeping every column and reading it back from memory.  Backward may run
- * more than once on the same tape; it never writes anything forward made.
+ * for one chunk.  Nothing is saved for backward: it redoes im2col chunk by chunk (about
+ * 5% of the 64→128 layer's time) rather than hold every column (13 MB per call) until
+ * then.  Backward may run more than once on the same tape; it never writes anything
+ * forward made.
  *
  * Threads: the GEMM threads itself; im2col, col2im, the swaps and the pools split over
  * (image, channel) planes, each written by one thread in a fixed order; the chunking
@@ -113,9 +116,8 @@ static void conv2d_fwd(ag_node *n)
     }
 }
 
-/* The column matrix is rebuilt chunk by chunk rather than kept from forward: redoing
- * im2col on data that then stays in cache costs less than storing the whole batch's
- * columns and reading them back from memory. */
+/* The column matrix is rebuilt chunk by chunk rather than kept from forward (see the top
+ * of the file). */
 static void conv2d_bwd(ag_node *n)
 {
     const conv_attr *a = AG_ATTR(n, conv_attr);

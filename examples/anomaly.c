@@ -30,7 +30,7 @@
 
 typedef struct config {
     const char *dataset, *data_dir, *holdout, *score, *encoder, *decoder, *likelihood, *binarize;
-    int latent, epochs, batch, threads, iwae_k, train_n;
+    int latent, epochs, batch, threads, iwae_k, elbo_samples, train_n;
     double lr, sigma;
     uint64_t seed;
     const char *out;
@@ -178,6 +178,44 @@ static nn_dataset *load(const config *c, const char *split, nn_error *err) {
     return d;
 }
 
+/* −ELBO of every image of d with L draws of z each, seed 000 eq. (8): the KL in closed
+ * form plus the mean over the draws of −ln p(x|z_l).  (vae_evaluate draws one; more draws
+ * make the ranking less noisy.)  Returns d->n scores, which the caller frees. */
+static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
+    int bs = 4096 / L > 1 ? 4096 / L : 1; /* images per pass: about 4096 decoded rows */
+    double *score = malloc(sizeof(double) * (size_t)d->n);
+    int *idx = malloc(sizeof(int) * (size_t)bs), *rep = malloc(sizeof(int) * (size_t)bs * L);
+    if (!score || !idx || !rep) ag_error(PROG, "out of memory");
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    bool was_training = m->training;
+    vae_set_training(m, false);
+    for (int start = 0; start < d->n; start += bs) {
+        int b = d->n - start < bs ? d->n - start : bs;
+        for (int i = 0; i < b; i++) idx[i] = start + i;
+        for (int l = 0; l < L; l++)
+            for (int i = 0; i < b; i++) rep[l * b + i] = i;  /* rows [x; x; ...; x] */
+        ag_tape_clear(t);
+        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL), *mu, *logvar;
+        vae_encode(m, t, x, &mu, &logvar);
+        ag_tensor *kl = vae_kl_normal(t, mu, logvar);                               /* (b) */
+        ag_tensor *z = ag_reparameterize(t, ag_index_select(t, mu, rep, b * L),
+                                         ag_index_select(t, logvar, rep, b * L));
+        ag_tensor *nll = vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, z),
+                                                ag_index_select(t, x, rep, b * L));  /* (L·b) */
+        for (int i = 0; i < b; i++) {
+            double s = 0;
+            for (int l = 0; l < L; l++) s += nll->data[l * b + i];
+            score[start + i] = kl->data[i] + s / L;
+        }
+    }
+    vae_set_training(m, was_training);
+    ag_tape_free(t);
+    free(idx);
+    free(rep);
+    return score;
+}
+
 /* Trains a VAE on `normal` and scores every image of `test`.  Returns 0, 1 on a
  * non-finite loss, 2 on a bad model spec, 3 when interrupted. */
 static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_dataset *test,
@@ -231,10 +269,15 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
     if (!rc) {
         /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
         bool iwae = !strcmp(c->score, "iwae");
-        vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0,
-                                   mix(c->seed, 4, (uint64_t)cls));
+        uint64_t eval_seed = mix(c->seed, 4, (uint64_t)cls);
         o->cls = cls;
-        o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
+        if (iwae || c->elbo_samples == 1) {
+            vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0, eval_seed);
+            o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
+            vae_eval_free(&ev);
+        } else {
+            o->score = elbo_scores(m, test, c->elbo_samples, eval_seed);
+        }
         o->positive = malloc(sizeof(bool) * (size_t)test->n);
         if (!o->positive) ag_error(PROG, "out of memory");
         double sn = 0, sa = 0;
@@ -247,7 +290,6 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
         o->score_normal = sn / nn, o->score_anomal = sa / na;
         o->auroc = vae_auroc(o->score, o->positive, test->n);
         o->n_roc = roc_curve(o->score, o->positive, test->n, o->fpr, o->tpr);
-        vae_eval_free(&ev);
     }
     o->seconds = run_seconds() - t0;
     ag_tape_free(t);
@@ -343,7 +385,7 @@ int main(int argc, char **argv) {
     config c = {.dataset = "mnist", .data_dir = "data", .holdout = "all", .score = "elbo",
                 .encoder = "mlp", .decoder = "mlp", .likelihood = "bernoulli",
                 .binarize = "none", .latent = 2, .epochs = 5, .batch = 128, .threads = 0,
-                .iwae_k = 50, .train_n = 0, .lr = 1e-3, .sigma = 1, .seed = 1,
+                .iwae_k = 50, .elbo_samples = 1, .train_n = 0, .lr = 1e-3, .sigma = 1, .seed = 1,
                 .out = "out/anomaly"};
     cli_opt opts[] = {
         {"dataset", CLI_CHOICE, &c.dataset, "mnist|fashion", "which data"},
@@ -353,6 +395,8 @@ int main(int argc, char **argv) {
         {"score", CLI_CHOICE, &c.score, "elbo|iwae",
          "anomaly score: -ELBO, or minus the IWAE bound with --iwae-k samples"},
         {"iwae-k", CLI_INT, &c.iwae_k, "K", "importance samples for --score iwae"},
+        {"elbo-samples", CLI_INT, &c.elbo_samples, "L",
+         "draws of z per test image for --score elbo (L of seed 000 eq. (8))"},
         {"latent", CLI_INT, &c.latent, "N", "latent dimensions"},
         {"encoder", CLI_STRING, &c.encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
         {"decoder", CLI_STRING, &c.decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
@@ -382,9 +426,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (c.latent < 1 || c.batch < 1 || c.epochs < 1 || c.lr <= 0 || c.train_n < 0 ||
-        (!strcmp(c.score, "iwae") && c.iwae_k < 1)) {
-        fprintf(stderr, PROG ": --latent, --batch, --epochs, --iwae-k must be >= 1, --lr > 0, "
-                        "--train-n >= 0\n");
+        c.iwae_k < 1 || c.elbo_samples < 1) {
+        fprintf(stderr, PROG ": --latent, --batch, --epochs, --iwae-k, --elbo-samples must be "
+                        ">= 1, --lr > 0, --train-n >= 0\n");
         return 2;
     }
     int threads = run_threads(c.threads);
@@ -411,6 +455,7 @@ int main(int argc, char **argv) {
     printf("henbun %s anomaly detection: %s, holdout %s, score %s", AG_REAL_NAME, c.dataset,
            c.holdout, c.score);
     if (!strcmp(c.score, "iwae")) printf(" (k=%d)", c.iwae_k);
+    else if (c.elbo_samples > 1) printf(" (L=%d)", c.elbo_samples);
     printf(", latent %d, %s/%s, %s likelihood, %d epoch%s, %d thread%s\n", c.latent, c.encoder,
            c.decoder, c.likelihood, c.epochs, c.epochs == 1 ? "" : "s", threads,
            threads == 1 ? "" : "s");
@@ -486,6 +531,7 @@ int main(int argc, char **argv) {
             for (int r = 0; r < n_runs; r++) printf(" auroc_%d=%.3f", res[r].cls, res[r].auroc);
             printf(" score=%s", c.score);
             if (!strcmp(c.score, "iwae")) printf(" iwae_k=%d", c.iwae_k);
+            else printf(" elbo_samples=%d", c.elbo_samples);
             printf(" latent=%d epochs=%d seconds=%.1f\n", c.latent, c.epochs, seconds);
         }
     }

@@ -25,7 +25,7 @@
 #define PROG "boltzmann"
 
 typedef struct config {
-    const char *energy, *act, *mcmc, *out, *encoder, *decoder;
+    const char *energy, *act, *mcmc, *out, *encoder, *decoder, *load;
     int L, iters, batch, samples, latent_draws, anneal, latent, hidden, layers, eval_n, threads;
     int mcmc_chains, mcmc_steps, log_every;
     double beta, lr, anneal_from, clip;
@@ -245,7 +245,9 @@ int main(int argc, char **argv) {
         {"log-every", CLI_INT, &c.log_every, "N", "steps between log lines and log.csv rows"},
         {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
-        {"out", CLI_STRING, &c.out, "DIR", "pictures and log.csv go here"},
+        {"out", CLI_STRING, &c.out, "DIR", "pictures, log.csv and sampler.ckpt go here"},
+        {"load", CLI_STRING, &c.load, "CKPT",
+         "skip training: evaluate a saved sampler (same --energy and network flags)"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "no per-step log lines"},
         {0}};
     cli_program prog = {PROG, "Train a VAE as a sampler of exp(-U(x))/Z from the energy alone "
@@ -302,9 +304,38 @@ int main(int argc, char **argv) {
     printf("  latent %d, encoder '%s', decoder '%s' (%s likelihood, %s gradient)\n", c.latent,
            bc.encoder_text, bc.decoder_text, e.binary ? "Bernoulli" : "Gaussian",
            e.binary ? "score-function" : c.score_gradient ? "full reparameterised" : "path");
-    printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from beta "
-           "%g\n", c.iters, c.batch, c.samples, c.lr, c.anneal, c.anneal > 0 ? c.anneal_from : 1.0);
+    if (!c.load)
+        printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from "
+               "beta %g\n", c.iters, c.batch, c.samples, c.lr, c.anneal, c.anneal > 0 ? c.anneal_from : 1.0);
     fflush(stdout);
+
+    /* What a checkpoint must agree on: the energy and both networks. */
+    static nn_ckpt_meta meta; /* 8 KiB of text: off the stack */
+    char model[2048];
+    snprintf(model, sizeof model, "program=boltzmann\nenergy=%s\nL=%d\nbeta=%.17g\n"
+             "latent=%d\nencoder=%s\ndecoder=%s\n", e.name, e.binary ? c.L : 0,
+             e.binary ? c.beta : 0.0, c.latent, bc.encoder_text, bc.decoder_text);
+    if (c.load) {
+        if (nn_checkpoint_info(c.load, &meta, NULL, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            bz_free(s);
+            return 1;
+        }
+        if (strcmp(meta.text, model)) {
+            fprintf(stderr, PROG ": %s holds another sampler:\n%s\nthese flags ask for:\n%s",
+                    c.load, meta.text, model);
+            bz_free(s);
+            return 2;
+        }
+        if (nn_checkpoint_load(c.load, bz_params(s), &meta, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            bz_free(s);
+            return 1;
+        }
+        printf("  loaded %s (trained %lld steps); no training\n", c.load,
+               (long long)meta.step);
+        c.iters = 0;
+    }
 
     nn_optim *opt = nn_adam(bz_params(s), c.lr);
     if (c.clip > 0) nn_optim_set_clip_norm(opt, c.clip);
@@ -382,6 +413,13 @@ int main(int argc, char **argv) {
     if (failed) {
         bz_free(s), nn_optim_free(opt);
         return 1;
+    }
+    if (step > 0) {
+        snprintf(meta.text, sizeof meta.text, "%s", model);
+        meta.step = step;
+        if (nn_checkpoint_save(run_path(path, sizeof path, c.out, "sampler.ckpt"), bz_params(s),
+                               &meta, &err))
+            fprintf(stderr, PROG ": %s\n", err.msg);
     }
 
     /* ---- the estimates from fresh draws ---- */
