@@ -36,7 +36,7 @@
 typedef struct config {
     const char *dataset, *gen_loss, *prior, *generator, *discriminator, *schedule, *out;
     int runs, pack, d_steps, iters, batch, z, threads, log_every, pictures;
-    double lr, lr_min, beta1, r1, r1_step;
+    double lr, lr_d, lr_min, beta1, r1, r1_step;
     uint64_t seed;
     bool quiet;
 } config;
@@ -172,7 +172,8 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
         nn_describe(g->generator, "generator", stdout);
         nn_describe(g->discriminator, "discriminator", stdout);
     }
-    nn_optim *opt_g = nn_adam(&g->g_params, c->lr), *opt_d = nn_adam(&g->d_params, c->lr);
+    const double lr_d = c->lr_d > 0 ? c->lr_d : c->lr;
+    nn_optim *opt_g = nn_adam(&g->g_params, c->lr), *opt_d = nn_adam(&g->d_params, lr_d);
     nn_optim_set_betas(opt_g, c->beta1, 0.999, 1e-8);
     nn_optim_set_betas(opt_d, c->beta1, 0.999, 1e-8);
     if (!strcmp(c->schedule, "cosine")) {
@@ -287,7 +288,7 @@ int main(int argc, char **argv) {
                 .discriminator = "linear 128, leaky_relu 0.2, linear 128, leaky_relu 0.2, linear 1",
                 .schedule = "cosine", .out = "out/gan2d", .runs = 1, .pack = 1, .d_steps = 1,
                 .iters = 10000, .batch = 100, .z = 2, .threads = 1, .log_every = 1000,
-                .pictures = 5, .lr = 1e-3, .lr_min = 1e-5, .beta1 = 0.5, .r1 = 0, .r1_step = 1e-3,
+                .pictures = 5, .lr = 1e-3, .lr_d = 0, .lr_min = 1e-5, .beta1 = 0.5, .r1 = 0, .r1_step = 1e-3,
                 .seed = 1};
     cli_opt opts[] = {
         {"dataset", CLI_CHOICE, &c.dataset, "ring|grid", "8 Gaussians on a circle, or 25 on a grid"},
@@ -298,7 +299,8 @@ int main(int argc, char **argv) {
         {"d-steps", CLI_INT, &c.d_steps, "K", "discriminator steps per generator step"},
         {"iters", CLI_INT, &c.iters, "N", "generator steps per run"},
         {"batch", CLI_INT, &c.batch, "B", "D decisions per step (B*PACK points)"},
-        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate of G and D"},
+        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate of G (and of D unless --lr-d)"},
+        {"lr-d", CLI_REAL, &c.lr_d, "LR", "D's learning rate if not --lr (two time scales)"},
         {"lr-min", CLI_REAL, &c.lr_min, "LR", "final learning rate of the cosine schedule"},
         {"schedule", CLI_CHOICE, &c.schedule, "cosine|constant", "learning-rate schedule"},
         {"beta1", CLI_REAL, &c.beta1, "B", "Adam's first-moment decay"},

@@ -30,8 +30,7 @@ check() { # check NAME COMMAND...: one extra test, passes when the command succe
 for suite in "$float_bin" "$double_bin"; do
     echo "== $suite"
     "$suite" >"$log" 2>&1
-    grep -v '^ok ' "$log" | grep -vE '^[0-9]+ passed' || true
-    grep -c '^ok ' "$log" | sed 's/^/   tests ok: /'
+    grep -vE '^[0-9]+ passed' "$log" || true   # one line per test, naming what it checked
     count "$suite"
 done
 

@@ -169,7 +169,7 @@ static draws draw_batch(bz_sampler *s, ag_tape *t, int n) {
     r.u = e->energy(e, t, r.x);
     if (r.u->ndim != 1 || r.u->shape[0] != n) {
         char b[64];
-        ag_error("bz_loss", "energy '%s' returned %s for a batch of %d (expected (%d))",
+        ag_error("bz_energy", "energy '%s' returned %s for a batch of %d (expected (%d))",
                  e->name ? e->name : "?", ag_shape_str(r.u, b, sizeof b), n, n);
     }
     return r;
@@ -183,7 +183,7 @@ static void log_weights(const draws *r, int n, double *log_w) {
 
 /* ---- the loss ------------------------------------------------------------------------------ */
 
-/* w̄ = softmax of log w within each group of K consecutive draws (in place into wbar). */
+/* w̄ = softmax of log w within each group of K consecutive draws, into wbar. */
 static void group_softmax(const double *log_w, int n, int K, double *wbar) {
     for (int g = 0; g < n; g += K) {
         double mx = -INFINITY, sum = 0;
