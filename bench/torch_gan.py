@@ -2,10 +2,10 @@
 """torch_gan.py -- the PyTorch peer of `build/gan --arch mlp` for `make bench` and the README.
 
 The same MLP GAN as henbun's preset: G z100 -> 256 -> 512 -> 784 (leaky ReLU 0.2, sigmoid
-output), D 784 -> 512 -> 256 -> 1 (leaky ReLU 0.2, a logit), z ~ N(0, I), batch 64, Adam
-lr 2e-4 betas (0.5, 0.999), images in [0, 1].  One iteration does exactly what
+output), D 784 -> 512 -> 256 -> 1 (leaky ReLU 0.2, dropout 0.3, a logit), z ~ N(0, I),
+batch 64, Adam lr 2e-4 betas (0.5, 0.999), images in [0, 1].  One iteration does what
 vae/gan.c does: D's step on a real batch and a batch of fakes made without gradients
-(their batch statistics apart), then G's step on a fresh batch of z with the
+(two forwards of D), then G's step on a fresh batch of z with the
 non-saturating loss -E ln D(G(z)).  Real MNIST when --data holds it, else random images
 (the speed does not depend on the pixels).  Prints
 
@@ -67,8 +67,8 @@ def write_grid_png(path, x, cols=8):
 def make_models(z=100):
     g = nn.Sequential(nn.Linear(z, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
                       nn.Linear(512, 784), nn.Sigmoid())
-    d = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2),
-                      nn.Linear(256, 1))
+    d = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+                      nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(256, 1))
     return g, d
 
 

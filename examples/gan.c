@@ -45,7 +45,11 @@ typedef struct config {
  * up to an affine map of the last layer). */
 static const char *const mlp_g =
     "linear 256, leaky_relu 0.2, linear 512, leaky_relu 0.2, linear 784, sigmoid";
-static const char *const mlp_d = "linear 512, leaky_relu 0.2, linear 256, leaky_relu 0.2, linear 1";
+/* D's dropout (as in Goodfellow et al. 2014) keeps D from winning outright.  Without it
+ * (and in PyTorch alike) G fell onto a few digits early and its classifier score stalled
+ * from epoch 5 on; with it the score kept rising. */
+static const char *const mlp_d =
+    "linear 512, leaky_relu 0.2, dropout 0.3, linear 256, leaky_relu 0.2, dropout 0.3, linear 1";
 /* Radford et al. (2016) at 28x28, weights N(0, 0.02²). */
 static const char *const dc_g =
     "linear 6272 init=normal:0.02, batchnorm, relu, reshape 128 7 7, "
@@ -58,7 +62,8 @@ static const char *presets_help =
     "presets for --arch (--generator / --discriminator SPEC replace either with spec text):\n"
     "  mlp    G: z 100 -> linear 256, leaky_relu 0.2, linear 512, leaky_relu 0.2, linear 784,\n"
     "            sigmoid            (He initialisation)\n"
-    "         D: linear 512, leaky_relu 0.2, linear 256, leaky_relu 0.2, linear 1\n"
+    "         D: linear 512, leaky_relu 0.2, dropout 0.3, linear 256, leaky_relu 0.2,\n"
+    "            dropout 0.3, linear 1\n"
     "  dcgan  G: z 100 -> linear 6272, batchnorm, relu, reshape 128 7 7, convt 64 k4 s2 p1,\n"
     "            batchnorm, relu, convt 1 k4 s2 p1, sigmoid\n"
     "         D: conv 64 k4 s2 p1, leaky_relu 0.2, conv 128 k4 s2 p1, batchnorm, leaky_relu 0.2,\n"

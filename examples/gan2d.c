@@ -36,7 +36,7 @@
 typedef struct config {
     const char *dataset, *gen_loss, *prior, *generator, *discriminator, *schedule, *out;
     int runs, pack, d_steps, iters, batch, z, threads, log_every, pictures;
-    double lr, lr_d, lr_min, beta1, r1, r1_step;
+    double lr, lr_min, beta1, r1, r1_step;
     uint64_t seed;
     bool quiet;
 } config;
@@ -172,8 +172,7 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
         nn_describe(g->generator, "generator", stdout);
         nn_describe(g->discriminator, "discriminator", stdout);
     }
-    const double lr_d = c->lr_d > 0 ? c->lr_d : c->lr;
-    nn_optim *opt_g = nn_adam(&g->g_params, c->lr), *opt_d = nn_adam(&g->d_params, lr_d);
+    nn_optim *opt_g = nn_adam(&g->g_params, c->lr), *opt_d = nn_adam(&g->d_params, c->lr);
     nn_optim_set_betas(opt_g, c->beta1, 0.999, 1e-8);
     nn_optim_set_betas(opt_d, c->beta1, 0.999, 1e-8);
     if (!strcmp(c->schedule, "cosine")) {
@@ -287,8 +286,8 @@ int main(int argc, char **argv) {
                 .generator = "linear 128, relu, linear 128, relu, linear 128, relu, linear 2",
                 .discriminator = "linear 128, leaky_relu 0.2, linear 128, leaky_relu 0.2, linear 1",
                 .schedule = "cosine", .out = "out/gan2d", .runs = 1, .pack = 1, .d_steps = 1,
-                .iters = 10000, .batch = 100, .z = 2, .threads = 1, .log_every = 1000,
-                .pictures = 5, .lr = 1e-3, .lr_d = 0, .lr_min = 1e-5, .beta1 = 0.5, .r1 = 0, .r1_step = 1e-3,
+                .iters = 0, .batch = 100, .z = 2, .threads = 1, .log_every = 5000,
+                .pictures = 5, .lr = 2e-3, .lr_min = 1e-5, .beta1 = 0.5, .r1 = 0, .r1_step = 1e-3,
                 .seed = 1};
     cli_opt opts[] = {
         {"dataset", CLI_CHOICE, &c.dataset, "ring|grid", "8 Gaussians on a circle, or 25 on a grid"},
@@ -297,10 +296,9 @@ int main(int argc, char **argv) {
         {"gen-loss", CLI_CHOICE, &c.gen_loss, "ns|minimax",
          "generator loss: -E ln D(G(z)), or E ln(1-D(G(z))) of eq. (21)"},
         {"d-steps", CLI_INT, &c.d_steps, "K", "discriminator steps per generator step"},
-        {"iters", CLI_INT, &c.iters, "N", "generator steps per run"},
+        {"iters", CLI_INT, &c.iters, "N", "generator steps per run (0: ring 20000, grid 50000)"},
         {"batch", CLI_INT, &c.batch, "B", "D decisions per step (B*PACK points)"},
-        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate of G (and of D unless --lr-d)"},
-        {"lr-d", CLI_REAL, &c.lr_d, "LR", "D's learning rate if not --lr (two time scales)"},
+        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate of G and D"},
         {"lr-min", CLI_REAL, &c.lr_min, "LR", "final learning rate of the cosine schedule"},
         {"schedule", CLI_CHOICE, &c.schedule, "cosine|constant", "learning-rate schedule"},
         {"beta1", CLI_REAL, &c.beta1, "B", "Adam's first-moment decay"},
@@ -323,6 +321,7 @@ int main(int argc, char **argv) {
                                       epilog},
                        opts);
     if (rc) return rc < 0 ? 2 : 0;
+    if (c.iters == 0) c.iters = strcmp(c.dataset, "ring") ? 50000 : 20000;
     if (c.runs < 1 || c.pack < 1 || c.d_steps < 1 || c.iters < 1 || c.batch < 1 || c.z < 1 ||
         c.lr <= 0 || c.lr_min < 0 || c.beta1 < 0 || c.beta1 >= 1) {
         fprintf(stderr, PROG ": --runs, --pack, --d-steps, --iters, --batch, --z must be >= 1, "

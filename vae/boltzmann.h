@@ -14,6 +14,14 @@
  * so log Z ≈ log mean w, the effective sample size (Σw)² / Σw², the bound above, and any
  * expectation E_μ[f] ≈ Σ w f / Σ w come for free.
  *
+ * Two additions beyond the seed, both reducing to it with their parameter at 1 / 0:
+ *   - samples = K > 1 trains on the importance-weighted bound log (1/K) Σ_k w_k ≤ log Z.
+ *     Reverse KL (K = 1) charges a draw that lands between two wells its whole −log w, so
+ *     keeping a minor well costs more than dropping it; with K draws such a draw only
+ *     lowers the average, and minor wells survive (the double well needs this).
+ *   - bz_draw with m > 0 averages m extra encoder draws into each weight, which removes
+ *     most of the encoder's mismatch from the weights while keeping E[w] = Z.
+ *
  * Two notes on the seed's formulas.  Eq. (1.7) writes the first term as
  * E_Q[KL(π(z) ‖ P(z|x))], but z and x are drawn together, so the term is the joint
  * expectation E[log π(z) − log P(z|x)], not a KL for fixed x; we estimate it by Monte Carlo.
@@ -32,7 +40,8 @@
  *
  * Discrete x (the Ising model): the decoder is Bernoulli with logits, x cannot be
  * reparameterised, and the decoder's gradient is the score-function (REINFORCE) estimate
- * with a leave-one-out baseline; the encoder's gradient is still the plain one. */
+ * with a leave-one-out baseline (VIMCO's per-draw baselines for K > 1); the encoder's
+ * gradient is still the plain one. */
 #ifndef HENBUN_VAE_BOLTZMANN_H
 #define HENBUN_VAE_BOLTZMANN_H
 
@@ -103,7 +112,9 @@ double bz_ising_energy_per_spin(int rows, int cols, double beta);
 double bz_kl_isotropic(int d, const double *mu_x, double var_x, const double *mu_y,
                        double var_y);
 
-/* ---- the sampler (vae/boltzmann.c) ------------------------------------------------------ */
+/* ---- the sampler (vae/boltzmann.c) ------------------------------------------------------
+ * Energy annealing (bz_anneal_beta) trains against e^−βU with β rising to 1, since reverse
+ * KL started at β = 1 settles in one well (Noé et al. report the same collapse). */
 typedef struct bz_config {
     int z_dim;
     /* Full specs (as in vae_config): the encoder maps x (dim) to 2·z_dim values (mu, then
