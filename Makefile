@@ -96,7 +96,7 @@ install: $(LIBTREE)/libhenbun.a
 	         $(DESTDIR)$(PREFIX)/include/henbun/nn $(DESTDIR)$(PREFIX)/include/henbun/vae
 	cp $(LIBTREE)/libhenbun.a $(DESTDIR)$(PREFIX)/lib/
 	cp autograd/autograd.h $(DESTDIR)$(PREFIX)/include/henbun/autograd/
-	for h in nn/nn.h vae/vae.h vae/gan.h; do [ -f $$h ] && cp $$h $(DESTDIR)$(PREFIX)/include/henbun/$$h || true; done
+	for h in nn/*.h vae/*.h; do [ -f $$h ] && cp $$h $(DESTDIR)$(PREFIX)/include/henbun/$$h || true; done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@CFLAGS@|$(if $(filter double,$(REAL)),-DAG_DOUBLE)|' \
 	    scripts/henbun.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/henbun.pc
 

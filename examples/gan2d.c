@@ -149,28 +149,28 @@ typedef struct run_result {
     bool failed;
 } run_result;
 
+static gan *make_gan(const config *c, uint64_t seed, nn_error *err) {
+    return gan_new(&(gan_config){.x_ndim = 1, .x_shape = {2}, .z_dim = c->z,
+                                 .prior = !strcmp(c->prior, "uniform") ? GAN_PRIOR_UNIFORM
+                                                                       : GAN_PRIOR_NORMAL,
+                                 .generator_text = c->generator,
+                                 .discriminator_text = c->discriminator,
+                                 .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX
+                                                                             : GAN_NON_SATURATING,
+                                 .d_steps = c->d_steps, .pack = c->pack, .r1_gamma = c->r1,
+                                 .r1_step = c->r1_step, .seed = seed},
+                   err);
+}
+
 static run_result train_run(const config *c, const mixture *m, int run, nn_csv *csv) {
     run_result res = {{0}, 0, false};
     uint64_t seed = mix(c->seed, 100, (uint64_t)run);
     nn_error err;
-    gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {2}, .z_dim = c->z,
-                                   .prior = !strcmp(c->prior, "uniform") ? GAN_PRIOR_UNIFORM
-                                                                         : GAN_PRIOR_NORMAL,
-                                   .generator_text = c->generator,
-                                   .discriminator_text = c->discriminator,
-                                   .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX
-                                                                               : GAN_NON_SATURATING,
-                                   .d_steps = c->d_steps, .pack = c->pack, .r1_gamma = c->r1,
-                                   .r1_step = c->r1_step, .seed = seed},
-                     &err);
-    if (!g) {
+    gan *g = make_gan(c, seed, &err);
+    if (!g) { /* main built one already, so only out of memory gets here */
         fprintf(stderr, PROG ": %s\n", err.msg);
         res.failed = true;
         return res;
-    }
-    if (run == 0 && !c->quiet) {
-        nn_describe(g->generator, "generator", stdout);
-        nn_describe(g->discriminator, "discriminator", stdout);
     }
     nn_optim *opt_g = nn_adam(&g->g_params, c->lr), *opt_d = nn_adam(&g->d_params, c->lr);
     nn_optim_set_betas(opt_g, c->beta1, 0.999, 1e-8);
@@ -332,6 +332,21 @@ int main(int argc, char **argv) {
     mixture m;
     mixture_init(&m, c.dataset);
     nn_error err;
+    gan *probe = make_gan(&c, 0, &err); /* spec errors now, before any output is written */
+    if (!probe) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 2;
+    }
+    if (!c.quiet) {
+        printf("henbun %s GAN on the %s (%d modes, std %g): pack %d, %s generator loss, "
+               "%d D step%s, %d iterations of %d points, lr %g (%s), %d thread%s\n",
+               AG_REAL_NAME, c.dataset, m.k, m.std, c.pack, c.gen_loss, c.d_steps,
+               c.d_steps == 1 ? "" : "s", c.iters, c.batch * c.pack, c.lr, c.schedule,
+               threads, threads == 1 ? "" : "s");
+        nn_describe(probe->generator, "generator", stdout);
+        nn_describe(probe->discriminator, "discriminator", stdout);
+    }
+    gan_free(probe);
     if (run_mkdir(c.out, &err)) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 1;
@@ -345,52 +360,52 @@ int main(int argc, char **argv) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 1;
     }
-    if (!c.quiet)
-        printf("henbun %s GAN on the %s (%d modes, std %g): pack %d, %s generator loss, "
-               "%d D step%s, %d iterations of %d points, lr %g (%s), %d thread%s\n",
-               AG_REAL_NAME, c.dataset, m.k, m.std, c.pack, c.gen_loss, c.d_steps,
-               c.d_steps == 1 ? "" : "s", c.iters, c.batch * c.pack, c.lr, c.schedule,
-               threads, threads == 1 ? "" : "s");
     run_catch_signals();
-    double *modes = calloc((size_t)c.runs, sizeof(double)), *hq = calloc((size_t)c.runs, sizeof(double)),
-           *rkl = calloc((size_t)c.runs, sizeof(double));
+    run_result *res = calloc((size_t)c.runs, sizeof *res);
     double seconds = 0;
     int done = 0;
-    printf("%-6s %7s %8s %8s %9s\n", "run", "modes", "hq %", "rkl", "seconds");
     for (int r = 0; r < c.runs; r++) {
-        run_result res = train_run(&c, &m, r, csv);
-        if (res.failed) break;
-        modes[done] = res.s.modes, hq[done] = res.s.hq, rkl[done] = res.s.rkl;
-        seconds += res.seconds;
+        res[r] = train_run(&c, &m, r, csv);
+        if (res[r].failed) break;
+        seconds += res[r].seconds;
         done++;
-        printf("%-6d %4d/%-2d %8.1f %8.3f %9.1f\n", r + 1, res.s.modes, m.k, res.s.hq, res.s.rkl,
-               res.seconds);
-        fflush(stdout);
+        if (!c.quiet) {
+            printf("run %d/%d: %d/%d modes, %.1f%% high-quality, reverse KL %.3f, %.1f s\n",
+                   r + 1, c.runs, res[r].s.modes, m.k, res[r].s.hq, res[r].s.rkl,
+                   res[r].seconds);
+            fflush(stdout);
+        }
     }
     nn_csv_close(csv, NULL);
     int code = done == c.runs ? 0 : 1;
     if (done > 0) {
-        double mm, ms, hm, hs, km, ks;
-        mean_se(modes, done, &mm, &ms);
-        mean_se(hq, done, &hm, &hs);
-        mean_se(rkl, done, &km, &ks);
-        const bool ring = m.k == 8;
-        printf("\n%-28s %14s %14s %14s\n", "", "modes", "high-quality %", "reverse KL");
-        printf("%-28s %7.2f ± %-4.2f %7.1f ± %-4.1f %7.3f ± %-5.3f\n", "this run (mean ± se)", mm,
-               ms, hm, hs, km, ks);
-        printf("%-28s %14s %14s %14s\n", "published GAN (PacGAN t.1)", ring ? "6.3" : "17.3",
+        double *v[3], mean[3], se[3];
+        for (int k = 0; k < 3; k++) v[k] = malloc(sizeof(double) * (size_t)done);
+        printf("\n%-30s %8s %8s %8s %9s\n", "run", "modes", "hq %", "rkl", "seconds");
+        for (int r = 0; r < done; r++) {
+            v[0][r] = res[r].s.modes, v[1][r] = res[r].s.hq, v[2][r] = res[r].s.rkl;
+            printf("%-30d %5d/%-2d %8.1f %8.3f %9.1f\n", r + 1, res[r].s.modes, m.k,
+                   res[r].s.hq, res[r].s.rkl, res[r].seconds);
+        }
+        for (int k = 0; k < 3; k++) mean_se(v[k], done, &mean[k], &se[k]), free(v[k]);
+        char label[64];
+        snprintf(label, sizeof label, "%s (pack %d): mean", c.pack == 1 ? "GAN" : "PacGAN",
+                 c.pack);
+        printf("%-30s %8.2f %8.1f %8.3f %9.1f\n", label, mean[0], mean[1], mean[2],
+               seconds / done);
+        printf("%-30s %8.2f %8.1f %8.3f\n", "  standard error", se[0], se[1], se[2]);
+        const bool ring = m.k == 8; /* Lin et al. 2018, table 1 */
+        printf("%-30s %8s %8s %8s\n", "published GAN", ring ? "6.3" : "17.3",
                ring ? "98.2" : "94.8", "-");
-        printf("%-28s %14s %14s %14s\n", "published PacGAN4", ring ? "7.8" : "24.8",
+        printf("%-30s %8s %8s %8s\n", "published PacGAN4", ring ? "7.8" : "24.8",
                ring ? "95.9" : "93.6", ring ? "0.07" : "0.04");
         printf("pictures and log.csv in %s/\n", c.out);
         printf("result: dataset=%s runs=%d modes=%.2f modes_se=%.2f hq=%.1f hq_se=%.1f rkl=%.3f "
                "rkl_se=%.3f pack=%d gen_loss=%s d_steps=%d iters=%d batch=%d seconds=%.1f "
                "sec_per_run=%.1f\n",
-               c.dataset, done, mm, ms, hm, hs, km, ks, c.pack, c.gen_loss, c.d_steps, c.iters,
-               c.batch, seconds, seconds / done);
+               c.dataset, done, mean[0], se[0], mean[1], se[1], mean[2], se[2], c.pack,
+               c.gen_loss, c.d_steps, c.iters, c.batch, seconds, seconds / done);
     }
-    free(modes);
-    free(hq);
-    free(rkl);
+    free(res);
     return code;
 }

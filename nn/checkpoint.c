@@ -398,7 +398,7 @@ static int ckpt_open(ckpt *c, nn_error *err) {
     c->meta->epoch = (int64_t)get64(b + 24);
     for (int i = 0; i < 4; i++) c->meta->rng.s[i] = get64(b + 32 + 8 * i);
     cursor cur = {b + 64, c->len - 64 - 4}; /* from the text length up to the CRC */
-    uint32_t text_len, count;
+    uint32_t text_len = 0, count = 0;
     const unsigned char *text;
     if (!take32(&cur, &text_len) || text_len >= NN_CKPT_TEXT_MAX || !take(&cur, text_len, &text))
         return nn_fail(err, "%s: bad meta text length %u (at most %d bytes)", c->path, text_len,

@@ -374,7 +374,7 @@ static void image_shape(const char *op, const ag_tensor *x, const nn_grid_opts *
 
 int nn_tensor_grid_png(const char *path, const ag_tensor *x, const nn_grid_opts *o,
                        nn_error *err) {
-    int n, c, h, w;
+    int n = 0, c = 0, h = 0, w = 0;
     image_shape("nn_tensor_grid_png", x, o, &n, &c, &h, &w);
     return nn_grid_png(path, x->data, n, c, h, w, o, err);
 }
@@ -382,7 +382,7 @@ int nn_tensor_grid_png(const char *path, const ag_tensor *x, const nn_grid_opts 
 int nn_tensor_pair_png(const char *path, const ag_tensor *a, const ag_tensor *b,
                        const char *caption_a, const char *caption_b, const nn_grid_opts *o,
                        nn_error *err) {
-    int n, c, h, w, n2, c2, h2, w2;
+    int n = 0, c = 0, h = 0, w = 0, n2 = 0, c2 = 0, h2 = 0, w2 = 0;
     image_shape("nn_tensor_pair_png", a, o, &n, &c, &h, &w);
     image_shape("nn_tensor_pair_png", b, o, &n2, &c2, &h2, &w2);
     if (n != n2 || c != c2 || h != h2 || w != w2)

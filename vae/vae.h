@@ -250,4 +250,7 @@ void vae_eval_free(vae_eval *e);
  * probability that a random positive outscores a random negative, ties counting ½. */
 double vae_auroc(const double *score, const bool *positive, int n);
 
+/* Seed 003: a VAE trained as a sampler of a Gibbs distribution, without data. */
+#include "vae/boltzmann.h"
+
 #endif
