@@ -37,7 +37,9 @@ void nn_image_free(nn_image *im);                        /* NULL is fine */
 /* Writes im as an RGB PNG at path, atomically (temporary file + rename). 0, or -1 + err. */
 int nn_image_write_png(const nn_image *im, const char *path, nn_error *err);
 
+/* Pixel (x, y) := c; coordinates outside the canvas are ignored. */
 void nn_image_set(nn_image *im, int x, int y, nn_rgb c);
+/* The w x h rectangle with top-left corner (x, y) := c, clipped to the canvas. */
 void nn_image_fill_rect(nn_image *im, int x, int y, int w, int h, nn_rgb c);
 /* A line of the given width in pixels (Bresenham, a width x width square per point). */
 void nn_image_line(nn_image *im, int x0, int y0, int x1, int y1, int width, nn_rgb c);
@@ -85,7 +87,9 @@ int nn_tensor_pair_png(const char *path, const ag_tensor *a, const ag_tensor *b,
                        nn_error *err);
 
 /* ---------------------------------------------------------------------------------------
- * Plots (plot.c): axes with "nice" ticks and tick labels, a title, a legend. */
+ * Plots (plot.c): axes with "nice" ticks and tick labels, a title, a legend.  Every
+ * *_png function writes its file atomically (a temporary file, then rename) and returns 0,
+ * or -1 with err naming the file. */
 typedef struct nn_plot_opts {
     const char *title, *xlabel, *ylabel; /* optional */
     int width, height;                   /* pixels; 0: 640 x 440 */

@@ -68,7 +68,9 @@ typedef struct gan_stats {
 /* Builds G (input (z_dim), output x_shape) and D (input x_shape with `pack` samples
  * stacked along the first axis, output 1 logit).  NULL with err on a spec or shape error. */
 gan *gan_new(const gan_config *cfg, nn_error *err);
+/* Frees both networks and their parameter lists; NULL is fine. */
 void gan_free(gan *g);
+/* Training (true) or evaluation mode for batch norm and dropout in G and D. */
 void gan_set_training(gan *g, bool on);
 
 /* z ~ prior, (n, z_dim), from the tape's PRNG. */

@@ -92,7 +92,10 @@ typedef struct vae_stats {
  * their output sizes fit: 2·z_dim for the encoder, x's size for the decoder.  NULL with
  * err filled on a spec or shape error. */
 vae *vae_new(const vae_config *cfg, nn_error *err);
+/* Frees the networks, the parameters and the model itself; NULL is fine. */
 void vae_free(vae *m);
+/* Every trainable tensor ("encoder.*", "decoder.*", "likelihood.logvar"); owned by m, valid
+ * until vae_free.  Hand it to an optimizer or a checkpoint. */
 nn_param_list *vae_params(vae *m);
 
 /* The training loss for a batch x (N, x_shape...): a scalar, the mean over the batch of
@@ -201,6 +204,7 @@ double vae_mmd_to_prior(const ag_real *z, int n, int d, uint64_t seed);
 /* vae_info of the first n examples of d (all if n <= 0), the draws z_i seeded by seed,
  * `outer` of them averaged (all if <= 0). */
 vae_info vae_measure(vae *m, const nn_dataset *d, int n, int outer, uint64_t seed);
+/* Frees the arrays inside info (not info itself). */
 void vae_info_free(vae_info *info);
 
 /* Test accuracy of a linear probe: multinomial logistic regression on codes (rows of dim
@@ -224,6 +228,7 @@ typedef struct vae_epoch {
     bool interrupted;                    /* stopped because should_stop() said so */
 } vae_epoch;
 
+/* The PRNG seed of training step `step`: a mix of both, so noise is a function of (seed, step). */
 uint64_t vae_step_seed(uint64_t seed, long step);
 /* One pass of the batcher: loss, backward, optimizer step, tape clear.  *step counts
  * steps across epochs.  bar (may be NULL) shows the running −ELBO, recon and KL;
@@ -244,6 +249,7 @@ typedef struct vae_eval {
 /* Evaluates the first n examples of d (all if n <= 0) in evaluation mode, in batches of
  * 500, with noise from `seed`.  iwae_k > 0 also computes the k-sample bound. */
 vae_eval vae_evaluate(vae *m, const nn_dataset *d, int n, int iwae_k, uint64_t seed);
+/* Frees the arrays inside e and zeroes it. */
 void vae_eval_free(vae_eval *e);
 
 /* Area under the ROC curve for scores where higher means "positive" (anomalous): the
