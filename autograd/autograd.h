@@ -210,7 +210,9 @@ ag_tensor *ag_conv2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b, int s
 /* The adjoint of conv2d (its backward with respect to x): (N, F, H', W'), size above. */
 ag_tensor *ag_conv_transpose2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b,
                                int stride, int pad, int output_padding);
-/* max / mean over each k×k window: (N, C, (H + 2p − k)/s + 1, (W + 2p − k)/s + 1) */
+/* max / mean over each k×k window: (N, C, (H + 2p − k)/s + 1, (W + 2p − k)/s + 1).
+ * pad ≤ k/2; max ignores padding, avg counts it as zeros (divides by k², PyTorch's
+ * count_include_pad=True). */
 ag_tensor *ag_max_pool2d(ag_tape *t, ag_tensor *x, int k, int stride, int pad);
 ag_tensor *ag_avg_pool2d(ag_tape *t, ag_tensor *x, int k, int stride, int pad);
 

@@ -26,3 +26,12 @@ bench-peak: build/bench/peak
 
 bench-gemm: build/bench/gemm_bench
 	build/bench/gemm_bench --csv build/bench.csv
+
+# The four DCGAN convolution layers, forward + backward at batch 64 (ms per call).
+build/bench/conv_bench: bench/conv_bench.c $(FLT)/libhenbun.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $< $(FLT)/libhenbun.a $(LDLIBS)
+
+.PHONY: bench-conv
+bench-conv: build/bench/conv_bench
+	build/bench/conv_bench --csv build/bench.csv
