@@ -251,8 +251,8 @@ typedef struct scores {
     int n;
 } scores;
 
-static int reference_init(reference *r, const char *path, const config *c, const nn_dataset *test,
-                          bool quiet) {
+static int reference_init(reference *r, const char *path, const config *c,
+                          const nn_dataset *test) {
     nn_error err;
     memset(r, 0, sizeof *r);
     r->sc = gan_scorer_load(path, &err);
@@ -283,10 +283,9 @@ static int reference_init(reference *r, const char *path, const config *c, const
     r->real_is = gan_class_scores_of(p, n, K).inception;
     gan_gaussian_free(&b);
     free(p), free(f);
-    if (!quiet)
-        printf("scorer %s: %d classes, %d features; test set: Inception score %.3f, FID floor "
-               "(half vs half, %d each) %.3f  [%.1fs]\n", path, K, F, r->real_is, r->half,
-               r->fid_floor, run_seconds() - t0);
+    printf("scorer %s: %d classes, %d features; test set: Inception score %.3f, FID floor "
+           "(half vs half, %d each) %.3f  [%.1fs]\n", path, K, F, r->real_is, r->half,
+           r->fid_floor, run_seconds() - t0);
     return 0;
 }
 
@@ -509,6 +508,25 @@ int main(int argc, char **argv) {
         nn_dataset_free(train);
         return 2;
     }
+    /* The model first: a typo in a spec is reported before the classifier scores the test
+     * set.  MNIST and Fashion-MNIST images are (1, 28, 28) (nn_dataset_load_mnist checks). */
+    model m;
+    int x_shape[3] = {1, 28, 28};
+    if (train) memcpy(x_shape, train->shape, sizeof x_shape);
+    if (build_model(&m, &c, x_shape)) {
+        nn_dataset_free(train);
+        return 2;
+    }
+    long step = 0;
+    if (ckpt_in) {
+        if (nn_checkpoint_load(ckpt_in, &m.saved, &meta, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            free_model(&m);
+            nn_dataset_free(train);
+            return 1;
+        }
+        step = (long)meta.step;
+    }
     bool want_scores = c.eval || c.eval_n > 0 || c.score_n > 0;
     reference ref = {0};
     nn_dataset *test = NULL;
@@ -519,41 +537,20 @@ int main(int argc, char **argv) {
                     c.classifier, c.dataset);
         } else {
             test = nn_dataset_load_mnist(dir, "test", &err);
-            if (!test) {
-                nn_dataset_free(train);
-                return fail(1, err.msg);
-            }
-            if (reference_init(&ref, c.classifier, &c, test, false)) {
+            if (!test || reference_init(&ref, c.classifier, &c, test)) {
+                if (!test) fprintf(stderr, PROG ": %s\n", err.msg);
+                free_model(&m);
                 nn_dataset_free(train);
                 nn_dataset_free(test);
                 return 1;
             }
         }
     }
-    if (c.eval && !ref.sc) return fail(1, "--eval needs a classifier (--classifier CKPT)");
+    if (c.eval && !ref.sc) {
+        free_model(&m);
+        return fail(1, "--eval needs a classifier (--classifier CKPT)");
+    }
 
-    model m;
-    int x_shape[3] = {1, 28, 28};
-    if (train) memcpy(x_shape, train->shape, sizeof x_shape);
-    else if (test) memcpy(x_shape, test->shape, sizeof x_shape);
-    if (build_model(&m, &c, x_shape)) {
-        reference_free(&ref);
-        nn_dataset_free(train);
-        nn_dataset_free(test);
-        return 2;
-    }
-    long step = 0;
-    if (ckpt_in) {
-        if (nn_checkpoint_load(ckpt_in, &m.saved, &meta, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            free_model(&m);
-            reference_free(&ref);
-            nn_dataset_free(train);
-            nn_dataset_free(test);
-            return 1;
-        }
-        step = (long)meta.step;
-    }
     if (!c.quiet || c.eval) {
         printf("henbun %s GAN: %s, %s, z %d, %s generator loss, %d D step%s per G step, batch %d, "
                "Adam lr %g beta1 %g, %d thread%s\n", AG_REAL_NAME, c.dataset, c.arch, c.z_dim,
