@@ -12,7 +12,9 @@ and on a batch of fakes made without gradients, in two forwards (D's batch norm 
 mixes real and fake), then G's step on a fresh batch of z, non-saturating.  Real MNIST when
 --data holds it, else random images.  Prints
 
-    result: sec_per_100_iters=... iters=N threads=N data=mnist|synthetic
+    result: sec_per_100_iters=... cpu_sec_per_100_iters=... iters=N threads=N data=...
+
+(cpu_: CPU seconds of all threads, the figure to compare on a busy machine.)
 
 Run with Debian's python3-torch:  /usr/bin/python3 bench/torch_dcgan.py --threads 1 --iters 100
 (for 2 threads set OMP_WAIT_POLICY=PASSIVE and OPENBLAS_NUM_THREADS=2, see torch_vae.py).
@@ -20,6 +22,7 @@ Run with Debian's python3-torch:  /usr/bin/python3 bench/torch_dcgan.py --thread
 import argparse
 import os
 import sys
+import time
 
 import torch
 from torch import nn
@@ -70,11 +73,14 @@ def main():
     g, d = make_models()
     if a.warmup:
         train(g, d, next_real, a.warmup, a.batch, 100)
+    cpu0 = time.process_time()
     secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every)
+    cpu = time.process_time() - cpu0   # CPU time of all threads: the cost on a shared machine
     if a.samples:
         with torch.no_grad():                       # G in training mode, as henbun samples
             write_grid_png(a.samples, g(torch.randn(64, 100)))
-    print(f"result: sec_per_100_iters={100 * secs / a.iters:.3f} iters={a.iters} seconds={secs:.1f} "
+    print(f"result: sec_per_100_iters={100 * secs / a.iters:.3f} "
+          f"cpu_sec_per_100_iters={100 * cpu / a.iters:.3f} iters={a.iters} seconds={secs:.1f} "
           f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")
 
 

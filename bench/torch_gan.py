@@ -9,7 +9,9 @@ vae/gan.c does: D's step on a real batch and a batch of fakes made without gradi
 non-saturating loss -E ln D(G(z)).  Real MNIST when --data holds it, else random images
 (the speed does not depend on the pixels).  Prints
 
-    result: sec_per_1000_iters=... iters=N threads=N data=mnist|synthetic
+    result: sec_per_1000_iters=... cpu_sec_per_1000_iters=... iters=N threads=N data=...
+
+(cpu_: CPU seconds of all threads, the figure to compare on a busy machine.)
 
 Run with Debian's python3-torch:  /usr/bin/python3 bench/torch_gan.py --threads 1 --iters 1000
 (PyTorch's GEMM threads follow OPENBLAS_NUM_THREADS; for 2 threads also set
@@ -129,11 +131,14 @@ def main():
     g, d = make_models()
     if a.warmup:
         train(g, d, next_real, a.warmup, a.batch, 100)
+    cpu0 = time.process_time()
     secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every)
+    cpu = time.process_time() - cpu0   # CPU time of all threads: the cost on a shared machine
     if a.samples:
         with torch.no_grad():
             write_grid_png(a.samples, g(torch.randn(64, 100)))
-    print(f"result: sec_per_1000_iters={1000 * secs / a.iters:.2f} iters={a.iters} seconds={secs:.1f} "
+    print(f"result: sec_per_1000_iters={1000 * secs / a.iters:.2f} "
+          f"cpu_sec_per_1000_iters={1000 * cpu / a.iters:.2f} iters={a.iters} seconds={secs:.1f} "
           f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")
 
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROG "gan"
@@ -608,7 +609,9 @@ int main(int argc, char **argv) {
     nn_progress *bar = nn_progress_new(&(nn_progress_opts){
         .mode = c.quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO, .n_values = 5,
         .names = {"d_loss", "g_loss", "D(x)", "D(G(z))", "js"}});
-    double train_seconds = 0, total_seconds = 0;
+    /* Training time alone (no pictures, scores or checkpoints): wall clock, and the CPU time
+     * of all threads (clock()), which on a shared machine says what the work cost. */
+    double train_seconds = 0, train_cpu = 0, total_seconds = 0;
     long iters_done = 0;
     bool failed = false;
     double last[5] = {NAN, NAN, NAN, NAN, NAN};
@@ -621,6 +624,7 @@ int main(int argc, char **argv) {
         ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
         nn_progress_begin(bar, label, (end - step) * c.d_steps * c.batch);
         double t0 = run_seconds();
+        clock_t cpu0 = clock();
         nn_batch b; /* after a stop mid-epoch, skip the batches already used */
         for (long skip = (step - epoch * per_epoch) * c.d_steps;
              skip > 0 && nn_batcher_next(it, t, &b); skip--)
@@ -645,6 +649,7 @@ int main(int argc, char **argv) {
         nn_progress_end(bar);
         double train_s = run_seconds() - t0;
         train_seconds += train_s;
+        train_cpu += (double)(clock() - cpu0) / CLOCKS_PER_SEC;
         if (failed) break;
         for (int i = 0; i < 5; i++) last[i] = nn_progress_mean(bar, i);
         if (interrupted) {
@@ -704,9 +709,12 @@ int main(int argc, char **argv) {
                    s.cls.covered, s.cls.class_kl, s.cls.confidence, s.fid, ref.fid_floor,
                    ref.real_is, c.eval_n);
         printf(" d_real=%.4f d_fake=%.4f js=%.4f iters=%ld epochs=%.2f seconds=%.1f "
-               "sec_per_1000_iters=%.2f", last[2], last[3], last[4], step,
-               (double)step / per_epoch, total_seconds, per1000);
-        if (!strcmp(c.arch, "dcgan")) printf(" sec_per_100_iters=%.3f", per1000 / 10);
+               "sec_per_1000_iters=%.2f cpu_sec_per_1000_iters=%.2f", last[2], last[3], last[4],
+               step, (double)step / per_epoch, total_seconds, per1000,
+               1000 * train_cpu / iters_done);
+        if (!strcmp(c.arch, "dcgan"))  /* the unit of bench/torch_dcgan.py */
+            printf(" sec_per_100_iters=%.3f cpu_sec_per_100_iters=%.3f", per1000 / 10,
+                   100 * train_cpu / iters_done);
         printf(" threads=%d arch=%s dataset=%s\n", threads, c.arch, c.dataset);
     } else if (!failed) {
         printf("nothing to do: the checkpoint is already at iteration %ld (raise --epochs or "
