@@ -31,7 +31,7 @@
 typedef struct config {
     const char *dataset, *data_dir, *binarize, *encoder, *decoder, *likelihood, *objective;
     int latent, samples, epochs, batch, threads, warmup, iwae_k, eval_n, pictures_every;
-    double beta, sigma, lr;
+    double beta, sigma, lr, lr_min;
     const char *kernel;                        /* seed 002: InfoVAE / MMD-VAE, β-TCVAE */
     double alpha, lambda, kernel_scale, tc_beta, gamma;
     int measure_n, measure_outer, probe_n, probe_epochs;
@@ -105,11 +105,11 @@ static void config_to_text(const config *c, char *buf, size_t n) {
     snprintf(buf, n,
              "program=vae\ndataset=%s\nbinarize=%s\nencoder=%s\ndecoder=%s\nlatent=%d\n"
              "likelihood=%s\nsigma=%.17g\nobjective=%s\nsamples=%d\nbeta=%.17g\nwarmup=%d\n"
-             "seed=%llu\nbatch=%d\nlr=%.17g\nalpha=%.17g\nlambda=%.17g\nkernel=%s\n"
+             "seed=%llu\nbatch=%d\nlr=%.17g\nlr_min=%.17g\nalpha=%.17g\nlambda=%.17g\nkernel=%s\n"
              "kernel_scale=%.17g\ntc_beta=%.17g\ngamma=%.17g\n",
              c->dataset, c->binarize, c->encoder, c->decoder, c->latent, c->likelihood, c->sigma,
              c->objective, c->samples, c->beta, c->warmup, (unsigned long long)c->seed, c->batch,
-             c->lr, c->alpha, c->lambda, c->kernel, c->kernel_scale, c->tc_beta, c->gamma);
+             c->lr, c->lr_min, c->alpha, c->lambda, c->kernel, c->kernel_scale, c->tc_beta, c->gamma);
 }
 
 /* Reads the lines back into c, pointing its strings into `text` (which must outlive c). */
@@ -137,6 +137,7 @@ static int config_from_text(config *c, char *text, const char *path) {
         else if (!strcmp(k, "seed")) c->seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "batch")) c->batch = atoi(v);
         else if (!strcmp(k, "lr")) c->lr = atof(v);
+        else if (!strcmp(k, "lr_min")) c->lr_min = atof(v);
         else if (!strcmp(k, "alpha")) c->alpha = atof(v);
         else if (!strcmp(k, "lambda")) c->lambda = atof(v);
         else if (!strcmp(k, "kernel")) c->kernel = v;
@@ -343,6 +344,8 @@ int main(int argc, char **argv) {
         {"epochs", CLI_INT, &c.epochs, "N", "train until this many epochs are done"},
         {"batch", CLI_INT, &c.batch, "N", "minibatch size"},
         {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate"},
+        {"lr-min", CLI_REAL, &c.lr_min, "LR",
+         "cosine decay of the learning rate to LR by the last epoch (0: constant)"},
         {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
         {"out", CLI_STRING, &c.out, "DIR", "pictures, log.csv and vae.ckpt go here"},
@@ -373,8 +376,10 @@ int main(int argc, char **argv) {
         }
         if (config_from_text(&c, meta.text, ckpt_in)) return 1;
     }
-    if (c.latent < 1 || c.batch < 1 || c.epochs < 0 || c.samples < 1 || c.lr <= 0) {
-        fprintf(stderr, PROG ": --latent, --batch, --samples must be >= 1, --epochs >= 0, --lr > 0\n");
+    if (c.latent < 1 || c.batch < 1 || c.epochs < 0 || c.samples < 1 || c.lr <= 0 ||
+        c.lr_min < 0 || c.lr_min > c.lr) {
+        fprintf(stderr, PROG ": --latent, --batch, --samples must be >= 1, --epochs >= 0, --lr > 0, "
+                "0 <= --lr-min <= --lr\n");
         return 2;
     }
     int threads = run_threads(c.threads);
@@ -408,6 +413,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     nn_optim *opt = nn_adam(vae_params(m), c.lr);
+    if (c.lr_min > 0 && c.epochs > 0) /* the schedule follows the optimizer's step count */
+        nn_optim_set_schedule(opt, &(nn_lr_schedule){
+            .kind = NN_LR_COSINE, .min_lr = c.lr_min,
+            .total_steps = c.epochs * (int)((train->n + c.batch - 1) / c.batch)});
     /* What a checkpoint holds: the parameters and Adam's moments. */
     nn_param_list saved = {0};
     nn_params_extend(&saved, NULL, vae_params(m));
