@@ -5,6 +5,7 @@
  * against plain loops written here), and the broadcasting errors. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
+#include "tests/tensor_check.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,28 +18,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static ag_tensor *tensor_of(ag_tape *t, int ndim, const int *shape, const double *v) {
-    ag_tensor *x = ag_zeros(t, ndim, shape);
-    for (size_t i = 0; i < x->size; i++) x->data[i] = (ag_real)v[i];
-    return x;
-}
-
-/* y has the given shape and values (relative tolerance TOL). */
-static void expect_values(int line, const ag_tensor *y, int ndim, const int *shape,
-                          const double *want) {
-    bool same = y->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = y->shape[d] == shape[d];
-    if (!same) {
-        char b[64];
-        test_fail(__FILE__, line, "wrong shape %s", ag_shape_str(y, b, sizeof b));
-        return;
-    }
-    for (size_t i = 0; i < y->size; i++)
-        if (!(fabs((double)y->data[i] - want[i]) <= TOL * (1 + fabs(want[i]))))
-            test_fail(__FILE__, line, "element %zu: %.10g, want %.10g", i, (double)y->data[i],
-                      want[i]);
-}
-#define EXPECT_VALUES(y, ndim, ...) expect_values(__LINE__, y, ndim, __VA_ARGS__)
+#define EXPECT_VALUES(y, ndim, ...) expect_values_at(__FILE__, __LINE__, y, ndim, __VA_ARGS__, TOL)
 
 typedef ag_tensor *(*binop)(ag_tape *, ag_tensor *, ag_tensor *);
 typedef struct { binop f; } bin_ctx;

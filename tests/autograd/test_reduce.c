@@ -4,6 +4,7 @@
  * double accumulation of float sums, and the axis errors. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
+#include "tests/tensor_check.h"
 
 #include <string.h>
 
@@ -15,29 +16,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static ag_tensor *tensor_of(ag_tape *t, int ndim, const int *shape, const double *v) {
-    ag_tensor *x = ag_zeros(t, ndim, shape);
-    for (size_t i = 0; i < x->size; i++) x->data[i] = (ag_real)v[i];
-    return x;
-}
-
-/* y has the given shape and values (relative tolerance TOL; infinities must match). */
-static void expect_values(int line, const ag_tensor *y, int ndim, const int *shape,
-                          const double *want) {
-    bool same = y->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = y->shape[d] == shape[d];
-    if (!same) {
-        char b[64];
-        test_fail(__FILE__, line, "wrong shape %s", ag_shape_str(y, b, sizeof b));
-        return;
-    }
-    for (size_t i = 0; i < y->size; i++) {
-        double v = (double)y->data[i];
-        bool ok = isinf(want[i]) ? v == want[i] : fabs(v - want[i]) <= TOL * (1 + fabs(want[i]));
-        if (!ok) test_fail(__FILE__, line, "element %zu: %.10g, want %.10g", i, v, want[i]);
-    }
-}
-#define EXPECT_VALUES(y, ndim, ...) expect_values(__LINE__, y, ndim, __VA_ARGS__)
+#define EXPECT_VALUES(y, ndim, ...) expect_values_at(__FILE__, __LINE__, y, ndim, __VA_ARGS__, TOL)
 
 /* Everything a reduction test calls, so one gradcheck wrapper serves them all. */
 typedef struct {

@@ -3,31 +3,13 @@
  * scatter-add of repeated indices, index arrays copied at call time, and the errors. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
+#include "tests/tensor_check.h"
 
 #include <string.h>
 
 /* Shape ops only move values: results are exact in both precisions. */
 
-static ag_tensor *tensor_of(ag_tape *t, int ndim, const int *shape, const double *v) {
-    ag_tensor *x = ag_zeros(t, ndim, shape);
-    for (size_t i = 0; i < x->size; i++) x->data[i] = (ag_real)v[i];
-    return x;
-}
-
-static void expect_values(int line, const ag_tensor *y, int ndim, const int *shape,
-                          const double *want) {
-    bool same = y->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = y->shape[d] == shape[d];
-    if (!same) {
-        char b[64];
-        test_fail(__FILE__, line, "wrong shape %s", ag_shape_str(y, b, sizeof b));
-        return;
-    }
-    for (size_t i = 0; i < y->size; i++)
-        if ((double)y->data[i] != want[i])
-            test_fail(__FILE__, line, "element %zu: %g, want %g", i, (double)y->data[i], want[i]);
-}
-#define EXPECT_VALUES(y, ndim, ...) expect_values(__LINE__, y, ndim, __VA_ARGS__)
+#define EXPECT_VALUES(y, ndim, ...) expect_values_at(__FILE__, __LINE__, y, ndim, __VA_ARGS__, 0)
 
 /* x = 0, 1, 2, ... in a tensor of the given shape (on the tape). */
 static ag_tensor *counting(ag_tape *t, int ndim, const int *shape) {

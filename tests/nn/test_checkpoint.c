@@ -216,7 +216,7 @@ static const char *expect_load_failure(const char *path, int out) {
 TEST(checkpoint_flipped_byte_anywhere_is_rejected) {
     const char *path = tmp_path("flip_src.ckpt"), *bad = tmp_path("flip.ckpt");
     CHECK(save_model(path, 1) == 0);
-    size_t len;
+    size_t len = 0;
     unsigned char *orig = read_all(path, &len);
     CHECK(orig && len > 100);
     int failures = 0;
@@ -235,7 +235,7 @@ TEST(checkpoint_flipped_byte_anywhere_is_rejected) {
 TEST(checkpoint_truncated_file_is_rejected) {
     const char *path = tmp_path("trunc_src.ckpt"), *bad = tmp_path("trunc.ckpt");
     CHECK(save_model(path, 1) == 0);
-    size_t len;
+    size_t len = 0;
     unsigned char *orig = read_all(path, &len);
     size_t cuts[] = {0, 1, 7, 8, 12, 40, 75, 76, 100, len / 2, len - 5, len - 4, len - 1};
     for (size_t c = 0; orig && c < sizeof cuts / sizeof cuts[0]; c++) {
@@ -333,7 +333,7 @@ TEST(checkpoint_failed_save_leaves_the_old_file) {
     char path[600];
     snprintf(path, sizeof path, "%s/model.ckpt", dir);
     CHECK(save_model(path, 1) == 0);
-    size_t old_len;
+    size_t old_len = 0;
     unsigned char *old = read_all(path, &old_len);
 
     model big;
@@ -353,7 +353,7 @@ TEST(checkpoint_failed_save_leaves_the_old_file) {
         fprintf(stderr, "    (setrlimit failed: write-failure case skipped)\n");
     }
     signal(SIGXFSZ, prev);
-    size_t now_len;
+    size_t now_len = 0;
     unsigned char *now = read_all(path, &now_len);
     CHECK(now && now_len == old_len && memcmp(now, old, old_len) == 0);
     CHECK(count_temp_files(dir) == 0);

@@ -12,13 +12,15 @@
 /* A few ulps around 1 in the build's precision. */
 #define TOL (sizeof(ag_real) == 8 ? 1e-12 : 2e-6)
 
-static ag_tensor *vec(int n, const double *values) {
+/* noinline: gcc -O3 inlines these into calls with compound-literal arguments and then
+ * misreports the literals as maybe-uninitialized. */
+__attribute__((noinline)) static ag_tensor *vec(int n, const double *values) {
     ag_tensor *x = ag_param(1, (int[]){n});
     for (int i = 0; i < n; i++) x->data[i] = (ag_real)values[i];
     return x;
 }
 
-static void set_grad(ag_tensor *x, const double *g) {
+__attribute__((noinline)) static void set_grad(ag_tensor *x, const double *g) {
     for (size_t i = 0; i < x->size; i++) x->grad[i] = (ag_real)g[i];
 }
 
