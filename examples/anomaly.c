@@ -20,7 +20,10 @@
  *
  * Outputs in --out: roc.png (one ROC curve per held-out class), scores_D.png (the score
  * distributions of normal and held-out test images), auroc.csv, and a final line
- * "result: mean_auroc=... auroc_D=... ...". */
+ * "result: mean_auroc=... auroc_D=... ...".  Each class's VAE is saved (holdout_D.ckpt)
+ * after every epoch and when Ctrl-C stops it; --resume continues exactly, since data
+ * order and noise are functions of (seed, class, epoch, step), and only scores again the
+ * classes already trained. */
 #include "vae/vae.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROG "anomaly"
 #define MAX_CLASSES 10
@@ -41,7 +45,7 @@ typedef struct config {
     double lr, sigma;
     uint64_t seed;
     const char *out;
-    bool quiet;
+    bool quiet, resume, fp_trap;
 } config;
 
 static const char *const fashion_names[MAX_CLASSES] = {
@@ -68,7 +72,9 @@ static const char *epilog =
     "  build/anomaly --holdout 1,7 --score iwae --iwae-k 50\n"
     "  build/anomaly --dataset fashion --holdout all\n"
     "\n"
-    "Writes roc.png, scores_D.png per held-out class, auroc.csv.  The last line printed is\n"
+    "Writes roc.png, scores_D.png per held-out class, auroc.csv, and holdout_D.ckpt after\n"
+    "every epoch; Ctrl-C (or SIGTERM) ends the current step, saves it and prints the command\n"
+    "that resumes the run exactly (the same flags and --resume).  The last line printed is\n"
     "'result: mean_auroc=... auroc_D=... latent=... epochs=... seconds=...'.";
 
 /* Expands a preset name to spec text (into buf) or returns the text unchanged — the
@@ -223,10 +229,29 @@ static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
     return score;
 }
 
-/* Trains a VAE on `normal` and scores every image of `test`.  Returns 0, 1 on a
- * non-finite loss, 2 on a bad model spec, 3 when interrupted. */
+/* What fixes the training of a held-out class, as "key=value" lines: a checkpoint made
+ * with other settings is not resumed.  (Not the epochs: --resume may train further.) */
+static void settings_text(const config *c, char *buf, size_t n) {
+    snprintf(buf, n,
+             "program=anomaly\ndataset=%s\nencoder=%s\ndecoder=%s\nlikelihood=%s\nsigma=%.17g\n"
+             "binarize=%s\nlatent=%d\nbatch=%d\nlr=%.17g\ntrain_n=%d\nseed=%llu\n",
+             c->dataset, c->encoder, c->decoder, c->likelihood, c->sigma, c->binarize,
+             c->latent, c->batch, c->lr, c->train_n, (unsigned long long)c->seed);
+}
+
+/* The checkpoint of held-out class cls in --out. */
+static const char *ckpt_path(char *buf, size_t n, const config *c, int cls) {
+    char name[32];
+    snprintf(name, sizeof name, "holdout_%d.ckpt", cls);
+    return run_path(buf, n, c->out, name);
+}
+
+/* Trains a VAE on `normal` (from its checkpoint, with --resume, when there is one; a
+ * checkpoint is saved after every epoch and when a signal stops the training) and scores
+ * every image of `test`.  Returns 0, 1 on a non-finite loss or a checkpoint that cannot
+ * be used, 2 on a bad model spec, 3 when a signal stopped it (the checkpoint is saved). */
 static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_dataset *test,
-                   nn_progress *bar, outcome *o) {
+                   nn_progress *bar, const char *settings, outcome *o) {
     double t0 = run_seconds();
     char enc[512], dec[512];
     nn_error err;
@@ -244,35 +269,105 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
         return 2;
     }
     nn_optim *opt = nn_adam(vae_params(m), c->lr);
+    nn_param_list saved = {0}; /* the VAE and Adam's state */
+    nn_params_extend(&saved, NULL, vae_params(m));
+    nn_optim_state(opt, "optim", &saved);
     ag_rng data_rng;
     nn_batcher *it = nn_batcher_new(normal, &(nn_batch_opts){.batch_size = c->batch,
                                         .binarize = !strcmp(c->binarize, "dynamic")}, &data_rng);
+    const long per_epoch = nn_batcher_num_batches(it), n_examples = nn_batcher_num_examples(it);
     ag_tape *t = ag_tape_new(c->seed);
     uint64_t run_seed = mix(c->seed, 3, (uint64_t)cls);
     long step = 0;
-    int rc = 0;
-    for (int epoch = 0; epoch < c->epochs && !rc; epoch++) {
+    int rc = 0, start_epoch = 0;
+    /* A stopped epoch's examples and sums of −ELBO, recon, KL; the last epoch's mean. */
+    double part[4] = {0}, last = NAN;
+    static nn_ckpt_meta meta; /* 8 KiB of text: off the stack */
+    char prefix[4096 + 32], ckpt[4096];
+    snprintf(prefix, sizeof prefix, "%sholdout=%d\n", settings, cls);
+    ckpt_path(ckpt, sizeof ckpt, c, cls);
+    if (c->resume && access(ckpt, F_OK) == 0) {
+        const char *why = NULL; /* what is wrong with the checkpoint */
+        char differ[512];
+        if (nn_checkpoint_info(ckpt, &meta, NULL, &err)) why = err.msg;
+        else if (run_settings_differ(meta.text, prefix, differ, sizeof differ)) why = differ;
+        else if (nn_checkpoint_load(ckpt, &saved, &meta, &err)) why = err.msg;
+        if (why) {
+            if (why == err.msg) fprintf(stderr, PROG ": %s\n", why);
+            else fprintf(stderr, PROG ": %s was made with other flags: %s\n", ckpt, why);
+            rc = 1;
+        } else {
+            start_epoch = (int)meta.epoch, step = (long)meta.step;
+            long first = (long)start_epoch * per_epoch; /* the epoch's first step */
+            if (step < first || step >= first + per_epoch) {
+                fprintf(stderr, PROG ": %s: step %ld is not in epoch %d of this data set (%ld "
+                                "batches an epoch): was it trained on other data?\n", ckpt, step,
+                        start_epoch + 1, per_epoch);
+                rc = 1;
+            }
+            m->step = step;
+            if (run_text_get(meta.text, "epoch_sums", part, 4)) memset(part, 0, sizeof part);
+            run_text_get(meta.text, "train_neg_elbo", &last, 1);
+        }
+    }
+    for (int epoch = start_epoch; epoch < c->epochs && !rc; epoch++) {
         char label[48];
         snprintf(label, sizeof label, "holdout %d, epoch %d/%d", cls, epoch + 1, c->epochs);
         ag_rng_seed(&data_rng, mix(c->seed, 1000 + (uint64_t)cls, (uint64_t)epoch));
-        nn_progress_begin(bar, label, nn_batcher_num_examples(it));
-        vae_epoch ep = vae_train_epoch(m, opt, it, t, run_seed, &step, bar, run_stop_requested);
+        nn_progress_begin(bar, label, n_examples);
+        nn_batch b; /* after a stop mid-epoch, skip the batches already trained on */
+        long before = step - (long)epoch * per_epoch;
+        for (long skip = before; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
+        vae_epoch ep = vae_train_epoch(m, opt, it, t, run_seed, &step, bar, run_step_done);
         nn_progress_end(bar);
-        o->train_neg_elbo = ep.neg_elbo;
         if (ep.nonfinite) {
-            const nn_param *bad = nn_params_first_nonfinite(vae_params(m), true);
-            fprintf(stderr, PROG ": non-finite loss or gradient (holdout %d, epoch %d)%s%s%s\n",
-                    cls, epoch + 1, bad ? ": first in '" : "", bad ? bad->name : "",
-                    bad ? "'" : "");
+            run_report_nonfinite(PROG, vae_params(m), "holdout %d epoch %d step %ld", cls,
+                                 epoch + 1, step + 1);
             rc = 1;
-        } else if (ep.interrupted) {
-            rc = 3;
-        } else if (!c->quiet) {
+            break;
+        }
+        bool whole = step == (long)(epoch + 1) * per_epoch;
+        if (before > 0 || !whole) { /* a stopped or resumed epoch: sums for its means */
+            double n0 = (double)(before * c->batch < n_examples ? before * c->batch : n_examples);
+            long upto = (before + ep.steps) * c->batch;
+            double n1 = (double)(upto < n_examples ? upto : n_examples) - n0;
+            part[0] += n1, part[1] += ep.neg_elbo * n1, part[2] += ep.recon * n1;
+            part[3] += ep.kl * n1;
+            if (whole)
+                ep.neg_elbo = part[1] / part[0], ep.recon = part[2] / part[0],
+                ep.kl = part[3] / part[0];
+        }
+        snprintf(meta.text, sizeof meta.text, "%s", prefix);
+        if (!whole) { /* a signal stopped the epoch half-way */
+            run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 4);
+            run_text_put(meta.text, sizeof meta.text, "train_neg_elbo", &last, 1);
+            meta.epoch = epoch, meta.step = step;
+            rc = run_save_checkpoint(PROG, ckpt, &saved, &meta) ? 1 : 3;
+            if (rc == 3)
+                fprintf(stderr, PROG ": %s: stopped at holdout %d, epoch %d, step %ld; "
+                                "checkpoint %s\n", run_stop_signal(), cls, epoch + 1, step, ckpt);
+            break;
+        }
+        memset(part, 0, sizeof part);
+        last = ep.neg_elbo;
+        run_text_put(meta.text, sizeof meta.text, "train_neg_elbo", &last, 1);
+        meta.epoch = epoch + 1, meta.step = step;
+        if (run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
+            rc = 1;
+            break;
+        }
+        if (!c->quiet) {
             printf("  holdout %d  epoch %2d/%d  train -elbo %7.2f (recon %6.2f kl %5.2f)  %.1fs\n",
                    cls, epoch + 1, c->epochs, ep.neg_elbo, ep.recon, ep.kl, ep.seconds);
             fflush(stdout);
         }
+        if (run_stop_requested() && epoch + 1 < c->epochs) { /* between epochs */
+            fprintf(stderr, PROG ": %s: stopped at holdout %d after epoch %d; checkpoint %s\n",
+                    run_stop_signal(), cls, epoch + 1, ckpt);
+            rc = 3;
+        }
     }
+    o->train_neg_elbo = last;
     if (!rc) {
         /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
         bool iwae = !strcmp(c->score, "iwae");
@@ -301,6 +396,7 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
     o->seconds = run_seconds() - t0;
     ag_tape_free(t);
     nn_batcher_free(it);
+    nn_params_free(&saved);
     nn_optim_free(opt);
     vae_free(m);
     return rc;
@@ -418,8 +514,13 @@ int main(int argc, char **argv) {
         {"train-n", CLI_INT, &c.train_n, "N", "train on the first N normal images only (0: all)"},
         {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
-        {"out", CLI_STRING, &c.out, "DIR", "roc.png, scores_D.png and auroc.csv go here"},
+        {"out", CLI_STRING, &c.out, "DIR",
+         "roc.png, scores_D.png, auroc.csv and holdout_D.ckpt go here"},
+        {"resume", CLI_FLAG, &c.resume, NULL,
+         "continue a stopped run from the checkpoints in --out (give the same flags)"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "no progress bar or per-epoch lines"},
+        {"fp-trap", CLI_FLAG, &c.fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};
     cli_program prog = {PROG, "Anomaly detection with a VAE: train on all classes but one, "
                               "score the test set by -ELBO, report the AUROC.", epilog};
@@ -439,6 +540,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     int threads = run_threads(c.threads);
+    if (c.fp_trap && run_fp_trap(PROG)) return 2;
 
     nn_error err;
     nn_dataset *train = load(&c, "train", &err), *test = train ? load(&c, "test", &err) : NULL;
@@ -472,6 +574,13 @@ int main(int argc, char **argv) {
         .names = {"-elbo", "recon", "kl"}});
     outcome *res = calloc((size_t)n_runs, sizeof *res);
     if (!res) ag_error(PROG, "out of memory");
+    static char settings[4096];
+    settings_text(&c, settings, sizeof settings);
+    if (!c.resume) /* a new run: no checkpoint of an old one is taken for its own */
+        for (int r = 0; r < n_runs; r++) {
+            char ck[4096];
+            remove(ckpt_path(ck, sizeof ck, &c, classes[r]));
+        }
     run_catch_signals();
     double t0 = run_seconds();
     int code = 0;
@@ -491,12 +600,11 @@ int main(int argc, char **argv) {
             code = 1;
             break;
         }
-        rc = run_one(&c, classes[r], normal, test, bar, &res[r]);
+        rc = run_one(&c, classes[r], normal, test, bar, settings, &res[r]);
         nn_dataset_free(normal);
         if (rc == 3) {
-            fprintf(stderr, PROG ": %s: stopped during holdout %d; nothing written\n",
-                    run_stop_signal(), classes[r]);
-            code = 1;
+            run_print_resume(argc, argv, NULL);
+            code = run_stop_status();
         } else if (rc) {
             code = rc;
         } else {
@@ -506,6 +614,12 @@ int main(int argc, char **argv) {
                    class_name(&c, classes[r], cn, sizeof cn), res[r].auroc, res[r].score_normal,
                    res[r].score_anomal, n_anom, res[r].seconds);
             fflush(stdout);
+            if (run_stop_requested() && r + 1 < n_runs) { /* between held-out classes */
+                fprintf(stderr, PROG ": %s: stopped after holdout %d\n", run_stop_signal(),
+                        classes[r]);
+                run_print_resume(argc, argv, NULL);
+                code = run_stop_status();
+            }
         }
     }
     double seconds = run_seconds() - t0;

@@ -14,7 +14,11 @@
  * formula for the Ising model), the effective sample size, and reweighted mode masses
  * against their exact values.  A Metropolis/MALA run on
  * the same energy gives the baseline's effective samples per second.  The last line is
- * 'result: key=value ...'. */
+ * 'result: key=value ...'.
+ *
+ * sampler.ckpt holds the networks, Adam's moments and the state of the one PRNG stream of
+ * training; it is saved every ten logged steps, at the end, and when Ctrl-C stops a run,
+ * which --resume then continues exactly. */
 #include "vae/boltzmann.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
@@ -27,12 +31,12 @@
 #define PROG "boltzmann"
 
 typedef struct config {
-    const char *energy, *act, *mcmc, *out, *encoder, *decoder, *load;
+    const char *energy, *act, *mcmc, *out, *encoder, *decoder, *load, *resume;
     int L, iters, batch, samples, latent_draws, anneal, latent, hidden, layers, eval_n, threads;
     int mcmc_chains, mcmc_steps, log_every;
     double beta, lr, anneal_from, clip;
     uint64_t seed;
-    bool score_gradient, quiet;
+    bool score_gradient, quiet, fp_trap;
 } config;
 
 static const char *epilog =
@@ -54,9 +58,11 @@ static const char *epilog =
     "  build/boltzmann --energy gmm --samples 1 --anneal 0      the seed's plain objective\n"
     "  build/boltzmann --energy ising --L 8 --beta 0.6\n"
     "  build/boltzmann --energy ising --beta 0.6 --load out/boltzmann/sampler.ckpt --latent-draws 32\n"
-    "\nfiles in --out: log.csv (per logged step), curves.png (training), sampler.ckpt (for\n"
-    "--load), density_*.png (2-D: exact, VAE samples, reweighted, as log densities),\n"
-    "marginal.png (many-well: x1), magnetisation.png (ising).\n"
+    "\nfiles in --out: log.csv (per logged step), curves.png (training), sampler.ckpt (saved\n"
+    "every 10 logged steps and when Ctrl-C stops a run: for --load and --resume),\n"
+    "density_*.png (2-D: exact, VAE samples, reweighted, as log densities),\n"
+    "marginal.png (many-well: x1), magnetisation.png (ising).  Ctrl-C (or SIGTERM) ends the\n"
+    "current step, saves sampler.ckpt and prints the command that resumes the run exactly.\n"
     "The last line printed is 'result: key=value ...'.";
 
 /* Energy-specific defaults for the flags left at 0. */
@@ -145,6 +151,46 @@ static void pictures_2d(const bz_energy *e, const ag_real *x, const double *log_
     o.title = "reweighted by w: log histogram";
     report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out,
                                               "density_reweighted.png"), rew, G, G, &o, &err));
+}
+
+/* curves.png from log.csv (so that a resumed run draws the whole of its training): the
+ * interval means of E[log w] and of the batch log Z estimates, beside the exact log Z. */
+static void curves_png(const char *log_path, const bz_energy *e, int log_every,
+                       const char *out) {
+    FILE *f = fopen(log_path, "r");
+    if (!f) return;
+    int n = 0, cap = 0;
+    double *step = NULL, *elbo = NULL, *lz = NULL, *exact = NULL;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        double v[6]; /* step, beta, objective, neg_log_w, mean_log_w, batch_log_z */
+        if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+            continue; /* the header */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            step = realloc(step, sizeof(double) * (size_t)cap);
+            elbo = realloc(elbo, sizeof(double) * (size_t)cap);
+            lz = realloc(lz, sizeof(double) * (size_t)cap);
+            exact = realloc(exact, sizeof(double) * (size_t)cap);
+            if (!step || !elbo || !lz || !exact) ag_error(PROG, "out of memory");
+        }
+        step[n] = v[0], elbo[n] = v[4], lz[n] = v[5], exact[n] = e->log_z;
+        n++;
+    }
+    fclose(f);
+    if (n > 1) {
+        nn_series sr[3] = {{"E[log w] (lower bound)", step, elbo, n},
+                           {"batch log Z estimate", step, lz, n},
+                           {"exact log Z", step, exact, n}};
+        char title[96];
+        nn_error err;
+        snprintf(title, sizeof title, "%s: training (means over %d steps)", e->name, log_every);
+        report(&err, nn_plot_lines_png(out, sr, 3, &(nn_plot_opts){.title = title,
+                                                                    .xlabel = "step",
+                                                                    .ylabel = "nats"},
+                                       &err));
+    }
+    free(step), free(elbo), free(lz), free(exact);
 }
 
 /* Many-well: the marginal of x1 (the first copy), exact against raw and reweighted
@@ -261,7 +307,11 @@ int main(int argc, char **argv) {
         {"out", CLI_STRING, &c.out, "DIR", "pictures, log.csv and sampler.ckpt go here"},
         {"load", CLI_STRING, &c.load, "CKPT",
          "skip training: evaluate a saved sampler (same --energy and network flags)"},
+        {"resume", CLI_STRING, &c.resume, "CKPT",
+         "continue a stopped training from its checkpoint (give the same flags)"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "no per-step log lines"},
+        {"fp-trap", CLI_FLAG, &c.fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};
     cli_program prog = {PROG, "Train a VAE as a sampler of exp(-U(x))/Z from the energy alone "
                               "(seed 003) and measure it against exact answers and MCMC.",
@@ -290,8 +340,12 @@ int main(int argc, char **argv) {
                         "--anneal >= 0, --anneal-from > 0\n");
         return 2;
     }
+    if (c.load && c.resume) {
+        fprintf(stderr, PROG ": --load and --resume exclude each other\n");
+        return 2;
+    }
     int threads = run_threads(c.threads);
-    run_catch_signals();
+    if (c.fp_trap && run_fp_trap(PROG)) return 2;
     nn_error err;
     if (run_mkdir(c.out, &err)) {
         fprintf(stderr, PROG ": %s\n", err.msg);
@@ -322,123 +376,148 @@ int main(int argc, char **argv) {
                "beta %g\n", c.iters, c.batch, c.samples, c.lr, c.anneal, c.anneal > 0 ? c.anneal_from : 1.0);
     fflush(stdout);
 
-    /* What a checkpoint must agree on: the energy and both networks. */
-    static nn_ckpt_meta meta; /* 8 KiB of text: off the stack */
-    char model[2048];
-    snprintf(model, sizeof model, "program=boltzmann\nenergy=%s\nL=%d\nbeta=%.17g\n"
-             "latent=%d\nencoder=%s\ndecoder=%s\n", e.name, e.binary ? c.L : 0,
-             e.binary ? c.beta : 0.0, c.latent, bc.encoder_text, bc.decoder_text);
-    if (c.load) {
-        if (nn_checkpoint_info(c.load, &meta, NULL, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            bz_free(s);
-            return 1;
-        }
-        if (strcmp(meta.text, model)) {
-            fprintf(stderr, PROG ": %s holds another sampler:\n%s\nthese flags ask for:\n%s",
-                    c.load, meta.text, model);
-            bz_free(s);
-            return 2;
-        }
-        if (nn_checkpoint_load(c.load, bz_params(s), &meta, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            bz_free(s);
-            return 1;
-        }
-        printf("  loaded %s (trained %lld steps); no training\n", c.load,
-               (long long)meta.step);
-        c.iters = 0;
-    }
-
     nn_optim *opt = nn_adam(bz_params(s), c.lr);
     if (c.clip > 0) nn_optim_set_clip_norm(opt, c.clip);
     if (c.iters > 0)
         nn_optim_set_schedule(opt, &(nn_lr_schedule){.kind = NN_LR_COSINE,
                                                      .total_steps = c.iters,
                                                      .min_lr = c.lr / 20});
-    char path[4096];
-    static const char *cols[] = {"step", "beta", "objective", "neg_log_w", "batch_log_z",
-                                 "batch_ess", "seconds"};
-    /* A new run starts a new log (nn_csv_open would append to an old one). */
+    /* A checkpoint holds the networks and Adam's state; its text starts with what fixes
+     * the sampler (which --load checks) and goes on with what fixes the training (which
+     * --resume checks too), then the running sums of a stopped logging interval. */
+    nn_param_list saved = {0};
+    nn_params_extend(&saved, NULL, bz_params(s));
+    nn_optim_state(opt, "optim", &saved);
+    static nn_ckpt_meta meta; /* 8 KiB of text: off the stack */
+    char model[2048], settings[3072];
+    snprintf(model, sizeof model, "program=boltzmann\nenergy=%s\nL=%d\nbeta=%.17g\n"
+             "latent=%d\nencoder=%s\ndecoder=%s\n", e.name, e.binary ? c.L : 0,
+             e.binary ? c.beta : 0.0, c.latent, bc.encoder_text, bc.decoder_text);
+    snprintf(settings, sizeof settings, "%siters=%d\nbatch=%d\nsamples=%d\nanneal=%d\n"
+             "anneal_from=%.17g\nlr=%.17g\nclip=%.17g\nscore_gradient=%d\nlog_every=%d\n"
+             "seed=%llu\n", model, c.iters, c.batch, c.samples, c.anneal, c.anneal_from, c.lr,
+             c.clip, (int)c.score_gradient, c.log_every, (unsigned long long)c.seed);
+    const char *ckpt_in = c.load ? c.load : c.resume;
+    const char *expect = c.load ? model : settings;
+    int step = 0;
+    if (ckpt_in) {
+        if (nn_checkpoint_info(ckpt_in, &meta, NULL, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
+            return 1;
+        }
+        char why[512];
+        if (run_settings_differ(meta.text, expect, why, sizeof why)) {
+            fprintf(stderr, PROG ": %s holds another %s (give the flags it was made with): "
+                            "%s\n", ckpt_in, c.load ? "sampler" : "training", why);
+            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
+            return 2;
+        }
+        /* The whole state; a sampler saved before checkpoints held Adam's (--load only)
+         * has the networks alone. */
+        if (nn_checkpoint_load(ckpt_in, &saved, &meta, &err) &&
+            (!c.load || nn_checkpoint_load(ckpt_in, bz_params(s), &meta, NULL))) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
+            return 1;
+        }
+        if (c.load) {
+            printf("  loaded %s (trained %lld steps); no training\n", c.load,
+                   (long long)meta.step);
+            c.iters = 0;
+        } else {
+            step = (int)meta.step;
+            printf("  resuming %s at step %d\n", c.resume, step);
+        }
+    }
+
+    char path[4096], ckpt[4096], log_path[4096];
+    run_path(ckpt, sizeof ckpt, c.out, "sampler.ckpt");
+    run_path(log_path, sizeof log_path, c.out, "log.csv");
+    static const char *cols[] = {"step", "beta", "objective", "neg_log_w", "mean_log_w",
+                                 "batch_log_z", "batch_ess", "seconds"};
+    /* A new run starts a new log; a resumed one drops the rows written after its
+     * checkpoint (they are written again). */
     nn_csv *csv = NULL;
-    if (c.iters > 0) {
-        remove(run_path(path, sizeof path, c.out, "log.csv"));
-        csv = nn_csv_open(path, 7, cols, &err);
+    if (step < c.iters) {
+        if (!c.resume) remove(log_path);
+        else if (run_log_rewind(log_path, 0, 1, (double[]){step}, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
+            return 1;
+        }
+        csv = nn_csv_open(log_path, 8, cols, &err);
         if (!csv) {
             fprintf(stderr, PROG ": %s\n", err.msg);
-            bz_free(s), nn_optim_free(opt);
+            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
             return 1;
         }
     }
-    int n_log = c.iters / c.log_every + 1, logged = 0;
-    double *curve_x = calloc((size_t)n_log, sizeof(double));
-    double *curve_elbo = calloc((size_t)n_log, sizeof(double));
-    double *curve_lz = calloc((size_t)n_log, sizeof(double));
-    double *curve_exact = calloc((size_t)n_log, sizeof(double));
-    if (!curve_x || !curve_elbo || !curve_lz || !curve_exact) ag_error(PROG, "out of memory");
 
     /* ---- training ---- */
+    /* One stream of noise for the whole run (the tape's PRNG): a checkpoint keeps its state. */
     ag_tape *t = ag_tape_new(c.seed * 0x9E3779B97F4A7C15ULL + 1);
-    double t0 = run_seconds(), acc_lz = 0, acc_elbo = 0;
-    int acc_n = 0, step = 0;
-    bool failed = false;
+    double acc[3] = {0}; /* the logging interval's Σ batch log Z, Σ E[log w], steps */
+    if (c.resume) {
+        *ag_tape_rng(t) = meta.rng;
+        if (run_text_get(meta.text, "interval_sums", acc, 3)) memset(acc, 0, sizeof acc);
+    }
+    double t0 = run_seconds();
+    int code = 0;
+    run_catch_signals();
     for (; step < c.iters; step++) {
         double beta = bz_anneal_beta(step, c.anneal, c.anneal_from);
         bz_stats st;
         double norm = bz_train_step(s, opt, t, c.batch, beta, &st);
-        if (!run_check_finite(PROG, st.objective, norm, bz_params(s), 0, step)) {
-            failed = true;
+        if (!run_check_finite(PROG, st.objective, norm, bz_params(s), "step %d", step + 1)) {
+            code = 1;
             break;
         }
-        acc_lz += st.log_z, acc_elbo += -st.neg_log_w, acc_n++;
-        if ((step + 1) % c.log_every == 0 || step + 1 == c.iters) {
+        acc[0] += st.log_z, acc[1] += -st.neg_log_w, acc[2]++;
+        bool log_now = (step + 1) % c.log_every == 0 || step + 1 == c.iters;
+        if (log_now) {
             double sec = run_seconds() - t0;
-            double row[7] = {step + 1, beta, st.objective, st.neg_log_w, acc_lz / acc_n, st.ess,
-                             sec};
+            double row[8] = {step + 1, beta, st.objective, st.neg_log_w, acc[1] / acc[2],
+                             acc[0] / acc[2], st.ess, sec};
             if (nn_csv_row(csv, row, &err)) fprintf(stderr, PROG ": %s\n", err.msg);
-            if (logged < n_log) {
-                curve_x[logged] = step + 1, curve_elbo[logged] = acc_elbo / acc_n;
-                curve_lz[logged] = acc_lz / acc_n, curve_exact[logged] = e.log_z;
-                logged++;
-            }
             if (!c.quiet && ((step + 1) % (c.log_every * 10) == 0 || step + 1 == c.iters))
                 printf("step %6d  beta %.3f  E[log w] %9.4f  batch log Z %9.4f  ESS %5.1f%%  "
-                       "%.0fs\n", step + 1, beta, acc_elbo / acc_n, acc_lz / acc_n,
+                       "%.0fs\n", step + 1, beta, acc[1] / acc[2], acc[0] / acc[2],
                        100 * st.ess, sec);
             fflush(stdout);
-            acc_lz = acc_elbo = 0, acc_n = 0;
+            memset(acc, 0, sizeof acc);
         }
-        if (run_stop_requested()) {
-            fprintf(stderr, PROG ": %s: stopping after step %d; measuring what we have\n",
-                    run_stop_signal(), step + 1);
+        bool stop = run_step_done();
+        /* A checkpoint every ten logging intervals, at the end, and when a signal came. */
+        if ((log_now && (step + 1) % (c.log_every * 10) == 0) || step + 1 == c.iters || stop) {
+            snprintf(meta.text, sizeof meta.text, "%s", settings);
+            run_text_put(meta.text, sizeof meta.text, "interval_sums", acc, 3);
+            meta.step = step + 1, meta.epoch = 0, meta.rng = *ag_tape_rng(t);
+            if (run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
+                code = 1;
+                step++;
+                break;
+            }
+        }
+        if (stop && step + 1 < c.iters) {
+            fprintf(stderr, PROG ": %s: stopped after step %d; checkpoint %s (measure it as it "
+                            "is with --load)\n", run_stop_signal(), step + 1, ckpt);
+            run_print_resume(argc, argv, ckpt);
+            code = run_stop_status();
             step++;
             break;
         }
     }
     double train_seconds = run_seconds() - t0;
+    bool trained = csv != NULL;
     nn_csv_close(csv, NULL);
     ag_tape_free(t);
-    if (logged > 1) {
-        nn_series sr[3] = {{"E[log w] (lower bound)", curve_x, curve_elbo, logged},
-                           {"batch log Z estimate", curve_x, curve_lz, logged},
-                           {"exact log Z", curve_x, curve_exact, logged}};
-        char title[96];
-        snprintf(title, sizeof title, "%s: training (means over %d steps)", e.name,
-                 c.log_every);
-        report(&err, nn_plot_lines_png(run_path(path, sizeof path, c.out, "curves.png"), sr, 3,
-                                       &(nn_plot_opts){.title = title, .xlabel = "step",
-                                                       .ylabel = "nats"}, &err));
-    }
-    if (failed) {
+    nn_params_free(&saved);
+    if (trained)
+        curves_png(log_path, &e, c.log_every, run_path(path, sizeof path, c.out, "curves.png"));
+    if (code) {
         bz_free(s), nn_optim_free(opt);
-        return 1;
-    }
-    if (step > 0) {
-        snprintf(meta.text, sizeof meta.text, "%s", model);
-        meta.step = step;
-        if (nn_checkpoint_save(run_path(path, sizeof path, c.out, "sampler.ckpt"), bz_params(s),
-                               &meta, &err))
-            fprintf(stderr, PROG ": %s\n", err.msg);
+        return code;
     }
 
     /* ---- the estimates from fresh draws ---- */
@@ -550,7 +629,6 @@ int main(int argc, char **argv) {
     printf(" anneal=%d samples=%d iters=%d batch=%d train_seconds=%.1f\n", c.anneal, c.samples, step, c.batch,
            train_seconds);
     free(x), free(log_w), free(f), free(mc_traces);
-    free(curve_x), free(curve_elbo), free(curve_lz), free(curve_exact);
     nn_optim_free(opt);
     bz_free(s);
     return 0;

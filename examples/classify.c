@@ -47,7 +47,7 @@ typedef struct config {
     double lr, weight_decay;
     uint64_t seed;
     const char *out, *resume, *eval;
-    bool quiet;
+    bool quiet, fp_trap;
 } config;
 
 /* The presets of --arch.  Both are sized to train in minutes on 2 cores (measured figures
@@ -81,6 +81,8 @@ static const char *presets_help =
     "  build/classify --eval out/classify-mnist/classifier.ckpt\n"
     "\nFiles in --out: classifier.ckpt, log.csv, errors.png (misclassified test images,\n"
     "captioned true>pred), curves.png (loss and error rate per epoch).\n"
+    "Ctrl-C (or SIGTERM) ends the current step, saves classifier.ckpt and prints the command\n"
+    "that resumes the run exactly.  A NaN or inf stops the run, the last checkpoint intact.\n"
     "The last line printed is 'result: key=value ...' with the headline figures.";
 
 /* The spec text of the configuration: --net when given, else the --arch preset. */
@@ -419,17 +421,18 @@ static int read_log(const char *path, epoch_row *rows, int upto) {
 /* ---- training --------------------------------------------------------------------------- */
 
 typedef struct epoch_stats {
-    double loss, acc;
+    double loss, acc;   /* means over the epoch so far */
     long steps;
     bool nonfinite, interrupted;
 } epoch_stats;
 
-/* One pass over the batcher's epoch: forward in training mode, mean cross-entropy,
- * backward, one optimizer step.  *step counts steps over the whole run. */
+/* One pass over the batcher's epoch (what is left of it): forward in training mode, mean
+ * cross-entropy, backward, one optimizer step.  *step counts steps over the whole run;
+ * sums = {examples, Σ loss·batch, correct} of the epoch so far (non-zero when a stopped
+ * epoch resumes), updated. */
 static epoch_stats train_epoch(model *m, nn_batcher *it, ag_tape *t, const config *c,
-                               long *step, int epoch, nn_progress *bar) {
+                               long *step, int epoch, nn_progress *bar, double sums[3]) {
     epoch_stats s = {0};
-    double n = 0;
     nn_batch b;
     while (nn_batcher_next(it, t, &b)) {
         ag_rng_seed(ag_tape_rng(t), mix(c->seed, 2, (uint64_t)*step)); /* dropout masks */
@@ -442,22 +445,22 @@ static epoch_stats train_epoch(model *m, nn_batcher *it, ag_tape *t, const confi
         ag_backward(t, loss);
         double norm = nn_optim_step(m->opt);
         ag_tape_clear(t);
-        if (!run_check_finite(PROG, l, norm, &m->net->params, epoch + 1, *step)) {
+        if (!run_check_finite(PROG, l, norm, &m->net->params, "epoch %d step %ld", epoch + 1,
+                              *step + 1)) {
             s.nonfinite = true;
             break;
         }
         nn_optim_zero_grad(m->opt);
         (*step)++;
         s.steps++;
-        n += b.size;
-        s.loss += l * b.size, s.acc += correct;
+        sums[0] += b.size, sums[1] += l * b.size, sums[2] += correct;
         if (bar) nn_progress_step(bar, b.size, (double[]){l, (double)correct / b.size});
-        if (run_stop_requested()) {
+        if (run_step_done()) {
             s.interrupted = true;
             break;
         }
     }
-    if (n > 0) s.loss /= n, s.acc /= n;
+    if (sums[0] > 0) s.loss = sums[1] / sums[0], s.acc = sums[2] / sums[0];
     return s;
 }
 
@@ -504,6 +507,8 @@ int main(int argc, char **argv) {
         {"resume", CLI_STRING, &c.resume, "CKPT", "continue a run from its checkpoint"},
         {"eval", CLI_STRING, &c.eval, "CKPT", "evaluate a saved classifier on the test set and exit"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "no progress bar, no network table"},
+        {"fp-trap", CLI_FLAG, &c.fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};
     cli_program prog = {PROG, "Train a classifier on MNIST or Fashion-MNIST, or evaluate a "
                               "saved one.", presets_help};
@@ -540,6 +545,7 @@ int main(int argc, char **argv) {
         c.out = out_buf;
     }
     int threads = run_threads(c.threads);
+    if (c.fp_trap && run_fp_trap(PROG)) return 2;
 
     /* Everything that can be wrong with the inputs is found before anything is written. */
     nn_dataset *train = c.eval ? NULL : load(&c, "train", &err);
@@ -605,7 +611,16 @@ int main(int argc, char **argv) {
                              sizeof *rows);
     if (!rows) return fail(1, "out of memory");
     int n_rows = c.resume ? read_log(log_path, rows, start_epoch) : 0;
-    if (!c.resume) remove(log_path); /* a fresh run starts a fresh log */
+    /* A fresh run starts a fresh log; a resumed one drops the rows of epochs its
+     * checkpoint has not seen (they are written again). */
+    if (!c.resume) remove(log_path);
+    else if (run_log_rewind(log_path, 0, 1, (double[]){(double)start_epoch}, &err)) {
+        free(rows);
+        free_model(&m);
+        nn_dataset_free(train);
+        nn_dataset_free(test);
+        return fail(1, err.msg);
+    }
     static const char *cols[] = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc",
                                  "lr", "seconds"};
     nn_csv *csv = nn_csv_open(log_path, 7, cols, &err);
@@ -637,40 +652,46 @@ int main(int argc, char **argv) {
         .mode = c.quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO, .n_values = 2,
         .names = {"loss", "acc"}});
     double total_seconds = 0, train_seconds = 0;
-    int epochs_done = 0;
+    int epochs_done = 0, code = 0;
     eval ev = {0};
-    bool failed = false;
+    /* The epoch's examples, Σ loss·batch and correct answers; a run stopped inside an epoch
+     * left them in the checkpoint, so the resumed epoch's means are those of all of it. */
+    double sums[3] = {0};
+    if (c.resume && (saved_batch != c.batch || run_text_get(meta.text, "epoch_sums", sums, 3)))
+        memset(sums, 0, sizeof sums);
     run_catch_signals();
-    for (int epoch = start_epoch; epoch < c.epochs && !failed; epoch++) {
+    for (int epoch = start_epoch; epoch < c.epochs && !code; epoch++) {
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
         ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
         nn_progress_begin(bar, label, nn_batcher_num_examples(it));
-        double t0 = run_seconds(), lr = nn_optim_lr(m.opt);
+        /* The learning rate at the epoch's first step (the log's lr column). */
+        double t0 = run_seconds(), lr = nn_lr_at(&sched, c.lr, (int64_t)epoch * per_epoch);
         /* After a mid-epoch stop, skip the batches already trained on (counted in batches of
          * the size the checkpoint was written with: with another size, redo the epoch). */
         nn_batch b;
         long skip = saved_batch == c.batch ? step - (long)epoch * per_epoch : 0;
         for (; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
-        epoch_stats st = train_epoch(&m, it, t, &c, &step, epoch, bar);
+        epoch_stats st = train_epoch(&m, it, t, &c, &step, epoch, bar, sums);
         nn_progress_end(bar);
         double train_s = run_seconds() - t0;
         if (st.nonfinite) {
-            failed = true;
+            code = 1;
             break;
         }
-        if (st.interrupted) {
+        if (st.interrupted && step < (long)(epoch + 1) * per_epoch) { /* stopped half-way */
             meta.epoch = epoch, meta.step = step;
             config_to_text(&c, test->shape, ev.pred ? ev.acc : NAN, meta.text, sizeof meta.text);
-            if (nn_checkpoint_save(ckpt, &m.saved, &meta, &err))
-                fprintf(stderr, PROG ": %s\n", err.msg);
-            else
-                fprintf(stderr, PROG ": %s: stopped at epoch %d step %ld; checkpoint %s\n"
-                                "  resume with: build/classify --resume %s\n",
-                        run_stop_signal(), epoch + 1, step, ckpt, ckpt);
-            failed = true;
+            run_text_put(meta.text, sizeof meta.text, "epoch_sums", sums, 3);
+            code = run_stop_status();
+            if (!run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
+                fprintf(stderr, PROG ": %s: stopped at epoch %d step %ld; checkpoint %s\n",
+                        run_stop_signal(), epoch + 1, step, ckpt);
+                run_print_resume(argc, argv, ckpt);
+            }
             break;
         }
+        memset(sums, 0, sizeof sums);
         eval_free(&ev);
         ev = evaluate(m.net, test);
         double secs = run_seconds() - t0;
@@ -687,22 +708,27 @@ int main(int argc, char **argv) {
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = epoch + 1, meta.step = step;
         config_to_text(&c, test->shape, ev.acc, meta.text, sizeof meta.text);
-        if (nn_checkpoint_save(ckpt, &m.saved, &meta, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            failed = true;
+        if (run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
+            code = 1;
+            break;
         }
         errors_png(errors_path, test, &ev, fashion);
         curves_png(curves_path, rows, n_rows, &c);
+        if (run_stop_requested() && epoch + 1 < c.epochs) { /* between epochs: nothing lost */
+            fprintf(stderr, PROG ": %s: stopped after epoch %d; checkpoint %s\n",
+                    run_stop_signal(), epoch + 1, ckpt);
+            run_print_resume(argc, argv, ckpt);
+            code = run_stop_status();
+        }
     }
     if (nn_csv_close(csv, &err)) fprintf(stderr, PROG ": %s\n", err.msg);
-    int code = failed ? 1 : 0;
-    if (!failed && epochs_done > 0) {
+    if (!code && epochs_done > 0) {
         printf("checkpoint, log and pictures in %s/ (classifier.ckpt, log.csv, errors.png, "
                "curves.png)\n", c.out);
         printf("result: test_acc=%.4f test_loss=%.4f epochs=%d seconds=%.1f arch=%s dataset=%s "
                "sec_per_epoch=%.1f\n", ev.acc, ev.loss, start_epoch + epochs_done, total_seconds,
                arch_name(&c), c.dataset, train_seconds / epochs_done);
-    } else if (!failed) {
+    } else if (!code) {
         printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
                start_epoch);
     }

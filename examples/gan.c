@@ -38,7 +38,7 @@ typedef struct config {
     double lr, beta1;
     uint64_t seed;
     const char *out, *resume, *eval, *classifier;
-    bool quiet;
+    bool quiet, fp_trap;
 } config;
 
 /* The presets of --arch.  Both generators end in a sigmoid: images live in [0, 1], as the
@@ -86,7 +86,9 @@ static const char *presets_help =
     "  build/gan --resume out/gan-mlp/gan.ckpt --epochs 30\n"
     "  build/gan --eval out/gan-dcgan/gan.ckpt --eval-n 10000\n"
     "\nFiles in --out: gan.ckpt, log.csv, samples.png (64 samples of fixed z), progress.png\n"
-    "(the first 10 of them, one row per epoch).  The last line printed is\n"
+    "(the first 10 of them, one row per epoch).  Ctrl-C (or SIGTERM) ends the current\n"
+    "iteration, saves gan.ckpt and prints the command that resumes the run exactly.  A NaN\n"
+    "or inf stops the run, the last checkpoint intact.  The last line printed is\n"
     "'result: key=value ...' with the headline figures, sec_per_1000_iters among them.";
 
 static bool given(int argc, char **argv, const char *name) {
@@ -388,21 +390,24 @@ static iter_stats iteration(model *m, nn_batcher *it, ag_tape *t, const config *
         ag_tensor *ld = gan_d_loss(m->g, t, b.x, &st);
         ag_backward(t, ld);
         double norm = nn_optim_step(m->opt_d);
-        nn_optim_zero_grad(m->opt_d);
         ag_tape_clear(t);
-        if (!run_check_finite(PROG, st.d_loss, norm, &m->g->d_params, epoch + 1, step))
+        /* before the gradients are zeroed: a bad one is named */
+        if (!run_check_finite(PROG, st.d_loss, norm, &m->g->d_params,
+                              "epoch %d iteration %ld (D)", epoch + 1, step + 1))
             return (iter_stats){.ok = false};
+        nn_optim_zero_grad(m->opt_d);
         r.d_loss += st.d_loss / c->d_steps, r.js += st.js / c->d_steps;
         r.d_real += st.d_real / c->d_steps, r.d_fake += st.d_fake / c->d_steps;
     }
     ag_tensor *lg = gan_g_loss(m->g, t, c->batch, &st);
     ag_backward(t, lg);
     double norm = nn_optim_step(m->opt_g);
+    ag_tape_clear(t);
+    if (!run_check_finite(PROG, st.g_loss, norm, &m->g->g_params, "epoch %d iteration %ld (G)",
+                          epoch + 1, step + 1))
+        return (iter_stats){.ok = false};
     nn_optim_zero_grad(m->opt_g);
     nn_optim_zero_grad(m->opt_d); /* G's backward went through D too */
-    ag_tape_clear(t);
-    if (!run_check_finite(PROG, st.g_loss, norm, &m->g->g_params, epoch + 1, step))
-        return (iter_stats){.ok = false};
     r.g_loss = st.g_loss;
     return r;
 }
@@ -452,6 +457,8 @@ int main(int argc, char **argv) {
         {"sample-bn", CLI_CHOICE, &c.sample_bn, "batch|running",
          "batch norm of G when sampling: batch statistics (as in training) or running averages"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "no progress bar, no network tables"},
+        {"fp-trap", CLI_FLAG, &c.fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};
     cli_program prog = {PROG, "Train a GAN (seed 004: an MLP GAN or a DCGAN) on MNIST or "
                               "Fashion-MNIST and score its samples with a classifier.",
@@ -495,6 +502,7 @@ int main(int argc, char **argv) {
         c.classifier = cls_buf;
     }
     int threads = run_threads(c.threads);
+    if (c.fp_trap && run_fp_trap(PROG)) return 2;
 
     /* Everything that can be wrong with the inputs is found before anything is written. */
     char dir[4096];
@@ -588,7 +596,16 @@ int main(int argc, char **argv) {
     char ckpt[4096], log_path[4096];
     run_path(ckpt, sizeof ckpt, c.out, "gan.ckpt");
     run_path(log_path, sizeof log_path, c.out, "log.csv");
-    if (!c.resume) remove(log_path); /* a fresh run starts a fresh log */
+    /* A fresh run starts a fresh log; a resumed one drops the rows written after its
+     * checkpoint (they are written again). */
+    if (!c.resume) remove(log_path);
+    else if (run_log_rewind(log_path, 1, 1, (double[]){(double)step}, &err)) {
+        free_model(&m);
+        reference_free(&ref);
+        nn_dataset_free(train);
+        nn_dataset_free(test);
+        return fail(1, err.msg);
+    }
     static const char *cols[] = {"epoch", "iters", "d_loss", "g_loss", "d_real", "d_fake", "js",
                                  "inception", "classes", "fid", "seconds"};
     nn_csv *csv = nn_csv_open(log_path, 11, cols, &err);
@@ -613,11 +630,16 @@ int main(int argc, char **argv) {
      * of all threads (clock()), which on a shared machine says what the work cost. */
     double train_seconds = 0, train_cpu = 0, total_seconds = 0;
     long iters_done = 0;
-    bool failed = false;
+    int code = 0;
     double last[5] = {NAN, NAN, NAN, NAN, NAN};
+    /* The epoch's iterations and sums of d_loss, g_loss, D(x), D(G(z)), js; a run stopped
+     * inside an epoch left them in the checkpoint, so the resumed epoch's means are those
+     * of all of it. */
+    double part[6] = {0};
+    if (c.resume && run_text_get(meta.text, "epoch_sums", part, 6)) memset(part, 0, sizeof part);
     run_catch_signals();
     long n_epochs = (total + per_epoch - 1) / per_epoch;
-    for (long epoch = step / per_epoch; step < total && !failed; epoch++) {
+    for (long epoch = step / per_epoch; step < total && !code; epoch++) {
         char label[48];
         snprintf(label, sizeof label, "epoch %ld/%ld", epoch + 1, n_epochs);
         long end = (epoch + 1) * per_epoch < total ? (epoch + 1) * per_epoch : total;
@@ -629,18 +651,18 @@ int main(int argc, char **argv) {
         for (long skip = (step - epoch * per_epoch) * c.d_steps;
              skip > 0 && nn_batcher_next(it, t, &b); skip--)
             ag_tape_clear(t);
-        bool interrupted = false;
         for (; step < end; step++) {
             iter_stats r = iteration(&m, it, t, &c, (int)epoch, step);
             if (!r.ok) {
-                failed = true;
+                code = 1;
                 break;
             }
             iters_done++;
-            nn_progress_step(bar, (long)c.d_steps * c.batch,
-                             (double[]){r.d_loss, r.g_loss, r.d_real, r.d_fake, r.js});
-            if (run_stop_requested()) {
-                interrupted = true;
+            double v[5] = {r.d_loss, r.g_loss, r.d_real, r.d_fake, r.js};
+            part[0] += 1;
+            for (int i = 0; i < 5; i++) part[1 + i] += v[i];
+            nn_progress_step(bar, (long)c.d_steps * c.batch, v);
+            if (run_step_done()) {
                 step++;
                 break;
             }
@@ -650,21 +672,21 @@ int main(int argc, char **argv) {
         double train_s = run_seconds() - t0;
         train_seconds += train_s;
         train_cpu += (double)(clock() - cpu0) / CLOCKS_PER_SEC;
-        if (failed) break;
-        for (int i = 0; i < 5; i++) last[i] = nn_progress_mean(bar, i);
-        if (interrupted) {
+        if (code) break;
+        for (int i = 0; i < 5; i++) last[i] = part[1 + i] / part[0];
+        if (step < end) { /* a signal stopped the epoch half-way */
             meta.epoch = epoch, meta.step = step;
             config_to_text(&c, &ps, meta.text, sizeof meta.text);
-            if (nn_checkpoint_save(ckpt, &m.saved, &meta, &err))
-                fprintf(stderr, PROG ": %s\n", err.msg);
-            else
-                fprintf(stderr, PROG ": %s: stopped at epoch %ld iteration %ld; checkpoint %s\n"
-                                "  resume with: build/gan --resume %s %s %ld\n",
-                        run_stop_signal(), epoch + 1, step, ckpt, ckpt,
-                        c.iters > 0 ? "--iters" : "--epochs", c.iters > 0 ? total : n_epochs);
-            failed = true;
+            run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 6);
+            code = run_stop_status();
+            if (!run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
+                fprintf(stderr, PROG ": %s: stopped at epoch %ld iteration %ld; checkpoint %s\n",
+                        run_stop_signal(), epoch + 1, step, ckpt);
+                run_print_resume(argc, argv, ckpt);
+            }
             break;
         }
+        memset(part, 0, sizeof part);
         scores s = {.fid = NAN, .cls = {.inception = NAN}};
         if (ref.sc && c.score_n > 0) s = score(&m, &ref, &c, c.score_n, mix(c.seed, 5, (uint64_t)epoch));
         double ep = (double)step / per_epoch;
@@ -685,14 +707,19 @@ int main(int argc, char **argv) {
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = step / per_epoch, meta.step = step;
         config_to_text(&c, &ps, meta.text, sizeof meta.text);
-        if (nn_checkpoint_save(ckpt, &m.saved, &meta, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            failed = true;
+        if (run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
+            code = 1;
+            break;
+        }
+        if (run_stop_requested() && step < total) { /* between epochs: nothing lost */
+            fprintf(stderr, PROG ": %s: stopped after epoch %ld (iteration %ld); checkpoint %s\n",
+                    run_stop_signal(), epoch + 1, step, ckpt);
+            run_print_resume(argc, argv, ckpt);
+            code = run_stop_status();
         }
     }
     if (nn_csv_close(csv, &err)) fprintf(stderr, PROG ": %s\n", err.msg);
-    int code = failed ? 1 : 0;
-    if (!failed && iters_done > 0) {
+    if (!code && iters_done > 0) {
         printf("checkpoint, log and pictures in %s/ (gan.ckpt, log.csv, samples.png, progress.png)\n",
                c.out);
         double per1000 = 1000 * train_seconds / iters_done;
@@ -716,7 +743,7 @@ int main(int argc, char **argv) {
             printf(" sec_per_100_iters=%.3f cpu_sec_per_100_iters=%.3f", per1000 / 10,
                    100 * train_cpu / iters_done);
         printf(" threads=%d arch=%s dataset=%s\n", threads, c.arch, c.dataset);
-    } else if (!failed) {
+    } else if (!code) {
         printf("nothing to do: the checkpoint is already at iteration %ld (raise --epochs or "
                "--iters)\n", step);
     }

@@ -23,7 +23,11 @@
  * Each iteration takes k discriminator steps (ascent on V, seed 004 eq. (20)) and one
  * generator step (eq. (21), or its non-saturating form).  The log shows D on real and
  * generated points and the JS estimate (V + 2 ln 2)/2 of eq. (14) — of the packed
- * distributions when --pack > 1 — averaged over the logging interval. */
+ * distributions when --pack > 1 — averaged over the logging interval.
+ *
+ * Each run saves its state (networks, Adam's moments, both PRNG streams and the running
+ * sums) to --out/run_NN.ckpt at every logged iteration and when Ctrl-C stops it, so that
+ * --resume continues the experiment exactly. */
 #include "vae/gan.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROG "gan2d"
 #define MAX_MODES 25
@@ -44,7 +49,7 @@ typedef struct config {
     int runs, pack, d_steps, iters, batch, z, threads, log_every, pictures;
     double lr, lr_min, beta1, r1, r1_step;
     uint64_t seed;
-    bool quiet;
+    bool quiet, resume, fp_trap;
 } config;
 
 static const char *epilog =
@@ -57,6 +62,9 @@ static const char *epilog =
     "\nexamples:\n"
     "  build/gan2d --dataset ring                    vanilla GAN, one run, pictures in out/gan2d\n"
     "  build/gan2d --dataset grid --pack 2 --runs 10 PacGAN2, ten seeds, mean and standard error\n"
+    "\nEach run saves run_NN.ckpt in --out at every logged iteration; Ctrl-C (or SIGTERM)\n"
+    "ends the current iteration, saves it and prints the command that resumes the experiment\n"
+    "exactly (the same flags and --resume).\n"
     "\nThe last line printed is 'result: key=value ...' with the means over the runs.";
 
 /* ---- the mixtures ------------------------------------------------------------------------- */
@@ -152,7 +160,8 @@ static void picture(const config *c, const ag_real *real, const ag_real *fake, c
 typedef struct run_result {
     scores s;
     double seconds;
-    bool failed;
+    bool failed, stopped; /* stopped: by a signal, with a checkpoint to resume from */
+    long iter;            /* iterations done when it failed or stopped */
 } run_result;
 
 static gan *make_gan(const config *c, uint64_t seed, nn_error *err) {
@@ -168,8 +177,33 @@ static gan *make_gan(const config *c, uint64_t seed, nn_error *err) {
                    err);
 }
 
-static run_result train_run(const config *c, const mixture *m, int run, nn_csv *csv) {
-    run_result res = {{0}, 0, false};
+/* The checkpoint of run `run` (0-based) in --out. */
+static const char *ckpt_path(char *buf, size_t n, const config *c, int run) {
+    char name[32];
+    snprintf(name, sizeof name, "run_%02d.ckpt", run + 1);
+    return run_path(buf, n, c->out, name);
+}
+
+/* What fixes a run, as "key=value" lines: a checkpoint made with other settings is not
+ * resumed. */
+static void settings_text(const config *c, char *buf, size_t n) {
+    snprintf(buf, n,
+             "program=gan2d\ndataset=%s\ngen_loss=%s\nprior=%s\ngenerator=%s\n"
+             "discriminator=%s\nschedule=%s\npack=%d\nd_steps=%d\niters=%d\nbatch=%d\nz=%d\n"
+             "lr=%.17g\nlr_min=%.17g\nbeta1=%.17g\nr1=%.17g\nr1_step=%.17g\nseed=%llu\n"
+             "log_every=%d\n",
+             c->dataset, c->gen_loss, c->prior, c->generator, c->discriminator, c->schedule,
+             c->pack, c->d_steps, c->iters, c->batch, c->z, c->lr, c->lr_min, c->beta1, c->r1,
+             c->r1_step, (unsigned long long)c->seed, c->log_every);
+}
+
+/* Trains run `run` (from its checkpoint when resuming and there is one), saves its
+ * checkpoint at every logged iteration, at the end and when a signal stops it, then
+ * scores it.  A run its checkpoint shows finished is only scored again (the same
+ * numbers: the scored sample's z come from a fixed seed). */
+static run_result train_run(const config *c, const mixture *m, int run, nn_csv *csv,
+                            const char *settings) {
+    run_result res = {{0}, 0, false, false, 0};
     uint64_t seed = mix(c->seed, 100, (uint64_t)run);
     nn_error err;
     gan *g = make_gan(c, seed, &err);
@@ -189,56 +223,91 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
                                                        .total_steps = c->iters * g->cfg.d_steps,
                                                        .min_lr = c->lr_min});
     }
+    nn_param_list saved = {0}; /* G, D and both optimizers' states */
+    nn_params_extend(&saved, NULL, &g->g_params);
+    nn_params_extend(&saved, NULL, &g->d_params);
+    nn_optim_state(opt_g, "opt_g", &saved);
+    nn_optim_state(opt_d, "opt_d", &saved);
     ag_rng data_rng;
     ag_rng_seed(&data_rng, mix(seed, 1, 0));
     ag_tape *t = ag_tape_new(mix(seed, 2, 0));
     const int n = c->batch * c->pack; /* points per step, real and generated each */
     ag_real *real = malloc(sizeof(ag_real) * 2 * N_EVAL), *fake = malloc(sizeof(ag_real) * 2 * N_EVAL);
+    if (!real || !fake) ag_error(PROG, "out of memory");
     mixture_sample(m, &data_rng, real, N_EVAL); /* for the pictures only */
     const uint64_t eval_seed = mix(seed, 3, 0);
-    double sum[5] = {0}; /* d_loss, g_loss, d_real, d_fake, js over the logging interval */
-    int in_sum = 0, next_picture = 1;
+    /* d_loss, g_loss, d_real, d_fake, js summed over the logging interval, its iterations
+     * and the next picture: what a checkpoint keeps besides tensors.  (Not the seconds:
+     * a checkpoint depends on nothing but the settings, so two runs give the same bytes;
+     * a resumed run's seconds count this process's training only.) */
+    double sum[7] = {0, 0, 0, 0, 0, 0, 1};
+    int start = 1;
+    char ckpt[4096];
+    ckpt_path(ckpt, sizeof ckpt, c, run);
+    static nn_ckpt_meta meta; /* 8 KiB of text: off the stack */
+    if (c->resume && access(ckpt, F_OK) == 0) {
+        char differ[512];
+        res.failed = true; /* until the checkpoint proves good */
+        if (nn_checkpoint_info(ckpt, &meta, NULL, &err))
+            fprintf(stderr, PROG ": %s\n", err.msg);
+        else if (run_settings_differ(meta.text, settings, differ, sizeof differ))
+            fprintf(stderr, PROG ": %s was made with other flags: %s\n", ckpt, differ);
+        else if (nn_checkpoint_load(ckpt, &saved, &meta, &err))
+            fprintf(stderr, PROG ": %s\n", err.msg);
+        else if (run_text_get(meta.text, "sums", sum, 7) ||
+                 run_text_get_rng(meta.text, "tape_rng", ag_tape_rng(t)))
+            fprintf(stderr, PROG ": %s lacks the running sums or the PRNG state\n", ckpt);
+        else
+            res.failed = false;
+        data_rng = meta.rng;
+        start = (int)meta.step + 1;
+    }
+    int next_picture = (int)sum[6];
     double t0 = run_seconds();
     gan_stats st = {0};
-    for (int it = 1; it <= c->iters; it++) {
+    for (int it = start; it <= c->iters && !res.failed; it++) {
         for (int k = 0; k < g->cfg.d_steps; k++) {   /* eq. (20): ascend V in D */
             ag_tensor *x = ag_zeros(t, 2, (int[]){n, 2});
             mixture_sample(m, &data_rng, x->data, n);
             ag_tensor *loss = gan_d_loss(g, t, x, &st);
             ag_backward(t, loss);
             double gn = nn_optim_step(opt_d);
-            nn_optim_zero_grad(opt_d);
             ag_tape_clear(t);
-            if (!run_check_finite(PROG, st.d_loss, gn, &g->d_params, run + 1, it)) goto fail;
+            /* before the gradients are zeroed: a bad one is named */
+            if (!run_check_finite(PROG, st.d_loss, gn, &g->d_params, "run %d iteration %d (D)",
+                                  run + 1, it)) goto fail;
+            nn_optim_zero_grad(opt_d);
         }
         ag_tensor *loss = gan_g_loss(g, t, n, &st);     /* eq. (21): descend in G */
         ag_backward(t, loss);
         double gn = nn_optim_step(opt_g);
+        ag_tape_clear(t);
+        if (!run_check_finite(PROG, st.g_loss, gn, &g->g_params, "run %d iteration %d (G)",
+                              run + 1, it)) goto fail;
         nn_optim_zero_grad(opt_g);
         nn_optim_zero_grad(opt_d); /* G's loss also reached D's parameters */
-        ag_tape_clear(t);
-        if (!run_check_finite(PROG, st.g_loss, gn, &g->g_params, run + 1, it)) goto fail;
 
         double v[5] = {st.d_loss, st.g_loss, st.d_real, st.d_fake, st.js};
         for (int i = 0; i < 5; i++) sum[i] += v[i];
-        in_sum++;
+        sum[5]++;
         bool log_now = c->log_every > 0 && (it % c->log_every == 0 || it == c->iters);
         bool pic_now = c->pictures > 0 && run == 0 &&
                        it >= (long)next_picture * c->iters / c->pictures;
         if (log_now || pic_now) {
             generate(g, eval_seed, fake);
             scores s = score(m, fake, N_EVAL);
-            for (int i = 0; i < 5; i++) sum[i] /= in_sum;
+            double mean[5];
+            for (int i = 0; i < 5; i++) mean[i] = sum[i] / sum[5];
             if (log_now && !c->quiet) {
                 printf("run %2d/%d  iter %6d/%d  D(real) %.3f D(fake) %.3f  JS~%.4f  "
                        "d_loss %.4f g_loss %.4f  modes %2d hq %5.1f%% rkl %.3f  %.1fs\n",
-                       run + 1, c->runs, it, c->iters, sum[2], sum[3], sum[4], sum[0], sum[1],
-                       s.modes, s.hq, s.rkl, run_seconds() - t0);
+                       run + 1, c->runs, it, c->iters, mean[2], mean[3], mean[4], mean[0],
+                       mean[1], s.modes, s.hq, s.rkl, run_seconds() - t0);
                 fflush(stdout);
             }
             if (csv && log_now &&
-                nn_csv_row(csv, (double[]){run + 1, it, sum[0], sum[1], sum[2], sum[3], sum[4],
-                                           s.modes, s.hq, s.rkl},
+                nn_csv_row(csv, (double[]){run + 1, it, mean[0], mean[1], mean[2], mean[3],
+                                           mean[4], s.modes, s.hq, s.rkl},
                            &err))
                 fprintf(stderr, PROG ": %s\n", err.msg);
             if (pic_now) {
@@ -249,11 +318,24 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
                 picture(c, real, fake, name, title);
                 next_picture++;
             }
-            memset(sum, 0, sizeof sum);
-            in_sum = 0;
+            if (log_now) memset(sum, 0, sizeof(double) * 6);
         }
-        if (run_stop_requested()) goto fail;
+        bool stop = run_step_done();
+        if (log_now || it == c->iters || stop) {
+            sum[6] = next_picture;
+            snprintf(meta.text, sizeof meta.text, "%s", settings);
+            run_text_put(meta.text, sizeof meta.text, "sums", sum, 7);
+            run_text_put_rng(meta.text, sizeof meta.text, "tape_rng", ag_tape_rng(t));
+            meta.step = it, meta.epoch = run, meta.rng = data_rng;
+            if (run_save_checkpoint(PROG, ckpt, &saved, &meta)) goto fail;
+        }
+        if (stop && it < c->iters) {
+            res.stopped = true;
+            res.iter = it;
+            goto fail;
+        }
     }
+    if (res.failed) goto done;
     res.seconds = run_seconds() - t0;
     generate(g, mix(seed, 4, 0), fake); /* the scored sample: z not seen in the pictures */
     res.s = score(m, fake, N_EVAL);
@@ -271,6 +353,7 @@ done:
     free(real);
     free(fake);
     ag_tape_free(t);
+    nn_params_free(&saved);
     nn_optim_free(opt_g);
     nn_optim_free(opt_d);
     gan_free(g);
@@ -319,8 +402,12 @@ int main(int argc, char **argv) {
         {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (small nets: 1 is fastest)"},
         {"log-every", CLI_INT, &c.log_every, "N", "print a line every N iterations (0: never)"},
         {"pictures", CLI_INT, &c.pictures, "N", "scatter plots during run 1 (0: none)"},
-        {"out", CLI_STRING, &c.out, "DIR", "pictures and log.csv go here"},
+        {"out", CLI_STRING, &c.out, "DIR", "pictures, log.csv and run_NN.ckpt go here"},
+        {"resume", CLI_FLAG, &c.resume, NULL,
+         "continue a stopped experiment from the checkpoints in --out (give the same flags)"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "only the table and the result line"},
+        {"fp-trap", CLI_FLAG, &c.fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};
     int rc = cli_parse(argc, argv,
                        &(cli_program){PROG, "a GAN on the ring and grid mixtures (mode collapse)",
@@ -335,6 +422,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     int threads = run_threads(c.threads);
+    if (c.fp_trap && run_fp_trap(PROG)) return 2;
     mixture m;
     mixture_init(&m, c.dataset);
     nn_error err;
@@ -358,9 +446,41 @@ int main(int argc, char **argv) {
         return 1;
     }
     char path[4096];
+    static char settings[8192];
+    settings_text(&c, settings, sizeof settings);
     static const char *cols[] = {"run", "iter", "d_loss", "g_loss", "d_real", "d_fake", "js",
                                  "modes", "hq", "rkl"};
-    remove(run_path(path, sizeof path, c.out, "log.csv")); /* a new experiment, a new log */
+    run_path(path, sizeof path, c.out, "log.csv");
+    if (!c.resume) { /* a new experiment: a new log, and no checkpoint of an old one */
+        remove(path);
+        for (int r = 0; r < c.runs; r++) remove(ckpt_path(path, sizeof path, &c, r));
+        run_path(path, sizeof path, c.out, "log.csv");
+    } else {
+        /* The log keeps the rows up to the first run its checkpoint does not show finished
+         * (rows written after that checkpoint are written again). */
+        double limit[2] = {c.runs, c.iters};
+        static nn_ckpt_meta meta;
+        for (int r = 0; r < c.runs; r++) {
+            char ck[4096];
+            if (nn_checkpoint_info(ckpt_path(ck, sizeof ck, &c, r), &meta, NULL, NULL)) {
+                limit[0] = r + 1, limit[1] = 0;
+                break;
+            }
+            char why[512];
+            if (run_settings_differ(meta.text, settings, why, sizeof why)) { /* touch nothing */
+                fprintf(stderr, PROG ": %s was made with other flags: %s\n", ck, why);
+                return 1;
+            }
+            if (meta.step < c.iters) {
+                limit[0] = r + 1, limit[1] = (double)meta.step;
+                break;
+            }
+        }
+        if (run_log_rewind(path, 0, 2, limit, &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            return 1;
+        }
+    }
     nn_csv *csv = nn_csv_open(path, 10, cols, &err);
     if (!csv) {
         fprintf(stderr, PROG ": %s\n", err.msg);
@@ -369,10 +489,19 @@ int main(int argc, char **argv) {
     run_catch_signals();
     run_result *res = calloc((size_t)c.runs, sizeof *res);
     double seconds = 0;
-    int done = 0;
+    int done = 0, code = 0;
     for (int r = 0; r < c.runs; r++) {
-        res[r] = train_run(&c, &m, r, csv);
-        if (res[r].failed) break;
+        res[r] = train_run(&c, &m, r, csv, settings);
+        if (res[r].stopped) {
+            fprintf(stderr, PROG ": %s: stopped at run %d iteration %ld; checkpoint %s\n",
+                    run_stop_signal(), r + 1, res[r].iter, ckpt_path(path, sizeof path, &c, r));
+            run_print_resume(argc, argv, NULL);
+            code = run_stop_status();
+        }
+        if (res[r].failed) {
+            if (!code) code = 1;
+            break;
+        }
         seconds += res[r].seconds;
         done++;
         if (!c.quiet) {
@@ -381,9 +510,14 @@ int main(int argc, char **argv) {
                    res[r].seconds);
             fflush(stdout);
         }
+        if (run_stop_requested() && r + 1 < c.runs) { /* between runs: nothing lost */
+            fprintf(stderr, PROG ": %s: stopped after run %d\n", run_stop_signal(), r + 1);
+            run_print_resume(argc, argv, NULL);
+            code = run_stop_status();
+            break;
+        }
     }
     nn_csv_close(csv, NULL);
-    int code = done == c.runs ? 0 : 1;
     if (done > 0) {
         double *v[3], mean[3], se[3];
         for (int k = 0; k < 3; k++) v[k] = malloc(sizeof(double) * (size_t)done);

@@ -37,7 +37,7 @@ typedef struct config {
     int measure_n, measure_outer, probe_n, probe_epochs;
     uint64_t seed;
     const char *out, *resume, *eval;
-    bool quiet;
+    bool quiet, fp_trap;
 } config;
 
 static const char *presets_help =
@@ -76,6 +76,9 @@ static const char *presets_help =
     "codes to N(0,I), gaussian kernel s = 2*latent),\n"
     "active_units (Var E[z|x] > 0.01), kl_dims (KL per dimension), probe_acc (logistic regression\n"
     "on E[z|x] of --probe-n training images, scored on the test set).\n"
+    "\nCtrl-C (or SIGTERM) ends the current step, saves vae.ckpt and prints the command that\n"
+    "resumes the run; --resume continues it exactly (the same seed and --threads give\n"
+    "bit-identical runs).  A NaN or inf stops the run and leaves the last checkpoint alone.\n"
     "\nThe last line printed is 'result: key=value ...' with the headline figures.";
 
 /* Expands a preset name to spec text (into buf) or returns the text unchanged. */
@@ -348,7 +351,8 @@ int main(int argc, char **argv) {
          "cosine decay of the learning rate to LR by the last epoch (0: constant)"},
         {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
-        {"out", CLI_STRING, &c.out, "DIR", "pictures, log.csv and vae.ckpt go here"},
+        {"out", CLI_STRING, &c.out, "DIR",
+         "pictures, log.csv, vae.ckpt (--resume: the checkpoint's directory)"},
         {"pictures-every", CLI_INT, &c.pictures_every, "N", "refresh the pictures every N epochs"},
         {"resume", CLI_STRING, &c.resume, "CKPT", "continue a run from its checkpoint"},
         {"eval", CLI_STRING, &c.eval, "CKPT", "evaluate a saved model on the test set and exit"},
@@ -360,6 +364,8 @@ int main(int argc, char **argv) {
         {"probe-n", CLI_INT, &c.probe_n, "N", "training examples for the linear probe (0: all)"},
         {"probe-epochs", CLI_INT, &c.probe_epochs, "N", "epochs of the linear probe (0: no probe)"},
         {"quiet", CLI_FLAG, &c.quiet, NULL, "no progress bar"},
+        {"fp-trap", CLI_FLAG, &c.fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};
     cli_program prog = {PROG, "Train a variational autoencoder (seeds 000, 001) on MNIST or "
                               "Fashion-MNIST, or evaluate a saved one.", presets_help};
@@ -367,15 +373,26 @@ int main(int argc, char **argv) {
     if (rc) return rc < 0 ? 2 : 0;
 
     nn_error err;
-    static nn_ckpt_meta meta; /* 8 KiB of text: keep it off the stack */
+    static nn_ckpt_meta meta;                 /* 8 KiB of text: keep it off the stack */
+    static char saved_text[NN_CKPT_TEXT_MAX]; /* c's strings point here on --resume/--eval */
     const char *ckpt_in = c.eval ? c.eval : c.resume;
+    if (c.eval && c.resume) {
+        fprintf(stderr, PROG ": --eval and --resume exclude each other\n");
+        return 2;
+    }
     if (ckpt_in) { /* the model comes from the checkpoint, whatever the flags say */
         if (nn_checkpoint_info(ckpt_in, &meta, NULL, &err)) {
             fprintf(stderr, PROG ": %s\n", err.msg);
             return 1;
         }
-        if (config_from_text(&c, meta.text, ckpt_in)) return 1;
+        memcpy(saved_text, meta.text, sizeof saved_text);
+        if (config_from_text(&c, saved_text, ckpt_in)) return 1;
     }
+    char out_buf[4096];
+    bool out_given = false;
+    for (int i = 1; i < argc; i++)
+        out_given |= !strcmp(argv[i], "--out") || !strncmp(argv[i], "--out=", 6);
+    if (c.resume && !out_given) c.out = run_dirname(out_buf, sizeof out_buf, c.resume);
     if (c.latent < 1 || c.batch < 1 || c.epochs < 0 || c.samples < 1 || c.lr <= 0 ||
         c.lr_min < 0 || c.lr_min > c.lr) {
         fprintf(stderr, PROG ": --latent, --batch, --samples must be >= 1, --epochs >= 0, --lr > 0, "
@@ -383,6 +400,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     int threads = run_threads(c.threads);
+    if (c.fp_trap && run_fp_trap(PROG)) return 2;
 
     nn_dataset *train = load(&c, "train", &err), *test = train ? load(&c, "test", &err) : NULL;
     if (!train || !test) {
@@ -477,60 +495,89 @@ int main(int argc, char **argv) {
     }
     char path[4096], ckpt[4096];
     run_path(ckpt, sizeof ckpt, c.out, "vae.ckpt");
+    run_path(path, sizeof path, c.out, "log.csv");
+    /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
+     * checkpoint has not seen (written after it, they are written again). */
+    if (!c.resume) remove(path);
+    else if (run_log_rewind(path, 0, 1, (double[]){(double)start_epoch}, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
     static const char *cols[] = {"epoch", "train_neg_elbo", "train_recon", "train_kl",
                                  "test_neg_elbo", "test_recon", "test_kl", "seconds"};
-    nn_csv *csv = nn_csv_open(run_path(path, sizeof path, c.out, "log.csv"), 8, cols, &err);
+    nn_csv *csv = nn_csv_open(path, 8, cols, &err);
     if (!csv) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 1;
     }
+    /* A run stopped inside an epoch left that epoch's examples and its sums of −ELBO, recon
+     * and KL in the checkpoint, so the resumed epoch reports the means of all of it. */
+    double part[4] = {0};
+    if (c.resume && run_text_get(meta.text, "epoch_sums", part, 4)) memset(part, 0, sizeof part);
     ag_rng data_rng;
     ag_tape *t = ag_tape_new(c.seed);
     nn_batcher *it = nn_batcher_new(train, &(nn_batch_opts){.batch_size = c.batch,
                                         .binarize = !strcmp(c.binarize, "dynamic")}, &data_rng);
+    const long per_epoch = nn_batcher_num_batches(it), n_examples = nn_batcher_num_examples(it);
+    if (step < (long)start_epoch * per_epoch || step >= (long)(start_epoch + 1) * per_epoch) {
+        fprintf(stderr, PROG ": %s: step %ld is not in epoch %d of this data set (%ld batches "
+                        "an epoch): was it trained on other data?\n", ckpt_in, step,
+                start_epoch + 1, per_epoch);
+        return 1;
+    }
     nn_progress *bar = nn_progress_new(&(nn_progress_opts){
         .mode = c.quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO, .n_values = 3,
         .names = {"-elbo", "recon", "kl"}});
     double *train_curve = calloc((size_t)c.epochs + 1, sizeof(double));
     double *test_curve = calloc((size_t)c.epochs + 1, sizeof(double));
     double total_seconds = 0, train_seconds = 0;
-    int epochs_done = 0;
+    int epochs_done = 0, code = 0;
     vae_eval ev = {0};
-    bool failed = false;
     run_catch_signals();
-    config_to_text(&c, meta.text, sizeof meta.text);
-    for (int epoch = start_epoch; epoch < c.epochs && !failed; epoch++) {
+    for (int epoch = start_epoch; epoch < c.epochs && !code; epoch++) {
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
         ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
-        nn_progress_begin(bar, label, nn_batcher_num_examples(it));
+        nn_progress_begin(bar, label, n_examples);
         double t0 = run_seconds();
-        /* After a mid-epoch stop, skip the batches that were already trained on. */
+        /* After a mid-epoch stop, skip the batches that were already trained on: the order
+         * is the same, (seed, epoch) made it. */
         nn_batch b;
-        long skip = step - (long)epoch * nn_batcher_num_batches(it);
-        for (; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
-        vae_epoch ep = vae_train_epoch(m, opt, it, t, c.seed, &step, bar, run_stop_requested);
+        long before = step - (long)epoch * per_epoch;
+        for (long skip = before; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
+        vae_epoch ep = vae_train_epoch(m, opt, it, t, c.seed, &step, bar, run_step_done);
         nn_progress_end(bar);
         if (ep.nonfinite) {
-            const nn_param *bad = nn_params_first_nonfinite(vae_params(m), true);
-            fprintf(stderr, PROG ": non-finite loss or gradient at epoch %d step %ld%s%s%s; "
-                            "stopping, the checkpoint of epoch %d is intact\n", epoch + 1, step,
-                    bad ? " (first in '" : "", bad ? bad->name : "", bad ? "')" : "", epoch);
-            failed = true;
+            run_report_nonfinite(PROG, vae_params(m), "epoch %d step %ld", epoch + 1, step + 1);
+            code = 1;
             break;
         }
         double train_s = run_seconds() - t0;
-        if (run_stop_requested()) {
+        bool whole = step == (long)(epoch + 1) * per_epoch;
+        if (before > 0 || !whole) { /* a stopped or resumed epoch: sums for its means */
+            double n0 = (double)(before * c.batch < n_examples ? before * c.batch : n_examples);
+            long upto = (before + ep.steps) * c.batch;
+            double n1 = (double)(upto < n_examples ? upto : n_examples) - n0;
+            part[0] += n1, part[1] += ep.neg_elbo * n1, part[2] += ep.recon * n1;
+            part[3] += ep.kl * n1;
+            if (whole)
+                ep.neg_elbo = part[1] / part[0], ep.recon = part[2] / part[0],
+                ep.kl = part[3] / part[0];
+        }
+        if (!whole) { /* a signal stopped the epoch half-way */
             meta.epoch = epoch, meta.step = step;
-            if (nn_checkpoint_save(ckpt, &saved, &meta, &err))
-                fprintf(stderr, PROG ": %s\n", err.msg);
-            else
-                fprintf(stderr, PROG ": %s: stopped at epoch %d step %ld; checkpoint %s\n"
-                                "  resume with: build/vae --resume %s --epochs %d\n",
-                        run_stop_signal(), epoch + 1, step, ckpt, ckpt, c.epochs);
-            failed = true;
+            config_to_text(&c, meta.text, sizeof meta.text);
+            run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 4);
+            code = run_stop_status();
+            if (!run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
+                fprintf(stderr, PROG ": %s: stopped at epoch %d step %ld (%ld of %ld batches); "
+                                "checkpoint %s\n", run_stop_signal(), epoch + 1, step,
+                        step - (long)epoch * per_epoch, per_epoch, ckpt);
+                run_print_resume(argc, argv, ckpt);
+            }
             break;
         }
+        memset(part, 0, sizeof part);
         vae_eval_free(&ev);
         ev = vae_evaluate(m, test, 0, 0, mix(c.seed, 3, (uint64_t)epoch));
         double secs = run_seconds() - t0;
@@ -547,19 +594,25 @@ int main(int argc, char **argv) {
                                        ev.recon, ev.kl, train_s}, &err))
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = epoch + 1, meta.step = step;
-        if (nn_checkpoint_save(ckpt, &saved, &meta, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            failed = true;
+        config_to_text(&c, meta.text, sizeof meta.text);
+        if (run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
+            code = 1;
+            break;
         }
         if ((epoch + 1) % c.pictures_every == 0 || epoch + 1 == c.epochs) {
             char title[64];
             snprintf(title, sizeof title, "prior samples, epoch %d", epoch + 1);
             pictures(m, test, &ev, &c, train_curve, test_curve, epochs_done, title);
         }
+        if (run_stop_requested() && epoch + 1 < c.epochs) { /* between epochs: nothing lost */
+            fprintf(stderr, PROG ": %s: stopped after epoch %d; checkpoint %s\n",
+                    run_stop_signal(), epoch + 1, ckpt);
+            run_print_resume(argc, argv, ckpt);
+            code = run_stop_status();
+        }
     }
     nn_csv_close(csv, NULL);
-    int code = failed ? 1 : 0;
-    if (!failed && epochs_done > 0) {
+    if (!code && epochs_done > 0) {
         double iwae = NAN;
         if (c.iwae_k > 0) {
             vae_eval e2 = vae_evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
@@ -573,7 +626,7 @@ int main(int argc, char **argv) {
         if (c.iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d", iwae, c.iwae_k);
         printf(" epochs=%d seconds=%.1f sec_per_epoch=%.2f\n", start_epoch + epochs_done,
                total_seconds, train_seconds / epochs_done);
-    } else if (!failed) {
+    } else if (!code) {
         printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
                start_epoch);
     }
