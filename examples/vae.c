@@ -511,9 +511,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* A run stopped inside an epoch left that epoch's examples and its sums of −ELBO, recon
-     * and KL in the checkpoint, so the resumed epoch reports the means of all of it. */
-    double part[4] = {0};
-    if (c.resume && run_text_get(meta.text, "epoch_sums", part, 4)) memset(part, 0, sizeof part);
+     * and KL (and the loss, for IWAE) in the checkpoint, so the resumed epoch reports the
+     * means of all of it. */
+    const bool iwae_obj = objective_of(c.objective) == VAE_IWAE;
+    double part[5] = {0};
+    if (c.resume && run_text_get(meta.text, "epoch_sums", part, 5)) memset(part, 0, sizeof part);
     ag_rng data_rng;
     ag_tape *t = ag_tape_new(c.seed);
     nn_batcher *it = nn_batcher_new(train, &(nn_batch_opts){.batch_size = c.batch,
@@ -559,15 +561,15 @@ int main(int argc, char **argv) {
             long upto = (before + ep.steps) * c.batch;
             double n1 = (double)(upto < n_examples ? upto : n_examples) - n0;
             part[0] += n1, part[1] += ep.neg_elbo * n1, part[2] += ep.recon * n1;
-            part[3] += ep.kl * n1;
+            part[3] += ep.kl * n1, part[4] += ep.loss * n1;
             if (whole)
                 ep.neg_elbo = part[1] / part[0], ep.recon = part[2] / part[0],
-                ep.kl = part[3] / part[0];
+                ep.kl = part[3] / part[0], ep.loss = part[4] / part[0];
         }
         if (!whole) { /* a signal stopped the epoch half-way */
             meta.epoch = epoch, meta.step = step;
             config_to_text(&c, meta.text, sizeof meta.text);
-            run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 4);
+            run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 5);
             code = run_stop_status();
             if (!run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
                 fprintf(stderr, PROG ": %s: stopped at epoch %d step %ld (%ld of %ld batches); "
@@ -586,11 +588,17 @@ int main(int argc, char **argv) {
         int i = epochs_done++;
         train_curve[i] = ep.neg_elbo;
         test_curve[i] = ev.neg_elbo;
-        printf("epoch %3d/%d  train -elbo %7.2f (recon %6.2f kl %5.2f)  test -elbo %7.2f "
-               "(recon %6.2f kl %5.2f)  %.1fs\n", epoch + 1, c.epochs, ep.neg_elbo, ep.recon,
-               ep.kl, ev.neg_elbo, ev.recon, ev.kl, train_s);
+        if (iwae_obj) /* the IWAE step computes -ELBO but not its split: print the bound */
+            printf("epoch %3d/%d  train -iwae%d %7.2f (-elbo %7.2f)  test -elbo %7.2f "
+                   "(recon %6.2f kl %5.2f)  %.1fs\n", epoch + 1, c.epochs, c.samples, ep.loss,
+                   ep.neg_elbo, ev.neg_elbo, ev.recon, ev.kl, train_s);
+        else
+            printf("epoch %3d/%d  train -elbo %7.2f (recon %6.2f kl %5.2f)  test -elbo %7.2f "
+                   "(recon %6.2f kl %5.2f)  %.1fs\n", epoch + 1, c.epochs, ep.neg_elbo, ep.recon,
+                   ep.kl, ev.neg_elbo, ev.recon, ev.kl, train_s);
         fflush(stdout);
-        if (nn_csv_row(csv, (double[]){epoch + 1, ep.neg_elbo, ep.recon, ep.kl, ev.neg_elbo,
+        double tr_recon = iwae_obj ? NAN : ep.recon, tr_kl = iwae_obj ? NAN : ep.kl;
+        if (nn_csv_row(csv, (double[]){epoch + 1, ep.neg_elbo, tr_recon, tr_kl, ev.neg_elbo,
                                        ev.recon, ev.kl, train_s}, &err))
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = epoch + 1, meta.step = step;

@@ -237,7 +237,8 @@ ag_tensor *vae_loss(vae *m, ag_tape *t, ag_tensor *x, bool training, vae_stats *
                                          (ag_real)-log((double)L));         /* (N) */
         loss = ag_neg(t, ag_mean(t, bound));
         if (stats) {
-            /* For the log: the plain ELBO terms at the encoder's mean, cheap and indicative. */
+            /* For the log: the plain −ELBO, averaged over the same k draws (an unbiased
+             * estimate of it); its split into recon and KL is not computed here. */
             memset(stats, 0, sizeof *stats);
             stats->loss = ag_item(loss);
             double s = 0;
