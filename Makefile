@@ -5,6 +5,7 @@
 #   make sanitize         the test suites under ASan + UBSan
 #   make demo             fetch data if missing, train the classic VAE, write pictures to out/
 #   make bench            speed against OpenBLAS / PyTorch when installed (build/bench.csv)
+#   make valgrind         every program's short run under valgrind memcheck (slow; not in make test)
 #   make install PREFIX=/usr/local
 #
 # Options: REAL=double (library precision), PORTABLE=1 (no -march=native, portable GEMM),
@@ -37,7 +38,7 @@ FLT  := $(call TREE,float)
 DBL  := $(call TREE,double)
 LIBTREE := $(if $(filter double,$(REAL)),$(DBL),$(FLT))
 
-.PHONY: all lib test test-float test-double sanitize demo data bench install clean examples
+.PHONY: all lib test test-float test-double sanitize demo data bench install clean examples valgrind
 all: lib examples
 
 lib: $(LIBTREE)/libhenbun.a
@@ -86,6 +87,9 @@ data:
 
 demo: all
 	sh scripts/demo.sh
+
+valgrind:
+	sh scripts/valgrind.sh
 
 bench: all build/bench/peak build/bench/gemm_bench
 	@[ -f data/mnist/train-images-idx3-ubyte ] || [ -f data/mnist/train-images-idx3-ubyte.gz ] || sh scripts/fetch_data.sh mnist

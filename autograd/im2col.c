@@ -81,32 +81,32 @@ void ag_im2col(const ag_conv_geom *g, int N, const ag_real *img, ag_real *col, v
     const pad_layout L = layout(g);
     const int *offs = window_offsets(g, &L, scratch);
     const long work = (long)N * C * kh * kw * P;
-#pragma omp parallel for collapse(2) schedule(static) if (work > AG_PAR_MIN)
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            /* the padded copy: p zero rows, H rows framed by p zeros, p zero rows */
-            const ag_real *plane = img + ((size_t)n * C + c) * H * W;
-            ag_real *pp = thread_plane(scratch, &L);
-            memset(pp, 0, sizeof *pp * (size_t)p * L.Wp);
-            for (int h = 0; h < H; h++) {
-                ag_real *row = pp + (size_t)(h + p) * L.Wp;
-                memset(row, 0, sizeof *row * (size_t)p);
-                memcpy(row + p, plane + (size_t)h * W, sizeof *row * (size_t)W);
-                memset(row + p + W, 0, sizeof *row * (size_t)p);
-            }
-            memset(pp + (size_t)(H + p) * L.Wp, 0, sizeof *pp * (size_t)p * L.Wp);
-            for (int i = 0; i < kh; i++)
-                for (int j = 0; j < kw; j++) {
-                    const ag_real *tap = pp + (size_t)i * L.Wp + j;
-                    ag_real *dst = col + ((size_t)(c * kh + i) * kw + j) * ld + (size_t)n * P;
-                    if (g->stride == 1)     /* the block's rows are rows of the plane */
-                        for (int oh = 0; oh < Ho; oh++)
-                            memcpy(dst + (size_t)oh * Wo, tap + (size_t)oh * L.Wp,
-                                   sizeof *dst * (size_t)Wo);
-                    else
-                        gather(dst, tap, offs, P);
-                }
+    /* plane nc = (image n, channel c) */
+    AG_PARALLEL_FOR(nc, (long)N * C, work > AG_PAR_MIN, {
+        const int n = (int)(nc / C), c = (int)(nc % C);
+        /* the padded copy: p zero rows, H rows framed by p zeros, p zero rows */
+        const ag_real *plane = img + (size_t)nc * H * W;
+        ag_real *pp = thread_plane(scratch, &L);
+        memset(pp, 0, sizeof *pp * (size_t)p * L.Wp);
+        for (int h = 0; h < H; h++) {
+            ag_real *row = pp + (size_t)(h + p) * L.Wp;
+            memset(row, 0, sizeof *row * (size_t)p);
+            memcpy(row + p, plane + (size_t)h * W, sizeof *row * (size_t)W);
+            memset(row + p + W, 0, sizeof *row * (size_t)p);
         }
+        memset(pp + (size_t)(H + p) * L.Wp, 0, sizeof *pp * (size_t)p * L.Wp);
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++) {
+                const ag_real *tap = pp + (size_t)i * L.Wp + j;
+                ag_real *dst = col + ((size_t)(c * kh + i) * kw + j) * ld + (size_t)n * P;
+                if (g->stride == 1)     /* the block's rows are rows of the plane */
+                    for (int oh = 0; oh < Ho; oh++)
+                        memcpy(dst + (size_t)oh * Wo, tap + (size_t)oh * L.Wp,
+                               sizeof *dst * (size_t)Wo);
+                else
+                    gather(dst, tap, offs, P);
+            }
+    });
 }
 
 void ag_col2im(const ag_conv_geom *g, int N, const ag_real *col, ag_real *img,
@@ -118,59 +118,57 @@ void ag_col2im(const ag_conv_geom *g, int N, const ag_real *col, ag_real *img,
     const pad_layout L = layout(g);
     const int *offs = window_offsets(g, &L, scratch);
     const long work = (long)N * C * kh * kw * P;
-#pragma omp parallel for collapse(2) schedule(static) if (work > AG_PAR_MIN)
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            /* Sum every tap into the padded plane; what lands on the padding is dropped. */
-            ag_real *pp = thread_plane(scratch, &L);
-            memset(pp, 0, sizeof *pp * (size_t)L.Hp * L.Wp);
-            for (int i = 0; i < kh; i++)
-                for (int j = 0; j < kw; j++) {
-                    ag_real *tap = pp + (size_t)i * L.Wp + j;
-                    const ag_real *src = col + ((size_t)(c * kh + i) * kw + j) * ld + (size_t)n * P;
-                    if (g->stride == 1)
-                        for (int oh = 0; oh < Ho; oh++)
-                            add_row(tap + (size_t)oh * L.Wp, src + (size_t)oh * Wo, Wo);
-                    else
-                        scatter_add(tap, src, offs, P);
-                }
-            /* One write (or one addition) per pixel. */
-            ag_real *out = img + ((size_t)n * C + c) * H * W;
-            ag_real b = bias && !accumulate ? bias[c] : 0;
-            for (int h = 0; h < H; h++) {
-                const ag_real *sum = pp + (size_t)(h + p) * L.Wp + p;
-                ag_real *o = out + (size_t)h * W;
-                if (accumulate)
-                    add_row(o, sum, W);
+    /* plane nc = (image n, channel c) */
+    AG_PARALLEL_FOR(nc, (long)N * C, work > AG_PAR_MIN, {
+        const int n = (int)(nc / C), c = (int)(nc % C);
+        /* Sum every tap into the padded plane; what lands on the padding is dropped. */
+        ag_real *pp = thread_plane(scratch, &L);
+        memset(pp, 0, sizeof *pp * (size_t)L.Hp * L.Wp);
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++) {
+                ag_real *tap = pp + (size_t)i * L.Wp + j;
+                const ag_real *src = col + ((size_t)(c * kh + i) * kw + j) * ld + (size_t)n * P;
+                if (g->stride == 1)
+                    for (int oh = 0; oh < Ho; oh++)
+                        add_row(tap + (size_t)oh * L.Wp, src + (size_t)oh * Wo, Wo);
                 else
-                    for (int w = 0; w < W; w++) o[w] = sum[w] + b;
+                    scatter_add(tap, src, offs, P);
             }
+        /* One write (or one addition) per pixel. */
+        ag_real *out = img + (size_t)nc * H * W;
+        ag_real b = bias && !accumulate ? bias[c] : 0;
+        for (int h = 0; h < H; h++) {
+            const ag_real *sum = pp + (size_t)(h + p) * L.Wp + p;
+            ag_real *o = out + (size_t)h * W;
+            if (accumulate)
+                add_row(o, sum, W);
+            else
+                for (int w = 0; w < W; w++) o[w] = sum[w] + b;
         }
+    });
 }
 
 void ag_swap01(int A, int B, int P, const ag_real *src, ag_real *dst, const ag_real *bias,
                bool accumulate)
 {
     const long work = (long)A * B * P;
-#pragma omp parallel for collapse(2) schedule(static) if (work > AG_PAR_MIN)
-    for (int a = 0; a < A; a++)
-        for (int b = 0; b < B; b++) {
-            const ag_real *x = src + ((size_t)a * B + b) * P;
-            ag_real *y = dst + ((size_t)b * A + a) * P;
-            if (accumulate)
-                add_row(y, x, P);
-            else if (bias)
-                for (int p = 0; p < P; p++) y[p] = x[p] + bias[a];
-            else
-                memcpy(y, x, sizeof *y * (size_t)P);
-        }
+    AG_PARALLEL_FOR(ab, (long)A * B, work > AG_PAR_MIN, {   /* row ab = (a, b) of src */
+        const long a = ab / B, b = ab % B;
+        const ag_real *x = src + (size_t)ab * P;
+        ag_real *y = dst + ((size_t)b * A + a) * P;
+        if (accumulate)
+            add_row(y, x, P);
+        else if (bias)
+            for (int p = 0; p < P; p++) y[p] = x[p] + bias[a];
+        else
+            memcpy(y, x, sizeof *y * (size_t)P);
+    });
 }
 
 void ag_channel_sum(int N, int C, int P, const ag_real *x, ag_real *sum)
 {
     const long work = (long)N * C * P;
-#pragma omp parallel for schedule(static) if (work > AG_PAR_MIN)
-    for (int c = 0; c < C; c++) {
+    AG_PARALLEL_FOR(c, C, work > AG_PAR_MIN, {
         double total = 0;   /* N·P terms: a double keeps float's rounding out of the bias */
         for (int n = 0; n < N; n++) {
             const ag_real *v = x + ((size_t)n * C + c) * P;
@@ -182,5 +180,5 @@ void ag_channel_sum(int N, int C, int P, const ag_real *x, ag_real *sum)
             for (int l = 0; l < 8; l++) total += lane[l];
         }
         sum[c] += (ag_real)total;
-    }
+    });
 }

@@ -4,6 +4,7 @@
 #define HENBUN_AUTOGRAD_INTERNAL_H
 
 #include "autograd/autograd.h"
+#include "autograd/parallel.h"
 
 /* Number of elements of a shape; raises an error for ndim out of 1..4 or negative dims. */
 size_t ag_shape_size(const char *op, int ndim, const int *shape);
@@ -23,7 +24,7 @@ ag_tensor *ag_empty(ag_tape *t, int ndim, const int *shape);
         }                                                                              \
     } while (0)
 
-/* Elementwise loops above this size are split across OpenMP threads. */
+/* Loops over more values than this are split across OpenMP threads (AG_PARALLEL_FOR). */
 #define AG_PAR_MIN 32768
 
 #endif

@@ -107,71 +107,63 @@ static void bcast_init(bcast *g, const ag_tensor *a, const ag_tensor *b,
 #define FOR_EACH_PAIR(g, ...)                                                          \
     do {                                                                               \
         const long size_ = (g).size, P_ = (g).period;                                  \
-        const bool par_ = size_ > AG_PAR_MIN;                                          \
         switch ((g).mode) {                                                            \
         case SAME:                                                                     \
-            _Pragma("omp parallel for simd if (par_)")                                 \
-            for (long i = 0; i < size_; i++) {                                         \
+            AG_PARALLEL_FOR_SIMD(i, size_, size_ > AG_PAR_MIN, {                       \
                 const long ia = i, ib = i;                                             \
                 (void)ia, (void)ib;                                                    \
                 __VA_ARGS__;                                                           \
-            }                                                                          \
+            });                                                                        \
             break;                                                                     \
         case A_SCALAR:                                                                 \
-            _Pragma("omp parallel for simd if (par_)")                                 \
-            for (long i = 0; i < size_; i++) {                                         \
+            AG_PARALLEL_FOR_SIMD(i, size_, size_ > AG_PAR_MIN, {                       \
                 const long ia = 0, ib = i;                                             \
                 (void)ia, (void)ib;                                                    \
                 __VA_ARGS__;                                                           \
-            }                                                                          \
+            });                                                                        \
             break;                                                                     \
         case B_SCALAR:                                                                 \
-            _Pragma("omp parallel for simd if (par_)")                                 \
-            for (long i = 0; i < size_; i++) {                                         \
+            AG_PARALLEL_FOR_SIMD(i, size_, size_ > AG_PAR_MIN, {                       \
                 const long ia = i, ib = 0;                                             \
                 (void)ia, (void)ib;                                                    \
                 __VA_ARGS__;                                                           \
-            }                                                                          \
+            });                                                                        \
             break;                                                                     \
         case A_ROW:                                                                    \
-            _Pragma("omp parallel for if (par_)")                                      \
-            for (long r = 0; r < size_ / P_; r++) {                                    \
+            AG_PARALLEL_FOR(r, size_ / P_, size_ > AG_PAR_MIN, {                       \
                 _Pragma("omp simd")                                                    \
                 for (long j = 0; j < P_; j++) {                                        \
                     const long i = r * P_ + j, ia = j, ib = i;                         \
                     (void)ia, (void)ib;                                                \
                     __VA_ARGS__;                                                       \
                 }                                                                      \
-            }                                                                          \
+            });                                                                        \
             break;                                                                     \
         case B_ROW:                                                                    \
-            _Pragma("omp parallel for if (par_)")                                      \
-            for (long r = 0; r < size_ / P_; r++) {                                    \
+            AG_PARALLEL_FOR(r, size_ / P_, size_ > AG_PAR_MIN, {                       \
                 _Pragma("omp simd")                                                    \
                 for (long j = 0; j < P_; j++) {                                        \
                     const long i = r * P_ + j, ia = i, ib = j;                         \
                     (void)ia, (void)ib;                                                \
                     __VA_ARGS__;                                                       \
                 }                                                                      \
-            }                                                                          \
+            });                                                                        \
             break;                                                                     \
-        default: {                                                                     \
+        default: { /* threads split the (d0, d1, d2) rows, numbered q */               \
             const long *S_ = (g).shape, *SA_ = (g).sa, *SB_ = (g).sb;                  \
-            _Pragma("omp parallel for collapse(3) if (par_)")                          \
-            for (long d0 = 0; d0 < S_[0]; d0++)                                        \
-                for (long d1 = 0; d1 < S_[1]; d1++)                                    \
-                    for (long d2 = 0; d2 < S_[2]; d2++) {                              \
-                        const long i0 = ((d0 * S_[1] + d1) * S_[2] + d2) * S_[3];      \
-                        const long a0 = d0 * SA_[0] + d1 * SA_[1] + d2 * SA_[2];       \
-                        const long b0 = d0 * SB_[0] + d1 * SB_[1] + d2 * SB_[2];       \
-                        _Pragma("omp simd")                                            \
-                        for (long d3 = 0; d3 < S_[3]; d3++) {                          \
-                            const long i = i0 + d3, ia = a0 + d3 * SA_[3];             \
-                            const long ib = b0 + d3 * SB_[3];                          \
-                            (void)ia, (void)ib;                                        \
-                            __VA_ARGS__;                                               \
-                        }                                                              \
-                    }                                                                  \
+            AG_PARALLEL_FOR(q, S_[0] * S_[1] * S_[2], size_ > AG_PAR_MIN, {            \
+                const long d0 = q / (S_[1] * S_[2]), d1 = q / S_[2] % S_[1];           \
+                const long d2 = q % S_[2], i0 = q * S_[3];                             \
+                const long a0 = d0 * SA_[0] + d1 * SA_[1] + d2 * SA_[2];               \
+                const long b0 = d0 * SB_[0] + d1 * SB_[1] + d2 * SB_[2];               \
+                _Pragma("omp simd")                                                    \
+                for (long d3 = 0; d3 < S_[3]; d3++) {                                  \
+                    const long i = i0 + d3, ia = a0 + d3 * SA_[3];                     \
+                    const long ib = b0 + d3 * SB_[3];                                  \
+                    (void)ia, (void)ib;                                                \
+                    __VA_ARGS__;                                                       \
+                }                                                                      \
+            });                                                                        \
         }                                                                              \
         }                                                                              \
     } while (0)
@@ -191,8 +183,7 @@ static double sum_run(const ag_real *x, long n) {
 static void reduce(ag_tape *t, const bcast *g, const ag_real *big, ag_real *small,
                    size_t small_size) {
     if (g->mode == SAME) { /* nothing was stretched */
-        _Pragma("omp parallel for simd if (g->size > AG_PAR_MIN)")
-        for (long i = 0; i < g->size; i++) small[i] += big[i];
+        AG_PARALLEL_FOR_SIMD(i, g->size, g->size > AG_PAR_MIN, { small[i] += big[i]; });
         return;
     }
     if (g->mode == A_SCALAR) {

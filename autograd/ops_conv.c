@@ -309,8 +309,7 @@ static void maxpool_fwd(ag_node *n)
     size_t HW = (size_t)a->H * a->W, P = (size_t)a->Ho * a->Wo;
     int32_t *arg = ag_tape_alloc(n->tape, (size_t)a->N * a->C * P * sizeof *arg);
     long planes = (long)a->N * a->C;
-#pragma omp parallel for schedule(static) if (planes * (long)P * a->k * a->k > AG_PAR_MIN)
-    for (long pl = 0; pl < planes; pl++) {
+    AG_PARALLEL_FOR(pl, planes, planes * (long)P * a->k * a->k > AG_PAR_MIN, {
         const ag_real *in = x + pl * HW;
         for (int oh = 0; oh < a->Ho; oh++) {
             int h0, h1;
@@ -329,7 +328,7 @@ static void maxpool_fwd(ag_node *n)
                 arg[o] = best;
             }
         }
-    }
+    });
     n->saved = arg;
 }
 
@@ -342,8 +341,7 @@ static void maxpool_bwd(ag_node *n)
     const int32_t *arg = n->saved;
     size_t HW = (size_t)a->H * a->W, P = (size_t)a->Ho * a->Wo;
     long planes = (long)a->N * a->C;
-#pragma omp parallel for schedule(static) if (planes * (long)HW > AG_PAR_MIN)
-    for (long pl = 0; pl < planes; pl++)
+    AG_PARALLEL_FOR(pl, planes, planes * (long)HW > AG_PAR_MIN, {
         for (int ih = 0; ih < a->H; ih++) {
             int oh0, oh1;
             covering(ih, a, a->Ho, &oh0, &oh1);
@@ -359,6 +357,7 @@ static void maxpool_bwd(ag_node *n)
                 dx[pl * HW + i] += sum;
             }
         }
+    });
 }
 
 /* avg_pool2d with PyTorch's default count_include_pad=True: every window divides by k·k,
@@ -371,8 +370,7 @@ static void avgpool_fwd(ag_node *n)
     size_t HW = (size_t)a->H * a->W, P = (size_t)a->Ho * a->Wo;
     ag_real inv = (ag_real)1 / ((ag_real)a->k * a->k);
     long planes = (long)a->N * a->C;
-#pragma omp parallel for schedule(static) if (planes * (long)P * a->k * a->k > AG_PAR_MIN)
-    for (long pl = 0; pl < planes; pl++) {
+    AG_PARALLEL_FOR(pl, planes, planes * (long)P * a->k * a->k > AG_PAR_MIN, {
         const ag_real *in = x + pl * HW;
         for (int oh = 0; oh < a->Ho; oh++) {
             int h0, h1;
@@ -386,7 +384,7 @@ static void avgpool_fwd(ag_node *n)
                 y[pl * P + (size_t)oh * a->Wo + ow] = sum * inv;   /* Σ x / k² */
             }
         }
-    }
+    });
 }
 
 static void avgpool_bwd(ag_node *n)
@@ -398,8 +396,7 @@ static void avgpool_bwd(ag_node *n)
     size_t HW = (size_t)a->H * a->W, P = (size_t)a->Ho * a->Wo;
     ag_real inv = (ag_real)1 / ((ag_real)a->k * a->k);
     long planes = (long)a->N * a->C;
-#pragma omp parallel for schedule(static) if (planes * (long)HW > AG_PAR_MIN)
-    for (long pl = 0; pl < planes; pl++)
+    AG_PARALLEL_FOR(pl, planes, planes * (long)HW > AG_PAR_MIN, {
         for (int ih = 0; ih < a->H; ih++) {
             int oh0, oh1;
             covering(ih, a, a->Ho, &oh0, &oh1);
@@ -412,6 +409,7 @@ static void avgpool_bwd(ag_node *n)
                 dx[pl * HW + (size_t)ih * a->W + iw] += sum * inv;   /* Σ dy / k² */
             }
         }
+    });
 }
 
 static const ag_op maxpool_op = {"max_pool2d", maxpool_fwd, maxpool_bwd};

@@ -48,20 +48,19 @@ static void bce_fwd(ag_node *n) {
     const ag_real *l = n->in[0]->data, *y = n->in[1]->data;
     ag_real *out = n->out->data;
     long size = (long)n->out->size;
-#pragma omp parallel for if (size > AG_PAR_MIN)
-    for (long i = 0; i < size; i++)
+    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
         out[i] = (l[i] > 0 ? l[i] : 0) - l[i] * y[i] + LOG1P(EXP(-FABS(l[i])));
+    });
 }
 
 static void bce_bwd(ag_node *n) {
     const ag_real *l = n->in[0]->data, *y = n->in[1]->data, *dout = n->out->grad;
     ag_real *dl = ag_node_grad(n, 0), *dy = ag_node_grad(n, 1);
     long size = (long)n->out->size;
-#pragma omp parallel for if (size > AG_PAR_MIN)
-    for (long i = 0; i < size; i++) {
+    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
         if (dl) dl[i] += dout[i] * (sigmoid(l[i]) - y[i]); /* σ(l) - y */
         if (dy) dy[i] -= dout[i] * l[i];                    /* -l */
-    }
+    });
 }
 
 static const ag_op bce_op = {"bce_with_logits", bce_fwd, bce_bwd};
@@ -90,15 +89,14 @@ static void sce_fwd(ag_node *n) {
     ag_real *out = n->out->data;                                        /* (N) */
     ag_real *lse = n->saved = ag_tape_alloc(n->tape, sizeof(ag_real) * (size_t)a->N); /* (N) */
     int N = a->N, C = a->C;
-#pragma omp parallel for if ((long)N * C > AG_PAR_MIN)
-    for (int i = 0; i < N; i++) {
+    AG_PARALLEL_FOR(i, N, (long)N * C > AG_PAR_MIN, {
         const ag_real *row = l + (size_t)i * C;
         ag_real m = row[0], s = 0;
         for (int c = 1; c < C; c++) m = row[c] > m ? row[c] : m;
         for (int c = 0; c < C; c++) s += EXP(row[c] - m);
         lse[i] = m + LOG(s);                                            /* logsumexp */
         out[i] = lse[i] - row[a->labels[i]];
-    }
+    });
 }
 
 static void sce_bwd(ag_node *n) {
@@ -107,13 +105,12 @@ static void sce_bwd(ag_node *n) {
     if (!dl) return;
     const ag_real *l = n->in[0]->data, *lse = n->saved, *dout = n->out->grad;
     int N = a->N, C = a->C;
-#pragma omp parallel for if ((long)N * C > AG_PAR_MIN)
-    for (int i = 0; i < N; i++) {
+    AG_PARALLEL_FOR(i, N, (long)N * C > AG_PAR_MIN, {
         const ag_real *row = l + (size_t)i * C;
         ag_real *drow = dl + (size_t)i * C;
         for (int c = 0; c < C; c++)                      /* softmax - onehot, one += each */
             drow[c] += dout[i] * (EXP(row[c] - lse[i]) - (c == a->labels[i]));
-    }
+    });
 }
 
 static const ag_op sce_op = {"softmax_cross_entropy", sce_fwd, sce_bwd};
@@ -141,20 +138,20 @@ static void mse_fwd(ag_node *n) {
     const ag_real *p = n->in[0]->data, *y = n->in[1]->data;
     ag_real *out = n->out->data;
     long size = (long)n->out->size;
-#pragma omp parallel for if (size > AG_PAR_MIN)
-    for (long i = 0; i < size; i++) out[i] = (p[i] - y[i]) * (p[i] - y[i]);
+    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
+        out[i] = (p[i] - y[i]) * (p[i] - y[i]);
+    });
 }
 
 static void mse_bwd(ag_node *n) {
     const ag_real *p = n->in[0]->data, *y = n->in[1]->data, *dout = n->out->grad;
     ag_real *dp = ag_node_grad(n, 0), *dy = ag_node_grad(n, 1);
     long size = (long)n->out->size;
-#pragma omp parallel for if (size > AG_PAR_MIN)
-    for (long i = 0; i < size; i++) {
+    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
         ag_real g = 2 * (p[i] - y[i]) * dout[i];
         if (dp) dp[i] += g;
         if (dy) dy[i] -= g;
-    }
+    });
 }
 
 static const ag_op mse_op = {"mse", mse_fwd, mse_bwd};
@@ -187,8 +184,7 @@ static void gnll_fwd(ag_node *n) {
     const ag_real *mu = n->in[0]->data, *lv = n->in[1]->data, *y = n->in[2]->data;
     ag_real *out = n->out->data;
     long rows = (long)a->dim[0] * a->dim[1] * a->dim[2], D = a->dim[3];
-#pragma omp parallel for if (rows * D > AG_PAR_MIN)
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * D > AG_PAR_MIN, {
         long i0 = r / (a->dim[1] * a->dim[2]), i1 = r / a->dim[2] % a->dim[1], i2 = r % a->dim[2];
         const ag_real *v = lv + i0 * a->lv_stride[0] + i1 * a->lv_stride[1] + i2 * a->lv_stride[2];
         for (long d = 0; d < D; d++) {
@@ -196,7 +192,7 @@ static void gnll_fwd(ag_node *n) {
             ag_real vd = v[d * a->lv_stride[3]], res = y[i] - mu[i];
             out[i] = (ag_real)0.5 * (LOG_2PI + vd + res * res * EXP(-vd));
         }
-    }
+    });
 }
 
 static void gnll_bwd(ag_node *n) {
@@ -213,8 +209,8 @@ static void gnll_bwd(ag_node *n) {
         dv = ag_tape_alloc(n->tape, n->in[1]->size * sizeof(ag_real));
         memset(dv, 0, n->in[1]->size * sizeof(ag_real));
     }
-#pragma omp parallel for if (rows * D > AG_PAR_MIN && a->lv_full)
-    for (long r = 0; r < rows; r++) {
+    /* Threads only when every row has its own logvar (no two rows add into one dv[j]). */
+    AG_PARALLEL_FOR(r, rows, a->lv_full && rows * D > AG_PAR_MIN, {
         long i0 = r / (a->dim[1] * a->dim[2]), i1 = r / a->dim[2] % a->dim[1], i2 = r % a->dim[2];
         long off = i0 * a->lv_stride[0] + i1 * a->lv_stride[1] + i2 * a->lv_stride[2];
         for (long d = 0; d < D; d++) {
@@ -224,7 +220,7 @@ static void gnll_bwd(ag_node *n) {
             if (dy) dy[i] += g;                                             /* r e^-v */
             if (dv) dv[j] += dout[i] * (ag_real)0.5 * (1 - res * res * iv); /* ½(1 - r² e^-v) */
         }
-    }
+    });
     if (dv != dlv)
         for (size_t j = 0; j < n->in[1]->size; j++) dlv[j] += dv[j];
 }

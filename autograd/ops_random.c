@@ -39,11 +39,10 @@ static void reparam_bwd(ag_node *n) {
     const ag_real *lv = n->in[1]->data, *eps = n->saved, *dz = n->out->grad;
     ag_real *dmu = ag_node_grad(n, 0), *dlv = ag_node_grad(n, 1);
     long size = (long)n->out->size;
-#pragma omp parallel for if (size > AG_PAR_MIN)
-    for (long i = 0; i < size; i++) {
+    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
         if (dmu) dmu[i] += dz[i];                                           /* dz/dμ = 1 */
         if (dlv) dlv[i] += dz[i] * eps[i] * (ag_real)0.5 * EXP((ag_real)0.5 * lv[i]); /* ε·σ/2 */
-    }
+    });
 }
 
 static const ag_op reparam_op = {"reparameterize", reparam_fwd, reparam_bwd};
@@ -85,9 +84,9 @@ static void dropout_bwd(ag_node *n) {
     const unsigned char *keep = n->saved;
     const ag_real *dy = n->out->grad;
     long size = (long)n->out->size;
-#pragma omp parallel for if (size > AG_PAR_MIN)
-    for (long i = 0; i < size; i++)
+    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
         if (keep[i]) dx[i] += dy[i] * a->scale;                          /* m / (1-p) */
+    });
 }
 
 static const ag_op dropout_op = {"dropout", dropout_fwd, dropout_bwd};

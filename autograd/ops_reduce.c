@@ -54,8 +54,9 @@ static void sum_fwd(ag_node *n) {
     ag_real *y = n->out->data;                            /* (outer, inner) */
     long outer = g->outer, len = g->len, inner = g->inner;
     if (inner == 1) { /* contiguous rows */
-        _Pragma("omp parallel for if (outer > 1 && outer * len > AG_PAR_MIN)")
-        for (long o = 0; o < outer; o++) y[o] = (ag_real)(sum_run(x + o * len, len) * g->scale);
+        AG_PARALLEL_FOR(o, outer, outer > 1 && outer * len > AG_PAR_MIN, {
+            y[o] = (ag_real)(sum_run(x + o * len, len) * g->scale);
+        });
         return;
     }
     /* Strided rows: add whole (inner)-rows into a double row, which vectorises. */
@@ -77,12 +78,11 @@ static void sum_bwd(ag_node *n) {                         /* dx[o, j, k] += scal
     const rgeom *g = AG_ATTR(n, rgeom);
     const ag_real *dy = n->out->grad, scale = (ag_real)g->scale;
     long len = g->len, inner = g->inner, rows = g->outer * len;
-    _Pragma("omp parallel for if (rows * inner > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * inner > AG_PAR_MIN, {
         const ag_real *d = dy + (r / len) * inner;
         _Pragma("omp simd")
         for (long k = 0; k < inner; k++) dx[r * inner + k] += scale * d[k];
-    }
+    });
 }
 
 static const ag_op sum_op = {"sum", sum_fwd, sum_bwd};
@@ -97,8 +97,7 @@ static void max_fwd(ag_node *n) {
     long rows = g->outer * g->inner;
     long *arg = ag_tape_alloc(n->tape, (size_t)rows * sizeof *arg); /* backward reads it */
     n->saved = arg;
-    _Pragma("omp parallel for if (rows * g->len > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * g->len > AG_PAR_MIN, {
         const ag_real *xr = x + row_start(g, r);
         long best = 0;
         for (long j = 1; j < g->len; j++) {
@@ -107,7 +106,7 @@ static void max_fwd(ag_node *n) {
         }
         arg[r] = best;
         y[r] = xr[best * g->inner];
-    }
+    });
 }
 
 static void max_bwd(ag_node *n) {
@@ -142,12 +141,11 @@ static double row_expsum(const ag_real *x, long len, long stride, ag_real m) {
 static void logsumexp_fwd(ag_node *n) {                   /* y = m + log Σ e^(x - m) */
     const rgeom *g = AG_ATTR(n, rgeom);
     long rows = g->outer * g->inner, len = g->len, inner = g->inner;
-    _Pragma("omp parallel for if (rows * len > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * len > AG_PAR_MIN, {
         const ag_real *xr = n->in[0]->data + row_start(g, r);
         ag_real m = row_max(xr, len, inner);
         n->out->data[r] = (ag_real)((double)m + log(row_expsum(xr, len, inner, m)));
-    }
+    });
 }
 
 static void logsumexp_bwd(ag_node *n) {                   /* dx_j += dy · softmax(x)_j */
@@ -155,15 +153,14 @@ static void logsumexp_bwd(ag_node *n) {                   /* dx_j += dy · softm
     if (!dx) return;
     const rgeom *g = AG_ATTR(n, rgeom);
     long rows = g->outer * g->inner, len = g->len, inner = g->inner;
-    _Pragma("omp parallel for if (rows * len > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * len > AG_PAR_MIN, {
         long at = row_start(g, r);
         const ag_real *xr = n->in[0]->data + at;
         ag_real m = row_max(xr, len, inner);
         /* Recomputed rather than e^(x - y): that form is NaN on infinite rows. */
         ag_real w = (ag_real)(n->out->grad[r] / row_expsum(xr, len, inner, m));
         for (long j = 0; j < len; j++) dx[at + j * inner] += w * EXP(shifted(xr[j * inner], m));
-    }
+    });
 }
 
 static const ag_op logsumexp_op = {"logsumexp", logsumexp_fwd, logsumexp_bwd};
@@ -173,15 +170,14 @@ static const ag_op logsumexp_op = {"logsumexp", logsumexp_fwd, logsumexp_bwd};
 static void softmax_fwd(ag_node *n) {                     /* y_j = e^(x_j - m) / s */
     const rgeom *g = AG_ATTR(n, rgeom);
     long rows = g->outer * g->inner, len = g->len, inner = g->inner;
-    _Pragma("omp parallel for if (rows * len > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * len > AG_PAR_MIN, {
         long at = row_start(g, r);
         const ag_real *xr = n->in[0]->data + at;
         ag_real *yr = n->out->data + at;
         ag_real m = row_max(xr, len, inner);
         ag_real inv = (ag_real)(1 / row_expsum(xr, len, inner, m));
         for (long j = 0; j < len; j++) yr[j * inner] = EXP(shifted(xr[j * inner], m)) * inv;
-    }
+    });
 }
 
 static void softmax_bwd(ag_node *n) {                     /* dx_j += y_j (dy_j - Σ_k dy_k y_k) */
@@ -189,15 +185,14 @@ static void softmax_bwd(ag_node *n) {                     /* dx_j += y_j (dy_j -
     if (!dx) return;
     const rgeom *g = AG_ATTR(n, rgeom);
     long rows = g->outer * g->inner, len = g->len, inner = g->inner;
-    _Pragma("omp parallel for if (rows * len > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * len > AG_PAR_MIN, {
         long at = row_start(g, r);
         const ag_real *y = n->out->data + at, *dy = n->out->grad + at;
         double dot = 0;
         for (long j = 0; j < len; j++) dot += (double)dy[j * inner] * y[j * inner];
         for (long j = 0; j < len; j++)
             dx[at + j * inner] += y[j * inner] * (dy[j * inner] - (ag_real)dot);
-    }
+    });
 }
 
 static const ag_op softmax_op = {"softmax", softmax_fwd, softmax_bwd};
@@ -205,15 +200,14 @@ static const ag_op softmax_op = {"softmax", softmax_fwd, softmax_bwd};
 static void log_softmax_fwd(ag_node *n) {                 /* y_j = (x_j - m) - log s */
     const rgeom *g = AG_ATTR(n, rgeom);
     long rows = g->outer * g->inner, len = g->len, inner = g->inner;
-    _Pragma("omp parallel for if (rows * len > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * len > AG_PAR_MIN, {
         long at = row_start(g, r);
         const ag_real *xr = n->in[0]->data + at;
         ag_real *yr = n->out->data + at;
         ag_real m = row_max(xr, len, inner);
         ag_real log_s = (ag_real)log(row_expsum(xr, len, inner, m));
         for (long j = 0; j < len; j++) yr[j * inner] = shifted(xr[j * inner], m) - log_s;
-    }
+    });
 }
 
 static void log_softmax_bwd(ag_node *n) {                 /* dx_j += dy_j - e^(y_j) Σ_k dy_k */
@@ -221,15 +215,14 @@ static void log_softmax_bwd(ag_node *n) {                 /* dx_j += dy_j - e^(y
     if (!dx) return;
     const rgeom *g = AG_ATTR(n, rgeom);
     long rows = g->outer * g->inner, len = g->len, inner = g->inner;
-    _Pragma("omp parallel for if (rows * len > AG_PAR_MIN)")
-    for (long r = 0; r < rows; r++) {
+    AG_PARALLEL_FOR(r, rows, rows * len > AG_PAR_MIN, {
         long at = row_start(g, r);
         const ag_real *y = n->out->data + at, *dy = n->out->grad + at;
         double sum = 0;
         for (long j = 0; j < len; j++) sum += dy[j * inner];
         for (long j = 0; j < len; j++)
             dx[at + j * inner] += dy[j * inner] - EXP(y[j * inner]) * (ag_real)sum;
-    }
+    });
 }
 
 static const ag_op log_softmax_op = {"log_softmax", log_softmax_fwd, log_softmax_bwd};

@@ -27,8 +27,7 @@ static void reshape_bwd(ag_node *n) {                     /* dx += dy, element f
     if (!dx) return;
     const ag_real *dy = n->out->grad;
     long size = (long)n->out->size;
-    _Pragma("omp parallel for simd if (size > AG_PAR_MIN)")
-    for (long i = 0; i < size; i++) dx[i] += dy[i];
+    AG_PARALLEL_FOR_SIMD(i, size, size > AG_PAR_MIN, { dx[i] += dy[i]; });
 }
 static const ag_op reshape_op = {"reshape", reshape_fwd, reshape_bwd};
 
@@ -72,21 +71,22 @@ static void permuted(const ag_node *n, long shape[4], long st[4]) {
     }
 }
 
-/* For every output element i (in order) with src its position in x: BODY. */
+/* For every output element i (in order) with src its position in x: BODY.  Threads split
+ * the (d0, d1) pairs, numbered d01 = d0·S1 + d1. */
 #define FOR_EACH_PERMUTED(n, ...)                                                      \
     do {                                                                               \
         long S_[4], T_[4];                                                             \
         permuted(n, S_, T_);                                                           \
-        _Pragma("omp parallel for collapse(2) if ((long)(n)->out->size > AG_PAR_MIN)") \
-        for (long d0 = 0; d0 < S_[0]; d0++)                                            \
-            for (long d1 = 0; d1 < S_[1]; d1++)                                        \
-                for (long d2 = 0; d2 < S_[2]; d2++) {                                  \
-                    long i = ((d0 * S_[1] + d1) * S_[2] + d2) * S_[3];                 \
-                    long src = d0 * T_[0] + d1 * T_[1] + d2 * T_[2];                   \
-                    for (long d3 = 0; d3 < S_[3]; d3++, i++, src += T_[3]) {           \
-                        __VA_ARGS__;                                                   \
-                    }                                                                  \
+        AG_PARALLEL_FOR(d01, S_[0] * S_[1], (long)(n)->out->size > AG_PAR_MIN, {       \
+            const long d0 = d01 / S_[1], d1 = d01 % S_[1];                             \
+            for (long d2 = 0; d2 < S_[2]; d2++) {                                      \
+                long i = (d01 * S_[2] + d2) * S_[3];                                   \
+                long src = d0 * T_[0] + d1 * T_[1] + d2 * T_[2];                       \
+                for (long d3 = 0; d3 < S_[3]; d3++, i++, src += T_[3]) {               \
+                    __VA_ARGS__;                                                       \
                 }                                                                      \
+            }                                                                          \
+        });                                                                            \
     } while (0)
 
 static void permute_fwd(ag_node *n) {
@@ -282,10 +282,10 @@ static const int *copy_indices(ag_tape *t, const char *op, const ag_tensor *x, c
 static void index_select_fwd(ag_node *n) {               /* out[i] = x[idx[i]] (whole rows) */
     const index_attr *a = AG_ATTR(n, index_attr);
     long row = (long)(n->out->size / (size_t)a->n);
-    _Pragma("omp parallel for if ((long)n->out->size > AG_PAR_MIN)")
-    for (int i = 0; i < a->n; i++)
+    AG_PARALLEL_FOR(i, a->n, (long)n->out->size > AG_PAR_MIN, {
         memcpy(n->out->data + i * row, n->in[0]->data + a->idx[i] * row,
                (size_t)row * sizeof(ag_real));
+    });
 }
 /* dx[idx[i]] += dy[i].  A row picked several times first has its dy rows summed (in double),
  * then added once: the amount added to dx does not depend on what dx already held, and

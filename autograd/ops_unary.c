@@ -35,8 +35,11 @@ typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bou
         const scalars *s = AG_ATTR(n, scalars);                                        \
         (void)s;                                                                       \
         long size = (long)n->out->size;                                                \
-        _Pragma("omp parallel for if (size > AG_PAR_MIN)")                             \
-        for (long i = 0; i < size; i++) { ag_real v = x[i]; (void)v; y[i] = (EXPR); }  \
+        AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {                                  \
+            ag_real v = x[i];                                                          \
+            (void)v;                                                                   \
+            y[i] = (EXPR);                                                             \
+        });                                                                            \
     }
 /* dx[i] += dy[i] * DERIV, where DERIV may use v = x[i], out = y[i], a, b. */
 #define BACKWARD(name, DERIV)                                                          \
@@ -47,12 +50,11 @@ typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bou
         const scalars *s = AG_ATTR(n, scalars);                                        \
         (void)s; (void)x; (void)y;                                                     \
         long size = (long)n->out->size;                                                \
-        _Pragma("omp parallel for if (size > AG_PAR_MIN)")                             \
-        for (long i = 0; i < size; i++) {                                              \
+        AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {                                  \
             ag_real v = x[i], out = y[i];                                              \
             (void)v; (void)out;                                                        \
             dx[i] += dy[i] * (DERIV);                                                  \
-        }                                                                              \
+        });                                                                            \
     }
 #define CONSTRUCT(name, opname)                                                        \
     static const ag_op name##_op = {opname, name##_fwd, name##_bwd};                   \

@@ -5,6 +5,7 @@
 #include "autograd/autograd.h"
 #include "autograd/internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ void ag_tape_free(ag_tape *t) {
 }
 
 void *ag_tape_alloc(ag_tape *t, size_t bytes) {
+    if (bytes > SIZE_MAX / 2) /* rounding it up below would wrap around to a few bytes */
+        ag_error("tape_alloc", "%zu bytes: more than this machine can address", bytes);
     bytes = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     if (t->head->used + bytes > t->head->size) {
         /* Grow geometrically; ag_tape_clear later merges the chain into one block. */

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,12 +100,22 @@ uint32_t ag_rng_below(ag_rng *r, uint32_t n) {
 
 size_t ag_shape_size(const char *op, int ndim, const int *shape) {
     if (ndim < 1 || ndim > AG_MAX_DIMS) ag_error(op, "ndim %d is not in 1..%d", ndim, AG_MAX_DIMS);
+    char b[64];
+    bool empty = false;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            ag_error(op, "negative dimension in shape %s", ag_shape_fmt(ndim, shape, b, sizeof b));
+        empty |= shape[i] == 0;
+    }
+    if (empty) return 0;
+    /* A count whose bytes (and then some: the arena rounds up) fit in size_t: a product
+     * that wrapped around would allocate a few bytes for a huge shape. */
+    const size_t max = SIZE_MAX / 2 / sizeof(ag_real);
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) {
-            char b[64];
-            ag_error(op, "negative dimension in shape %s", ag_shape_fmt(ndim, shape, b, sizeof b));
-        }
+        if (n > max / (size_t)shape[i])
+            ag_error(op, "shape %s has more elements than this machine can address",
+                     ag_shape_fmt(ndim, shape, b, sizeof b));
         n *= (size_t)shape[i];
     }
     return n;

@@ -22,6 +22,7 @@
  *   (elementwise affine, like PyTorch's LayerNorm(x.shape[1:])).  Same in training and
  *   eval; eps as for batchnorm. */
 #include "nn/layer.h"
+#include "autograd/parallel.h" /* AG_PARALLEL_FOR: threads for big loops, no malloc */
 
 #include <math.h>
 #include <string.h>
@@ -55,14 +56,13 @@ static void bn_fwd(ag_node *n) {
     const ag_real *x = n->in[0]->data, *gamma = n->in[1]->data, *beta = n->in[2]->data;
     ag_real *y = n->out->data;
     int N = a->N, C = a->C, S = a->S;
-#pragma omp parallel for if ((long)N * C * S > PAR_MIN)
-    for (int c = 0; c < C; c++) {
+    AG_PARALLEL_FOR(c, C, (long)N * C * S > PAR_MIN, {
         ag_real scale = gamma[c] * a->invstd[c], shift = beta[c] - a->mean[c] * scale;
         for (int i = 0; i < N; i++) {
             size_t o = ((size_t)i * C + c) * S;
             for (int s = 0; s < S; s++) y[o + s] = x[o + s] * scale + shift; /* γx̂ + β */
         }
-    }
+    });
 }
 
 static void bn_bwd(ag_node *n) {
@@ -71,8 +71,7 @@ static void bn_bwd(ag_node *n) {
     ag_real *dx = ag_node_grad(n, 0), *dgamma = ag_node_grad(n, 1), *dbeta = ag_node_grad(n, 2);
     int N = a->N, C = a->C, S = a->S;
     double M = (double)N * S;
-#pragma omp parallel for if ((long)N * C * S > PAR_MIN)
-    for (int c = 0; c < C; c++) {
+    AG_PARALLEL_FOR(c, C, (long)N * C * S > PAR_MIN, {
         ag_real mu = a->mean[c], is = a->invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;           /* Σ dy,  Σ dy·x̂ over channel c */
         for (int i = 0; i < N; i++) {
@@ -96,7 +95,7 @@ static void bn_bwd(ag_node *n) {
                 dx[o + s] += k * (dy[o + s] - mean_dy - xhat * mean_dy_xhat);
             }
         }
-    }
+    });
 }
 
 static const ag_op batchnorm_op = {"batchnorm", bn_fwd, bn_bwd};
@@ -132,8 +131,7 @@ static ag_tensor *batchnorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool 
     }
     ag_real *mean = ag_tape_alloc(t, 2 * sizeof(ag_real) * (size_t)a.C), *invstd = mean + a.C;
     const ag_real *xd = x->data;
-#pragma omp parallel for if ((long)x->size > PAR_MIN)
-    for (int c = 0; c < a.C; c++) {
+    AG_PARALLEL_FOR(c, a.C, (long)x->size > PAR_MIN, {
         if (!training) {
             mean[c] = running_mean[c];
             invstd[c] = (ag_real)(1 / sqrt((double)running_var[c] + eps));
@@ -154,7 +152,7 @@ static ag_tensor *batchnorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool 
         running_mean[c] = (ag_real)((1 - BN_MOMENTUM) * running_mean[c] + BN_MOMENTUM * mu);
         running_var[c] = (ag_real)((1 - BN_MOMENTUM) * running_var[c] +
                                    BN_MOMENTUM * var * M / (M - 1)); /* unbiased */
-    }
+    });
     a.mean = mean;
     a.invstd = invstd;
     return ag_apply(t, &batchnorm_op,
@@ -183,8 +181,7 @@ static void ln_fwd(ag_node *n) {
     int N = a->N, D = a->D;
     ag_real *stats = ag_tape_alloc(n->tape, 2 * sizeof(ag_real) * (size_t)N); /* (μ, 1/σ) */
     n->saved = stats;
-#pragma omp parallel for if ((long)N * D > PAR_MIN)
-    for (int i = 0; i < N; i++) {
+    AG_PARALLEL_FOR(i, N, (long)N * D > PAR_MIN, {
         const ag_real *xi = x + (size_t)i * D;
         ag_real *yi = y + (size_t)i * D;
         double s1 = 0, s2 = 0;
@@ -195,7 +192,7 @@ static void ln_fwd(ag_node *n) {
         stats[2 * i] = m;
         stats[2 * i + 1] = is;
         for (int j = 0; j < D; j++) yi[j] = gamma[j] * ((xi[j] - m) * is) + beta[j]; /* γx̂ + β */
-    }
+    });
 }
 
 static void ln_bwd(ag_node *n) {
@@ -206,8 +203,7 @@ static void ln_bwd(ag_node *n) {
     int N = a->N, D = a->D;
     /* dx = (1/D)·(1/σ)·(D·g − Σg − x̂·Σ(g·x̂)) with g = γ·dy, per example */
     if (dx) {
-#pragma omp parallel for if ((long)N * D > PAR_MIN)
-        for (int i = 0; i < N; i++) {
+        AG_PARALLEL_FOR(i, N, (long)N * D > PAR_MIN, {
             const ag_real *xi = x + (size_t)i * D, *dyi = dy + (size_t)i * D;
             ag_real m = stats[2 * i], is = stats[2 * i + 1];
             double sum_g = 0, sum_g_xhat = 0;
@@ -222,12 +218,11 @@ static void ln_bwd(ag_node *n) {
                 ag_real xhat = (xi[j] - m) * is;
                 dxi[j] += is * (gamma[j] * dyi[j] - mean_g - xhat * mean_g_xhat);
             }
-        }
+        });
     }
     /* dγ_j = Σ_i dy·x̂,  dβ_j = Σ_i dy: summed over examples, one thread per feature. */
     if (dgamma || dbeta) {
-#pragma omp parallel for if ((long)N * D > PAR_MIN)
-        for (int j = 0; j < D; j++) {
+        AG_PARALLEL_FOR(j, D, (long)N * D > PAR_MIN, {
             double sg = 0, sb = 0;
             for (int i = 0; i < N; i++) {
                 size_t o = (size_t)i * D + j;
@@ -236,7 +231,7 @@ static void ln_bwd(ag_node *n) {
             }
             if (dgamma) dgamma[j] += (ag_real)sg;
             if (dbeta) dbeta[j] += (ag_real)sb;
-        }
+        });
     }
 }
 

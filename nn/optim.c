@@ -10,6 +10,7 @@
  * another machine stays bit-identical.
  */
 #include "nn/optim.h"
+#include "autograd/parallel.h" /* AG_PARALLEL_FOR: threads for big loops, no malloc */
 
 #include <math.h>
 #include <stdio.h>
@@ -253,11 +254,10 @@ static double global_grad_norm(nn_optim *o) {
         const ag_real *g = x->grad;
         size_t n = x->size, chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
         double *part = o->partials;
-#pragma omp parallel for if (n >= NN_OPTIM_PAR_MIN) schedule(static)
-        for (size_t c = 0; c < chunks; c++) {
-            size_t lo = c * NORM_CHUNK, len = n - lo < NORM_CHUNK ? n - lo : NORM_CHUNK;
+        AG_PARALLEL_FOR(c, (long)chunks, n >= NN_OPTIM_PAR_MIN, {
+            size_t lo = (size_t)c * NORM_CHUNK, len = n - lo < NORM_CHUNK ? n - lo : NORM_CHUNK;
             part[c] = sum_squares(g + lo, len);
-        }
+        });
         for (size_t c = 0; c < chunks; c++) total += part[c];
     }
     return sqrt(total);
@@ -269,27 +269,26 @@ static double global_grad_norm(nn_optim *o) {
 
 static void sgd_plain(size_t n, ag_real *restrict w, const ag_real *restrict g, ag_real lr,
                       ag_real c, ag_real l2) {
-#pragma omp parallel for simd if (n >= NN_OPTIM_PAR_MIN) schedule(static)
-    for (size_t j = 0; j < n; j++) w[j] -= lr * (c * g[j] + l2 * w[j]);
+    AG_PARALLEL_FOR_SIMD(j, (long)n, n >= NN_OPTIM_PAR_MIN, {
+        w[j] -= lr * (c * g[j] + l2 * w[j]);
+    });
 }
 
 static void sgd_momentum(size_t n, ag_real *restrict w, const ag_real *restrict g,
                          ag_real *restrict b, ag_real lr, ag_real c, ag_real l2, ag_real mu) {
-#pragma omp parallel for simd if (n >= NN_OPTIM_PAR_MIN) schedule(static)
-    for (size_t j = 0; j < n; j++) {
+    AG_PARALLEL_FOR_SIMD(j, (long)n, n >= NN_OPTIM_PAR_MIN, {
         b[j] = mu * b[j] + (c * g[j] + l2 * w[j]); /* b = μb + g */
         w[j] -= lr * b[j];
-    }
+    });
 }
 
 static void sgd_nesterov(size_t n, ag_real *restrict w, const ag_real *restrict g,
                          ag_real *restrict b, ag_real lr, ag_real c, ag_real l2, ag_real mu) {
-#pragma omp parallel for simd if (n >= NN_OPTIM_PAR_MIN) schedule(static)
-    for (size_t j = 0; j < n; j++) {
+    AG_PARALLEL_FOR_SIMD(j, (long)n, n >= NN_OPTIM_PAR_MIN, {
         ag_real gj = c * g[j] + l2 * w[j];
         b[j] = mu * b[j] + gj;                     /* b = μb + g */
         w[j] -= lr * (gj + mu * b[j]);             /* look ahead: g + μb */
-    }
+    });
 }
 
 /* Kingma & Ba's Algorithm 1, w ← w − lr·m̂/(√v̂ + eps) with m̂ = m/(1−β1^t), v̂ = v/(1−β2^t),
@@ -299,21 +298,20 @@ static void sgd_nesterov(size_t n, ag_real *restrict w, const ag_real *restrict 
  * sqrt can only be vectorised when it need not set errno (build with -fno-math-errno);
  * otherwise asking for simd would only make clang warn that it cannot. */
 #ifdef __NO_MATH_ERRNO__
-#define ADAM_LOOP_PRAGMA _Pragma("omp parallel for simd if (n >= NN_OPTIM_PAR_MIN) schedule(static)")
+#define ADAM_FOR AG_PARALLEL_FOR_SIMD
 #else
-#define ADAM_LOOP_PRAGMA _Pragma("omp parallel for if (n >= NN_OPTIM_PAR_MIN) schedule(static)")
+#define ADAM_FOR AG_PARALLEL_FOR
 #endif
 static void adam_update(size_t n, ag_real *restrict w, const ag_real *restrict g,
                         ag_real *restrict m, ag_real *restrict v, ag_real c, ag_real l2,
                         ag_real b1, ag_real b2, ag_real step, ag_real inv_sqrt_bc2,
                         ag_real eps, ag_real decay) {
-ADAM_LOOP_PRAGMA
-    for (size_t j = 0; j < n; j++) {
+    ADAM_FOR(j, (long)n, n >= NN_OPTIM_PAR_MIN, {
         ag_real gj = c * g[j] + l2 * w[j];
         m[j] = b1 * m[j] + (1 - b1) * gj;          /* m = β1 m + (1-β1) g */
         v[j] = b2 * v[j] + (1 - b2) * gj * gj;     /* v = β2 v + (1-β2) g² */
         w[j] = decay * w[j] - step * m[j] / (real_sqrt(v[j]) * inv_sqrt_bc2 + eps);
-    }
+    });
 }
 
 double nn_optim_step(nn_optim *o) {

@@ -103,14 +103,17 @@ int posix_memalign(void **p, size_t align, size_t n) {
     return *p || !n ? 0 : 12; /* ENOMEM */
 }
 
-static void count_begin(void) {
+/* Not static: tests/nn/test_alloc_nn.c counts with them too (one interposer per binary). */
+void test_alloc_count_begin(void) {
     atomic_store(&n_allocs, 0);
     atomic_store(&counting, true);
 }
-static long count_end(void) {
+long test_alloc_count_end(void) {
     atomic_store(&counting, false);
     return atomic_load(&n_allocs);
 }
+#define count_begin test_alloc_count_begin
+#define count_end test_alloc_count_end
 
 /* The counter must see allocations, or "zero" below would prove nothing: every entry
  * point once, then the library's own calls from another translation unit. */
@@ -154,6 +157,78 @@ TEST(alloc_steady_state_training_step_calls_malloc_zero_times) {
     if (n) test_fail(__FILE__, __LINE__, "%ld allocations in 20 steady-state steps", n);
     CHECK(last < first);      /* the steps really trained */
     mlp_free(&m);
+    ag_tape_free(t);
+}
+
+/* The other kernels with loops: convolution both ways (im2col, col2im), pools, permute,
+ * reductions along an axis, the fused losses and the noise ops.  Sized so that some loops
+ * take the threaded path and others stay on the calling thread: under LLVM's libomp both
+ * used to allocate (see AG_PARALLEL_FOR in autograd/internal.h). */
+enum { CN = 16, CH = 28 };
+
+typedef struct {
+    ag_tensor *w1, *b1, *w2, *lv;
+    ag_real x[CN * CH * CH];
+    int labels[CN];
+} convnet;
+
+static void convnet_init(convnet *m, uint64_t seed) {
+    ag_rng r;
+    ag_rng_seed(&r, seed);
+    m->w1 = ag_param(4, (int[]){8, 1, 3, 3});
+    m->b1 = ag_param(1, (int[]){8});
+    m->w2 = ag_param(4, (int[]){8, 4, 4, 4});   /* conv_transpose2d: (C, F, kh, kw) */
+    m->lv = ag_param(1, (int[]){1});
+    ag_fill_randn(&r, m->w1, 0.3f);
+    ag_fill_randn(&r, m->w2, 0.1f);
+    for (int i = 0; i < CN * CH * CH; i++) m->x[i] = (ag_real)ag_rng_uniform(&r);
+    for (int i = 0; i < CN; i++) m->labels[i] = (int)ag_rng_below(&r, 10);
+}
+
+static void convnet_free(convnet *m) {
+    ag_tensor_free(m->w1);
+    ag_tensor_free(m->b1);
+    ag_tensor_free(m->w2);
+    ag_tensor_free(m->lv);
+}
+
+static double convnet_step(ag_tape *t, convnet *m) {
+    ag_tensor *x = ag_from_data(t, 4, (int[]){CN, 1, CH, CH}, m->x);
+    ag_tensor *h = ag_relu(t, ag_conv2d(t, x, m->w1, m->b1, 1, 1));     /* (16, 8, 28, 28) */
+    ag_tensor *mx = ag_max_pool2d(t, h, 2, 2, 0), *av = ag_avg_pool2d(t, h, 2, 2, 0);
+    ag_tensor *z = ag_dropout(t, ag_reparameterize(t, mx, ag_scale(t, av, -1)), 0.25f, true);
+    ag_tensor *up = ag_conv_transpose2d(t, z, m->w2, NULL, 2, 1, 0);      /* (16, 4, 28, 28) */
+    ag_tensor *rows = ag_reshape(t, ag_permute(t, up, (int[]){0, 2, 3, 1}), 2, (int[]){CN, -1});
+    ag_tensor *recon = ag_mean(t, ag_gaussian_nll(t, up, m->lv, ag_sigmoid(t, up)));
+    ag_tensor *cls = ag_mean(t, ag_softmax_cross_entropy(t, ag_slice(t, rows, 1, 0, 10),
+                                                         m->labels));
+    ag_tensor *lse = ag_mean(t, ag_logsumexp_axis(t, ag_log_softmax(t, rows, 1), 1, false));
+    ag_tensor *loss = ag_add(t, ag_add(t, recon, cls), ag_scale(t, lse, 0.01f));
+    double value = (double)ag_item(loss);
+    ag_backward(t, loss);
+    ag_tensor *params[] = {m->w1, m->b1, m->w2, m->lv};
+    for (int k = 0; k < 4; k++) {
+        for (size_t i = 0; i < params[k]->size; i++)
+            params[k]->data[i] -= (ag_real)0.01 * params[k]->grad[i];
+        ag_zero_grad(params[k]);
+    }
+    ag_tape_clear(t);
+    return value;
+}
+
+TEST(alloc_steady_state_conv_step_calls_malloc_zero_times) {
+    ag_tape *t = ag_tape_new(7);
+    convnet m;
+    convnet_init(&m, 7);
+    convnet_step(t, &m);
+    convnet_step(t, &m);
+    count_begin();
+    double last = 0;
+    for (int s = 0; s < 5; s++) last = convnet_step(t, &m);
+    long n = count_end();
+    if (n) test_fail(__FILE__, __LINE__, "%ld allocations in 5 steady-state conv steps", n);
+    CHECK(isfinite(last));
+    convnet_free(&m);
     ag_tape_free(t);
 }
 

@@ -4,6 +4,7 @@
 #include "tests/test.h"
 #include "autograd/autograd.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,21 @@ TEST(tape_errors_name_op_and_shapes) {
     CHECK(strstr(test_last_error, "reshape") && strstr(test_last_error, "(2, 3)"));
     EXPECT_ERROR(ag_sum_axis(t, a, 2, false));
     CHECK(strstr(test_last_error, "(2, 3)") != NULL);
+    ag_tape_free(t);
+}
+
+/* Sizes that overflow size_t are errors, not a wrapped-around (tiny) allocation: 65536^4
+ * is 2^64 elements, which a plain product turns into 0. */
+TEST(tape_sizes_that_overflow_are_errors) {
+    EXPECT_ERROR(ag_tensor_new(4, (int[]){65536, 65536, 65536, 65536}, false));
+    CHECK(strstr(test_last_error, "(65536, 65536, 65536, 65536)") &&
+          strstr(test_last_error, "more elements than this machine can address"));
+    ag_tape *t = ag_tape_new(1);
+    EXPECT_ERROR(ag_zeros(t, 4, (int[]){65536, 65536, 65536, 65537}));
+    EXPECT_ERROR(ag_tape_alloc(t, SIZE_MAX - 8));
+    CHECK(strstr(test_last_error, "tape_alloc") != NULL);
+    ag_tensor *e = ag_zeros(t, 4, (int[]){65536, 65536, 65536, 0}); /* empty: fine */
+    CHECK(e->size == 0);
     ag_tape_free(t);
 }
 
