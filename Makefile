@@ -38,6 +38,15 @@ FLT  := $(call TREE,float)
 DBL  := $(call TREE,double)
 LIBTREE := $(if $(filter double,$(REAL)),$(DBL),$(FLT))
 
+# Objects depend on the compiler and flags that built them: one stamp per tree, rewritten
+# only when they change, so `make PORTABLE=1` or `make CC=clang` after a normal build
+# recompiles instead of quietly linking the old -march=native objects.
+FLAGS_LINE := $(CC) $(CFLAGS_COMMON) $(CFLAGS)
+stamp = $(shell mkdir -p $(1) && { echo '$(FLAGS_LINE)' | cmp -s - $(1)/.flags || \
+                echo '$(FLAGS_LINE)' > $(1)/.flags; })$(1)/.flags
+FLT_STAMP := $(call stamp,$(FLT))
+DBL_STAMP := $(call stamp,$(DBL))
+
 .PHONY: all lib test test-float test-double sanitize demo data bench install clean examples valgrind
 all: lib examples
 
@@ -48,10 +57,10 @@ build/.deps: scripts/install_deps.sh
 	@sh scripts/install_deps.sh
 	@mkdir -p build && touch $@
 
-$(FLT)/%.o: %.c Makefile | build/.deps
+$(FLT)/%.o: %.c Makefile $(FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
-$(DBL)/%.o: %.c Makefile | build/.deps
+$(DBL)/%.o: %.c Makefile $(DBL_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
 
@@ -66,7 +75,7 @@ $(DBL)/run_tests: $(TEST_SRC:%.c=$(DBL)/%.o) $(DBL)/libhenbun.a
 	$(CC) $(CFLAGS_COMMON) -o $@ $^ $(LDLIBS)
 
 examples: $(EXAMPLES)
-build/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(LIBTREE)/libhenbun.a
+build/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(LIBTREE)/libhenbun.a $(LIBTREE)/.flags
 	$(CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) $(CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 test: $(FLT)/run_tests $(DBL)/run_tests examples
