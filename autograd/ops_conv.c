@@ -273,9 +273,9 @@ ag_tensor *ag_conv_transpose2d(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor
 }
 
 /* ---- pooling ------------------------------------------------------------------------------
- * Windows of k×k at `stride` over an input padded by `pad` on each side.  Backward is
- * written as a gather (each input pixel sums the windows that cover it), so every dx
- * element gets one addition and no two threads touch the same pixel. */
+ * Windows of k×k at `stride` over an input padded by `pad` on each side.  Average
+ * pooling's backward is a gather (each input pixel sums the windows that cover it), so no
+ * two threads touch the same pixel; max pooling scatters through its saved argmax. */
 
 typedef struct {
     int N, C, H, W, k, stride, pad, Ho, Wo;
@@ -341,22 +341,14 @@ static void maxpool_bwd(ag_node *n)
     const int32_t *arg = n->saved;
     size_t HW = (size_t)a->H * a->W, P = (size_t)a->Ho * a->Wo;
     long planes = (long)a->N * a->C;
-    AG_PARALLEL_FOR(pl, planes, planes * (long)HW > AG_PAR_MIN, {
-        for (int ih = 0; ih < a->H; ih++) {
-            int oh0, oh1;
-            covering(ih, a, a->Ho, &oh0, &oh1);
-            for (int iw = 0; iw < a->W; iw++) {
-                int ow0, ow1, i = ih * a->W + iw;
-                covering(iw, a, a->Wo, &ow0, &ow1);
-                ag_real sum = 0;                        /* dy of the windows i won */
-                for (int oh = oh0; oh < oh1; oh++)
-                    for (int ow = ow0; ow < ow1; ow++) {
-                        size_t o = pl * P + (size_t)oh * a->Wo + ow;
-                        if (arg[o] == i) sum += dy[o];
-                    }
-                dx[pl * HW + i] += sum;
-            }
-        }
+    /* A scatter through the saved argmax: one addition per output, where a gather would
+     * visit every window covering every input pixel.  Threads own whole planes, so two
+     * threads never add into the same pixel. */
+    AG_PARALLEL_FOR(pl, planes, planes * (long)P > AG_PAR_MIN, {
+        ag_real *d = dx + pl * HW;
+        const ag_real *g = dy + pl * P;
+        const int32_t *w = arg + pl * P;
+        for (size_t o = 0; o < P; o++) d[w[o]] += g[o];
     });
 }
 
