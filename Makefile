@@ -5,6 +5,7 @@
 #   make sanitize         the test suites under ASan + UBSan
 #   make demo             fetch data if missing, train the classic VAE, write pictures to out/
 #   make bench            speed against OpenBLAS / PyTorch when installed (build/bench.csv)
+#   make fuzz             libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each; make fuzz-ci: 20 s each
 #   make valgrind         every program's short run under valgrind memcheck (slow; not in make test)
 #   make install PREFIX=/usr/local
 #
@@ -117,4 +118,5 @@ clean:
 	rm -rf build
 
 -include bench/bench.mk
+include tests/fuzz/fuzz.mk
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -3,8 +3,10 @@
  * parameters) and a forward function; see layer.h for the interface. */
 #include "nn/layer.h"
 
+#include <limits.h>
 #include <string.h>
 
+/* Fits an int: nn_net_new refuses larger inputs and outputs of every layer. */
 static int per_example_size(const nn_layer *l) {
     int s = 1;
     for (int i = 0; i < l->in_ndim; i++) s *= l->in_shape[i];
@@ -67,8 +69,12 @@ ACTIVATION(exp,        false, NN_ARG_NONE,     ag_exp(t, x))
 /* ---- dropout: active only when training ---------------------------------------------------- */
 
 static int dropout_build(nn_layer *l, ag_rng *rng, nn_error *err) {
-    if (l->spec.f < 0 || l->spec.f >= 1)
-        return nn_fail(err, "dropout rate must be in [0, 1), got %g", l->spec.f);
+    /* Written so that a NaN fails too, and checked as the op sees the rate: as an ag_real
+     * (0.999999999996 is below 1 as a double but rounds to a float 1). */
+    double f = l->spec.f;
+    if (!(f >= 0 && f < 1 && (ag_real)f < 1))
+        return nn_fail(err, "dropout rate must be in [0, 1), got %.12g%s", f,
+                       f >= 0 && f < 1 ? " (1 in " AG_REAL_NAME " precision)" : "");
     return same_shape_build(l, rng, err);
 }
 static ag_tensor *dropout_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool training) {
@@ -99,9 +105,13 @@ const nn_layer_type nn_flatten_type = {
 static int reshape_build(nn_layer *l, ag_rng *rng, nn_error *err) {
     (void)rng;
     char a[64];
-    int size = 1;
-    for (int i = 0; i < l->spec.ndim; i++) size *= l->spec.shape[i];
-    if (l->spec.ndim < 1 || size != per_example_size(l))
+    if (l->spec.ndim < 1 || l->spec.ndim > NN_MAX_SHAPE)
+        return nn_fail(err, "reshape needs 1 to %d dimensions, got %d", NN_MAX_SHAPE,
+                       l->spec.ndim);
+    long long size = 1; /* in 64 bits, stopping early: the numbers may be anything */
+    for (int i = 0; i < l->spec.ndim && size <= INT_MAX; i++)
+        size = l->spec.shape[i] < 1 ? 0 : size * l->spec.shape[i];
+    if (size != per_example_size(l))
         return nn_fail(err, "cannot reshape %d values into %s", per_example_size(l),
                        nn_shape_str(l->spec.ndim, l->spec.shape, a, sizeof a));
     l->out_ndim = l->spec.ndim;

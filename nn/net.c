@@ -2,6 +2,7 @@
  * initialisation, the forward pass, and the summary table. */
 #include "nn/layer.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,37 @@ static nn_init resolve_init(const nn_spec *spec, int i) {
     return NN_INIT_XAVIER;
 }
 
+/* Layers compute with per-example sizes in int (a flatten multiplies its input's dims), so
+ * every shape that reaches a layer — the net's input and each layer's output — has dims of
+ * at least 1 and at most INT_MAX values in all.  Returns the number of values, or 0 for an
+ * empty shape and -1 for one that is too large. */
+static long long shape_values(int ndim, const int *shape) {
+    long long n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1) return 0;
+        n *= shape[i]; /* both factors < 2^31: no overflow before the test */
+        if (n > INT_MAX) return -1;
+    }
+    return n;
+}
+
+/* After a layer's build: its output obeys the rule above, so the next layer may rely on it
+ * (on an 8x8 image, "convt 1 k1 s40000" would otherwise hand a flatten 7.8e10 values to
+ * count in int). */
+static int check_output(const nn_layer *l, nn_error *err) {
+    char s[64];
+    if (l->out_ndim < 1 || l->out_ndim > NN_MAX_SHAPE)
+        return nn_fail(err, "output has %d dims (1 to %d allowed)", l->out_ndim, NN_MAX_SHAPE);
+    long long v = shape_values(l->out_ndim, l->out_shape);
+    if (v == 0)
+        return nn_fail(err, "output %s has an empty dimension",
+                       nn_shape_str(l->out_ndim, l->out_shape, s, sizeof s));
+    if (v < 0)
+        return nn_fail(err, "output %s has more than %d values per example",
+                       nn_shape_str(l->out_ndim, l->out_shape, s, sizeof s), INT_MAX);
+    return 0;
+}
+
 void nn_net_free(nn_net *net) {
     if (!net) return;
     for (int i = 0; i < net->n_layers; i++) {
@@ -102,6 +134,11 @@ nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng
                 in_ndim);
         return NULL;
     }
+    if (shape_values(in_ndim, in_shape) < 1) {
+        nn_fail(err, "network input %s: every dimension must be at least 1 and an example at "
+                "most %d values", nn_shape_str(in_ndim, in_shape, a, sizeof a), INT_MAX);
+        return NULL;
+    }
     int n = 0;
     while (spec[n].type) n++;
     nn_net *net = calloc(1, sizeof *net);
@@ -121,7 +158,7 @@ nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng
         l->in_ndim = ndim;
         memcpy(l->in_shape, shape, sizeof shape);
         nn_error inner = {"layer build failed without a message"};
-        if (l->type->build(l, rng, &inner) != 0) {
+        if (l->type->build(l, rng, &inner) != 0 || check_output(l, &inner) != 0) {
             nn_fail(err, "layer %d (%s): input %s: %s", i, nn_spec_str(&spec[i], b, sizeof b),
                     nn_shape_str(ndim, shape, a, sizeof a), inner.msg);
             nn_net_free(net);

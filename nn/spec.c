@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,11 @@ static int parse_real(parser *ps, const char *s, size_t len, double *out, const 
     errno = 0;
     double v = strtod(buf, &end);
     if (*end || errno) goto bad;
+    /* strtod also reads "-nan" and "-inf": no rate, slope, eps or deviation means anything
+     * there, and a NaN slips past range checks such as dropout's "0 <= p < 1". */
+    if (!isfinite(v))
+        return nn_fail(ps->err, "spec:%d: %s must be a finite number, got '%.*s'", col(ps, s),
+                       what, (int)len, s);
     *out = v;
     return 0;
 bad:
