@@ -27,6 +27,7 @@
 #include "vae/vae.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
+#include "examples/common/settings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -227,16 +228,6 @@ static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
     free(idx);
     free(rep);
     return score;
-}
-
-/* What fixes the training of a held-out class, as "key=value" lines: a checkpoint made
- * with other settings is not resumed.  (Not the epochs: --resume may train further.) */
-static void settings_text(const config *c, char *buf, size_t n) {
-    snprintf(buf, n,
-             "program=anomaly\ndataset=%s\nencoder=%s\ndecoder=%s\nlikelihood=%s\nsigma=%.17g\n"
-             "binarize=%s\nlatent=%d\nbatch=%d\nlr=%.17g\ntrain_n=%d\nseed=%llu\n",
-             c->dataset, c->encoder, c->decoder, c->likelihood, c->sigma, c->binarize,
-             c->latent, c->batch, c->lr, c->train_n, (unsigned long long)c->seed);
 }
 
 /* The checkpoint of held-out class cls in --out. */
@@ -574,8 +565,19 @@ int main(int argc, char **argv) {
         .names = {"-elbo", "recon", "kl"}});
     outcome *res = calloc((size_t)n_runs, sizeof *res);
     if (!res) ag_error(PROG, "out of memory");
+    /* What fixes the training of a held-out class, as "key=value" lines (then holdout=):
+     * a checkpoint made with other settings is not resumed.  (Not the epochs: --resume may
+     * train further.) */
+    const setting fixed[] = {
+        {"dataset", SET_STRING, &c.dataset},       {"encoder", SET_STRING, &c.encoder},
+        {"decoder", SET_STRING, &c.decoder},       {"likelihood", SET_STRING, &c.likelihood},
+        {"sigma", SET_DOUBLE, &c.sigma},           {"binarize", SET_STRING, &c.binarize},
+        {"latent", SET_INT, &c.latent},            {"batch", SET_INT, &c.batch},
+        {"lr", SET_DOUBLE, &c.lr},                 {"train_n", SET_INT, &c.train_n},
+        {"seed", SET_U64, &c.seed},
+        {0}};
     static char settings[4096];
-    settings_text(&c, settings, sizeof settings);
+    settings_write(settings, sizeof settings, PROG, fixed);
     if (!c.resume) /* a new run: no checkpoint of an old one is taken for its own */
         for (int r = 0; r < n_runs; r++) {
             char ck[4096];

@@ -22,6 +22,7 @@
 #include "vae/boltzmann.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
+#include "examples/common/settings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -389,14 +390,24 @@ int main(int argc, char **argv) {
     nn_params_extend(&saved, NULL, bz_params(s));
     nn_optim_state(opt, "optim", &saved);
     static nn_ckpt_meta meta; /* 8 KiB of text: off the stack */
+    int L = e.binary ? c.L : 0;                /* only the Ising energy has them */
+    double beta = e.binary ? c.beta : 0.0;
+    const setting fix_sampler[] = {
+        {"energy", SET_STRING, &e.name},           {"L", SET_INT, &L},
+        {"beta", SET_DOUBLE, &beta},               {"latent", SET_INT, &c.latent},
+        {"encoder", SET_STRING, &bc.encoder_text}, {"decoder", SET_STRING, &bc.decoder_text},
+        {0}};
+    const setting fix_training[] = {
+        {"iters", SET_INT, &c.iters},              {"batch", SET_INT, &c.batch},
+        {"samples", SET_INT, &c.samples},          {"anneal", SET_INT, &c.anneal},
+        {"anneal_from", SET_DOUBLE, &c.anneal_from}, {"lr", SET_DOUBLE, &c.lr},
+        {"clip", SET_DOUBLE, &c.clip},             {"score_gradient", SET_BOOL, &c.score_gradient},
+        {"log_every", SET_INT, &c.log_every},      {"seed", SET_U64, &c.seed},
+        {0}};
     char model[2048], settings[3072];
-    snprintf(model, sizeof model, "program=boltzmann\nenergy=%s\nL=%d\nbeta=%.17g\n"
-             "latent=%d\nencoder=%s\ndecoder=%s\n", e.name, e.binary ? c.L : 0,
-             e.binary ? c.beta : 0.0, c.latent, bc.encoder_text, bc.decoder_text);
-    snprintf(settings, sizeof settings, "%siters=%d\nbatch=%d\nsamples=%d\nanneal=%d\n"
-             "anneal_from=%.17g\nlr=%.17g\nclip=%.17g\nscore_gradient=%d\nlog_every=%d\n"
-             "seed=%llu\n", model, c.iters, c.batch, c.samples, c.anneal, c.anneal_from, c.lr,
-             c.clip, (int)c.score_gradient, c.log_every, (unsigned long long)c.seed);
+    settings_write(model, sizeof model, PROG, fix_sampler);
+    snprintf(settings, sizeof settings, "%s", model);
+    settings_append(settings, sizeof settings, fix_training);
     const char *ckpt_in = c.load ? c.load : c.resume;
     const char *expect = c.load ? model : settings;
     int step = 0;

@@ -27,6 +27,7 @@
 #include "nn/nn.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
+#include "examples/common/settings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -108,66 +109,6 @@ static bool given(int argc, char **argv, const char *name) {
             (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
             return true;
     return false;
-}
-
-/* The settings a checkpoint must remember, as "key=value" lines.  input= and classes=
- * are there for other programs that rebuild the net (the GAN examples' digit scorer). */
-static void config_to_text(const config *c, const int *in_shape, double test_acc, char *buf,
-                           size_t n) {
-    snprintf(buf, n,
-             "program=classify\ndataset=%s\ninput=%d %d %d\nclasses=%d\narch=%s\nnet=%s\n"
-             "optim=%s\nlr=%.17g\nschedule=%s\nwarmup=%d\nweight_decay=%.17g\nbatch=%d\n"
-             "epochs=%d\nseed=%llu\ntest_acc=%.4f\n",
-             c->dataset, in_shape[0], in_shape[1], in_shape[2], N_CLASSES, arch_name(c),
-             spec_of(c), c->optim, c->lr, c->schedule, c->warmup, c->weight_decay, c->batch,
-             c->epochs, (unsigned long long)c->seed, test_acc);
-}
-
-/* Reads the lines back into c, except the keys whose flags were given on the command line;
- * strings point into `text`, which must outlive c. */
-static int config_from_text(config *c, char *text, const char *path, int argc, char **argv,
-                            int *saved_batch) {
-    if (strncmp(text, "program=classify\n", 17) != 0) {
-        fprintf(stderr, PROG ": %s: not a checkpoint of this program (its meta text does "
-                        "not start with 'program=classify')\n", path);
-        return -1;
-    }
-    bool net_given = given(argc, argv, "net") || given(argc, argv, "arch");
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char *eq = strchr(line, '=');
-        if (!eq) continue;
-        *eq = 0;
-        const char *k = line, *v = eq + 1;
-        if (!strcmp(k, "batch")) *saved_batch = atoi(v);
-        if (!strcmp(k, "net") && !net_given) c->net = v;
-        else if (!strcmp(k, "weight_decay") && !given(argc, argv, "weight-decay"))
-            c->weight_decay = atof(v);
-        else if (given(argc, argv, k)) continue; /* the command line wins */
-        else if (!strcmp(k, "dataset")) c->dataset = v;
-        else if (!strcmp(k, "optim")) c->optim = v;
-        else if (!strcmp(k, "lr")) c->lr = atof(v);
-        else if (!strcmp(k, "schedule")) c->schedule = v;
-        else if (!strcmp(k, "warmup")) c->warmup = atoi(v);
-        else if (!strcmp(k, "batch")) c->batch = atoi(v);
-        else if (!strcmp(k, "epochs")) c->epochs = atoi(v);
-        else if (!strcmp(k, "seed")) c->seed = strtoull(v, NULL, 10);
-    }
-    /* The checkpoint may have been written by hand or by another version: check what was read. */
-    if (strcmp(c->dataset, "mnist") && strcmp(c->dataset, "fashion")) {
-        fprintf(stderr, PROG ": %s: unknown dataset '%s' in the checkpoint\n", path, c->dataset);
-        return -1;
-    }
-    if (strcmp(c->optim, "adam") && strcmp(c->optim, "adamw") && strcmp(c->optim, "sgd")) {
-        fprintf(stderr, PROG ": %s: unknown optimizer '%s' in the checkpoint\n", path, c->optim);
-        return -1;
-    }
-    if (strcmp(c->schedule, "constant") && strcmp(c->schedule, "cosine") &&
-        strcmp(c->schedule, "step")) {
-        fprintf(stderr, PROG ": %s: unknown schedule '%s' in the checkpoint\n", path,
-                c->schedule);
-        return -1;
-    }
-    return 0;
 }
 
 static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
@@ -516,6 +457,30 @@ int main(int argc, char **argv) {
     if (rc) return rc < 0 ? 2 : 0;
     if (c.eval && c.resume) return fail(2, "--eval and --resume exclude each other");
 
+    /* What a checkpoint remembers, as "key=value" lines in this order.  input=, classes=
+     * and arch= are there for other programs that rebuild the net (the GAN examples' digit
+     * scorer), test_acc= for the reader: they are set before every save, from what the
+     * program knows then, and what a checkpoint says of them is not used. */
+    char input[48] = "", test_acc[16] = "";
+    const char *input_text = input, *arch = c.arch, *acc_text = test_acc;
+    int classes = N_CLASSES;
+    const setting remembered[] = {
+        {"dataset", SET_STRING, &c.dataset},
+        {"input", SET_STRING, &input_text},
+        {"classes", SET_INT, &classes},
+        {"arch", SET_STRING, &arch},
+        {"net", SET_STRING, &c.net},
+        {"optim", SET_STRING, &c.optim},
+        {"lr", SET_DOUBLE, &c.lr},
+        {"schedule", SET_STRING, &c.schedule},
+        {"warmup", SET_INT, &c.warmup},
+        {"weight_decay", SET_DOUBLE, &c.weight_decay},
+        {"batch", SET_INT, &c.batch},
+        {"epochs", SET_INT, &c.epochs},
+        {"seed", SET_U64, &c.seed},
+        {"test_acc", SET_STRING, &acc_text},
+        {0}};
+
     nn_error err;
     static nn_ckpt_meta meta;                /* 8 KiB of text: keep it off the stack */
     static char saved_text[NN_CKPT_TEXT_MAX]; /* c's strings point here on --resume/--eval */
@@ -524,13 +489,37 @@ int main(int argc, char **argv) {
     if (ckpt_in) {
         if (nn_checkpoint_info(ckpt_in, &meta, NULL, &err)) return fail(1, err.msg);
         memcpy(saved_text, meta.text, sizeof saved_text);
-        if (config_from_text(&c, saved_text, ckpt_in, argc, argv, &saved_batch)) return 1;
+        if (settings_read(saved_text, PROG, remembered, ckpt_in)) return 1;
+        saved_batch = c.batch;
+        /* Flags given on the command line win over the checkpoint: parse it again over what
+         * was read.  --arch alone names a preset, which the checkpoint's net= would hide. */
+        cli_parse(argc, argv, &prog, opts);
+        if (given(argc, argv, "arch") && !given(argc, argv, "net")) c.net = NULL;
+        /* The checkpoint may have been written by hand or by another version. */
+        if (strcmp(c.dataset, "mnist") && strcmp(c.dataset, "fashion")) {
+            fprintf(stderr, PROG ": %s: unknown dataset '%s' in the checkpoint\n", ckpt_in,
+                    c.dataset);
+            return 1;
+        }
+        if (strcmp(c.optim, "adam") && strcmp(c.optim, "adamw") && strcmp(c.optim, "sgd")) {
+            fprintf(stderr, PROG ": %s: unknown optimizer '%s' in the checkpoint\n", ckpt_in,
+                    c.optim);
+            return 1;
+        }
+        if (strcmp(c.schedule, "constant") && strcmp(c.schedule, "cosine") &&
+            strcmp(c.schedule, "step")) {
+            fprintf(stderr, PROG ": %s: unknown schedule '%s' in the checkpoint\n", ckpt_in,
+                    c.schedule);
+            return 1;
+        }
     }
     if (c.batch < 1 || c.epochs < 0 || c.warmup < 0 || !(c.lr > 0) || !(c.weight_decay >= 0))
         return fail(2, "--batch must be >= 1, --epochs and --warmup >= 0, --lr > 0, "
                        "--weight-decay >= 0");
     if (c.net && strchr(c.net, '\n'))  /* the checkpoint's meta is one key per line */
         return fail(2, "--net: write the spec on one line");
+    arch = arch_name(&c);
+    c.net = spec_of(&c); /* the preset as spec text */
     bool fashion = !strcmp(c.dataset, "fashion");
     char out_buf[4096];
     if (!c.out) {
@@ -554,6 +543,8 @@ int main(int argc, char **argv) {
         nn_dataset_free(train);
         return fail(1, err.msg);
     }
+    snprintf(input, sizeof input, "%d %d %d", test->shape[0], test->shape[1], test->shape[2]);
+    input_text = input, classes = N_CLASSES, acc_text = test_acc; /* not the checkpoint's */
     model m;
     if (build_model(&m, &c, test->shape)) {
         nn_dataset_free(train);
@@ -681,7 +672,8 @@ int main(int argc, char **argv) {
         }
         if (st.interrupted && step < (long)(epoch + 1) * per_epoch) { /* stopped half-way */
             meta.epoch = epoch, meta.step = step;
-            config_to_text(&c, test->shape, ev.pred ? ev.acc : NAN, meta.text, sizeof meta.text);
+            snprintf(test_acc, sizeof test_acc, "%.4f", ev.pred ? ev.acc : NAN);
+            settings_write(meta.text, sizeof meta.text, PROG, remembered);
             run_text_put(meta.text, sizeof meta.text, "epoch_sums", sums, 3);
             code = run_stop_status();
             if (!run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
@@ -707,7 +699,8 @@ int main(int argc, char **argv) {
                        &err))
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = epoch + 1, meta.step = step;
-        config_to_text(&c, test->shape, ev.acc, meta.text, sizeof meta.text);
+        snprintf(test_acc, sizeof test_acc, "%.4f", ev.acc);
+        settings_write(meta.text, sizeof meta.text, PROG, remembered);
         if (run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
             code = 1;
             break;

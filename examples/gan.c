@@ -17,6 +17,7 @@
 #include "vae/gan.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
+#include "examples/common/settings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -107,66 +108,30 @@ static const char *d_spec(const config *c) {
     return c->discriminator ? c->discriminator : !strcmp(c->arch, "dcgan") ? dc_d : mlp_d;
 }
 
-/* What fixes the model and its training, as "key=value" lines (the generator and
- * discriminator as spec text, so a checkpoint rebuilds itself); then the state of
- * progress.png. */
 /* progress.png's rows: the iteration count at which each was taken; a row is taken at the
  * end of every stride-th epoch and of the run. */
 typedef struct progress_state { int rows, stride; long iters[PROGRESS_ROWS]; } progress_state;
 
-static void config_to_text(const config *c, const progress_state *ps, char *buf, size_t n) {
-    int k = snprintf(buf, n,
-                     "program=gan\ndataset=%s\narch=%s\ngenerator=%s\ndiscriminator=%s\nz=%d\n"
-                     "gen_loss=%s\nd_steps=%d\nbatch=%d\nlr=%.17g\nbeta1=%.17g\nseed=%llu\n"
-                     "progress_stride=%d\nprogress_iters=",
-                     c->dataset, c->arch, g_spec(c), d_spec(c), c->z_dim, c->gen_loss,
-                     c->d_steps, c->batch, c->lr, c->beta1, (unsigned long long)c->seed,
-                     ps->stride);
-    for (int i = 0; i < ps->rows && k > 0 && (size_t)k < n; i++)
-        k += snprintf(buf + k, n - (size_t)k, i ? " %ld" : "%ld", ps->iters[i]);
-    if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "\n");
+/* Appends the line "progress_iters=I1 I2 ...\n" (the rows' iterations) to the meta text. */
+static void progress_to_text(const progress_state *ps, char *buf, size_t n) {
+    size_t k = strlen(buf);
+    k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "progress_iters=");
+    for (int i = 0; i < ps->rows && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, i ? " %ld" : "%ld", ps->iters[i]);
+    if (k < n) snprintf(buf + k, n - k, "\n");
 }
 
-static int config_from_text(config *c, progress_state *ps, char *text, const char *path) {
-    if (strncmp(text, "program=gan\n", 12) != 0) {
-        fprintf(stderr, PROG ": %s: not a checkpoint of this program (its meta text does not "
-                        "start with 'program=gan')\n", path);
-        return -1;
+/* Reads that line back (no line: no rows). */
+static void progress_from_text(progress_state *ps, const char *text) {
+    const char *v = settings_value(text, "progress_iters");
+    char line[32 * PROGRESS_ROWS];
+    snprintf(line, sizeof line, "%.*s", v ? (int)strcspn(v, "\n") : 0, v ? v : "");
+    ps->rows = 0;
+    for (char *p = line, *end; ps->rows < PROGRESS_ROWS; p = end) {
+        long e = strtol(p, &end, 10);
+        if (end == p) break;
+        ps->iters[ps->rows++] = e;
     }
-    *ps = (progress_state){.stride = 1};
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char *eq = strchr(line, '=');
-        if (!eq) continue;
-        *eq = 0;
-        const char *k = line, *v = eq + 1;
-        if (!strcmp(k, "dataset")) c->dataset = v;
-        else if (!strcmp(k, "arch")) c->arch = v;
-        else if (!strcmp(k, "generator")) c->generator = v;
-        else if (!strcmp(k, "discriminator")) c->discriminator = v;
-        else if (!strcmp(k, "z")) c->z_dim = atoi(v);
-        else if (!strcmp(k, "gen_loss")) c->gen_loss = v;
-        else if (!strcmp(k, "d_steps")) c->d_steps = atoi(v);
-        else if (!strcmp(k, "batch")) c->batch = atoi(v);
-        else if (!strcmp(k, "lr")) c->lr = atof(v);
-        else if (!strcmp(k, "beta1")) c->beta1 = atof(v);
-        else if (!strcmp(k, "seed")) c->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(k, "progress_stride")) ps->stride = atoi(v) > 0 ? atoi(v) : 1;
-        else if (!strcmp(k, "progress_iters"))
-            for (char *p = (char *)v, *end; ps->rows < PROGRESS_ROWS; p = end) {
-                long e = strtol(p, &end, 10);
-                if (end == p) break;
-                ps->iters[ps->rows++] = e;
-            }
-    }
-    if (strcmp(c->dataset, "mnist") && strcmp(c->dataset, "fashion")) {
-        fprintf(stderr, PROG ": %s: unknown dataset '%s' in the checkpoint\n", path, c->dataset);
-        return -1;
-    }
-    if (strcmp(c->gen_loss, "ns") && strcmp(c->gen_loss, "minimax")) {
-        fprintf(stderr, PROG ": %s: unknown gen_loss '%s' in the checkpoint\n", path, c->gen_loss);
-        return -1;
-    }
-    return 0;
 }
 
 static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
@@ -467,15 +432,47 @@ int main(int argc, char **argv) {
     if (rc) return rc < 0 ? 2 : 0;
     if (c.eval && c.resume) return fail(2, "--eval and --resume exclude each other");
 
+    progress_state ps = {.stride = 1};
+    /* What a checkpoint remembers: what fixes the model and its training, as "key=value"
+     * lines in this order (the generator and discriminator as spec text, so that a
+     * checkpoint rebuilds itself); then the state of progress.png, its rows' iterations on
+     * a last line "progress_iters=". */
+    const setting remembered[] = {
+        {"dataset", SET_STRING, &c.dataset},
+        {"arch", SET_STRING, &c.arch},
+        {"generator", SET_STRING, &c.generator},
+        {"discriminator", SET_STRING, &c.discriminator},
+        {"z", SET_INT, &c.z_dim},
+        {"gen_loss", SET_STRING, &c.gen_loss},
+        {"d_steps", SET_INT, &c.d_steps},
+        {"batch", SET_INT, &c.batch},
+        {"lr", SET_DOUBLE, &c.lr},
+        {"beta1", SET_DOUBLE, &c.beta1},
+        {"seed", SET_U64, &c.seed},
+        {"progress_stride", SET_INT, &ps.stride},
+        {0}};
+
     nn_error err;
     static nn_ckpt_meta meta;                 /* 8 KiB of text: keep it off the stack */
     static char saved_text[NN_CKPT_TEXT_MAX]; /* c's strings point here on --resume/--eval */
-    progress_state ps = {.stride = 1};
     const char *ckpt_in = c.eval ? c.eval : c.resume;
     if (ckpt_in) { /* the model comes from the checkpoint, whatever the flags say */
         if (nn_checkpoint_info(ckpt_in, &meta, NULL, &err)) return fail(1, err.msg);
         memcpy(saved_text, meta.text, sizeof saved_text);
-        if (config_from_text(&c, &ps, saved_text, ckpt_in)) return 1;
+        if (settings_read(saved_text, PROG, remembered, ckpt_in)) return 1;
+        if (ps.stride < 1) ps.stride = 1;
+        progress_from_text(&ps, meta.text);
+        /* The checkpoint may have been written by hand or by another version. */
+        if (strcmp(c.dataset, "mnist") && strcmp(c.dataset, "fashion")) {
+            fprintf(stderr, PROG ": %s: unknown dataset '%s' in the checkpoint\n", ckpt_in,
+                    c.dataset);
+            return 1;
+        }
+        if (strcmp(c.gen_loss, "ns") && strcmp(c.gen_loss, "minimax")) {
+            fprintf(stderr, PROG ": %s: unknown gen_loss '%s' in the checkpoint\n", ckpt_in,
+                    c.gen_loss);
+            return 1;
+        }
     }
     if (c.z_dim < 1 || c.batch < 2 || c.d_steps < 1 || c.epochs < 0 || c.iters < 0 ||
         c.eval_n < 0 || c.score_n < 0 || !(c.lr > 0) || !(c.beta1 >= 0 && c.beta1 < 1))
@@ -483,6 +480,7 @@ int main(int argc, char **argv) {
                        "--eval-n, --score-n >= 0, --lr > 0, 0 <= --beta1 < 1");
     if ((c.generator && strchr(c.generator, '\n')) || (c.discriminator && strchr(c.discriminator, '\n')))
         return fail(2, "--generator/--discriminator: write the spec on one line");
+    c.generator = g_spec(&c), c.discriminator = d_spec(&c); /* the presets as spec text */
     if (c.epochs == 0) c.epochs = !strcmp(c.arch, "dcgan") ? 5 : 20;
     char out_buf[4096], cls_buf[4096];
     if (!c.out) {
@@ -676,7 +674,8 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 5; i++) last[i] = part[1 + i] / part[0];
         if (step < end) { /* a signal stopped the epoch half-way */
             meta.epoch = epoch, meta.step = step;
-            config_to_text(&c, &ps, meta.text, sizeof meta.text);
+            settings_write(meta.text, sizeof meta.text, PROG, remembered);
+        progress_to_text(&ps, meta.text, sizeof meta.text);
             run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 6);
             code = run_stop_status();
             if (!run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
@@ -706,7 +705,8 @@ int main(int argc, char **argv) {
                        &err))
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = step / per_epoch, meta.step = step;
-        config_to_text(&c, &ps, meta.text, sizeof meta.text);
+        settings_write(meta.text, sizeof meta.text, PROG, remembered);
+        progress_to_text(&ps, meta.text, sizeof meta.text);
         if (run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {
             code = 1;
             break;

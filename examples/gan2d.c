@@ -31,6 +31,7 @@
 #include "vae/gan.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
+#include "examples/common/settings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -182,19 +183,6 @@ static const char *ckpt_path(char *buf, size_t n, const config *c, int run) {
     char name[32];
     snprintf(name, sizeof name, "run_%02d.ckpt", run + 1);
     return run_path(buf, n, c->out, name);
-}
-
-/* What fixes a run, as "key=value" lines: a checkpoint made with other settings is not
- * resumed. */
-static void settings_text(const config *c, char *buf, size_t n) {
-    snprintf(buf, n,
-             "program=gan2d\ndataset=%s\ngen_loss=%s\nprior=%s\ngenerator=%s\n"
-             "discriminator=%s\nschedule=%s\npack=%d\nd_steps=%d\niters=%d\nbatch=%d\nz=%d\n"
-             "lr=%.17g\nlr_min=%.17g\nbeta1=%.17g\nr1=%.17g\nr1_step=%.17g\nseed=%llu\n"
-             "log_every=%d\n",
-             c->dataset, c->gen_loss, c->prior, c->generator, c->discriminator, c->schedule,
-             c->pack, c->d_steps, c->iters, c->batch, c->z, c->lr, c->lr_min, c->beta1, c->r1,
-             c->r1_step, (unsigned long long)c->seed, c->log_every);
 }
 
 /* Trains run `run` (from its checkpoint when resuming and there is one), saves its
@@ -446,8 +434,22 @@ int main(int argc, char **argv) {
         return 1;
     }
     char path[4096];
+    /* What fixes a run, as "key=value" lines: a checkpoint made with other settings is not
+     * resumed. */
+    const setting fixed[] = {
+        {"dataset", SET_STRING, &c.dataset},       {"gen_loss", SET_STRING, &c.gen_loss},
+        {"prior", SET_STRING, &c.prior},           {"generator", SET_STRING, &c.generator},
+        {"discriminator", SET_STRING, &c.discriminator},
+        {"schedule", SET_STRING, &c.schedule},     {"pack", SET_INT, &c.pack},
+        {"d_steps", SET_INT, &c.d_steps},          {"iters", SET_INT, &c.iters},
+        {"batch", SET_INT, &c.batch},              {"z", SET_INT, &c.z},
+        {"lr", SET_DOUBLE, &c.lr},                 {"lr_min", SET_DOUBLE, &c.lr_min},
+        {"beta1", SET_DOUBLE, &c.beta1},           {"r1", SET_DOUBLE, &c.r1},
+        {"r1_step", SET_DOUBLE, &c.r1_step},       {"seed", SET_U64, &c.seed},
+        {"log_every", SET_INT, &c.log_every},
+        {0}};
     static char settings[8192];
-    settings_text(&c, settings, sizeof settings);
+    settings_write(settings, sizeof settings, PROG, fixed);
     static const char *cols[] = {"run", "iter", "d_loss", "g_loss", "d_real", "d_fake", "js",
                                  "modes", "hq", "rkl"};
     run_path(path, sizeof path, c.out, "log.csv");

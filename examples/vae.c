@@ -18,6 +18,7 @@
 #include "vae/vae.h"
 #include "examples/common/cli.h"
 #include "examples/common/run.h"
+#include "examples/common/settings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -101,54 +102,6 @@ static const char *spec_text(const char *s, bool encoder, int latent, char *buf,
     else
         return s;
     return buf;
-}
-
-/* The model-defining settings, stored in the checkpoint as "key=value" lines. */
-static void config_to_text(const config *c, char *buf, size_t n) {
-    snprintf(buf, n,
-             "program=vae\ndataset=%s\nbinarize=%s\nencoder=%s\ndecoder=%s\nlatent=%d\n"
-             "likelihood=%s\nsigma=%.17g\nobjective=%s\nsamples=%d\nbeta=%.17g\nwarmup=%d\n"
-             "seed=%llu\nbatch=%d\nlr=%.17g\nlr_min=%.17g\nalpha=%.17g\nlambda=%.17g\nkernel=%s\n"
-             "kernel_scale=%.17g\ntc_beta=%.17g\ngamma=%.17g\n",
-             c->dataset, c->binarize, c->encoder, c->decoder, c->latent, c->likelihood, c->sigma,
-             c->objective, c->samples, c->beta, c->warmup, (unsigned long long)c->seed, c->batch,
-             c->lr, c->lr_min, c->alpha, c->lambda, c->kernel, c->kernel_scale, c->tc_beta, c->gamma);
-}
-
-/* Reads the lines back into c, pointing its strings into `text` (which must outlive c). */
-static int config_from_text(config *c, char *text, const char *path) {
-    if (strncmp(text, "program=vae\n", 12) != 0) {
-        fprintf(stderr, PROG ": %s: not a checkpoint of this program\n", path);
-        return -1;
-    }
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char *eq = strchr(line, '=');
-        if (!eq) continue;
-        *eq = 0;
-        const char *k = line, *v = eq + 1;
-        if (!strcmp(k, "dataset")) c->dataset = v;
-        else if (!strcmp(k, "binarize")) c->binarize = v;
-        else if (!strcmp(k, "encoder")) c->encoder = v;
-        else if (!strcmp(k, "decoder")) c->decoder = v;
-        else if (!strcmp(k, "latent")) c->latent = atoi(v);
-        else if (!strcmp(k, "likelihood")) c->likelihood = v;
-        else if (!strcmp(k, "sigma")) c->sigma = atof(v);
-        else if (!strcmp(k, "objective")) c->objective = v;
-        else if (!strcmp(k, "samples")) c->samples = atoi(v);
-        else if (!strcmp(k, "beta")) c->beta = atof(v);
-        else if (!strcmp(k, "warmup")) c->warmup = atoi(v);
-        else if (!strcmp(k, "seed")) c->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(k, "batch")) c->batch = atoi(v);
-        else if (!strcmp(k, "lr")) c->lr = atof(v);
-        else if (!strcmp(k, "lr_min")) c->lr_min = atof(v);
-        else if (!strcmp(k, "alpha")) c->alpha = atof(v);
-        else if (!strcmp(k, "lambda")) c->lambda = atof(v);
-        else if (!strcmp(k, "kernel")) c->kernel = v;
-        else if (!strcmp(k, "kernel_scale")) c->kernel_scale = atof(v);
-        else if (!strcmp(k, "tc_beta")) c->tc_beta = atof(v);
-        else if (!strcmp(k, "gamma")) c->gamma = atof(v);
-    }
-    return 0;
 }
 
 static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
@@ -372,6 +325,22 @@ int main(int argc, char **argv) {
     int rc = cli_parse(argc, argv, &prog, opts);
     if (rc) return rc < 0 ? 2 : 0;
 
+    /* What a checkpoint remembers: the settings that define the model and its training,
+     * as "key=value" lines in this order.  --resume and --eval take them from there. */
+    const setting remembered[] = {
+        {"dataset", SET_STRING, &c.dataset},   {"binarize", SET_STRING, &c.binarize},
+        {"encoder", SET_STRING, &c.encoder},   {"decoder", SET_STRING, &c.decoder},
+        {"latent", SET_INT, &c.latent},        {"likelihood", SET_STRING, &c.likelihood},
+        {"sigma", SET_DOUBLE, &c.sigma},       {"objective", SET_STRING, &c.objective},
+        {"samples", SET_INT, &c.samples},      {"beta", SET_DOUBLE, &c.beta},
+        {"warmup", SET_INT, &c.warmup},        {"seed", SET_U64, &c.seed},
+        {"batch", SET_INT, &c.batch},          {"lr", SET_DOUBLE, &c.lr},
+        {"lr_min", SET_DOUBLE, &c.lr_min},     {"alpha", SET_DOUBLE, &c.alpha},
+        {"lambda", SET_DOUBLE, &c.lambda},     {"kernel", SET_STRING, &c.kernel},
+        {"kernel_scale", SET_DOUBLE, &c.kernel_scale},
+        {"tc_beta", SET_DOUBLE, &c.tc_beta},   {"gamma", SET_DOUBLE, &c.gamma},
+        {0}};
+
     nn_error err;
     static nn_ckpt_meta meta;                 /* 8 KiB of text: keep it off the stack */
     static char saved_text[NN_CKPT_TEXT_MAX]; /* c's strings point here on --resume/--eval */
@@ -386,7 +355,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         memcpy(saved_text, meta.text, sizeof saved_text);
-        if (config_from_text(&c, saved_text, ckpt_in)) return 1;
+        if (settings_read(saved_text, PROG, remembered, ckpt_in)) return 1;
     }
     char out_buf[4096];
     bool out_given = false;
@@ -568,7 +537,7 @@ int main(int argc, char **argv) {
         }
         if (!whole) { /* a signal stopped the epoch half-way */
             meta.epoch = epoch, meta.step = step;
-            config_to_text(&c, meta.text, sizeof meta.text);
+            settings_write(meta.text, sizeof meta.text, PROG, remembered);
             run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 5);
             code = run_stop_status();
             if (!run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
@@ -602,7 +571,7 @@ int main(int argc, char **argv) {
                                        ev.recon, ev.kl, train_s}, &err))
             fprintf(stderr, PROG ": %s\n", err.msg);
         meta.epoch = epoch + 1, meta.step = step;
-        config_to_text(&c, meta.text, sizeof meta.text);
+        settings_write(meta.text, sizeof meta.text, PROG, remembered);
         if (run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
             code = 1;
             break;

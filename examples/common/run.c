@@ -2,6 +2,7 @@
  * this file needs it. */
 #define _GNU_SOURCE
 #include "examples/common/run.h"
+#include "examples/common/settings.h"
 
 #include <errno.h>
 #include <fenv.h>
@@ -221,17 +222,6 @@ static int append(char *text, size_t size, const char *fmt, ...) {
     return 0;
 }
 
-/* The value of the line "key=value" of text (what follows the '='), or NULL. */
-static const char *value_of(const char *text, const char *key) {
-    size_t klen = strlen(key);
-    for (const char *line = text;;) {
-        if (!strncmp(line, key, klen) && line[klen] == '=') return line + klen + 1;
-        line = strchr(line, '\n');
-        if (!line) return NULL;
-        line++;
-    }
-}
-
 int run_text_put(char *text, size_t size, const char *key, const double *v, int n) {
     char line[64 + 32 * 16];
     if (n > 16 || strlen(key) > 63) return -1;
@@ -242,7 +232,7 @@ int run_text_put(char *text, size_t size, const char *key, const double *v, int 
 }
 
 int run_text_get(const char *text, const char *key, double *v, int n) {
-    const char *p = value_of(text, key);
+    const char *p = settings_value(text, key);
     double got[16];
     if (!p || n > 16) return -1;
     for (int i = 0; i < n; i++) {
@@ -275,7 +265,7 @@ int run_text_put_rng(char *text, size_t size, const char *key, const ag_rng *r) 
 }
 
 int run_text_get_rng(const char *text, const char *key, ag_rng *r) {
-    const char *p = value_of(text, key);
+    const char *p = settings_value(text, key);
     ag_rng got;
     if (!p) return -1;
     for (int i = 0; i < 4; i++) {
