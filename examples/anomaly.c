@@ -99,11 +99,6 @@ static const char *spec_text(const char *s, bool encoder, int latent, char *buf,
     return buf;
 }
 
-static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
-    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^
-           (b + 7) * 0x94D049BB133111EBULL;
-}
-
 /* "3", "1,7" or "all" -> the list of classes to hold out in turn; -1 on a bad list. */
 static int parse_holdout(const char *s, int *out) {
     if (!strcmp(s, "all")) {
@@ -186,7 +181,7 @@ static nn_dataset *load(const config *c, const char *split, nn_error *err) {
     snprintf(dir, sizeof dir, "%s/%s", c->data_dir, c->dataset);
     nn_dataset *d = nn_dataset_load_mnist(dir, split, err);
     if (d && !strcmp(c->binarize, "static"))
-        nn_dataset_binarize_bernoulli(d, mix(c->seed, !strcmp(split, "test"), 99));
+        nn_dataset_binarize_bernoulli(d, run_seed(c->seed, !strcmp(split, "test"), 99));
     else if (d && !strcmp(c->binarize, "threshold"))
         nn_dataset_binarize_threshold(d, (ag_real)0.5);
     return d;
@@ -254,7 +249,7 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
         .likelihood = !strcmp(c->likelihood, "bernoulli") ? VAE_BERNOULLI
                       : !strcmp(c->likelihood, "gaussian") ? VAE_GAUSSIAN
                                                           : VAE_GAUSSIAN_LEARNED,
-        .sigma = c->sigma, .seed = mix(c->seed, 2, (uint64_t)cls)}, &err);
+        .sigma = c->sigma, .seed = run_seed(c->seed, 2, (uint64_t)cls)}, &err);
     if (!m) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
@@ -268,7 +263,7 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
                                         .binarize = !strcmp(c->binarize, "dynamic")}, &data_rng);
     const long per_epoch = nn_batcher_num_batches(it), n_examples = nn_batcher_num_examples(it);
     ag_tape *t = ag_tape_new(c->seed);
-    uint64_t run_seed = mix(c->seed, 3, (uint64_t)cls);
+    uint64_t train_seed = run_seed(c->seed, 3, (uint64_t)cls);
     long step = 0;
     int rc = 0, start_epoch = 0;
     /* A stopped epoch's examples and sums of −ELBO, recon, KL; the last epoch's mean. */
@@ -304,12 +299,12 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
     for (int epoch = start_epoch; epoch < c->epochs && !rc; epoch++) {
         char label[48];
         snprintf(label, sizeof label, "holdout %d, epoch %d/%d", cls, epoch + 1, c->epochs);
-        ag_rng_seed(&data_rng, mix(c->seed, 1000 + (uint64_t)cls, (uint64_t)epoch));
+        ag_rng_seed(&data_rng, run_seed(c->seed, 1000 + (uint64_t)cls, (uint64_t)epoch));
         nn_progress_begin(bar, label, n_examples);
         nn_batch b; /* after a stop mid-epoch, skip the batches already trained on */
         long before = step - (long)epoch * per_epoch;
         for (long skip = before; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
-        vae_epoch ep = vae_train_epoch(m, opt, it, t, run_seed, &step, bar, run_step_done);
+        vae_epoch ep = vae_train_epoch(m, opt, it, t, train_seed, &step, bar, run_step_done);
         nn_progress_end(bar);
         if (ep.nonfinite) {
             run_report_nonfinite(PROG, vae_params(m), "holdout %d epoch %d step %ld", cls,
@@ -362,7 +357,7 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
     if (!rc) {
         /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
         bool iwae = !strcmp(c->score, "iwae");
-        uint64_t eval_seed = mix(c->seed, 4, (uint64_t)cls);
+        uint64_t eval_seed = run_seed(c->seed, 4, (uint64_t)cls);
         o->cls = cls;
         if (iwae || c->elbo_samples == 1) {
             vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0, eval_seed);

@@ -111,11 +111,6 @@ static bool given(int argc, char **argv, const char *name) {
     return false;
 }
 
-static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
-    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^
-           (b + 7) * 0x94D049BB133111EBULL;
-}
-
 /* ---- the model: the net, its optimizer, and the list a checkpoint holds ---------------- */
 
 typedef struct model {
@@ -141,7 +136,7 @@ static void spec_error(const char *text, const char *msg) {
 static int build_model(model *m, const config *c, const int *in_shape) {
     nn_error err;
     ag_rng init;
-    ag_rng_seed(&init, mix(c->seed, 0, 0));
+    ag_rng_seed(&init, run_seed(c->seed, 0, 0));
     const char *spec = spec_of(c);
     memset(m, 0, sizeof *m);
     m->net = nn_net_parse(spec, 3, in_shape, NULL, &init, &err);
@@ -376,7 +371,7 @@ static epoch_stats train_epoch(model *m, nn_batcher *it, ag_tape *t, const confi
     epoch_stats s = {0};
     nn_batch b;
     while (nn_batcher_next(it, t, &b)) {
-        ag_rng_seed(ag_tape_rng(t), mix(c->seed, 2, (uint64_t)*step)); /* dropout masks */
+        ag_rng_seed(ag_tape_rng(t), run_seed(c->seed, 2, (uint64_t)*step)); /* dropout masks */
         ag_tensor *logits = nn_forward(m->net, t, b.x, true);          /* (B, 10) */
         ag_tensor *loss = ag_mean(t, ag_softmax_cross_entropy(t, logits, b.y));
         double l = ag_item(loss);
@@ -654,7 +649,7 @@ int main(int argc, char **argv) {
     for (int epoch = start_epoch; epoch < c.epochs && !code; epoch++) {
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
-        ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
+        ag_rng_seed(&data_rng, run_seed(c.seed, 1, (uint64_t)epoch));
         nn_progress_begin(bar, label, nn_batcher_num_examples(it));
         /* The learning rate at the epoch's first step (the log's lr column). */
         double t0 = run_seconds(), lr = nn_lr_at(&sched, c.lr, (int64_t)epoch * per_epoch);

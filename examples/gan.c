@@ -134,11 +134,6 @@ static void progress_from_text(progress_state *ps, const char *text) {
     }
 }
 
-static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
-    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^
-           (b + 7) * 0x94D049BB133111EBULL;
-}
-
 /* ---- the model: GAN, two optimizers, and what a checkpoint holds --------------------------- */
 
 typedef struct model {
@@ -155,7 +150,7 @@ static int build_model(model *m, const config *c, const int *x_shape) {
                      .z_dim = c->z_dim, .generator_text = g_spec(c),
                      .discriminator_text = d_spec(c),
                      .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX : GAN_NON_SATURATING,
-                     .d_steps = c->d_steps, .seed = mix(c->seed, 0, 0)};
+                     .d_steps = c->d_steps, .seed = run_seed(c->seed, 0, 0)};
     m->g = gan_new(&gc, &err);
     if (!m->g) {
         fprintf(stderr, PROG ": %s\n", err.msg);
@@ -294,7 +289,7 @@ static void pictures(model *m, const config *c, progress_state *ps, long per_epo
     size_t img = (size_t)m->g->x_size;
     ag_real *x = malloc(sizeof(ag_real) * FIXED_N * img);
     if (!x) return;
-    generate(m->g, FIXED_N, FIXED_N, mix(c->seed, 77, 0), !strcmp(c->sample_bn, "running"), x);
+    generate(m->g, FIXED_N, FIXED_N, run_seed(c->seed, 77, 0), !strcmp(c->sample_bn, "running"), x);
     char path[4096], title[96];
     nn_error err;
     snprintf(title, sizeof title, "epoch %.3g, iteration %ld", (double)step / per_epoch, step);
@@ -348,7 +343,7 @@ static iter_stats iteration(model *m, nn_batcher *it, ag_tape *t, const config *
                             long step) {
     iter_stats r = {.ok = true};
     gan_stats st;
-    ag_rng_seed(ag_tape_rng(t), mix(c->seed, 2, (uint64_t)step)); /* z of this iteration */
+    ag_rng_seed(ag_tape_rng(t), run_seed(c->seed, 2, (uint64_t)step)); /* z of this iteration */
     for (int k = 0; k < c->d_steps; k++) {
         nn_batch b;
         if (!nn_batcher_next(it, t, &b)) ag_error(PROG, "batcher ran dry inside an epoch");
@@ -571,7 +566,7 @@ int main(int argc, char **argv) {
     if (c.eval) {
         double t0 = run_seconds();
         int n = c.eval_n > 0 ? c.eval_n : 5000;
-        scores s = score(&m, &ref, &c, n, mix(c.seed, 6, 0));
+        scores s = score(&m, &ref, &c, n, run_seed(c.seed, 6, 0));
         print_scores("generated", &s, &ref);
         printf("result: inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
                "fid_floor=%.3f real_inception_score=%.3f eval_n=%d iters=%ld seconds=%.1f "
@@ -641,7 +636,7 @@ int main(int argc, char **argv) {
         char label[48];
         snprintf(label, sizeof label, "epoch %ld/%ld", epoch + 1, n_epochs);
         long end = (epoch + 1) * per_epoch < total ? (epoch + 1) * per_epoch : total;
-        ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
+        ag_rng_seed(&data_rng, run_seed(c.seed, 1, (uint64_t)epoch));
         nn_progress_begin(bar, label, (end - step) * c.d_steps * c.batch);
         double t0 = run_seconds();
         clock_t cpu0 = clock();
@@ -687,7 +682,7 @@ int main(int argc, char **argv) {
         }
         memset(part, 0, sizeof part);
         scores s = {.fid = NAN, .cls = {.inception = NAN}};
-        if (ref.sc && c.score_n > 0) s = score(&m, &ref, &c, c.score_n, mix(c.seed, 5, (uint64_t)epoch));
+        if (ref.sc && c.score_n > 0) s = score(&m, &ref, &c, c.score_n, run_seed(c.seed, 5, (uint64_t)epoch));
         double ep = (double)step / per_epoch;
         bool row = step == total || (epoch + 1) % ps.stride == 0;
         pictures(&m, &c, &ps, per_epoch, step, row);
@@ -726,7 +721,7 @@ int main(int argc, char **argv) {
         bool final_scores = ref.sc && c.eval_n > 0;
         scores s = {0};
         if (final_scores) {
-            s = score(&m, &ref, &c, c.eval_n, mix(c.seed, 6, 0));
+            s = score(&m, &ref, &c, c.eval_n, run_seed(c.seed, 6, 0));
             print_scores("final", &s, &ref);
         }
         printf("result:");

@@ -129,11 +129,6 @@ static scores score(const mixture *m, const ag_real *xy, int n) {
 
 /* ---- one run ------------------------------------------------------------------------------ */
 
-static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
-    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^
-           (b + 7) * 0x94D049BB133111EBULL;
-}
-
 /* N_EVAL generated points into xy (eval mode, no gradients), with z from a fixed seed so
  * the pictures of a run are comparable across iterations. */
 static void generate(gan *g, uint64_t seed, ag_real *xy) {
@@ -192,7 +187,7 @@ static const char *ckpt_path(char *buf, size_t n, const config *c, int run) {
 static run_result train_run(const config *c, const mixture *m, int run, nn_csv *csv,
                             const char *settings) {
     run_result res = {{0}, 0, false, false, 0};
-    uint64_t seed = mix(c->seed, 100, (uint64_t)run);
+    uint64_t seed = run_seed(c->seed, 100, (uint64_t)run);
     nn_error err;
     gan *g = make_gan(c, seed, &err);
     if (!g) { /* main built one already, so only out of memory gets here */
@@ -217,13 +212,13 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
     nn_optim_state(opt_g, "opt_g", &saved);
     nn_optim_state(opt_d, "opt_d", &saved);
     ag_rng data_rng;
-    ag_rng_seed(&data_rng, mix(seed, 1, 0));
-    ag_tape *t = ag_tape_new(mix(seed, 2, 0));
+    ag_rng_seed(&data_rng, run_seed(seed, 1, 0));
+    ag_tape *t = ag_tape_new(run_seed(seed, 2, 0));
     const int n = c->batch * c->pack; /* points per step, real and generated each */
     ag_real *real = malloc(sizeof(ag_real) * 2 * N_EVAL), *fake = malloc(sizeof(ag_real) * 2 * N_EVAL);
     if (!real || !fake) ag_error(PROG, "out of memory");
     mixture_sample(m, &data_rng, real, N_EVAL); /* for the pictures only */
-    const uint64_t eval_seed = mix(seed, 3, 0);
+    const uint64_t eval_seed = run_seed(seed, 3, 0);
     /* d_loss, g_loss, d_real, d_fake, js summed over the logging interval, its iterations
      * and the next picture: what a checkpoint keeps besides tensors.  (Not the seconds:
      * a checkpoint depends on nothing but the settings, so two runs give the same bytes;
@@ -325,7 +320,7 @@ static run_result train_run(const config *c, const mixture *m, int run, nn_csv *
     }
     if (res.failed) goto done;
     res.seconds = run_seconds() - t0;
-    generate(g, mix(seed, 4, 0), fake); /* the scored sample: z not seen in the pictures */
+    generate(g, run_seed(seed, 4, 0), fake); /* the scored sample: z not seen in the pictures */
     res.s = score(m, fake, N_EVAL);
     {
         char name[64], title[128];

@@ -104,10 +104,6 @@ static const char *spec_text(const char *s, bool encoder, int latent, char *buf,
     return buf;
 }
 
-static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
-    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^ (b + 7) * 0x94D049BB133111EBULL;
-}
-
 /* ---- pictures --------------------------------------------------------------------------- */
 
 static double inv_normal_cdf(double p) {
@@ -126,7 +122,7 @@ static void pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const c
     char path[4096], cap[128];
     nn_error err;
     int z = m->cfg.z_dim, C = test->shape[0], H = test->shape[1], W = test->shape[2];
-    ag_tape *t = ag_tape_new(mix(c->seed, 77, 0)); /* same z every time: samples comparable */
+    ag_tape *t = ag_tape_new(run_seed(c->seed, 77, 0)); /* same z every time: samples comparable */
     ag_set_grad_enabled(t, false);
     vae_set_training(m, false);
     nn_grid_opts g = {.cols = 8, .scale = 2, .title = title};
@@ -225,7 +221,7 @@ static void measure(vae *m, const nn_dataset *train, const nn_dataset *test, con
     int z = m->cfg.z_dim;
     double t0 = run_seconds();
     vae_info info = vae_measure(m, test, c->measure_n, c->measure_outer,
-                                mix(c->seed, 555, 0));
+                                run_seed(c->seed, 555, 0));
     printf("codes of %d test images (aggregate posterior = their mixture, He et al. 2019; "
            "%d draws):\n"
            "  I(x;z) %.3f nats (ceiling ln n = %.3f)  TC %.3f (Gaussian fit %.3f)  dim-wise KL "
@@ -250,7 +246,7 @@ static void measure(vae *m, const nn_dataset *train, const nn_dataset *test, con
         int ntr = vae_encode_dataset(m, train, c->probe_n, &tr_mu, &tr_lv);
         int nte = vae_encode_dataset(m, test, 0, &te_mu, &te_lv);
         double acc = vae_linear_probe(tr_mu, train->y, ntr, te_mu, test->y, nte, z,
-                                      c->probe_epochs, mix(c->seed, 556, 0));
+                                      c->probe_epochs, run_seed(c->seed, 556, 0));
         printf("linear probe on E[z|x]: trained on %d images for %d epochs, test accuracy "
                "%.4f  (%.1fs)\n", ntr, c->probe_epochs, acc, run_seconds() - t0);
         snprintf(result + len, size - len, " probe_acc=%.4f", acc);
@@ -263,7 +259,7 @@ static nn_dataset *load(const config *c, const char *split, nn_error *err) {
     snprintf(dir, sizeof dir, "%s/%s", c->data_dir, c->dataset);
     nn_dataset *d = nn_dataset_load_mnist(dir, split, err);
     if (d && !strcmp(c->binarize, "static"))
-        nn_dataset_binarize_bernoulli(d, mix(c->seed, !strcmp(split, "test"), 99));
+        nn_dataset_binarize_bernoulli(d, run_seed(c->seed, !strcmp(split, "test"), 99));
     return d;
 }
 
@@ -430,10 +426,10 @@ int main(int argc, char **argv) {
 
     if (c.eval) {
         double t0 = run_seconds();
-        vae_eval ev = vae_evaluate(m, test, 0, 0, mix(c.seed, 1234, 0));
+        vae_eval ev = vae_evaluate(m, test, 0, 0, run_seed(c.seed, 1234, 0));
         double iwae = NAN;
         if (c.iwae_k > 0) {
-            vae_eval e2 = vae_evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
+            vae_eval e2 = vae_evaluate(m, test, c.eval_n, c.iwae_k, run_seed(c.seed, 4321, 0));
             iwae = e2.iwae_nll;
             printf("IWAE bound, k=%d on %d test examples: -log p(x) <= %.2f nats\n", c.iwae_k,
                    e2.n, iwae);
@@ -508,7 +504,7 @@ int main(int argc, char **argv) {
     for (int epoch = start_epoch; epoch < c.epochs && !code; epoch++) {
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
-        ag_rng_seed(&data_rng, mix(c.seed, 1, (uint64_t)epoch));
+        ag_rng_seed(&data_rng, run_seed(c.seed, 1, (uint64_t)epoch));
         nn_progress_begin(bar, label, n_examples);
         double t0 = run_seconds();
         /* After a mid-epoch stop, skip the batches that were already trained on: the order
@@ -550,7 +546,7 @@ int main(int argc, char **argv) {
         }
         memset(part, 0, sizeof part);
         vae_eval_free(&ev);
-        ev = vae_evaluate(m, test, 0, 0, mix(c.seed, 3, (uint64_t)epoch));
+        ev = vae_evaluate(m, test, 0, 0, run_seed(c.seed, 3, (uint64_t)epoch));
         double secs = run_seconds() - t0;
         train_seconds += train_s;
         total_seconds += secs;
@@ -592,7 +588,7 @@ int main(int argc, char **argv) {
     if (!code && epochs_done > 0) {
         double iwae = NAN;
         if (c.iwae_k > 0) {
-            vae_eval e2 = vae_evaluate(m, test, c.eval_n, c.iwae_k, mix(c.seed, 4321, 0));
+            vae_eval e2 = vae_evaluate(m, test, c.eval_n, c.iwae_k, run_seed(c.seed, 4321, 0));
             iwae = e2.iwae_nll;
             vae_eval_free(&e2);
         }

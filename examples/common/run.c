@@ -372,3 +372,8 @@ int run_threads(int n) {
     if (n > 0) ag_set_num_threads(n);
     return ag_num_threads();
 }
+
+uint64_t run_seed(uint64_t seed, uint64_t a, uint64_t b) {
+    return seed * 0x9E3779B97F4A7C15ULL ^ (a + 1) * 0xBF58476D1CE4E5B9ULL ^
+           (b + 7) * 0x94D049BB133111EBULL;
+}

@@ -21,6 +21,7 @@
 #define HENBUN_EXAMPLES_RUN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nn/nn.h"
@@ -112,6 +113,9 @@ const char *run_path(char *buf, size_t n, const char *dir, const char *name);
 const char *run_dirname(char *buf, size_t n, const char *path);
 /* Wall-clock seconds since an arbitrary origin (monotonic). */
 double run_seconds(void);
+/* The seed of one random stream of a run: the run's seed, what the stream is for (a) and
+ * its index (b, e.g. the epoch), mixed with odd 64-bit constants so that streams differ. */
+uint64_t run_seed(uint64_t seed, uint64_t a, uint64_t b);
 /* Sets the thread count if n > 0 and returns the count in use. */
 int run_threads(int n);
 
