@@ -79,7 +79,9 @@ static const char *epilog =
     "'result: mean_auroc=... auroc_D=... latent=... epochs=... seconds=...'.";
 
 /* Expands a preset name to spec text (into buf) or returns the text unchanged — the
- * presets of build/vae, so that a model studied there can be tried here. */
+ * presets of build/vae, so that a model studied there can be tried here, except that mlp
+ * keeps the default He initialisation (build/vae's uses PyTorch's, to match its reference
+ * run; the AUROCs in the README were measured with this one). */
 static const char *spec_text(const char *s, bool encoder, int latent, char *buf, size_t n) {
     if (!strcmp(s, "mlp"))
         snprintf(buf, n, encoder ? "linear 400, relu, linear %d" : "linear 400, relu, linear 784",
