@@ -37,7 +37,9 @@ row() { # row CASE THREADS HENBUN PEER UNIT  (time units: smaller is better)
 }
 
 echo
-echo "== end to end (MNIST data from data/; run 'make data' first)"
+echo "== end to end (MNIST from data/, fetched now if missing)"
+[ -f data/mnist/train-images-idx3-ubyte ] || [ -f data/mnist/train-images-idx3-ubyte.gz ] \
+    || sh scripts/fetch_data.sh mnist
 epochs=${BENCH_VAE_EPOCHS:-2}
 for th in 1 2; do
     time_rss env OMP_NUM_THREADS=$th build/vae --epochs "$epochs" --threads $th --quiet --out build/bench-vae --pictures-every 1000
