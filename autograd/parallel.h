@@ -34,7 +34,8 @@ static inline void ag_thread_range(long n, long *lo, long *hi) {
     *hi = n * (t + 1) / T;
 }
 
-#define AG_PARALLEL_FOR(i, n, big, ...)                                                \
+/* INNER is put before both loops: nothing, or _Pragma("omp simd"). */
+#define AG_PARALLEL_FOR_WITH(INNER, i, n, big, ...)                                    \
     do {                                                                               \
         const long ag_n_ = (n);                                                        \
         if (ag_use_threads(big)) {                                                     \
@@ -42,28 +43,17 @@ static inline void ag_thread_range(long n, long *lo, long *hi) {
             {                                                                          \
                 long ag_lo_, ag_hi_;                                                   \
                 ag_thread_range(ag_n_, &ag_lo_, &ag_hi_);                              \
+                INNER                                                                  \
                 for (long i = ag_lo_; i < ag_hi_; i++) { __VA_ARGS__ }                 \
             }                                                                          \
         } else {                                                                       \
+            INNER                                                                      \
             for (long i = 0; i < ag_n_; i++) { __VA_ARGS__ }                           \
         }                                                                              \
     } while (0)
 
+#define AG_PARALLEL_FOR(i, n, big, ...) AG_PARALLEL_FOR_WITH(, i, n, big, __VA_ARGS__)
 #define AG_PARALLEL_FOR_SIMD(i, n, big, ...)                                           \
-    do {                                                                               \
-        const long ag_n_ = (n);                                                        \
-        if (ag_use_threads(big)) {                                                     \
-            _Pragma("omp parallel")                                                    \
-            {                                                                          \
-                long ag_lo_, ag_hi_;                                                   \
-                ag_thread_range(ag_n_, &ag_lo_, &ag_hi_);                              \
-                _Pragma("omp simd")                                                    \
-                for (long i = ag_lo_; i < ag_hi_; i++) { __VA_ARGS__ }                 \
-            }                                                                          \
-        } else {                                                                       \
-            _Pragma("omp simd")                                                        \
-            for (long i = 0; i < ag_n_; i++) { __VA_ARGS__ }                           \
-        }                                                                              \
-    } while (0)
+    AG_PARALLEL_FOR_WITH(_Pragma("omp simd"), i, n, big, __VA_ARGS__)
 
 #endif
