@@ -28,7 +28,7 @@ LDLIBS    += -fsanitize=address,undefined
 endif
 
 LIB_SRC  := $(wildcard autograd/*.c nn/*.c vae/*.c)
-TEST_SRC := tests/test_main.c tests/tensor_check.c $(wildcard tests/autograd/*.c tests/nn/*.c tests/vae/*.c)
+TEST_SRC := tests/test_main.c tests/check.c $(wildcard tests/autograd/*.c tests/nn/*.c tests/vae/*.c)
 EX_COMMON:= $(wildcard examples/common/*.c)
 EX_SRC   := $(wildcard examples/*.c)
 EXAMPLES := $(patsubst examples/%.c,build/%,$(EX_SRC))

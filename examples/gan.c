@@ -670,7 +670,7 @@ int main(int argc, char **argv) {
         if (step < end) { /* a signal stopped the epoch half-way */
             meta.epoch = epoch, meta.step = step;
             settings_write(meta.text, sizeof meta.text, PROG, remembered);
-        progress_to_text(&ps, meta.text, sizeof meta.text);
+            progress_to_text(&ps, meta.text, sizeof meta.text);
             run_text_put(meta.text, sizeof meta.text, "epoch_sums", part, 6);
             code = run_stop_status();
             if (!run_save_checkpoint(PROG, ckpt, &m.saved, &meta)) {

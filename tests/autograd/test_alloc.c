@@ -7,19 +7,13 @@
  * definitions would fight its own), leaving only the arena check at the bottom, which
  * needs no interposition. */
 #include "tests/test.h"
+#include "tests/check.h"
 #include "autograd/autograd.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HENBUN_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HENBUN_ASAN 1
-#endif
-#endif
 
 /* ---- an MLP training step, shared by the tests below ----------------------------------
  * Big enough that the hidden layer's GEMM takes the packed, two-thread path and the relu

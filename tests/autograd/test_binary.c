@@ -5,7 +5,7 @@
  * against plain loops written here), and the broadcasting errors. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
-#include "tests/tensor_check.h"
+#include "tests/check.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * double accumulation of float sums, and the axis errors. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
-#include "tests/tensor_check.h"
+#include "tests/check.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * scatter-add of repeated indices, index arrays copied at call time, and the errors. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
-#include "tests/tensor_check.h"
+#include "tests/check.h"
 
 #include <string.h>
 

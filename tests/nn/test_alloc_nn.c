@@ -4,15 +4,9 @@
  * wrappers of tests/autograd/test_alloc.c (one interposer serves the whole binary), so,
  * like those, compiled out under AddressSanitizer. */
 #include "tests/test.h"
+#include "tests/check.h"
 #include "nn/nn.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HENBUN_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HENBUN_ASAN 1
-#endif
-#endif
 
 #ifndef HENBUN_ASAN
 

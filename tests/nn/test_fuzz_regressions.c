@@ -9,6 +9,7 @@
  * AddressSanitizer, whose shadow memory alone maps terabytes; the messages are still
  * checked there.) */
 #include "tests/test.h"
+#include "tests/check.h"
 #include "nn/checkpoint.h"
 #include "nn/data.h"
 #include "nn/layer.h"
@@ -297,37 +298,27 @@ TEST(fuzz_net_rejects_bad_input_shapes) {
 
 /* ---- layer shape arithmetic (nn/layers_conv.c, nn/layers_basic.c) ------------------------- */
 
-static void expect_build_error(const char *text, int ndim, const int *shape, const char *want) {
-    ag_rng r;
-    ag_rng_seed(&r, 1);
-    nn_error err = {{0}};
-    nn_net *net = nn_net_parse(text, ndim, shape, NULL, &r, &err);
-    CHECK(net == NULL);
-    nn_net_free(net);
-    expect_msg(__LINE__, text, err.msg, want);
-}
-
 /* fuzz_spec found "convt 1 k1 s1000000, flatten": the convt's fan-in divided by stride·stride
  * computed in int (signed overflow from s46341 on), and (H - 1)·s, H + 2p, C·k² and a
  * reshape's product could overflow too.  Shape arithmetic is now 64-bit and every size the
  * layers keep in an int is checked to fit one. */
 TEST(fuzz_layer_shape_arithmetic_does_not_overflow) {
     /* stride² = 2.5e9: the output (1, 350001, 350001) is then refused by nn_net_new */
-    expect_build_error("convt 1 k1 s50000", 3, (int[]){1, 8, 8},
+    EXPECT_BUILD_ERROR("convt 1 k1 s50000", 3, (int[]){1, 8, 8},
                        "output (1, 350001, 350001) has more than 2147483647 values per example");
     /* (H - 1)·s = 3.2e9 along a 1x1073741824 image */
-    expect_build_error("convt 1 k1 s3", 3, (int[]){1, 1, 1073741824},
+    EXPECT_BUILD_ERROR("convt 1 k1 s3", 3, (int[]){1, 1, 1073741824},
                        "convt: the output width would be 3221225470, more than 2147483647");
     /* W + 2p = 2.1e9 + 2e6 */
-    expect_build_error("conv 1 k1 p1000000", 3, (int[]){1, 1, 2147000000},
+    EXPECT_BUILD_ERROR("conv 1 k1 p1000000", 3, (int[]){1, 1, 2147000000},
                        "conv: the output width would be 2149000000, more than 2147483647");
     /* C·k² = 46341² > INT_MAX, before any weight is allocated */
-    expect_build_error("conv 1 k46341 p23171", 3, (int[]){1, 1, 1},
+    EXPECT_BUILD_ERROR("conv 1 k46341 p23171", 3, (int[]){1, 1, 1},
                        "conv: a filter's C·k² would be 2147488281, more than 2147483647");
-    expect_build_error("convt 1 k46341", 3, (int[]){1, 1, 1},
+    EXPECT_BUILD_ERROR("convt 1 k46341", 3, (int[]){1, 1, 1},
                        "convt: a filter's C·k² would be 2147488281");
     /* a reshape whose numbers multiply past 2^63 */
-    expect_build_error("reshape 1000000 1000000 1000000", 1, (int[]){16},
+    EXPECT_BUILD_ERROR("reshape 1000000 1000000 1000000", 1, (int[]){16},
                        "cannot reshape 16 values into (1000000, 1000000, 1000000)");
 }
 

@@ -3,6 +3,7 @@
  * is reported with its column, and shapes that do not fit are reported with the layer's
  * index, its spec and its input shape. */
 #include "tests/test.h"
+#include "tests/check.h"
 #include "nn/layer.h"
 
 #include <string.h>
@@ -80,18 +81,6 @@ static void expect_parse_error(const char *text, const char *want) {
         test_fail(__FILE__, __LINE__, "'%s' parsed (%d layers), expected '%s'", text, n, want);
         return;
     }
-    if (!strstr(err.msg, want))
-        test_fail(__FILE__, __LINE__, "'%s': error '%s' does not contain '%s'", text, err.msg,
-                  want);
-}
-
-static void expect_build_error(const char *text, int ndim, const int *shape, const char *want) {
-    ag_rng r;
-    ag_rng_seed(&r, 1);
-    nn_error err = {{0}};
-    nn_net *net = nn_net_parse(text, ndim, shape, NULL, &r, &err);
-    CHECK(net == NULL);
-    nn_net_free(net);
     if (!strstr(err.msg, want))
         test_fail(__FILE__, __LINE__, "'%s': error '%s' does not contain '%s'", text, err.msg,
                   want);
@@ -311,28 +300,28 @@ TEST(spec_error_too_many_layers) {
 /* ---- errors in the shapes: layer index, spec and input shape ------------------------------ */
 
 TEST(spec_shape_errors_name_layer_spec_and_shape) {
-    expect_build_error("linear 400, relu, conv 32 k4 s2 p1", 1, (int[]){784},
+    EXPECT_BUILD_ERROR("linear 400, relu, conv 32 k4 s2 p1", 1, (int[]){784},
                        "layer 2 (conv 32 k4 s2 p1): input (400): conv needs an image input "
                        "(C, H, W)");
-    expect_build_error("reshape 3 3", 1, (int[]){10},
+    EXPECT_BUILD_ERROR("reshape 3 3", 1, (int[]){10},
                        "layer 0 (reshape 3 3): input (10): cannot reshape 10 values into (3, 3)");
-    expect_build_error("conv 4 k5", 3, (int[]){1, 3, 3},
+    EXPECT_BUILD_ERROR("conv 4 k5", 3, (int[]){1, 3, 3},
                        "layer 0 (conv 4 k5): input (1, 3, 3): a 5x5 window with stride 1 and "
                        "padding 0 does not fit a 3x3 image: output would be -1x-1");
-    expect_build_error("conv 4 k3, maxpool k2, maxpool k2, maxpool k2", 3, (int[]){1, 6, 6},
+    EXPECT_BUILD_ERROR("conv 4 k3, maxpool k2, maxpool k2, maxpool k2", 3, (int[]){1, 6, 6},
                        "layer 3 (maxpool k2): input (4, 1, 1): a 2x2 window");
-    expect_build_error("conv 4", 3, (int[]){1, 6, 6},
+    EXPECT_BUILD_ERROR("conv 4", 3, (int[]){1, 6, 6},
                        "layer 0 (conv 4 k0): input (1, 6, 6): conv needs a kernel size k >= 1");
-    expect_build_error("maxpool k2 op1", 3, (int[]){1, 6, 6},
+    EXPECT_BUILD_ERROR("maxpool k2 op1", 3, (int[]){1, 6, 6},
                        "maxpool has no output padding (op1); only convt does");
-    expect_build_error("convt 2 k3 s2 op2", 3, (int[]){1, 6, 6},
+    EXPECT_BUILD_ERROR("convt 2 k3 s2 op2", 3, (int[]){1, 6, 6},
                        "layer 0 (convt 2 k3 s2 op2): input (1, 6, 6): convt: output padding op2 "
                        "must be in [0, s) with s2");
-    expect_build_error("linear 0", 1, (int[]){3}, "layer 0 (linear 0): input (3): linear needs at "
+    EXPECT_BUILD_ERROR("linear 0", 1, (int[]){3}, "layer 0 (linear 0): input (3): linear needs at "
                                                   "least 1 unit");
-    expect_build_error("dropout 1", 1, (int[]){3}, "dropout rate must be in [0, 1), got 1");
+    EXPECT_BUILD_ERROR("dropout 1", 1, (int[]){3}, "dropout rate must be in [0, 1), got 1");
     /* and a spec error comes out of nn_net_parse unchanged */
-    expect_build_error("linear 4,", 1, (int[]){3}, "spec:10: expected a layer name at the end");
+    EXPECT_BUILD_ERROR("linear 4,", 1, (int[]){3}, "spec:10: expected a layer name at the end");
 }
 
 /* ---- user layer types from the `extra` table ---------------------------------------------- */

@@ -1,8 +1,11 @@
-/* tensor_check.c — see tensor_check.h. */
-#include "tests/tensor_check.h"
+/* check.c — checks shared by several test files; see check.h. */
+#include "tests/check.h"
+
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 /* A tensor on tape t with the given shape and values (converted to ag_real). */
 ag_tensor *tensor_of(ag_tape *t, int ndim, const int *shape, const double *v) {
@@ -28,4 +31,16 @@ void expect_values_at(const char *file, int line, const ag_tensor *y, int ndim,
                                              : fabs(v - want[i]) <= tol * (1 + fabs(want[i]));
         if (!ok) test_fail(file, line, "element %zu: %.10g, want %.10g", i, v, want[i]);
     }
+}
+
+void expect_build_error_at(const char *file, int line, const char *text, int ndim,
+                           const int *shape, const char *want) {
+    ag_rng r;
+    ag_rng_seed(&r, 1);
+    nn_error err = {{0}};
+    nn_net *net = nn_net_parse(text, ndim, shape, NULL, &r, &err);
+    if (net) test_fail(file, line, "'%s': built, but should have failed", text);
+    nn_net_free(net);
+    if (!strstr(err.msg, want))
+        test_fail(file, line, "'%s': error '%s' does not contain '%s'", text, err.msg, want);
 }
