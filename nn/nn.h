@@ -10,6 +10,7 @@
 #include "nn/layer.h"      /* layers, specs (arrays and text), networks */
 #include "nn/optim.h"      /* SGD, Adam, AdamW, clipping, schedules */
 #include "nn/checkpoint.h" /* atomic, checksummed checkpoints */
+#include "nn/safetensors.h" /* weights in and out for PyTorch and NumPy */
 #include "nn/data.h"       /* IDX files, datasets, minibatches, binarization */
 #include "nn/image.h"      /* PNG grids, line and scatter plots */
 #include "nn/progress.h"   /* progress bars and CSV logs */
