@@ -218,7 +218,7 @@ static int check_duplicates(parser *p, int obj) {
     if (!k) return fail(p, d->nodes[obj].pos, "out of memory");
     int j = 0;
     for (int c = d->nodes[obj].first; c >= 0; c = d->nodes[c].next, j++)
-        k[j] = (key_ref){d->chars + d->nodes[c].key, d->nodes[c].key_len, d->nodes[c].pos};
+        k[j] = (key_ref){d->chars + d->nodes[c].key, d->nodes[c].key_len, d->nodes[c].key_pos};
     qsort(k, (size_t)n, sizeof *k, cmp_key_ref);
     size_t dup = 0;
     bool found = false;
@@ -245,9 +245,10 @@ static int parse_container(parser *p, int node, bool object, int depth) {
         return 0;
     }
     for (;;) {
-        size_t key = 0, key_len = 0;
+        size_t key = 0, key_len = 0, key_pos = 0;
         skip_space(p);
         if (object) {
+            key_pos = p->i;
             if (p->i >= p->len || p->s[p->i] != '"') return fail(p, p->i, "expected a key string");
             if (parse_string(p, &key, &key_len)) return -1;
             skip_space(p);
@@ -260,6 +261,7 @@ static int parse_container(parser *p, int node, bool object, int depth) {
         nn_json_node *c = &p->doc->nodes[child];
         c->key = key;
         c->key_len = key_len;
+        c->key_pos = key_pos;
         if (last < 0) p->doc->nodes[node].first = child;
         else p->doc->nodes[last].next = child;
         last = child;

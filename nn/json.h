@@ -34,7 +34,8 @@ typedef struct nn_json_node {
     size_t str, len;    /* STRING: decoded bytes at doc.chars + str (NUL-terminated there;
                            len may count embedded NULs from \u0000).  NUMBER: the literal
                            at text + str */
-    size_t key, key_len;/* a member of an object: its decoded key, like str/len */
+    size_t key, key_len;/* a member of an object: its decoded key, like str/len, */
+    size_t key_pos;     /* and the key's byte offset in the text */
     int count;          /* ARRAY, OBJECT: number of children */
     int first, next;    /* child and sibling indices, -1 for none */
 } nn_json_node;

@@ -102,40 +102,42 @@ static int check_inputs(const nn_param_list *l, const char *const *meta) {
 #undef MISUSE
 
 /* The header: metadata, then one entry per tensor in list order, padded with spaces. */
+#define RAW(o, literal) nn_json_raw(o, literal, sizeof literal - 1)
 static nn_json_out make_header(const nn_param_list *l, const char *const *meta) {
     nn_json_out o = {0};
-    nn_json_raw(&o, "{", 1);
+    RAW(&o, "{");
     if (meta && meta[0]) {
-        nn_json_raw(&o, "\"__metadata__\":{", 16);
+        RAW(&o, "\"__metadata__\":{");
         for (int i = 0; meta[2 * i]; i++) {
-            if (i) nn_json_raw(&o, ",", 1);
+            if (i) RAW(&o, ",");
             nn_json_string(&o, meta[2 * i]);
-            nn_json_raw(&o, ":", 1);
+            RAW(&o, ":");
             nn_json_string(&o, meta[2 * i + 1]);
         }
-        nn_json_raw(&o, "}", 1);
+        RAW(&o, "}");
     }
     uint64_t offset = 0;
     for (int i = 0; i < l->n; i++) {
         const ag_tensor *x = l->items[i].value;
-        if (i || (meta && meta[0])) nn_json_raw(&o, ",", 1);
+        if (i || (meta && meta[0])) RAW(&o, ",");
         nn_json_string(&o, l->items[i].name);
-        nn_json_raw(&o, ":{\"dtype\":\"" OUR_DTYPE "\",\"shape\":[", 27);
+        RAW(&o, ":{\"dtype\":\"" OUR_DTYPE "\",\"shape\":[");
         for (int d = 0; d < x->ndim; d++) {
-            if (d) nn_json_raw(&o, ",", 1);
+            if (d) RAW(&o, ",");
             nn_json_uint_out(&o, (uint64_t)x->shape[d]);
         }
-        nn_json_raw(&o, "],\"data_offsets\":[", 18);
+        RAW(&o, "],\"data_offsets\":[");
         nn_json_uint_out(&o, offset);
-        nn_json_raw(&o, ",", 1);
+        RAW(&o, ",");
         offset += (uint64_t)x->size * sizeof(ag_real);
         nn_json_uint_out(&o, offset);
-        nn_json_raw(&o, "]}", 2);
+        RAW(&o, "]}");
     }
-    nn_json_raw(&o, "}", 1);
-    while (!o.oom && (8 + o.len) % 8) nn_json_raw(&o, " ", 1);
+    RAW(&o, "}");
+    while (!o.oom && (8 + o.len) % 8) RAW(&o, " ");
     return o;
 }
+#undef RAW
 
 /* The directory of path, fsynced so the rename is durable (best effort, as checkpoint.c). */
 static void sync_parent_dir(const char *path) {
@@ -607,7 +609,9 @@ bool nn_safetensors_probe(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return false;
     unsigned char b[9];
-    bool yes = fread(b, 1, 9, f) == 9 && b[8] == '{' && memcmp(b, "HENBUNCK", 8) != 0;
+    struct stat st;
+    bool yes = fstat(fileno(f), &st) == 0 && fread(b, 1, 9, f) == 9 && b[8] == '{' &&
+               get_le(b, 8) <= (uint64_t)st.st_size - 8;
     fclose(f);
     return yes;
 }

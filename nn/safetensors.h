@@ -66,8 +66,9 @@ int nn_safetensors_read(const nn_safetensors *f, const nn_param_list *tensors,
 /* Prints the dtype, the metadata and one line "name dtype (shape)" per tensor to file (a FILE*). */
 void nn_safetensors_print(const nn_safetensors *f, void *file);
 
-/* True when path starts like a .safetensors file (a header length, then '{'), so a program
- * can tell it from a henbun checkpoint ("HENBUNCK") before choosing a loader. */
+/* True when path starts like a .safetensors file (a header length that fits in the file,
+ * then '{'), so a program can tell it from a henbun checkpoint ("HENBUNCK") before choosing
+ * a loader.  It only looks: nn_safetensors_open still verifies everything. */
 bool nn_safetensors_probe(const char *path);
 
 #endif
