@@ -4,7 +4,7 @@
 #   make fuzz           build, then run each target for FUZZ_SECONDS (default 180), one after
 #                       another; prints each target's executions; fails on any crash
 #   make fuzz-ci        the same for 20 seconds a target
-#   make fuzz-build     build only: build/fuzz/fuzz_{idx,checkpoint,spec,cli}
+#   make fuzz-build     build only: build/fuzz/fuzz_{idx,checkpoint,spec,cli,safetensors}
 #   make fuzz-corpus    regenerate the seed corpora tests/fuzz/corpus/<target>/ (committed)
 #
 # The library is compiled again, with clang, coverage instrumentation and ASan + UBSan
@@ -14,15 +14,16 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 180
-FUZZ_TARGETS := idx checkpoint spec cli
+FUZZ_TARGETS := idx checkpoint spec cli safetensors
 FZ           := build/fuzz
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g -fno-omit-frame-pointer \
                 $(ARCHFLAGS) -fopenmp -fno-math-errno -Wall -Wextra -Wno-unknown-pragmas -Wno-pass-failed -I. -MMD -MP \
                 -fsanitize=address,undefined -fno-sanitize-recover=all
-# Longest input per target: IDX files and checkpoints need room for a header and a few
-# tensors; spec text and command lines are short.
+# Longest input per target: IDX files, checkpoints and .safetensors files need room for a
+# header and a few tensors; spec text and command lines are short.
 FUZZ_MAXLEN_idx        := 4096
 FUZZ_MAXLEN_checkpoint := 4096
+FUZZ_MAXLEN_safetensors := 4096
 FUZZ_MAXLEN_spec       := 512
 FUZZ_MAXLEN_cli        := 512
 # What libFuzzer closes of the target's output (1 stdout, 3 stdout and stderr): the CLI

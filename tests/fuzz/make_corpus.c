@@ -10,6 +10,7 @@
  * writes, so a seed can never silently stop being valid.  Exits 1 if any check fails.
  *   usage: make_corpus DIR */
 #include "tests/fuzz/fuzz_common.h"
+#include "nn/json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -467,6 +468,163 @@ static void make_specs(void) {
 
 /* ---- command lines: arguments separated by newlines (and by NULs in a few) --------------- */
 
+/* ---- .safetensors ------------------------------------------------------------------------ */
+
+/* A .safetensors file encoded by hand from docs/safetensors.md: the list's tensors in order,
+ * `dtype` F32 or F64, metadata {"spec": FUZZ_CKPT_SPEC}; the first value replaced by
+ * first_value unless it is NaN.  Header and data go to *h and *d (caller frees). */
+static void st_by_hand(const nn_param_list *l, int width, double first_value, nn_json_out *h,
+                       bytes *d) {
+    *h = (nn_json_out){0};
+    d->n = 0;
+    nn_json_raw(h, "{\"__metadata__\":{\"spec\":", 24);
+    nn_json_string(h, FUZZ_CKPT_SPEC);
+    nn_json_raw(h, "}", 1);
+    for (int i = 0; i < l->n; i++) {
+        const ag_tensor *t = l->items[i].value;
+        nn_json_raw(h, ",", 1);
+        nn_json_string(h, l->items[i].name);
+        nn_json_raw(h, width == 4 ? ":{\"dtype\":\"F32\",\"shape\":[" : ":{\"dtype\":\"F64\",\"shape\":[", 25);
+        for (int k = 0; k < t->ndim; k++) {
+            if (k) nn_json_raw(h, ",", 1);
+            nn_json_uint_out(h, (uint64_t)t->shape[k]);
+        }
+        nn_json_raw(h, "],\"data_offsets\":[", 18);
+        nn_json_uint_out(h, d->n);
+        for (size_t j = 0; j < t->size; j++)
+            b_value(d, i == 0 && j == 0 && !isnan(first_value) ? first_value : t->data[j],
+                    (uint32_t)width);
+        nn_json_raw(h, ",", 1);
+        nn_json_uint_out(h, d->n);
+        nn_json_raw(h, "]}", 2);
+    }
+    nn_json_raw(h, "}", 1);
+    while ((8 + h->len) % 8) nn_json_raw(h, " ", 1);
+}
+
+/* Length prefix, header text, data: one file. */
+static void st_put(const char *name, const char *header, size_t header_len, const bytes *d) {
+    static bytes x;
+    x.n = 0;
+    b_u64(&x, header_len);
+    b_raw(&x, header, header_len);
+    b_raw(&x, d->b, d->n);
+    put_file("safetensors", name, x.b, x.n);
+}
+
+/* The header with the first `from` replaced by `to`, as a file over the same data. */
+static void st_variant(const char *name, const nn_json_out *h, const bytes *d, const char *from,
+                       const char *to) {
+    const char *at = strstr(h->buf, from);
+    if (!at) {
+        fail("%s: %s", name, "the text to replace is not in the header");
+        return;
+    }
+    char *v = malloc(h->len + strlen(to) + 1);
+    size_t k = (size_t)(at - h->buf);
+    memcpy(v, h->buf, k);
+    strcpy(v + k, to);
+    strcat(v, at + strlen(from));
+    st_put(name, v, strlen(v), d);
+    free(v);
+}
+
+static void st_expect(const char *name, bool all_loads) {
+    char p[1024];
+    nn_error err;
+    fuzz_model m;
+    fuzz_model_new(&m, 2);
+    int rc = nn_safetensors_load(path_of(p, sizeof p, "safetensors", name), &m.all, &err);
+    if ((rc == 0) != all_loads) fail("%s: %s", name, all_loads ? err.msg : "loads but should not");
+    fuzz_model_free(&m);
+}
+
+static void make_safetensors(void) {
+    fresh_dir("safetensors");
+    char p[1024];
+    nn_error err;
+    fuzz_model m;
+    fuzz_model_new(&m, 1);
+    for (int i = 0; i < m.all.n; i++) /* Adam's state too: values other than zero */
+        for (size_t j = 0; j < m.all.items[i].value->size; j++)
+            if (m.all.items[i].value->data[j] == 0)
+                m.all.items[i].value->data[j] = (ag_real)(0.25 * (double)(i + 1) + (double)j);
+
+    /* the library's file, and the same bytes encoded by hand */
+    const char *meta[] = {"spec", FUZZ_CKPT_SPEC, NULL};
+    if (nn_safetensors_save(path_of(p, sizeof p, "safetensors", "model-float.safetensors"),
+                            &m.all, meta, &err))
+        fail("%s: %s", "model-float.safetensors", err.msg);
+    nn_json_out h;
+    static bytes d;
+    st_by_hand(&m.all, 4, NAN, &h, &d);
+    st_put("by-hand.safetensors", h.buf, h.len, &d);
+    size_t n1, n2;
+    uint8_t *lib = read_file(path_of(p, sizeof p, "safetensors", "model-float.safetensors"), &n1);
+    uint8_t *hand = read_file(path_of(p, sizeof p, "safetensors", "by-hand.safetensors"), &n2);
+    if (!lib || !hand || n1 != n2 || memcmp(lib, hand, n1) != 0)
+        fail("%s: %s", "by-hand.safetensors", "differs from nn_safetensors_save's bytes");
+    else
+        unlink(p);
+    free(lib);
+    free(hand);
+    st_expect("model-float.safetensors", true);
+
+    /* damaged headers of the float file, each refused */
+    static const char *const variants[][3] = {
+        {"duplicate-key", "\"0.linear.bias\"", "\"0.linear.weight\""},
+        {"dtype-f16", "\"F32\"", "\"F16\""},
+        {"shape-swapped", "[3,4]", "[4,3]"},
+        {"shape-huge", "[3,4]", "[2147483647,2147483647,2147483647]"},
+        {"offsets-overlap", "[0,48]", "[0,52]"},
+        {"offsets-2e64", "[0,48]", "[0,18446744073709551616]"},
+        {"metadata-number", "\"spec\":\"", "\"spec\":1,\"x\":\""},
+        {"lone-surrogate", "0.linear.weight", "0.linear\\ud800.weight"},
+        {"unknown-field", "\"dtype\"", "\"extra\":[],\"dtype\""},
+        {"trailing-comma", "]}}", "]},}"},
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.safetensors", variants[i][0]);
+        st_variant(name, &h, &d, variants[i][1], variants[i][2]);
+        st_expect(name, false);
+    }
+    /* cut in the data, a length that lies, deep nesting */
+    static bytes x;
+    x.n = 0;
+    b_u64(&x, h.len);
+    b_raw(&x, h.buf, h.len);
+    b_raw(&x, d.b, d.n / 2);
+    put_file("safetensors", "cut.safetensors", x.b, x.n);
+    st_expect("cut.safetensors", false);
+    x.n = 0;
+    b_u64(&x, 0xFFFFFFFFFFFFull);
+    b_raw(&x, h.buf, h.len);
+    put_file("safetensors", "length-2e14.safetensors", x.b, x.n);
+    st_expect("length-2e14.safetensors", false);
+    char deep[160] = "{\"a\":";
+    for (int i = 0; i < 80; i++) strcat(deep, "[");
+    static bytes none;
+    st_put("deep.safetensors", deep, strlen(deep), &none);
+    st_expect("deep.safetensors", false);
+    free(h.buf);
+
+    /* the double build's file, converted; one value beyond float; the weights only */
+    st_by_hand(&m.all, 8, NAN, &h, &d);
+    st_put("model-double.safetensors", h.buf, h.len, &d);
+    st_expect("model-double.safetensors", true);
+    free(h.buf);
+    st_by_hand(&m.all, 8, 1e300, &h, &d);
+    st_put("model-double-1e300.safetensors", h.buf, h.len, &d);
+    st_expect("model-double-1e300.safetensors", sizeof(ag_real) == 8);
+    free(h.buf);
+    if (nn_safetensors_save(path_of(p, sizeof p, "safetensors", "net-only.safetensors"),
+                            &m.net->params, NULL, &err))
+        fail("%s: %s", "net-only.safetensors", err.msg);
+    st_expect("net-only.safetensors", false);
+    fuzz_model_free(&m);
+}
+
 static const char *const cli_lines[] = {
     "--epochs\n5\n--lr\n1e-3\n--dataset\nfashion\n--quiet",
     "--epochs=20\n--batch=128\n--seed=42\n--model=iwae\n--beta=0.5\n--out=runs/a",
@@ -506,7 +664,7 @@ static void make_cli(void) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR   (writes DIR/{idx,checkpoint,spec,cli}/)\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR   (writes DIR/{idx,checkpoint,spec,cli,safetensors}/)\n", argv[0]);
         return 2;
     }
     root = argv[1];
@@ -514,7 +672,8 @@ int main(int argc, char **argv) {
     make_checkpoints();
     make_specs();
     make_cli();
+    make_safetensors();
     if (failures) fprintf(stderr, "make_corpus: %d check(s) failed\n", failures);
-    else printf("make_corpus: seeds written to %s/{idx,checkpoint,spec,cli}\n", root);
+    else printf("make_corpus: seeds written to %s/{idx,checkpoint,spec,cli,safetensors}\n", root);
     return failures ? 1 : 0;
 }
