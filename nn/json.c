@@ -27,9 +27,9 @@ static int fail(parser *p, size_t pos, const char *msg) {
 
 static int new_node(parser *p, nn_json_kind kind, size_t pos) {
     nn_json *d = p->doc;
+    if (d->n == d->max) return fail(p, pos, "too many values");
     if (d->n == d->cap) {
-        if (d->cap > (1 << 29)) return fail(p, pos, "too many values");
-        int cap = d->cap ? 2 * d->cap : 16;
+        int cap = d->cap ? (d->cap < d->max / 2 ? 2 * d->cap : d->max) : 16;
         nn_json_node *n = realloc(d->nodes, sizeof *n * (size_t)cap);
         if (!n) return fail(p, pos, "out of memory");
         d->nodes = n;
@@ -315,9 +315,10 @@ static int parse_value(parser *p, int depth) {
     return fail(p, pos, "expected a value (object, array, string, number, true, false, null)");
 }
 
-int nn_json_parse(nn_json *doc, const char *text, size_t len, size_t *err_pos,
+int nn_json_parse(nn_json *doc, const char *text, size_t len, int max_values, size_t *err_pos,
                   const char **err_msg) {
-    *doc = (nn_json){.text = text, .text_len = len};
+    *doc = (nn_json){.text = text, .text_len = len,
+                     .max = max_values > 0 && max_values < (1 << 30) ? max_values : 1 << 30};
     parser p = {.doc = doc, .s = (const unsigned char *)text, .len = len};
     skip_space(&p);
     if (parse_value(&p, 0) >= 0) {

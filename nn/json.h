@@ -44,15 +44,16 @@ typedef struct nn_json {
     const char *text;
     size_t text_len;
     nn_json_node *nodes;
-    int n, cap;
+    int n, cap, max;    /* nodes used, allocated, allowed */
     char *chars;        /* every decoded string and key, each NUL-terminated */
     size_t nchars, chars_cap;
 } nn_json;
 
-/* Parses text[0..len) (one value, surrounded by optional whitespace).  Returns 0, or -1
- * with *err_pos (byte offset) and *err_msg (static text) saying what is wrong.  doc must be
- * freed with nn_json_free either way. */
-int nn_json_parse(nn_json *doc, const char *text, size_t len, size_t *err_pos,
+/* Parses text[0..len) (one value, surrounded by optional whitespace) into at most
+ * max_values nodes (<= 0: no limit but memory; a caller that knows its documents can bound
+ * what a hostile text costs).  Returns 0, or -1 with *err_pos (byte offset) and *err_msg
+ * (static text) saying what is wrong.  doc must be freed with nn_json_free either way. */
+int nn_json_parse(nn_json *doc, const char *text, size_t len, int max_values, size_t *err_pos,
                   const char **err_msg);
 void nn_json_free(nn_json *doc);
 

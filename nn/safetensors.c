@@ -395,7 +395,10 @@ static int verify(nn_safetensors *f, nn_error *err) {
     f->data_len = f->len - 8 - (size_t)n;
     size_t pos;
     const char *why;
-    if (nn_json_parse(&f->doc, (const char *)f->buf + 8, (size_t)n, &pos, &why))
+    /* A real header spends more than 5 bytes on each value (a tensor entry is about 50 bytes
+     * for 6 to 10 values): the cap keeps a hostile header of "[0,0,0,..." from costing
+     * dozens of times its size in nodes. */
+    if (nn_json_parse(&f->doc, (const char *)f->buf + 8, (size_t)n, (int)(n / 4 + 16), &pos, &why))
         return nn_fail(err, "%s: byte %zu: JSON header: %s", p, 8 + pos, why);
 
     const nn_json *d = &f->doc;

@@ -83,13 +83,13 @@ static void try_json(const uint8_t *data, size_t size) {
     nn_json a, b;
     size_t pos;
     const char *why;
-    if (nn_json_parse(&a, (const char *)data, size, &pos, &why) == 0) {
+    if (nn_json_parse(&a, (const char *)data, size, 0, &pos, &why) == 0) {
         nn_json_out o = {0};
         write_node(&a, 0, &o);
         if (o.oom) abort();
         /* Keys cut at a NUL may collide, which the second parse rightly refuses. */
         bool nul = has_nul(&a);
-        int rc = nn_json_parse(&b, o.buf, o.len, &pos, &why);
+        int rc = nn_json_parse(&b, o.buf, o.len, 0, &pos, &why);
         if (!nul && (rc != 0 || !same_tree(&a, 0, &b, 0))) __builtin_trap();
         nn_json_free(&b);
         free(o.buf);

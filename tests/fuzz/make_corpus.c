@@ -602,8 +602,9 @@ static void make_safetensors(void) {
     b_raw(&x, h.buf, h.len);
     put_file("safetensors", "length-2e14.safetensors", x.b, x.n);
     st_expect("length-2e14.safetensors", false);
-    char deep[160] = "{\"a\":";
+    char deep[512] = "{\"a\":"; /* spaces after: past the cap on values, to the depth check */
     for (int i = 0; i < 80; i++) strcat(deep, "[");
+    for (int i = 0; i < 300; i++) strcat(deep, " ");
     static bytes none;
     st_put("deep.safetensors", deep, strlen(deep), &none);
     st_expect("deep.safetensors", false);

@@ -271,13 +271,23 @@ TEST(safetensors_rejects_lying_or_malformed_files_and_changes_nothing) {
         CHECK(all_equal(&m.weights, 42));
     }
 
-    /* brackets nested one level too deep (the object is level 0) */
-    char deep[256] = "{\"a\":";
+    /* brackets nested one level too deep (the object is level 0); spaces after them so
+     * that the cap on values (below) is not what stops it */
+    char deep[512] = "{\"a\":";
     for (int i = 0; i < NN_JSON_MAX_DEPTH; i++) strcat(deep, "[");
+    for (int i = 0; i < 200; i++) strcat(deep, " ");
     write_st(path, deep, data, sizeof data);
     nn_error derr;
     CHECK(nn_safetensors_load(path, &m.weights, &derr) == -1 &&
-          strstr(derr.msg, "byte 77: JSON header: nested too deeply"));
+          strstr(derr.msg, "byte 277: JSON header: nested too deeply"));
+
+    /* a header of tiny values costs at most a few nodes per 4 bytes, then stops */
+    char many[512] = "{\"a\":[0";
+    for (int i = 0; i < 200; i++) strcat(many, ",0");
+    strcat(many, "]}");
+    write_st(path, many, data, sizeof data);
+    CHECK(nn_safetensors_load(path, &m.weights, &derr) == -1 &&
+          strstr(derr.msg, "JSON header: too many values"));
 
     /* lengths: too short, longer than the file, zero */
     nn_error err;
@@ -405,7 +415,7 @@ TEST(json_reader_decodes_escapes_numbers_and_nesting) {
     nn_json d;
     size_t pos;
     const char *why;
-    CHECK(nn_json_parse(&d, text, strlen(text), &pos, &why) == 0);
+    CHECK(nn_json_parse(&d, text, strlen(text), 0, &pos, &why) == 0);
     CHECK(d.nodes[0].kind == NN_JSON_OBJECT && d.nodes[0].count == 3);
     int a = d.nodes[0].first;
     CHECK(strcmp(nn_json_key(&d, a), "a\"b") == 0 && d.nodes[a].count == 7);
@@ -432,7 +442,7 @@ TEST(json_reader_decodes_escapes_numbers_and_nesting) {
         {"\"\\udc00\"", 1}, {"{\"a\":1,\"a\":2}", 7}, {"nul", 0}, {"\"\xe0\x80\x80\"", 1},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        int rc = nn_json_parse(&d, bad[i].text, strlen(bad[i].text), &pos, &why);
+        int rc = nn_json_parse(&d, bad[i].text, strlen(bad[i].text), 0, &pos, &why);
         if (rc != -1 || pos != bad[i].pos)
             test_fail(__FILE__, __LINE__, "'%s': rc %d, error at %zu (%s), expected at %zu",
                       bad[i].text, rc, pos, rc ? why : "", bad[i].pos);
@@ -450,7 +460,7 @@ TEST(json_writer_escapes_what_the_reader_reads_back) {
     nn_json_raw(&arr, "]", 1);
     CHECK(!arr.oom && strcmp(arr.buf, "[\"q\\\"b\\\\s/\\u0001\\u0009\xc3\xa9\",18446744073709551615]") == 0);
     nn_json d;
-    CHECK(nn_json_parse(&d, arr.buf, arr.len, NULL, NULL) == 0);
+    CHECK(nn_json_parse(&d, arr.buf, arr.len, 0, NULL, NULL) == 0);
     CHECK(d.n == 3 && strcmp(nn_json_str(&d, 1), s) == 0);
     uint64_t u;
     CHECK(nn_json_uint(&d, 2, &u) && u == UINT64_MAX);
