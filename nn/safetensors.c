@@ -180,7 +180,10 @@ static int write_body(FILE *f, const nn_json_out *h, const nn_param_list *l) {
 
 int nn_safetensors_save(const char *path, const nn_param_list *tensors,
                         const char *const *metadata, nn_error *err) {
-    if (!path || !tensors) ag_error("nn_safetensors_save", "path or tensors is NULL");
+    if (!path || !tensors) {
+        ag_error("nn_safetensors_save", "path or tensors is NULL");
+        return -1; /* if a handler returns */
+    }
     if (check_inputs(tensors, metadata)) return nn_fail(err, "%s: not written (misuse)", path);
     nn_json_out h = make_header(tensors, metadata);
     if (h.oom) {
@@ -433,7 +436,10 @@ static int verify(nn_safetensors *f, nn_error *err) {
 }
 
 nn_safetensors *nn_safetensors_open(const char *path, nn_error *err) {
-    if (!path) ag_error("nn_safetensors_open", "path is NULL");
+    if (!path) {
+        ag_error("nn_safetensors_open", "path is NULL");
+        return NULL;
+    }
     nn_safetensors *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         free(f);
@@ -448,7 +454,10 @@ nn_safetensors *nn_safetensors_open(const char *path, nn_error *err) {
 }
 
 const char *nn_safetensors_meta(const nn_safetensors *f, const char *key) {
-    if (!f || !key) ag_error("nn_safetensors_meta", "file or key is NULL");
+    if (!f || !key) {
+        ag_error("nn_safetensors_meta", "file or key is NULL");
+        return NULL;
+    }
     if (f->meta < 0) return NULL;
     for (int c = f->doc.nodes[f->meta].first; c >= 0; c = f->doc.nodes[c].next)
         if (!strcmp(nn_json_key(&f->doc, c), key)) return nn_json_str(&f->doc, c);
@@ -555,10 +564,12 @@ static void copy_values(const nn_safetensors *f, const nn_param_list *tensors) {
     }
 }
 
-int nn_safetensors_read(const nn_safetensors *cf, const nn_param_list *tensors,
+int nn_safetensors_read(nn_safetensors *f, const nn_param_list *tensors,
                         const char *state_prefix, nn_error *err) {
-    if (!cf || !tensors) ag_error("nn_safetensors_read", "file or tensors is NULL");
-    nn_safetensors *f = (nn_safetensors *)cf; /* only the `used` marks change */
+    if (!f || !tensors) {
+        ag_error("nn_safetensors_read", "file or tensors is NULL");
+        return -1;
+    }
     int state = 0, r = match(f, tensors, state_prefix, &state, err);
     if (r == -2)
         ag_error("nn_safetensors_read", "the name '%s' appears twice in the list",
@@ -570,7 +581,10 @@ int nn_safetensors_read(const nn_safetensors *cf, const nn_param_list *tensors,
 
 int nn_safetensors_load_weights(const char *path, const nn_param_list *tensors,
                                 const char *state_prefix, nn_error *err) {
-    if (!path || !tensors) ag_error("nn_safetensors_load", "path or tensors is NULL");
+    if (!path || !tensors) {
+        ag_error("nn_safetensors_load", "path or tensors is NULL");
+        return -1;
+    }
     nn_safetensors *f = nn_safetensors_open(path, err);
     if (!f) return -1;
     int state = 0, r = match(f, tensors, state_prefix, &state, err);

@@ -61,7 +61,7 @@ void nn_safetensors_close(nn_safetensors *f);                        /* NULL is 
 /* The metadata value of key, or NULL; valid until close. */
 const char *nn_safetensors_meta(const nn_safetensors *f, const char *key);
 /* Loads like nn_safetensors_load_weights (state_prefix NULL: every entry is required). */
-int nn_safetensors_read(const nn_safetensors *f, const nn_param_list *tensors,
+int nn_safetensors_read(nn_safetensors *f, const nn_param_list *tensors,
                         const char *state_prefix, nn_error *err);
 /* Prints the dtype, the metadata and one line "name dtype (shape)" per tensor to file (a FILE*). */
 void nn_safetensors_print(const nn_safetensors *f, void *file);
