@@ -81,6 +81,19 @@ int main() {
 }
 CXX
 
+# The README's example, as printed there, with the README's shared and static commands.
+awk '/^## Installing henbun as a library/ { on = 1 } on && /^```c$/ { c = 1; next }
+     c && /^```$/ { exit } c' README.md >"$dir/readme.c"
+for linkage in shared static; do
+    if [ ! -s "$dir/readme.c" ]; then bad "no C example under the README's Installing section"; break; fi
+    if build "$dir/readme" "$dir/readme.c" "cc -std=c11 -Wall -Wextra -Werror" henbun $linkage \
+        >"$dir/log" 2>&1 && "$dir/readme" >"$dir/out" 2>&1 && grep -q ': 6$' "$dir/out"; then
+        ok "the README's example, $linkage: $(cat "$dir/out")"
+    else
+        bad "the README's example, $linkage:"; cat "$dir/log" "$dir/out" | sed 's/^/    /' | head
+    fi
+done
+
 for pkg in henbun henbun-double; do
     for linkage in shared static; do
         for lang in c cpp; do
