@@ -11,7 +11,8 @@
 #   make uninstall PREFIX=...       (REAL=double: libhenbun-double, henbun-double.pc; DESTDIR honoured)
 #
 # Options: REAL=double (library precision), PORTABLE=1 (no -march=native, portable GEMM),
-#          CC=clang, SAN=1 (sanitizers).
+#          CC=clang, SAN=1 (sanitizers); for install: PREFIX, DESTDIR, LIBDIR, INCLUDEDIR,
+#          INSTALL_ARCHFLAGS (the installed library's instruction set; portable by default).
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -81,7 +82,7 @@ examples: $(EXAMPLES)
 build/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(LIBTREE)/libhenbun.a $(LIBTREE)/.flags
 	$(CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) $(CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
-test: $(FLT)/run_tests $(DBL)/run_tests examples
+test: $(FLT)/run_tests $(DBL)/run_tests examples $(INSTALL_LIBS)
 	@sh tests/run.sh $(FLT)/run_tests $(DBL)/run_tests
 
 test-float: $(FLT)/run_tests
@@ -119,24 +120,40 @@ INCLUDEDIR ?= $(PREFIX)/include
 VERSION    := $(shell sed -n 's/^\#define HENBUN_VERSION_STRING "\(.*\)"/\1/p' autograd/version.h)
 MAJOR      := $(firstword $(subst ., ,$(VERSION)))
 # The precisions install side by side: libhenbun + henbun.pc, libhenbun-double + henbun-double.pc.
+PIC_CFLAGS := $(filter-out $(ARCHFLAGS),$(CFLAGS_COMMON)) $(INSTALL_ARCHFLAGS) -fPIC -fvisibility=hidden
+PIC_FLT    := build/pic-float
+PIC_DBL    := build/pic-double
+pic_stamp   = $(shell mkdir -p $(1) && { echo '$(CC) $(2) $(CFLAGS)' | cmp -s - $(1)/.flags || \
+                echo '$(CC) $(2) $(CFLAGS)' > $(1)/.flags; })$(1)/.flags
+PIC_FLT_STAMP := $(call pic_stamp,$(PIC_FLT),$(PIC_CFLAGS))
+PIC_DBL_STAMP := $(call pic_stamp,$(PIC_DBL),$(PIC_CFLAGS) -DAG_DOUBLE)
+INSTALL_LIBS  := $(PIC_FLT)/libhenbun.a $(PIC_FLT)/libhenbun.so.$(VERSION) \
+                 $(PIC_DBL)/libhenbun-double.a $(PIC_DBL)/libhenbun-double.so.$(VERSION)
+# What `make install` (REAL=...) copies.
 LIBNAME    := henbun$(if $(filter double,$(REAL)),-double)
-PIC        := build/pic-$(REAL)
-PIC_CFLAGS := $(filter-out $(ARCHFLAGS),$(CFLAGS_COMMON)) $(INSTALL_ARCHFLAGS) -fPIC \
-              -fvisibility=hidden $(if $(filter double,$(REAL)),-DAG_DOUBLE)
-PIC_STAMP  := $(shell mkdir -p $(PIC) && { echo '$(CC) $(PIC_CFLAGS) $(CFLAGS)' | cmp -s - $(PIC)/.flags || \
-                echo '$(CC) $(PIC_CFLAGS) $(CFLAGS)' > $(PIC)/.flags; })$(PIC)/.flags
+PIC        := $(if $(filter double,$(REAL)),$(PIC_DBL),$(PIC_FLT))
 SONAME     := lib$(LIBNAME).so.$(MAJOR)
 # The public headers: everything under nn/ and vae/, autograd's two, the umbrella.
 PUBLIC_HEADERS := henbun.h autograd/autograd.h autograd/version.h $(wildcard nn/*.h vae/*.h)
 
-$(PIC)/%.o: %.c Makefile $(PIC_STAMP) | build/.deps
+$(PIC_FLT)/%.o: %.c Makefile $(PIC_FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(PIC_CFLAGS) $(CFLAGS) -c $< -o $@
-$(PIC)/lib$(LIBNAME).a: $(LIB_SRC:%.c=$(PIC)/%.o)
+$(PIC_DBL)/%.o: %.c Makefile $(PIC_DBL_STAMP) | build/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PIC_CFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+$(PIC_FLT)/libhenbun.a: $(LIB_SRC:%.c=$(PIC_FLT)/%.o)
 	@rm -f $@; ar rcs $@ $^
-# -z defs: every symbol the library uses is resolved by the libraries it names (DT_NEEDED).
-$(PIC)/lib$(LIBNAME).so.$(VERSION): $(LIB_SRC:%.c=$(PIC)/%.o)
-	$(CC) -shared -fopenmp -Wl,-soname,$(SONAME) -Wl,-z,defs $(LDFLAGS) -o $@ $^ -lz -lstb -lm
+$(PIC_DBL)/libhenbun-double.a: $(LIB_SRC:%.c=$(PIC_DBL)/%.o)
+	@rm -f $@; ar rcs $@ $^
+# The soname keeps the major version (libhenbun.so.0); -z defs: every symbol the library
+# uses is resolved by the libraries it names (DT_NEEDED), so dlopen needs nothing else.
+SHARED_LINK = $(CC) -shared -fopenmp -Wl,-soname,$(patsubst %.so.$(VERSION),%.so.$(MAJOR),$(notdir $@)) \
+              -Wl,-z,defs $(LDFLAGS) -o $@ $^ -lz -lstb -lm
+$(PIC_FLT)/libhenbun.so.$(VERSION): $(LIB_SRC:%.c=$(PIC_FLT)/%.o)
+	$(SHARED_LINK)
+$(PIC_DBL)/libhenbun-double.so.$(VERSION): $(LIB_SRC:%.c=$(PIC_DBL)/%.o)
+	$(SHARED_LINK)
 
 install-libs: $(PIC)/lib$(LIBNAME).a $(PIC)/lib$(LIBNAME).so.$(VERSION)
 
