@@ -7,10 +7,12 @@
 #   make bench            speed against OpenBLAS / PyTorch when installed (build/bench.csv)
 #   make fuzz             libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each; make fuzz-ci: 20 s each
 #   make valgrind         every program's short run under valgrind memcheck (slow; not in make test)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   portable libhenbun.{a,so}, <henbun/...> headers, henbun.pc
+#   make uninstall PREFIX=...       (REAL=double: libhenbun-double, henbun-double.pc; DESTDIR honoured)
 #
 # Options: REAL=double (library precision), PORTABLE=1 (no -march=native, portable GEMM),
-#          CC=clang, SAN=1 (sanitizers).
+#          CC=clang, SAN=1 (sanitizers); for install: PREFIX, DESTDIR, LIBDIR, INCLUDEDIR,
+#          INSTALL_ARCHFLAGS (the installed library's instruction set; portable by default).
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -48,7 +50,8 @@ stamp = $(shell mkdir -p $(1) && { echo '$(FLAGS_LINE)' | cmp -s - $(1)/.flags |
 FLT_STAMP := $(call stamp,$(FLT))
 DBL_STAMP := $(call stamp,$(DBL))
 
-.PHONY: all lib test test-float test-double sanitize demo data bench install clean examples valgrind
+.PHONY: all lib test test-float test-double sanitize demo data bench install install-libs uninstall clean \
+        examples valgrind
 all: lib examples
 
 lib: $(LIBTREE)/libhenbun.a
@@ -79,7 +82,7 @@ examples: $(EXAMPLES)
 build/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(LIBTREE)/libhenbun.a $(LIBTREE)/.flags
 	$(CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) $(CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
-test: $(FLT)/run_tests $(DBL)/run_tests examples
+test: $(FLT)/run_tests $(DBL)/run_tests examples $(INSTALL_LIBS)
 	@sh tests/run.sh $(FLT)/run_tests $(DBL)/run_tests
 
 test-float: $(FLT)/run_tests
@@ -105,14 +108,84 @@ bench: all build/bench/peak build/bench/gemm_bench
 	@[ -f data/mnist/train-images-idx3-ubyte ] || [ -f data/mnist/train-images-idx3-ubyte.gz ] || sh scripts/fetch_data.sh mnist
 	sh bench/run.sh
 
-install: $(LIBTREE)/libhenbun.a
-	mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/henbun/autograd \
-	         $(DESTDIR)$(PREFIX)/include/henbun/nn $(DESTDIR)$(PREFIX)/include/henbun/vae
-	cp $(LIBTREE)/libhenbun.a $(DESTDIR)$(PREFIX)/lib/
-	cp autograd/autograd.h $(DESTDIR)$(PREFIX)/include/henbun/autograd/
-	for h in nn/*.h vae/*.h; do [ -f $$h ] && cp $$h $(DESTDIR)$(PREFIX)/include/henbun/$$h || true; done
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@CFLAGS@|$(if $(filter double,$(REAL)),-DAG_DOUBLE)|' \
-	    scripts/henbun.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/henbun.pc
+# ---- install: a portable static + shared library, headers under <henbun/...>, pkg-config.
+# The installed library is compiled apart (build/pic-float, build/pic-double): position-
+# independent, symbols hidden unless a public header declares them (HENBUN_BEGIN_DECLS), and
+# with INSTALL_ARCHFLAGS instead of ARCHFLAGS, so it runs on any CPU of the architecture.
+# INSTALL_ARCHFLAGS is the one switch for the installed library's instruction set: today the
+# PORTABLE=1 path; once the kernels dispatch at run time it can take the dispatch build.
+INSTALL_ARCHFLAGS ?= -DAG_PORTABLE
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+VERSION    := $(shell sed -n 's/^\#define HENBUN_VERSION_STRING "\(.*\)"/\1/p' autograd/version.h)
+MAJOR      := $(firstword $(subst ., ,$(VERSION)))
+# The precisions install side by side: libhenbun + henbun.pc, libhenbun-double + henbun-double.pc.
+PIC_CFLAGS := $(filter-out $(ARCHFLAGS),$(CFLAGS_COMMON)) $(INSTALL_ARCHFLAGS) -fPIC -fvisibility=hidden
+PIC_FLT    := build/pic-float
+PIC_DBL    := build/pic-double
+pic_stamp   = $(shell mkdir -p $(1) && { echo '$(CC) $(2) $(CFLAGS)' | cmp -s - $(1)/.flags || \
+                echo '$(CC) $(2) $(CFLAGS)' > $(1)/.flags; })$(1)/.flags
+PIC_FLT_STAMP := $(call pic_stamp,$(PIC_FLT),$(PIC_CFLAGS))
+PIC_DBL_STAMP := $(call pic_stamp,$(PIC_DBL),$(PIC_CFLAGS) -DAG_DOUBLE)
+INSTALL_LIBS  := $(PIC_FLT)/libhenbun.a $(PIC_FLT)/libhenbun.so.$(VERSION) \
+                 $(PIC_DBL)/libhenbun-double.a $(PIC_DBL)/libhenbun-double.so.$(VERSION)
+# What `make install` (REAL=...) copies.
+LIBNAME    := henbun$(if $(filter double,$(REAL)),-double)
+PIC        := $(if $(filter double,$(REAL)),$(PIC_DBL),$(PIC_FLT))
+SONAME     := lib$(LIBNAME).so.$(MAJOR)
+# The public headers: everything under nn/ and vae/, autograd's two, the umbrella.
+PUBLIC_HEADERS := henbun.h autograd/autograd.h autograd/version.h $(wildcard nn/*.h vae/*.h)
+
+$(PIC_FLT)/%.o: %.c Makefile $(PIC_FLT_STAMP) | build/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PIC_CFLAGS) $(CFLAGS) -c $< -o $@
+$(PIC_DBL)/%.o: %.c Makefile $(PIC_DBL_STAMP) | build/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PIC_CFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+$(PIC_FLT)/libhenbun.a: $(LIB_SRC:%.c=$(PIC_FLT)/%.o)
+	@rm -f $@; ar rcs $@ $^
+$(PIC_DBL)/libhenbun-double.a: $(LIB_SRC:%.c=$(PIC_DBL)/%.o)
+	@rm -f $@; ar rcs $@ $^
+# The soname keeps the major version (libhenbun.so.0); -z defs: every symbol the library
+# uses is resolved by the libraries it names (DT_NEEDED), so dlopen needs nothing else.
+SHARED_LINK = $(CC) -shared -fopenmp -Wl,-soname,$(patsubst %.so.$(VERSION),%.so.$(MAJOR),$(notdir $@)) \
+              -Wl,-z,defs $(LDFLAGS) -o $@ $^ -lz -lstb -lm
+$(PIC_FLT)/libhenbun.so.$(VERSION): $(LIB_SRC:%.c=$(PIC_FLT)/%.o)
+	$(SHARED_LINK)
+$(PIC_DBL)/libhenbun-double.so.$(VERSION): $(LIB_SRC:%.c=$(PIC_DBL)/%.o)
+	$(SHARED_LINK)
+
+install-libs: $(PIC)/lib$(LIBNAME).a $(PIC)/lib$(LIBNAME).so.$(VERSION)
+
+# Headers are copied with their includes rewritten from "nn/layer.h" (the source tree's -I.)
+# to <henbun/nn/layer.h>, so users put only PREFIX/include on their include path.
+install: install-libs
+	mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/henbun/autograd \
+	         $(DESTDIR)$(INCLUDEDIR)/henbun/nn $(DESTDIR)$(INCLUDEDIR)/henbun/vae
+	cp $(PIC)/lib$(LIBNAME).a $(PIC)/lib$(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf lib$(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).so
+	for h in $(PUBLIC_HEADERS); do \
+	    sed -E 's@^#include "((autograd|nn|vae)/[^"]+)"@#include <henbun/\1>@' $$h \
+	        > $(DESTDIR)$(INCLUDEDIR)/henbun/$$h.tmp && \
+	    mv $(DESTDIR)$(INCLUDEDIR)/henbun/$$h.tmp $(DESTDIR)$(INCLUDEDIR)/henbun/$$h || exit 1; \
+	done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@NAME@|$(LIBNAME)|g' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@CFLAGS@|$(if $(filter double,$(REAL)),-DAG_DOUBLE)|' -e 's|@REAL@|$(REAL)|' \
+	    scripts/henbun.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$(LIBNAME).pc
+
+# Removes this precision's library and .pc; the headers go with the last precision.
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).a $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).so \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/$(LIBNAME).pc
+	if [ ! -f $(DESTDIR)$(LIBDIR)/pkgconfig/henbun.pc ] && \
+	   [ ! -f $(DESTDIR)$(LIBDIR)/pkgconfig/henbun-double.pc ]; then \
+	    for h in $(PUBLIC_HEADERS); do rm -f $(DESTDIR)$(INCLUDEDIR)/henbun/$$h; done; \
+	    rmdir $(DESTDIR)$(INCLUDEDIR)/henbun/autograd $(DESTDIR)$(INCLUDEDIR)/henbun/nn \
+	          $(DESTDIR)$(INCLUDEDIR)/henbun/vae $(DESTDIR)$(INCLUDEDIR)/henbun 2>/dev/null || true; \
+	fi
 
 clean:
 	rm -rf build

@@ -25,12 +25,48 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "autograd/version.h"
+
+HENBUN_BEGIN_DECLS
+
 #ifdef AG_DOUBLE
 typedef double ag_real;
 #define AG_REAL_NAME "double"
 #else
 typedef float ag_real;
 #define AG_REAL_NAME "float"
+#endif
+
+/* The precision is checked at link time.  ag_real sets the layout of every tensor, so
+ * headers of one precision with the library of the other would compute garbage; instead,
+ * every file that includes this header refers to a symbol that only the library of its
+ * own precision defines, and a mismatch stops the link with
+ *   undefined reference to `henbun_abi_v0_double__link_with_libhenbun_double'
+ * (the v0 follows HENBUN_VERSION_MAJOR, the soname's number). */
+#ifdef AG_DOUBLE
+#define HENBUN_ABI_TAG henbun_abi_v0_double__link_with_libhenbun_double
+#else
+#define HENBUN_ABI_TAG henbun_abi_v0_float__link_with_libhenbun
+#endif
+extern const char HENBUN_ABI_TAG[];
+#if defined(__GNUC__)
+/* `used` keeps the reference when nothing reads it; `retain` keeps it under --gc-sections. */
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define HENBUN_RETAIN_ __attribute__((used, retain))
+#endif
+#endif
+#ifndef HENBUN_RETAIN_
+#define HENBUN_RETAIN_ __attribute__((used))
+#endif
+static const char *const henbun_abi_check_ HENBUN_RETAIN_ = HENBUN_ABI_TAG;
+#endif
+
+/* _Alignas in C, alignas in C++: the same layout from both languages. */
+#ifdef __cplusplus
+#define AG_ALIGNAS(n) alignas(n)
+#else
+#define AG_ALIGNAS(n) _Alignas(n)
 #endif
 
 #define AG_MAX_DIMS 4   /* N, C, H, W */
@@ -60,6 +96,15 @@ typedef struct ag_tensor {
  * may longjmp out.  Returns the previous handler. */
 typedef void (*ag_error_fn)(const char *op, const char *message, void *user);
 ag_error_fn ag_set_error_handler(ag_error_fn fn, void *user); /* fn NULL: the default */
+ag_error_fn ag_get_error_handler(void **user); /* the current handler (and its user) */
+/* Runs fn(ctx).  A programmer error raised inside returns here instead of aborting:
+ * ag_try returns -1 with "op: message" in msg (msg_size bytes, may be NULL), else 0 (msg
+ * ""). The handler the caller had is back in place either way.  For bindings and
+ * long-lived programs (docs/bindings.md): fn must be C code (the error longjmps over
+ * fn's frames, never over C++ destructors or another language's frames); after an error,
+ * clear the tape the failed call used and free what fn allocated.  The handler is
+ * process-global: one thread at a time. */
+int ag_try(void (*fn)(void *ctx), void *ctx, char *msg, size_t msg_size);
 /* Raises a programmer error: formats the message (printf-style) and calls the handler;
  * never returns (aborts if the handler does). */
 void ag_error(const char *op, const char *fmt, ...)
@@ -261,7 +306,7 @@ struct ag_node {
     ag_tensor *in[AG_MAX_INPUTS];
     int n_in;
     void *saved;                        /* op-owned scratch from ag_tape_alloc */
-    _Alignas(16) unsigned char attr[AG_MAX_ATTR]; /* op-owned parameters, copied in */
+    AG_ALIGNAS(16) unsigned char attr[AG_MAX_ATTR]; /* op-owned parameters, copied in */
 };
 typedef struct ag_op {
     const char *name;
@@ -313,5 +358,7 @@ void ag_gemm(bool ta, bool tb, int M, int N, int K, ag_real alpha, const ag_real
              const ag_real *B, int ldb, ag_real beta, ag_real *C, int ldc);
 /* Which GEMM micro-kernel this build uses, e.g. "avx2+fma 8x6" or "portable". */
 const char *ag_gemm_kernel_name(void);
+
+HENBUN_END_DECLS
 
 #endif

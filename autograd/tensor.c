@@ -28,6 +28,11 @@ ag_error_fn ag_set_error_handler(ag_error_fn fn, void *user) {
     return prev;
 }
 
+ag_error_fn ag_get_error_handler(void **user) {
+    if (user) *user = error_user;
+    return error_fn;
+}
+
 void ag_error(const char *op, const char *fmt, ...) {
     char msg[512];
     va_list ap;

@@ -25,6 +25,8 @@
 
 #include <stdint.h>
 
+HENBUN_BEGIN_DECLS
+
 #define NN_CKPT_VERSION 1
 #define NN_CKPT_TEXT_MAX 8192 /* bytes of meta.text, including its terminating NUL */
 #define NN_CKPT_NAME_MAX 1024 /* bytes of a tensor name, without a NUL */
@@ -58,5 +60,7 @@ int nn_checkpoint_load(const char *path, const nn_param_list *tensors, nn_ckpt_m
  * when file (a FILE*) is non-NULL, prints the version, precision, meta and one line per
  * tensor "name (shape)".  Returns 0, or -1 with err. */
 int nn_checkpoint_info(const char *path, nn_ckpt_meta *meta, void *file, nn_error *err);
+
+HENBUN_END_DECLS
 
 #endif

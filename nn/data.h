@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+HENBUN_BEGIN_DECLS
+
 /* ---------------------------------------------------------------------------------------
  * IDX files (the format of MNIST and Fashion-MNIST): a 4-byte magic 00 00 <type> <ndim>,
  * ndim big-endian uint32 dimensions, then the values row-major.  Files may be gzipped
@@ -148,5 +150,7 @@ bool nn_batcher_next(nn_batcher *b, ag_tape *t, nn_batch *out);
 int nn_batcher_num_batches(const nn_batcher *b);
 /* Examples per epoch (fewer than d->n when drop_last drops a partial batch). */
 int nn_batcher_num_examples(const nn_batcher *b);
+
+HENBUN_END_DECLS
 
 #endif

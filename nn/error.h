@@ -12,6 +12,10 @@
 #ifndef HENBUN_NN_ERROR_H
 #define HENBUN_NN_ERROR_H
 
+#include "autograd/version.h"
+
+HENBUN_BEGIN_DECLS
+
 typedef struct nn_error {
     char msg[512]; /* "<file>: <what is wrong>", NUL-terminated, truncated if longer */
 } nn_error;
@@ -23,5 +27,7 @@ int nn_fail(nn_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+HENBUN_END_DECLS
 
 #endif

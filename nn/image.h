@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+HENBUN_BEGIN_DECLS
+
 /* ---------------------------------------------------------------------------------------
  * The canvas.  Drawing is clipped to the canvas; coordinates are pixels, (0, 0) top-left. */
 typedef struct nn_rgb { uint8_t r, g, b; } nn_rgb;
@@ -130,5 +132,7 @@ typedef struct nn_heatmap_opts {
 } nn_heatmap_opts;
 int nn_plot_heatmap_png(const char *path, const double *v, int rows, int cols,
                         const nn_heatmap_opts *o, nn_error *err);
+
+HENBUN_END_DECLS
 
 #endif

@@ -23,6 +23,12 @@
 #include "nn/error.h"
 #include "nn/params.h"
 
+#ifdef __cplusplus
+#include <initializer_list> /* NN_RESHAPE counts its arguments with one under C++ */
+#endif
+
+HENBUN_BEGIN_DECLS
+
 #define NN_MAX_SHAPE 3 /* per-example dims: (D) or (C, H, W) */
 
 typedef struct nn_layer nn_layer;
@@ -128,6 +134,7 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
     nn_reshape_type, nn_relu_type, nn_leaky_relu_type, nn_elu_type, nn_tanh_type,
     nn_sigmoid_type, nn_softplus_type, nn_exp_type;
 
+#ifndef __cplusplus
 #define NN_END {0}
 #define NN_LINEAR(units)        {.type = &nn_linear_type, .n = (units)}       /* linear 400 */
 #define NN_CONV(f, k_, s_, p_)  {.type = &nn_conv_type, .n = (f), .k = (k_), .s = (s_), .p = (p_)}
@@ -150,5 +157,33 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
 #define NN_SIGMOID              {.type = &nn_sigmoid_type}       /* sigmoid */
 #define NN_SOFTPLUS             {.type = &nn_softplus_type}      /* softplus */
 #define NN_EXP                  {.type = &nn_exp_type}           /* exp */
+#else
+/* C++17 has no designated initialisers: the same entries, every field in order
+ * (type, n, k, s, p, op, f, ndim, shape, init, init_std). */
+#define NN_SPEC_CXX_(type_, n_, k_, s_, p_, op_, f_) \
+    {(type_), (n_), (k_), (s_), (p_), (op_), (f_), 0, {0, 0, 0}, NN_INIT_AUTO, 0.0}
+#define NN_END                  {}
+#define NN_LINEAR(units)        NN_SPEC_CXX_(&nn_linear_type, (units), 0, 0, 0, 0, 0.0)
+#define NN_CONV(f, k_, s_, p_)  NN_SPEC_CXX_(&nn_conv_type, (f), (k_), (s_), (p_), 0, 0.0)
+#define NN_CONVT(f, k_, s_, p_, op_) NN_SPEC_CXX_(&nn_convt_type, (f), (k_), (s_), (p_), (op_), 0.0)
+#define NN_MAXPOOL(k_, s_)      NN_SPEC_CXX_(&nn_maxpool_type, 0, (k_), (s_), 0, 0, 0.0)
+#define NN_AVGPOOL(k_, s_)      NN_SPEC_CXX_(&nn_avgpool_type, 0, (k_), (s_), 0, 0, 0.0)
+#define NN_BATCHNORM            NN_SPEC_CXX_(&nn_batchnorm_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_LAYERNORM            NN_SPEC_CXX_(&nn_layernorm_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_DROPOUT(p_)          NN_SPEC_CXX_(&nn_dropout_type, 0, 0, 0, 0, 0, (p_))
+#define NN_FLATTEN              NN_SPEC_CXX_(&nn_flatten_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_RESHAPE(...)         {&nn_reshape_type, 0, 0, 0, 0, 0, 0.0, \
+                                 (int)std::initializer_list<int>{__VA_ARGS__}.size(), \
+                                 {__VA_ARGS__}, NN_INIT_AUTO, 0.0}
+#define NN_RELU                 NN_SPEC_CXX_(&nn_relu_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_LEAKY_RELU(a)        NN_SPEC_CXX_(&nn_leaky_relu_type, 0, 0, 0, 0, 0, (a))
+#define NN_ELU(a)               NN_SPEC_CXX_(&nn_elu_type, 0, 0, 0, 0, 0, (a))
+#define NN_TANH                 NN_SPEC_CXX_(&nn_tanh_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_SIGMOID              NN_SPEC_CXX_(&nn_sigmoid_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_SOFTPLUS             NN_SPEC_CXX_(&nn_softplus_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_EXP                  NN_SPEC_CXX_(&nn_exp_type, 0, 0, 0, 0, 0, 0.0)
+#endif
+
+HENBUN_END_DECLS
 
 #endif

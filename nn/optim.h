@@ -32,6 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+HENBUN_BEGIN_DECLS
+
 typedef struct nn_optim nn_optim;
 
 typedef enum nn_optim_kind { NN_SGD, NN_ADAM, NN_ADAMW } nn_optim_kind;
@@ -115,5 +117,7 @@ double nn_lr_at(const nn_lr_schedule *s, double base_lr, int64_t t);
  *   "adam.m.<param>", "adam.v.<param>"   Adam and AdamW: the moments m and v
  * out keeps pointers into the optimizer: use the list only while the optimizer lives. */
 void nn_optim_state(const nn_optim *o, const char *prefix, nn_param_list *out);
+
+HENBUN_END_DECLS
 
 #endif

@@ -7,6 +7,8 @@
 
 #include "autograd/autograd.h"
 
+HENBUN_BEGIN_DECLS
+
 typedef struct nn_param {
     char *name;          /* e.g. "encoder.0.linear.weight"; owned by the list */
     ag_tensor *value;    /* not owned */
@@ -31,5 +33,7 @@ void nn_params_zero_grad(const nn_param_list *l); /* grad := 0 for trainable ent
 double nn_params_grad_norm(const nn_param_list *l);
 /* First entry whose value (or, if check_grad, gradient) holds a NaN or inf; NULL if none. */
 const nn_param *nn_params_first_nonfinite(const nn_param_list *l, bool check_grad);
+
+HENBUN_END_DECLS
 
 #endif

@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+HENBUN_BEGIN_DECLS
+
 #define NN_PROGRESS_MAX_VALUES 8
 
 typedef enum nn_progress_mode {
@@ -75,5 +77,7 @@ nn_csv *nn_csv_open(const char *path, int n_cols, const char *const *names, nn_e
 int nn_csv_row(nn_csv *c, const double *values, nn_error *err);
 /* Closes the file; NULL is fine.  Returns 0, or -1 (and err) if the last flush failed. */
 int nn_csv_close(nn_csv *c, nn_error *err);
+
+HENBUN_END_DECLS
 
 #endif

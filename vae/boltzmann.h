@@ -47,6 +47,8 @@
 
 #include "nn/nn.h"
 
+HENBUN_BEGIN_DECLS
+
 /* ---- energies (vae/energies.c, vae/ising.c) -------------------------------------------
  * An energy maps a batch x (N, dim) to U(x) (N), written with henbun ops so that the tape
  * differentiates it.  Optional observables f_k(x) with known expectations under μ let a
@@ -244,5 +246,7 @@ bz_mcmc_result bz_mcmc(const bz_energy *e, const bz_mcmc_opts *o);
  * chains (about the overall mean), summed up to Sokal's self-consistent window t ≥ 5τ.
  * A constant trace gives 1. */
 double bz_autocorr_time(const double *trace, int chains, int n);
+
+HENBUN_END_DECLS
 
 #endif

@@ -21,6 +21,8 @@
 
 #include "nn/nn.h"
 
+HENBUN_BEGIN_DECLS
+
 typedef enum {
     GAN_NON_SATURATING = 0, /* G minimises −E ln D(G(z)): strong gradients early on */
     GAN_MINIMAX,            /* G minimises E ln(1 − D(G(z))), eq. (21) as written */
@@ -165,5 +167,7 @@ int gan_sym_eigen(const double *a, int n, double *w, double *v);
 /* The symmetric square root of a symmetric positive semi-definite a (n, n): s with
  * s·s = a (negative eigenvalues from rounding are taken as 0). */
 void gan_sqrtm_psd(const double *a, int n, double *s);
+
+HENBUN_END_DECLS
 
 #endif

@@ -22,6 +22,8 @@
 
 #include "nn/nn.h"
 
+HENBUN_BEGIN_DECLS
+
 typedef enum {
     VAE_BERNOULLI = 0,       /* x in [0,1]; decoder outputs logits; −ln p = BCE */
     VAE_GAUSSIAN,            /* decoder outputs means; fixed σ (config.sigma) */
@@ -255,6 +257,8 @@ void vae_eval_free(vae_eval *e);
 /* Area under the ROC curve for scores where higher means "positive" (anomalous): the
  * probability that a random positive outscores a random negative, ties counting ½. */
 double vae_auroc(const double *score, const bool *positive, int n);
+
+HENBUN_END_DECLS
 
 /* Seed 003: a VAE trained as a sampler of a Gibbs distribution, without data. */
 #include "vae/boltzmann.h"
