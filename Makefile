@@ -134,7 +134,8 @@ LIBNAME    := henbun$(if $(filter double,$(REAL)),-double)
 PIC        := $(if $(filter double,$(REAL)),$(PIC_DBL),$(PIC_FLT))
 SONAME     := lib$(LIBNAME).so.$(MAJOR)
 # The public headers: everything under nn/ and vae/, autograd's two, the umbrella.
-PUBLIC_HEADERS := henbun.h autograd/autograd.h autograd/version.h $(wildcard nn/*.h vae/*.h)
+# nn/json.h is the safetensors reader's internal JSON parser: not installed, not exported.
+PUBLIC_HEADERS := henbun.h autograd/autograd.h autograd/version.h $(filter-out nn/json.h,$(wildcard nn/*.h vae/*.h))
 
 $(PIC_FLT)/%.o: %.c Makefile $(PIC_FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)

@@ -25,6 +25,8 @@
 
 #include <stdbool.h>
 
+HENBUN_BEGIN_DECLS
+
 /* Largest header accepted when reading (the reference implementation's limit). */
 #define NN_ST_HEADER_MAX (100u << 20)
 
@@ -70,5 +72,7 @@ void nn_safetensors_print(const nn_safetensors *f, void *file);
  * then '{'), so a program can tell it from a henbun checkpoint ("HENBUNCK") before choosing
  * a loader.  It only looks: nn_safetensors_open still verifies everything. */
 bool nn_safetensors_probe(const char *path);
+
+HENBUN_END_DECLS
 
 #endif
