@@ -1,0 +1,336 @@
+/* harness.c — the run machinery of the training programs (see harness.h): flags, checks,
+ * checkpoints, exact resumption, signals, logs and pictures around a program's step. */
+#include "examples/common/harness.h"
+#include "examples/common/run.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *harness_path(const harness *h, char *buf, size_t n, const char *name) {
+    return run_path(buf, n, h->flags.out, name);
+}
+
+/* ---- flags and checkpoint fields --------------------------------------------------------- */
+
+/* The option whose value is the setting's (the flag that sets it), or NULL. */
+static const cli_opt *flag_of(const harness *h, const setting *s) {
+    for (const cli_opt *o = h->opts; o->name; o++)
+        if (o->dst == s->value) return o;
+    return NULL;
+}
+
+/* Was --NAME given on the command line? */
+static bool given(int argc, char **argv, const char *name) {
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n) &&
+            (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
+            return true;
+    return false;
+}
+
+static bool in_list(const char *const *list, const char *key) {
+    for (; list && *list; list++)
+        if (!strcmp(*list, key)) return true;
+    return false;
+}
+
+/* Is the word v (len bytes) one of the '|'-separated choices? */
+static bool is_choice(const char *choices, const char *v, size_t len) {
+    for (const char *c = choices; *c;) {
+        size_t k = strcspn(c, "|");
+        if (k == len && !strncmp(c, v, len)) return true;
+        c += k + (c[k] == '|');
+    }
+    return false;
+}
+
+/* A checkpoint's settings are read like flags: every field that is there must parse whole,
+ * be finite, fit its type and (for a choice) be one of the choices.  0, or -1 with why. */
+static int check_fields(const harness *h, const char *text, char *why, size_t n) {
+    for (const setting *s = h->remembered; s->key; s++) {
+        const char *v = settings_value(text, s->key);
+        if (!v) continue;
+        size_t len = strcspn(v, "\n");
+        char buf[512];
+        if (len >= sizeof buf) {
+            snprintf(why, n, "field '%s' is %zu bytes long", s->key, len);
+            return -1;
+        }
+        memcpy(buf, v, len), buf[len] = 0;
+        char *end = buf;
+        bool good = len > 0;
+        errno = 0;
+        switch (s->kind) {
+        case SET_INT: { long x = strtol(buf, &end, 10); good &= x >= INT_MIN && x <= INT_MAX; break; }
+        case SET_LONG: (void)strtol(buf, &end, 10); break;
+        case SET_U64: good &= buf[0] != '-'; (void)strtoull(buf, &end, 10); break;
+        case SET_DOUBLE: good &= isfinite(strtod(buf, &end)); break;
+        case SET_BOOL: good &= !strcmp(buf, "0") || !strcmp(buf, "1"); end = buf + len; break;
+        case SET_STRING: {
+            const cli_opt *o = flag_of(h, s);
+            good = !o || o->type != CLI_CHOICE || is_choice(o->metavar, buf, len);
+            end = buf + len;
+            break;
+        }
+        }
+        if (!good || errno || *end) {
+            snprintf(why, n, "field '%s' holds '%s', which is not a valid %s", s->key, buf,
+                     s->kind == SET_STRING ? "choice" : s->kind == SET_DOUBLE ? "finite number"
+                                                                          : "value");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One setting as the checkpoint writes it ("lr=0.001"), into buf. */
+static const char *setting_text(const setting *s, char *buf, size_t n) {
+    buf[0] = 0;
+    settings_append(buf, n, (setting[]){*s, {0}});
+    buf[strcspn(buf, "\n")] = 0;
+    return buf;
+}
+
+/* Reads the settings of checkpoint `path` (text in h->meta) into the program's variables.
+ * For --resume, a flag given on the command line must agree with the checkpoint unless its
+ * key may change (then the flag wins).  0, or an exit status after a message. */
+static int read_settings(harness *h, const char *path, bool resuming, int argc, char **argv) {
+    static char text[NN_CKPT_TEXT_MAX], keep[NN_CKPT_TEXT_MAX]; /* strings point here */
+    char why[768], mine[512], theirs[512];
+    if (check_fields(h, h->meta.text, why, sizeof why)) {
+        fprintf(stderr, "%s: %s: %s\n", h->name, path, why);
+        return 1;
+    }
+    snprintf(keep, sizeof keep, "program=%s\n", h->name); /* the flags that win */
+    for (const setting *s = h->remembered; resuming && s->key; s++) {
+        const cli_opt *o = flag_of(h, s);
+        const char *v = settings_value(h->meta.text, s->key);
+        if (!o || !v || !given(argc, argv, o->name)) continue;
+        setting_text(s, mine, sizeof mine);
+        if (in_list(h->may_change, s->key)) {
+            settings_append(keep, sizeof keep, (setting[]){*s, {0}});
+            continue;
+        }
+        snprintf(theirs, sizeof theirs, "%s=%.*s", s->key, (int)strcspn(v, "\n"), v);
+        if (strcmp(mine, theirs)) {
+            fprintf(stderr, "%s: %s was made with other flags: %s in the checkpoint, %s here\n",
+                    h->name, path, theirs, mine);
+            return 1;
+        }
+    }
+    memcpy(text, h->meta.text, sizeof text);
+    if (settings_read(text, h->name, h->remembered, path)) return 1;
+    settings_read(keep, h->name, h->remembered, path);
+    if (h->check && h->check(h, why, sizeof why)) {
+        fprintf(stderr, "%s: %s: %s\n", h->name, path, why);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- training ---------------------------------------------------------------------------- */
+
+/* Saves the checkpoint: the settings, then the epoch's running sums when it is unfinished. */
+static int save(harness *h, const char *ckpt, int epoch, const double *sums) {
+    h->meta.epoch = epoch, h->meta.step = h->step;
+    settings_write(h->meta.text, sizeof h->meta.text, h->name, h->remembered);
+    if (sums) run_text_put(h->meta.text, sizeof h->meta.text, "epoch_sums", sums, 1 + h->n_stats);
+    return run_save_checkpoint(h->name, ckpt, h->saved, &h->meta);
+}
+
+/* The epochs from h->start_epoch to --epochs; returns the exit status. */
+static int train(harness *h, int argc, char **argv, nn_batcher *it, ag_tape *t, ag_rng *data_rng,
+                 const char *ckpt, nn_csv *csv, double *sums) {
+    run_flags *f = &h->flags;
+    const long per_epoch = nn_batcher_num_batches(it);
+    nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
+                           .n_values = h->n_bar};
+    for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
+    nn_progress *bar = nn_progress_new(&po);
+    int code = 0;
+    nn_error err;
+    run_catch_signals();
+    for (int epoch = h->start_epoch; epoch < f->epochs && !code; epoch++) {
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, f->epochs);
+        h->epoch = epoch;
+        ag_rng_seed(data_rng, run_seed(f->seed, 1, (uint64_t)epoch)); /* the epoch's order */
+        nn_progress_begin(bar, label, nn_batcher_num_examples(it));
+        h->epoch_t0 = run_seconds();
+        /* After a mid-epoch stop, skip the batches already trained on: the same order. */
+        nn_batch b;
+        for (long skip = h->step - epoch * per_epoch; skip > 0 && nn_batcher_next(it, t, &b); skip--)
+            ag_tape_clear(t);
+        bool stopped = false;
+        while (!stopped && nn_batcher_next(it, t, &b)) {
+            double stats[HARNESS_MAX_STATS];
+            harness_step r = h->train_step(h, t, &b, stats);
+            if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "epoch %d step %ld",
+                                  epoch + 1, h->step + 1)) {
+                code = 1;
+                break;
+            }
+            h->step++;
+            sums[0] += b.size;
+            for (int i = 0; i < h->n_stats; i++) sums[1 + i] += stats[i] * b.size;
+            nn_progress_step(bar, b.size, stats);
+            stopped = run_step_done();
+        }
+        nn_progress_end(bar);
+        if (code) break;
+        h->epoch_seconds = run_seconds() - h->epoch_t0;
+        if (h->step < (epoch + 1) * per_epoch) { /* a signal stopped the epoch half-way */
+            code = run_stop_status();
+            if (!save(h, ckpt, epoch, sums)) {
+                fprintf(stderr, "%s: %s: stopped at epoch %d step %ld (%ld of %ld batches); "
+                                "checkpoint %s\n", h->name, run_stop_signal(), epoch + 1, h->step,
+                        h->step - epoch * per_epoch, per_epoch, ckpt);
+                run_print_resume(argc, argv, ckpt);
+            }
+            break;
+        }
+        double mean[HARNESS_MAX_STATS], row[64] = {epoch + 1};
+        for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
+        memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
+        h->epoch_end(h, mean, row);
+        h->train_seconds += h->epoch_seconds;
+        h->total_seconds += run_seconds() - h->epoch_t0;
+        h->epochs_done++;
+        if (nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        if (save(h, ckpt, epoch + 1, NULL)) {
+            code = 1;
+            break;
+        }
+        if (h->pictures && ((epoch + 1) % f->pictures_every == 0 || epoch + 1 == f->epochs))
+            h->pictures(h);
+        if (run_stop_requested() && epoch + 1 < f->epochs) { /* between epochs: nothing lost */
+            fprintf(stderr, "%s: %s: stopped after epoch %d; checkpoint %s\n", h->name,
+                    run_stop_signal(), epoch + 1, ckpt);
+            run_print_resume(argc, argv, ckpt);
+            code = run_stop_status();
+        }
+    }
+    nn_progress_free(bar);
+    return code;
+}
+
+/* ---- the program ------------------------------------------------------------------------- */
+
+/* Everything after the data and the model exist; returns the exit status. */
+static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
+    run_flags *f = &h->flags;
+    nn_error err;
+    if (ckpt_in) {
+        if (nn_checkpoint_load(ckpt_in, h->saved, &h->meta, &err)) {
+            fprintf(stderr, "%s: %s\n", h->name, err.msg);
+            return 1;
+        }
+        const nn_param *bad = nn_params_first_nonfinite(h->saved, false);
+        if (bad) {
+            fprintf(stderr, "%s: %s: '%s' holds a NaN or an inf\n", h->name, ckpt_in, bad->name);
+            return 1;
+        }
+        if (h->meta.epoch < 0 || h->meta.epoch > INT_MAX || h->meta.step < 0 ||
+            h->meta.step > LONG_MAX / 2) {
+            fprintf(stderr, "%s: %s: field 'epoch' or 'step' out of range (%lld, %lld)\n",
+                    h->name, ckpt_in, (long long)h->meta.epoch, (long long)h->meta.step);
+            return 1;
+        }
+        h->start_epoch = (int)h->meta.epoch;
+        h->step = (long)h->meta.step;
+    }
+    if (h->describe && (!f->quiet || f->eval)) h->describe(h);
+    if (f->eval) return h->eval(h);
+
+    /* The batches, and the checks of a resumed step, before anything is written. */
+    ag_rng data_rng;
+    nn_batch_opts bo = h->batching;
+    bo.batch_size = f->batch;
+    nn_batcher *it = nn_batcher_new(h->train, &bo, &data_rng);
+    const long per_epoch = nn_batcher_num_batches(it);
+    if (h->step < h->start_epoch * per_epoch || h->step >= (h->start_epoch + 1) * per_epoch) {
+        fprintf(stderr, "%s: %s: step %ld is not in epoch %d of this data set (%ld batches "
+                        "an epoch): was it trained on other data?\n", h->name, ckpt_in, h->step,
+                h->start_epoch + 1, per_epoch);
+        nn_batcher_free(it);
+        return 1;
+    }
+    /* A run stopped inside an epoch left that epoch's examples and sums in its checkpoint,
+     * so the resumed epoch reports the means of all of it. */
+    double sums[1 + HARNESS_MAX_STATS] = {0};
+    if (f->resume && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats))
+        memset(sums, 0, sizeof sums);
+    if (run_mkdir(f->out, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        nn_batcher_free(it);
+        return 1;
+    }
+    char ckpt[4096], log[4096];
+    harness_path(h, ckpt, sizeof ckpt, h->ckpt_name);
+    harness_path(h, log, sizeof log, "log.csv");
+    /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
+     * checkpoint has not seen (written after it, they are written again). */
+    if (!f->resume) remove(log);
+    else if (run_log_rewind(log, 0, 1, (double[]){(double)h->start_epoch}, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        nn_batcher_free(it);
+        return 1;
+    }
+    nn_csv *csv = nn_csv_open(log, h->n_columns, h->columns, &err);
+    if (!csv) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        nn_batcher_free(it);
+        return 1;
+    }
+    ag_tape *t = ag_tape_new(f->seed);
+    int code = train(h, argc, argv, it, t, &data_rng, ckpt, csv, sums);
+    nn_csv_close(csv, NULL);
+    if (!code && h->epochs_done > 0) h->result(h);
+    else if (!code)
+        printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
+               h->start_epoch);
+    ag_tape_free(t);
+    nn_batcher_free(it);
+    return code;
+}
+
+int harness_main(harness *h, int argc, char **argv) {
+    run_flags *f = &h->flags;
+    int rc = cli_parse(argc, argv, h->cli, h->opts);
+    if (rc) return rc < 0 ? 2 : 0;
+    char why[512];
+    if (f->eval && f->resume) {
+        fprintf(stderr, "%s: --eval and --resume exclude each other\n", h->name);
+        return 2;
+    }
+    if (h->check && h->check(h, why, sizeof why)) {
+        fprintf(stderr, "%s: %s\n", h->name, why);
+        return 2;
+    }
+    const char *ckpt_in = f->eval ? f->eval : f->resume;
+    if (ckpt_in) { /* the model comes from the checkpoint */
+        nn_error err;
+        if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
+            fprintf(stderr, "%s: %s\n", h->name, err.msg);
+            return 1;
+        }
+        if ((rc = read_settings(h, ckpt_in, f->resume != NULL, argc, argv))) return rc;
+    }
+    static char out_buf[4096]; /* --resume writes beside its checkpoint unless told */
+    if (f->resume && !given(argc, argv, "out"))
+        f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
+    h->threads = run_threads(f->threads);
+    if (f->fp_trap && run_fp_trap(h->name)) return 2;
+
+    int code = h->load(h) ? 1 : h->build(h);
+    if (!code) code = run(h, argc, argv, ckpt_in);
+    if (h->release) h->release(h);
+    nn_dataset_free(h->train);
+    nn_dataset_free(h->test);
+    return code;
+}
