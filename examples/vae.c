@@ -40,7 +40,7 @@ static int load(harness *h) {
     nn_error err;
     if (!(h->train = load_split(h, "train", &err)) || !(h->test = load_split(h, "test", &err))) {
         fprintf(stderr, "vae: %s\n", err.msg);
-        return -1;
+        return 1;
     }
     h->batching.binarize = !strcmp(((vae_program *)h->program)->c.binarize, "dynamic");
     return 0;
@@ -85,13 +85,14 @@ static int build(harness *h) {
 }
 
 /* One step of seed 000 eq. (10): the noise ε of z = μ + σ·ε comes from (seed, step). */
-static harness_step step(harness *h, ag_tape *t, const nn_batch *b, double *stats) {
+static harness_step step(harness *h, ag_tape *t, double *stats) {
     vae_program *p = h->program;
+    nn_batch b = harness_batch(h, t);
     nn_optim_zero_grad(p->opt);
     ag_rng_seed(ag_tape_rng(t), vae_step_seed(h->flags.seed, h->step));
     p->m->step = h->step;                       /* the KL warm-up follows the step count */
     vae_stats st;
-    ag_tensor *loss = vae_loss(p->m, t, b->x, true, &st); /* −ELBO (or −IWAE), batch mean */
+    ag_tensor *loss = vae_loss(p->m, t, b.x, true, &st); /* −ELBO (or −IWAE), batch mean */
     ag_backward(t, loss);
     double norm = nn_optim_step(p->opt);        /* Adam on every parameter */
     ag_tape_clear(t);

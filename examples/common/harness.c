@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name) {
     return run_path(buf, n, h->flags.out, name);
@@ -135,19 +136,29 @@ static int read_settings(harness *h, const char *path, bool resuming, int argc, 
 
 /* ---- training ---------------------------------------------------------------------------- */
 
-/* Saves the checkpoint: the settings, then the epoch's running sums when it is unfinished. */
-static int save(harness *h, const char *ckpt, int epoch, const double *sums) {
+nn_batch harness_batch(harness *h, ag_tape *t) {
+    nn_batch b;
+    if (!nn_batcher_next(h->batcher, t, &b)) ag_error(h->name, "batcher ran dry inside an epoch");
+    h->step_examples += b.size;
+    return b;
+}
+
+/* Saves the checkpoint: the settings, the program's lines, and the running sums of an
+ * epoch stopped half-way (sums non-NULL). */
+static int save(harness *h, const char *ckpt, long epoch, const double *sums) {
     h->meta.epoch = epoch, h->meta.step = h->step;
     settings_write(h->meta.text, sizeof h->meta.text, h->name, h->remembered);
+    if (h->meta_text) h->meta_text(h, h->meta.text, sizeof h->meta.text);
     if (sums) run_text_put(h->meta.text, sizeof h->meta.text, "epoch_sums", sums, 1 + h->n_stats);
     return run_save_checkpoint(h->name, ckpt, h->saved, &h->meta);
 }
 
-/* The epochs from h->start_epoch to --epochs; returns the exit status. */
-static int train(harness *h, int argc, char **argv, nn_batcher *it, ag_tape *t, ag_rng *data_rng,
-                 const char *ckpt, nn_csv *csv, double *sums) {
+/* The epochs from the checkpoint's (or the first) to the end; returns the exit status. */
+static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng,
+                 const char *ckpt, nn_csv *csv, double *sums, long total) {
     run_flags *f = &h->flags;
-    const long per_epoch = nn_batcher_num_batches(it);
+    const char *noun = h->step_name ? h->step_name : "step";
+    const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
     nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
                            .n_values = h->n_bar};
     for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
@@ -155,46 +166,55 @@ static int train(harness *h, int argc, char **argv, nn_batcher *it, ag_tape *t, 
     int code = 0;
     nn_error err;
     run_catch_signals();
-    for (int epoch = h->start_epoch; epoch < f->epochs && !code; epoch++) {
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, f->epochs);
-        h->epoch = epoch;
+    for (long epoch = h->step / h->per_epoch; h->step < total && !code; epoch++) {
+        long end = (epoch + 1) * h->per_epoch < total ? (epoch + 1) * h->per_epoch : total;
+        char label[48];
+        snprintf(label, sizeof label, "epoch %ld/%d", epoch + 1, h->n_epochs);
+        h->epoch = (int)epoch;
         ag_rng_seed(data_rng, run_seed(f->seed, 1, (uint64_t)epoch)); /* the epoch's order */
-        nn_progress_begin(bar, label, nn_batcher_num_examples(it));
+        long examples = nn_batcher_num_examples(h->batcher), left = (end - h->step) * per_step * f->batch;
+        nn_progress_begin(bar, label, left < examples ? left : examples);
         h->epoch_t0 = run_seconds();
+        clock_t cpu0 = clock();
         /* After a mid-epoch stop, skip the batches already trained on: the same order. */
         nn_batch b;
-        for (long skip = h->step - epoch * per_epoch; skip > 0 && nn_batcher_next(it, t, &b); skip--)
+        for (long skip = (h->step - epoch * h->per_epoch) * per_step;
+             skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
             ag_tape_clear(t);
         bool stopped = false;
-        while (!stopped && nn_batcher_next(it, t, &b)) {
+        while (!stopped && h->step < end) {
             double stats[HARNESS_MAX_STATS];
-            harness_step r = h->train_step(h, t, &b, stats);
-            if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "epoch %d step %ld",
-                                  epoch + 1, h->step + 1)) {
+            h->step_examples = 0; /* harness_batch counts them (a step may set its own) */
+            harness_step r = h->train_step(h, t, stats);
+            if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "epoch %ld %s %ld",
+                                  epoch + 1, noun, h->step + 1)) {
                 code = 1;
                 break;
             }
-            h->step++;
-            sums[0] += b.size;
-            for (int i = 0; i < h->n_stats; i++) sums[1 + i] += stats[i] * b.size;
-            nn_progress_step(bar, b.size, stats);
+            h->step++, h->steps_done++;
+            double w = h->steps_weigh_equally ? 1 : h->step_examples;
+            sums[0] += w;
+            for (int i = 0; i < h->n_stats; i++) sums[1 + i] += stats[i] * w;
+            nn_progress_step(bar, h->step_examples, stats);
             stopped = run_step_done();
         }
+        while (nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* an epoch's leftovers */
         nn_progress_end(bar);
         if (code) break;
         h->epoch_seconds = run_seconds() - h->epoch_t0;
-        if (h->step < (epoch + 1) * per_epoch) { /* a signal stopped the epoch half-way */
+        h->train_cpu += (double)(clock() - cpu0) / CLOCKS_PER_SEC;
+        if (h->step < end) { /* a signal stopped the epoch half-way */
             code = run_stop_status();
             if (!save(h, ckpt, epoch, sums)) {
-                fprintf(stderr, "%s: %s: stopped at epoch %d step %ld (%ld of %ld batches); "
-                                "checkpoint %s\n", h->name, run_stop_signal(), epoch + 1, h->step,
-                        h->step - epoch * per_epoch, per_epoch, ckpt);
+                fprintf(stderr, "%s: %s: stopped at epoch %ld %s %ld (%ld of %ld %ss); "
+                                "checkpoint %s\n", h->name, run_stop_signal(), epoch + 1, noun,
+                        h->step, h->step - epoch * h->per_epoch, h->per_epoch,
+                        per_step == 1 && !h->step_name ? "batche" : noun, ckpt);
                 run_print_resume(argc, argv, ckpt);
             }
             break;
         }
-        double mean[HARNESS_MAX_STATS], row[64] = {epoch + 1};
+        double mean[HARNESS_MAX_STATS], row[64] = {(double)(epoch + 1)};
         for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
         memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
         h->epoch_end(h, mean, row);
@@ -202,15 +222,15 @@ static int train(harness *h, int argc, char **argv, nn_batcher *it, ag_tape *t, 
         h->total_seconds += run_seconds() - h->epoch_t0;
         h->epochs_done++;
         if (nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        if (save(h, ckpt, epoch + 1, NULL)) {
+        if (save(h, ckpt, h->step / h->per_epoch, NULL)) {
             code = 1;
             break;
         }
-        if (h->pictures && ((epoch + 1) % f->pictures_every == 0 || epoch + 1 == f->epochs))
+        if (h->pictures && ((epoch + 1) % f->pictures_every == 0 || h->step == total))
             h->pictures(h);
-        if (run_stop_requested() && epoch + 1 < f->epochs) { /* between epochs: nothing lost */
-            fprintf(stderr, "%s: %s: stopped after epoch %d; checkpoint %s\n", h->name,
-                    run_stop_signal(), epoch + 1, ckpt);
+        if (run_stop_requested() && h->step < total) { /* between epochs: nothing lost */
+            fprintf(stderr, "%s: %s: stopped after epoch %ld (%s %ld); checkpoint %s\n", h->name,
+                    run_stop_signal(), epoch + 1, noun, h->step, ckpt);
             run_print_resume(argc, argv, ckpt);
             code = run_stop_status();
         }
@@ -251,13 +271,20 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     ag_rng data_rng;
     nn_batch_opts bo = h->batching;
     bo.batch_size = f->batch;
-    nn_batcher *it = nn_batcher_new(h->train, &bo, &data_rng);
-    const long per_epoch = nn_batcher_num_batches(it);
+    nn_batcher *it = h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
+    const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
+    const long per_epoch = h->per_epoch = nn_batcher_num_batches(it) / per_step;
+    if (per_epoch < 1) {
+        fprintf(stderr, "%s: %d training images make no %s of %d batches of %d\n", h->name,
+                h->train->n, h->step_name ? h->step_name : "step", per_step, f->batch);
+        return 2;
+    }
+    const long total = h->max_steps > 0 ? h->max_steps : (long)f->epochs * per_epoch;
+    h->n_epochs = (int)((total + per_epoch - 1) / per_epoch);
     if (h->step < h->start_epoch * per_epoch || h->step >= (h->start_epoch + 1) * per_epoch) {
         fprintf(stderr, "%s: %s: step %ld is not in epoch %d of this data set (%ld batches "
                         "an epoch): was it trained on other data?\n", h->name, ckpt_in, h->step,
                 h->start_epoch + 1, per_epoch);
-        nn_batcher_free(it);
         return 1;
     }
     /* A run stopped inside an epoch left that epoch's examples and sums in its checkpoint,
@@ -267,7 +294,6 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         memset(sums, 0, sizeof sums);
     if (run_mkdir(f->out, &err)) {
         fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        nn_batcher_free(it);
         return 1;
     }
     char ckpt[4096], log[4096];
@@ -275,27 +301,28 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     harness_path(h, log, sizeof log, "log.csv");
     /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
      * checkpoint has not seen (written after it, they are written again). */
+    double upto = h->log_step_column > 0 ? (double)h->step : (double)h->start_epoch;
     if (!f->resume) remove(log);
-    else if (run_log_rewind(log, 0, 1, (double[]){(double)h->start_epoch}, &err)) {
+    else if (run_log_rewind(log, h->log_step_column, 1, &upto, &err)) {
         fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        nn_batcher_free(it);
         return 1;
     }
     nn_csv *csv = nn_csv_open(log, h->n_columns, h->columns, &err);
     if (!csv) {
         fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        nn_batcher_free(it);
         return 1;
     }
     ag_tape *t = ag_tape_new(f->seed);
-    int code = train(h, argc, argv, it, t, &data_rng, ckpt, csv, sums);
-    nn_csv_close(csv, NULL);
-    if (!code && h->epochs_done > 0) h->result(h);
+    int code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
+    if (nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+    if (!code && h->steps_done > 0) h->result(h);
+    else if (!code && h->step_name)
+        printf("nothing to do: the checkpoint is already at %s %ld (raise --epochs or --iters)\n",
+               h->step_name ? h->step_name : "step", h->step);
     else if (!code)
         printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
                h->start_epoch);
     ag_tape_free(t);
-    nn_batcher_free(it);
     return code;
 }
 
@@ -327,9 +354,11 @@ int harness_main(harness *h, int argc, char **argv) {
     h->threads = run_threads(f->threads);
     if (f->fp_trap && run_fp_trap(h->name)) return 2;
 
-    int code = h->load(h) ? 1 : h->build(h);
+    int code = h->load(h);
+    if (!code) code = h->build(h);
     if (!code) code = run(h, argc, argv, ckpt_in);
     if (h->release) h->release(h);
+    nn_batcher_free(h->batcher);
     nn_dataset_free(h->train);
     nn_dataset_free(h->test);
     return code;

@@ -42,6 +42,8 @@ typedef struct run_flags {
     bool quiet, fp_trap;
 } run_flags;
 
+/* What a training step returns: its loss and the gradient norm nn_optim_step returned,
+ * which the harness checks (a NaN or inf stops the run, naming the tensor). */
 typedef struct harness_step {
     double loss, grad_norm;
 } harness_step;
@@ -59,29 +61,38 @@ struct harness {
     const char *ckpt_name;           /* "vae.ckpt", in --out */
     const char *const *columns;      /* log.csv's header: "epoch", ..., n_columns names */
     int n_columns;
-    const char *stats[HARNESS_MAX_STATS]; /* what step() reports per batch (means over it) */
+    const char *stats[HARNESS_MAX_STATS]; /* what a step reports (means over its batch) */
     int n_stats, n_bar;              /* the first n_bar are shown on the progress bar */
+    bool steps_weigh_equally;        /* an epoch's means: over steps (else over examples) */
     nn_batch_opts batching;          /* batch_size is set from --batch */
+    int batches_per_step;            /* batches a step takes with harness_batch (0: 1) */
+    long max_steps;                  /* > 0: stop there, even inside an epoch (--iters) */
+    const char *step_name;           /* "step" (NULL) or "iteration", in messages */
+    int log_step_column;             /* > 0: log.csv's column of the step count, by which a
+                                        --resume rewinds it (else by the epoch, column 0) */
     void *program;                   /* the program's own state, handed to every hook */
 
     /* ---- the hooks (NULL: nothing to do) ---- */
     /* The settings are sound?  0, or -1 with why (no program name) in why[n]; called for
      * the flags (exit 2) and again for a checkpoint's settings (exit 1). */
     int (*check)(harness *h, char *why, size_t n);
-    /* Loads the data into train/test: 0, or -1 after a message (exit 1). */
+    /* Loads the data into train/test (and settles defaults that depend on the settings):
+     * 0, or an exit status after a message. */
     int (*load)(harness *h);
     /* Builds the model and its optimizer, sets params and saved: 0, or an exit status. */
     int (*build)(harness *h);
     /* Prints what is trained (without --quiet, and for --eval). */
     void (*describe)(harness *h);
-    /* One training step on batch b: fills stats[0..n_stats-1] (means over the batch) and
-     * returns the loss and the gradient norm nn_optim_step returned (the NaN check). */
-    harness_step (*train_step)(harness *h, ag_tape *t, const nn_batch *b, double *stats);
+    /* One training step: takes its batch(es) with harness_batch, fills
+     * stats[0..n_stats-1] and returns the loss and the gradient norm. */
+    harness_step (*train_step)(harness *h, ag_tape *t, double *stats);
     /* After a whole epoch, with the means of its stats: evaluates, prints the epoch's line
      * and fills row[1..n_columns-1] of log.csv (row[0] is the epoch). */
     void (*epoch_end)(harness *h, const double *mean, double *row);
     /* Draws the pictures (after epoch_end, on --pictures-every's cadence and at the end). */
     void (*pictures)(harness *h);
+    /* Appends the program's own lines to a checkpoint's meta text (after the settings). */
+    void (*meta_text)(harness *h, char *text, size_t size);
     /* Prints the last lines: where things are, and "result: ...". */
     void (*result)(harness *h);
     /* --eval: measures the loaded model and prints its result; returns the exit status. */
@@ -97,15 +108,24 @@ struct harness {
     int threads;                     /* in use */
     int epoch;                       /* the epoch being trained (0-based) */
     int start_epoch, epochs_done;    /* where this run began; whole epochs it trained */
+    int n_epochs;                    /* epochs of the whole run (the last may be cut) */
+    long per_epoch;                  /* steps an epoch */
     long step;                       /* training steps taken, over all runs */
+    long steps_done;                 /* ... by this run */
     double epoch_seconds;            /* of the last epoch's training, without evaluation */
     double train_seconds, total_seconds; /* over the epochs of this run */
+    double train_cpu;                /* CPU seconds of all threads spent training (clock()) */
     double epoch_t0;                 /* run_seconds() when the epoch began */
+    nn_batcher *batcher;             /* the training batches (harness_batch) */
+    int step_examples;               /* examples the current step took */
 };
 
 /* Runs the program: parses, checks, loads, builds, trains or evaluates; returns the exit
  * status (0, 1 for the world, 2 for usage, 128 + signal when stopped). */
 int harness_main(harness *h, int argc, char **argv);
+
+/* The next training batch, on tape t (inside train_step). */
+nn_batch harness_batch(harness *h, ag_tape *t);
 
 /* "<out>/<name>" in buf. */
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name);
