@@ -194,7 +194,11 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             h->step++, h->steps_done++;
             double w = h->steps_weigh_equally ? 1 : h->step_examples;
             sums[0] += w;
-            for (int i = 0; i < h->n_stats; i++) sums[1 + i] += stats[i] * w;
+            for (int i = 0; i < h->n_stats; i++) {
+                bool count = h->counts >> i & 1;
+                sums[1 + i] += count ? stats[i] : stats[i] * w;
+                if (count) stats[i] /= h->step_examples; /* the bar shows the fraction */
+            }
             nn_progress_step(bar, h->step_examples, stats);
             stopped = run_step_done();
         }
@@ -226,7 +230,8 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             code = 1;
             break;
         }
-        if (h->pictures && ((epoch + 1) % f->pictures_every == 0 || h->step == total))
+        if (h->pictures && (f->pictures_every <= 1 || (epoch + 1) % f->pictures_every == 0 ||
+                            h->step == total))
             h->pictures(h);
         if (run_stop_requested() && h->step < total) { /* between epochs: nothing lost */
             fprintf(stderr, "%s: %s: stopped after epoch %ld (%s %ld); checkpoint %s\n", h->name,
@@ -326,8 +331,11 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     return code;
 }
 
+bool harness_given(const harness *h, const char *name) { return given(h->argc, h->argv, name); }
+
 int harness_main(harness *h, int argc, char **argv) {
     run_flags *f = &h->flags;
+    h->argc = argc, h->argv = argv;
     int rc = cli_parse(argc, argv, h->cli, h->opts);
     if (rc) return rc < 0 ? 2 : 0;
     char why[512];

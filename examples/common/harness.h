@@ -64,6 +64,8 @@ struct harness {
     const char *stats[HARNESS_MAX_STATS]; /* what a step reports (means over its batch) */
     int n_stats, n_bar;              /* the first n_bar are shown on the progress bar */
     bool steps_weigh_equally;        /* an epoch's means: over steps (else over examples) */
+    unsigned counts;                 /* bit i: stats[i] is a count over the step's examples
+                                        (correct answers), summed as it is */
     nn_batch_opts batching;          /* batch_size is set from --batch */
     int batches_per_step;            /* batches a step takes with harness_batch (0: 1) */
     long max_steps;                  /* > 0: stop there, even inside an epoch (--iters) */
@@ -117,6 +119,8 @@ struct harness {
     double train_cpu;                /* CPU seconds of all threads spent training (clock()) */
     double epoch_t0;                 /* run_seconds() when the epoch began */
     nn_batcher *batcher;             /* the training batches (harness_batch) */
+    int argc;                        /* the command line */
+    char **argv;
     int step_examples;               /* examples the current step took */
 };
 
@@ -126,6 +130,9 @@ int harness_main(harness *h, int argc, char **argv);
 
 /* The next training batch, on tape t (inside train_step). */
 nn_batch harness_batch(harness *h, ag_tape *t);
+
+/* Was --name given on the command line? */
+bool harness_given(const harness *h, const char *name);
 
 /* "<out>/<name>" in buf. */
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name);
