@@ -98,8 +98,8 @@ static const char *setting_text(const setting *s, char *buf, size_t n) {
 }
 
 /* Reads the settings of checkpoint `path` (text in h->meta) into the program's variables.
- * For --resume, a flag given on the command line must agree with the checkpoint unless its
- * key may change (then the flag wins).  0, or an exit status after a message. */
+ * A flag given on the command line whose key may change wins over the checkpoint; for
+ * --resume, any other must agree with it.  0, or an exit status after a message. */
 static int read_settings(harness *h, const char *path, bool resuming, int argc, char **argv) {
     static char text[NN_CKPT_TEXT_MAX], keep[NN_CKPT_TEXT_MAX]; /* strings point here */
     char why[768], mine[512], theirs[512];
@@ -108,7 +108,7 @@ static int read_settings(harness *h, const char *path, bool resuming, int argc, 
         return 1;
     }
     snprintf(keep, sizeof keep, "program=%s\n", h->name); /* the flags that win */
-    for (const setting *s = h->remembered; resuming && s->key; s++) {
+    for (const setting *s = h->remembered; s->key; s++) {
         const cli_opt *o = flag_of(h, s);
         const char *v = settings_value(h->meta.text, s->key);
         if (!o || !v || !given(argc, argv, o->name)) continue;
@@ -117,6 +117,7 @@ static int read_settings(harness *h, const char *path, bool resuming, int argc, 
             settings_append(keep, sizeof keep, (setting[]){*s, {0}});
             continue;
         }
+        if (!resuming) continue; /* --eval: the checkpoint's settings make the model */
         snprintf(theirs, sizeof theirs, "%s=%.*s", s->key, (int)strcspn(v, "\n"), v);
         if (strcmp(mine, theirs)) {
             fprintf(stderr, "%s: %s was made with other flags: %s in the checkpoint, %s here\n",

@@ -56,8 +56,9 @@ struct harness {
     cli_opt *opts;                   /* its flags; they point into flags and the program */
     run_flags flags;
     const setting *remembered;       /* what a checkpoint keeps of the settings */
-    const char *const *may_change;   /* keys a --resume may set anew (NULL-ended; the rest
-                                        must be as in the checkpoint if given) */
+    const char *const *may_change;   /* keys a flag may set anew on --resume or --eval
+                                        (NULL-ended); on --resume the others must be as in
+                                        the checkpoint if given */
     const char *ckpt_name;           /* "vae.ckpt", in --out */
     const char *const *columns;      /* log.csv's header: "epoch", ..., n_columns names */
     int n_columns;
