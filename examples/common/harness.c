@@ -219,7 +219,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             }
             break;
         }
-        double mean[HARNESS_MAX_STATS], row[64] = {(double)(epoch + 1)};
+        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {(double)(epoch + 1)};
         for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
         memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
         h->epoch_end(h, mean, row);
@@ -337,6 +337,9 @@ bool harness_given(const harness *h, const char *name) { return given(h->argc, h
 int harness_main(harness *h, int argc, char **argv) {
     run_flags *f = &h->flags;
     h->argc = argc, h->argv = argv;
+    if (h->n_stats < 1 || h->n_stats > HARNESS_MAX_STATS || h->n_bar > h->n_stats ||
+        h->n_bar > NN_PROGRESS_MAX_VALUES || h->n_columns < 1 || h->n_columns > HARNESS_MAX_COLUMNS)
+        ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
     int rc = cli_parse(argc, argv, h->cli, h->opts);
     if (rc) return rc < 0 ? 2 : 0;
     char why[512];

@@ -32,7 +32,8 @@
 #include "examples/common/settings.h"
 #include "nn/nn.h"
 
-#define HARNESS_MAX_STATS 8
+#define HARNESS_MAX_STATS 8    /* figures a step reports */
+#define HARNESS_MAX_COLUMNS 64 /* columns of log.csv */
 
 /* The flags every training program has; its option table points at these fields. */
 typedef struct run_flags {
