@@ -306,7 +306,7 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
         nn_batch b; /* after a stop mid-epoch, skip the batches already trained on */
         long before = step - (long)epoch * per_epoch;
         for (long skip = before; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
-        /* The epoch's steps, seed 000 eq. (10) written out; the noise ε from (seed, step). */
+        /* The epoch's steps on −(seed 000 eq. (8)); the noise ε from (seed, step). */
         vae_epoch ep = {0};
         double n = 0, t_ep = run_seconds();
         while (nn_batcher_next(it, t, &b)) {

@@ -1,7 +1,7 @@
 /* vae.c — the VAE of seeds 000/001 on MNIST or Fashion-MNIST: build/vae trains the classic
  * 784-400-20 model; --encoder conv, --objective mmd|btcvae|..., --eval CKPT (see --help).
- * Put it beside seed 000: the model is declared in build(), the step of eq. (10) is in
- * step(), the figures of an epoch in epoch_end().  Everything around them (flags,
+ * Put it beside seed 000: the model is declared in build(), the step on the bound of its
+ * eq. (8) is in step(), the figures of an epoch in epoch_end().  Everything around them (flags,
  * checkpoints, exact --resume, Ctrl-C, NaN stops, log.csv, pictures) is the harness's:
  * examples/common/harness.h.  Flags, presets and pictures: examples/common/vae_parts.c.
  * All randomness is a function of (seed, epoch, step), which makes --resume exact. */
@@ -84,7 +84,8 @@ static int build(harness *h) {
     return 0;
 }
 
-/* One step of seed 000 eq. (10): the noise ε of z = μ + σ·ε comes from (seed, step). */
+/* One step on −(the bound of seed 000 eq. (8)), with z = μ + σ·ε as in seed 001; the noise
+ * ε comes from (seed, step). */
 static harness_step step(harness *h, ag_tape *t, double *stats) {
     vae_program *p = h->program;
     nn_batch b = harness_batch(h, t);
