@@ -306,7 +306,29 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
         nn_batch b; /* after a stop mid-epoch, skip the batches already trained on */
         long before = step - (long)epoch * per_epoch;
         for (long skip = before; skip > 0 && nn_batcher_next(it, t, &b); skip--) ag_tape_clear(t);
-        vae_epoch ep = vae_train_epoch(m, opt, it, t, train_seed, &step, bar, run_step_done);
+        /* The epoch's steps on −(seed 000 eq. (8)); the noise ε from (seed, step). */
+        vae_epoch ep = {0};
+        double n = 0, t_ep = run_seconds();
+        while (nn_batcher_next(it, t, &b)) {
+            nn_optim_zero_grad(opt);
+            ag_rng_seed(ag_tape_rng(t), vae_step_seed(train_seed, step));
+            vae_stats st;
+            ag_tensor *loss = vae_loss(m, t, b.x, true, &st); /* −ELBO, batch mean */
+            ag_backward(t, loss);
+            double norm = nn_optim_step(opt);
+            ag_tape_clear(t);
+            if (!isfinite(st.loss) || !isfinite(norm)) { /* gradients kept: named below */
+                ep.nonfinite = true;
+                break;
+            }
+            step++, ep.steps++, n += b.size;
+            ep.neg_elbo += st.neg_elbo * b.size, ep.recon += st.recon * b.size;
+            ep.kl += st.kl * b.size;
+            nn_progress_step(bar, b.size, (double[]){st.neg_elbo, st.recon, st.kl});
+            if (run_step_done()) break;
+        }
+        if (n > 0) ep.neg_elbo /= n, ep.recon /= n, ep.kl /= n;
+        ep.seconds = run_seconds() - t_ep;
         nn_progress_end(bar);
         if (ep.nonfinite) {
             run_report_nonfinite(PROG, vae_params(m), "holdout %d epoch %d step %ld", cls,

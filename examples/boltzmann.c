@@ -478,12 +478,16 @@ int main(int argc, char **argv) {
     run_catch_signals();
     for (; step < c.iters; step++) {
         double beta = bz_anneal_beta(step, c.anneal, c.anneal_from);
-        bz_stats st;
-        double norm = bz_train_step(s, opt, t, c.batch, beta, &st);
+        bz_stats st; /* the step: −(the K-draw bound on log Z, seed 003 eq. (1.7) at K = 1) */
+        ag_tensor *loss = bz_loss(s, t, c.batch, beta, &st);
+        ag_backward(t, loss);
+        double norm = nn_optim_step(opt);
+        ag_tape_clear(t);
         if (!run_check_finite(PROG, st.objective, norm, bz_params(s), "step %d", step + 1)) {
             code = 1;
             break;
         }
+        nn_optim_zero_grad(opt); /* after the check, which names a bad gradient */
         acc[0] += st.log_z, acc[1] += -st.neg_log_w, acc[2]++;
         bool log_now = (step + 1) % c.log_every == 0 || step + 1 == c.iters;
         if (log_now) {

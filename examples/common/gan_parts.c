@@ -1,0 +1,343 @@
+/* gan_parts.c — what examples/gan.c needs besides its model and its step (see gan_parts.h):
+ * its flags and help, the presets, samples.png and progress.png, the classifier's scores
+ * and what the program prints. */
+#include "examples/common/gan_parts.h"
+#include "examples/common/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- flags, settings, presets, help ------------------------------------------------------ */
+
+cli_opt *gan_options(gan_flags *c, run_flags *r) {
+    static cli_opt opts[40];
+    cli_opt table[] = {
+        {"dataset", CLI_CHOICE, &c->dataset, "mnist|fashion", "training data"},
+        {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets (DIR/mnist, DIR/fashion)"},
+        {"arch", CLI_CHOICE, &c->arch, "mlp|dcgan", "network presets (listed below)"},
+        {"generator", CLI_STRING, &c->generator, "SPEC", "spec text of G instead of the preset (z -> image)"},
+        {"discriminator", CLI_STRING, &c->discriminator, "SPEC", "spec text of D instead of the preset (image -> 1 logit)"},
+        {"latent", CLI_INT, &c->z_dim, "N", "dimensions of z"},
+        {"gen-loss", CLI_CHOICE, &c->gen_loss, "ns|minimax",
+         "G minimises -E ln D(G(z)) (non-saturating) or E ln(1 - D(G(z))) (seed 004 eq. (21))"},
+        {"d-steps", CLI_INT, &c->d_steps, "K", "discriminator steps per generator step (k of eq. (20))"},
+        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done (0: 20 for mlp, 5 for dcgan)"},
+        {"iters", CLI_INT, &c->iters, "N", "train until this many iterations are done (overrides --epochs)"},
+        {"batch", CLI_INT, &r->batch, "N", "minibatch size (real and fake alike)"},
+        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate of G and D"},
+        {"beta1", CLI_REAL, &c->beta1, "B", "Adam's first-moment decay"},
+        {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
+        {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
+        {"out", CLI_STRING, &r->out, "DIR", "checkpoint, log and pictures [out/gan-ARCH]"},
+        {"resume", CLI_STRING, &r->resume, "CKPT", "continue a run from its checkpoint"},
+        {"classifier", CLI_STRING, &c->classifier, "CKPT",
+         "classifier that scores the samples [out/classify-DATASET/classifier.ckpt]"},
+        {"eval", CLI_STRING, &r->eval, "CKPT", "score a saved generator and exit"},
+        {"eval-n", CLI_INT, &c->eval_n, "N", "samples scored at the end (0: no final scores)"},
+        {"score-n", CLI_INT, &c->score_n, "N", "samples scored after each epoch (0: none)"},
+        {"sample-bn", CLI_CHOICE, &c->sample_bn, "batch|running",
+         "batch norm of G when sampling: batch statistics (as in training) or running averages"},
+        {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar, no network tables"},
+        {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
+        {0}};
+    memcpy(opts, table, sizeof table);
+    return opts;
+}
+
+const setting *gan_settings(gan_program *p, run_flags *r) {
+    static setting table[20];
+    gan_flags *c = &p->c;
+    setting t[] = {
+        {"dataset", SET_STRING, &c->dataset},
+        {"arch", SET_STRING, &c->arch},
+        {"generator", SET_STRING, &c->generator},
+        {"discriminator", SET_STRING, &c->discriminator},
+        {"z", SET_INT, &c->z_dim},
+        {"gen_loss", SET_STRING, &c->gen_loss},
+        {"d_steps", SET_INT, &c->d_steps},
+        {"batch", SET_INT, &r->batch},
+        {"lr", SET_DOUBLE, &c->lr},
+        {"beta1", SET_DOUBLE, &c->beta1},
+        {"seed", SET_U64, &r->seed},
+        {"progress_stride", SET_INT, &p->ps.stride},
+        {0}};
+
+    memcpy(table, t, sizeof t);
+    return table;
+}
+
+const char *const gan_help_epilog =
+    "presets for --arch (--generator / --discriminator SPEC replace either with spec text):\n"
+    "  mlp    G: z 100 -> linear 256, leaky_relu 0.2, linear 512, leaky_relu 0.2, linear 784,\n"
+    "            sigmoid            (He initialisation)\n"
+    "         D: linear 512, leaky_relu 0.2, dropout 0.3, linear 256, leaky_relu 0.2,\n"
+    "            dropout 0.3, linear 1\n"
+    "  dcgan  G: z 100 -> linear 6272, batchnorm, relu, reshape 128 7 7, convt 64 k4 s2 p1,\n"
+    "            batchnorm, relu, convt 1 k4 s2 p1, sigmoid\n"
+    "         D: conv 64 k4 s2 p1, leaky_relu 0.2, conv 128 k4 s2 p1, batchnorm, leaky_relu 0.2,\n"
+    "            flatten, linear 1   (weights N(0, 0.02^2))\n"
+    "Both: z ~ N(0, I), batch 64, Adam lr 2e-4 with beta1 = 0.5, images in [0, 1].\n"
+    "\nbatch norm: D sees each real batch and each fake batch separately (its statistics are\n"
+    "never mixed); G always runs in training mode, so samples use the statistics of their\n"
+    "own batch of 64 as in training (--sample-bn running uses the running averages instead).\n"
+    "\nscores: a classifier saved by build/classify (default out/classify-DATASET/classifier.ckpt;\n"
+    "train one with `build/classify --arch cnn --dataset DATASET --epochs 3`) gives the\n"
+    "Inception score exp(E KL(p(y|x) || p(y))), the KL of the predicted-class histogram to\n"
+    "uniform, the classes covered, and the Frechet distance between Gaussian fits of its\n"
+    "penultimate features of generated images and of the first half of the test set, beside\n"
+    "the floor: the same distance between the two halves of the test set.\n"
+    "\nexamples:\n"
+    "  build/gan --epochs 15                          MLP GAN, pictures in out/gan-mlp\n"
+    "  build/gan --arch dcgan --iters 3000\n"
+    "  build/gan --dataset fashion --gen-loss minimax --d-steps 2\n"
+    "  build/gan --resume out/gan-mlp/gan.ckpt --epochs 30\n"
+    "  build/gan --eval out/gan-dcgan/gan.ckpt --eval-n 10000\n"
+    "\nFiles in --out: gan.ckpt, log.csv, samples.png (64 samples of fixed z), progress.png\n"
+    "(the first 10 of them, one row per epoch).  Ctrl-C (or SIGTERM) ends the current\n"
+    "iteration, saves gan.ckpt and prints the command that resumes the run exactly.  A NaN\n"
+    "or inf stops the run, the last checkpoint intact.  The last line printed is\n"
+    "'result: key=value ...' with the headline figures, sec_per_1000_iters among them.";
+
+
+/* Appends the line "progress_iters=I1 I2 ...\n" (the rows' iterations) to the meta text. */
+void gan_progress_to_text(const gan_progress *ps, char *buf, size_t n) {
+    size_t k = strlen(buf);
+    k += (size_t)snprintf(buf + k, k < n ? n - k : 0, "progress_iters=");
+    for (int i = 0; i < ps->rows && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, i ? " %ld" : "%ld", ps->iters[i]);
+    if (k < n) snprintf(buf + k, n - k, "\n");
+}
+
+/* Reads that line back (no line: no rows). */
+void gan_progress_from_text(gan_progress *ps, const char *text) {
+    const char *v = settings_value(text, "progress_iters");
+    char line[32 * PROGRESS_ROWS];
+    snprintf(line, sizeof line, "%.*s", v ? (int)strcspn(v, "\n") : 0, v ? v : "");
+    ps->rows = 0;
+    for (char *p = line, *end; ps->rows < PROGRESS_ROWS; p = end) {
+        long e = strtol(p, &end, 10);
+        if (end == p) break;
+        ps->iters[ps->rows++] = e;
+    }
+}
+
+/* ---- samples and scores ---------------------------------------------------------------------- */
+
+/* n samples G(z), z from a generator seeded with `seed`, into out (n × x_size).  They are
+ * made in batches of `batch`, the size G trained with: in training mode batch norm uses
+ * each batch's own statistics (as every fake D ever saw did); with running_bn, the running
+ * averages.  Nothing is recorded for gradients. */
+void gan_generate_n(gan *g, int n, int batch, uint64_t seed, bool running_bn, ag_real *out) {
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    if (running_bn) gan_set_training(g, false);
+    for (int start = 0; start < n; start += batch) {
+        ag_tensor *x = gan_generate(g, t, gan_sample_z(g, t, batch));
+        size_t keep = (size_t)(n - start < batch ? n - start : batch) * (size_t)g->x_size;
+        memcpy(out + (size_t)start * g->x_size, x->data, sizeof(ag_real) * keep);
+        ag_tape_clear(t);
+    }
+    gan_set_training(g, true);
+    ag_tape_free(t);
+}
+
+int gan_reference_init(gan_reference *r, const char *path, const gan_flags *c,
+                          const nn_dataset *test) {
+    nn_error err;
+    memset(r, 0, sizeof *r);
+    r->sc = gan_scorer_load(path, &err);
+    if (!r->sc) {
+        fprintf(stderr, "gan: %s\n", err.msg);
+        return -1;
+    }
+    if (r->sc->dataset[0] && strcmp(r->sc->dataset, c->dataset)) {
+        fprintf(stderr, "gan: %s was trained on %s, not %s: its scores would mean nothing\n",
+                path, r->sc->dataset, c->dataset);
+        gan_scorer_free(r->sc);
+        r->sc = NULL;
+        return -1;
+    }
+    int n = test->n, K = r->sc->n_classes, F = r->sc->feat_dim;
+    double *p = malloc(sizeof(double) * (size_t)n * K), *f = malloc(sizeof(double) * (size_t)n * F);
+    if (!p || !f) {
+        fprintf(stderr, "gan: out of memory\n");
+        exit(1);
+    }
+    double t0 = run_seconds();
+    gan_scorer_run(r->sc, test->x, n, p, f);
+    r->half = n / 2;
+    gan_gaussian b;
+    gan_gaussian_fit(&r->real, f, r->half, F);
+    gan_gaussian_fit(&b, f + (size_t)r->half * F, n - r->half, F);
+    r->fid_floor = gan_frechet(&b, &r->real);
+    r->real_is = gan_class_scores_of(p, n, K).inception;
+    gan_gaussian_free(&b);
+    free(p), free(f);
+    printf("scorer %s: %d classes, %d features; test set: Inception score %.3f, FID floor "
+           "(half vs half, %d each) %.3f  [%.1fs]\n", path, K, F, r->real_is, r->half,
+           r->fid_floor, run_seconds() - t0);
+    return 0;
+}
+
+void gan_reference_free(gan_reference *r) {
+    gan_scorer_free(r->sc);
+    if (r->real.mean) gan_gaussian_free(&r->real);
+}
+
+gan_scores gan_score(gan *g, const gan_reference *r, const gan_flags *c, int batch, int n,
+                     uint64_t seed) {
+    gan_scores s = {.n = n, .fid = NAN};
+    int K = r->sc->n_classes, F = r->sc->feat_dim;
+    ag_real *x = malloc(sizeof(ag_real) * (size_t)n * g->x_size);
+    double *p = malloc(sizeof(double) * (size_t)n * K), *f = malloc(sizeof(double) * (size_t)n * F);
+    if (!x || !p || !f) {
+        fprintf(stderr, "gan: out of memory\n");
+        exit(1);
+    }
+    gan_generate_n(g, n, batch, seed, !strcmp(c->sample_bn, "running"), x);
+    gan_scorer_run(r->sc, x, n, p, f);
+    s.cls = gan_class_scores_of(p, n, K);
+    if (n >= 2) {
+        gan_gaussian gen;
+        gan_gaussian_fit(&gen, f, n, F);
+        s.fid = gan_frechet(&gen, &r->real);
+        gan_gaussian_free(&gen);
+    }
+    free(x), free(p), free(f);
+    return s;
+}
+
+/* ---- pictures ------------------------------------------------------------------------------- */
+
+/* samples.png: G of FIXED_N fixed z's; the first PROGRESS_COLS of them also become a row of
+ * progress.png when `row` (a new snapshot for epoch `epoch`). */
+void gan_pictures(gan_program *p, const run_flags *r, long per_epoch, long step, bool row) {
+    gan *g = p->g;
+    const gan_flags *c = &p->c;
+    gan_progress *ps = &p->ps;
+    int C = g->cfg.x_shape[0], H = g->cfg.x_shape[1], W = g->cfg.x_shape[2];
+    size_t img = (size_t)g->x_size;
+    ag_real *x = malloc(sizeof(ag_real) * FIXED_N * img);
+    if (!x) return;
+    gan_generate_n(g, FIXED_N, FIXED_N, run_seed(r->seed, 77, 0), !strcmp(c->sample_bn, "running"), x);
+    char path[4096], title[96];
+    nn_error err;
+    snprintf(title, sizeof title, "epoch %.3g, iteration %ld", (double)step / per_epoch, step);
+    if (nn_grid_png(run_path(path, sizeof path, r->out, "samples.png"), x, FIXED_N, C, H, W,
+                    &(nn_grid_opts){.cols = 8, .scale = 2, .title = title}, &err))
+        fprintf(stderr, "gan: %s\n", err.msg);
+    if (row) {
+        if (ps->rows == PROGRESS_ROWS) { /* full: snapshot half as often, keep those rows */
+            ps->stride *= 2;
+            int kept = 0;
+            for (int i = 0; i < ps->rows; i++) {
+                if (ps->iters[i] % (ps->stride * per_epoch) != 0) continue;
+                memmove(p->progress->data + (size_t)kept * PROGRESS_COLS * img,
+                        p->progress->data + (size_t)i * PROGRESS_COLS * img,
+                        sizeof(ag_real) * PROGRESS_COLS * img);
+                ps->iters[kept++] = ps->iters[i];
+            }
+            ps->rows = kept;
+        }
+        memcpy(p->progress->data + (size_t)ps->rows * PROGRESS_COLS * img, x,
+               sizeof(ag_real) * PROGRESS_COLS * img);
+        ps->iters[ps->rows++] = step;
+    }
+    if (ps->rows > 0) {
+        char capbuf[PROGRESS_ROWS * PROGRESS_COLS][16];
+        const char *caps[PROGRESS_ROWS * PROGRESS_COLS];
+        for (int i = 0; i < ps->rows * PROGRESS_COLS; i++) {
+            capbuf[i][0] = 0;  /* a caption under the first tile of each row only */
+            if (i % PROGRESS_COLS == 0)
+                snprintf(capbuf[i], sizeof capbuf[i], "ep %.3g",
+                         (double)ps->iters[i / PROGRESS_COLS] / per_epoch);
+            caps[i] = capbuf[i];
+        }
+        if (nn_grid_png(run_path(path, sizeof path, r->out, "progress.png"), p->progress->data,
+                        ps->rows * PROGRESS_COLS, C, H, W,
+                        &(nn_grid_opts){.cols = PROGRESS_COLS, .scale = 2, .captions = caps,
+                                        .title = "fixed z over training (rows: epochs)"},
+                        &err))
+            fprintf(stderr, "gan: %s\n", err.msg);
+    }
+    free(x);
+}
+
+/* ---- what the program prints ------------------------------------------------------------------ */
+
+static void print_scores(const char *label, const gan_scores *s, const gan_reference *r) {
+    printf("%s (%d samples): Inception score %.3f (test set %.3f), classes %d, class KL %.4f, "
+           "confidence %.3f, FID %.3f (floor %.3f)\n", label, s->n, s->cls.inception, r->real_is,
+           s->cls.covered, s->cls.class_kl, s->cls.confidence, s->fid, r->fid_floor);
+}
+
+
+void gan_describe(harness *h) {
+    gan_program *p = h->program;
+    const gan_flags *c = &p->c;
+    printf("henbun %s GAN: %s, %s, z %d, %s generator loss, %d D step%s per G step, batch %d, "
+           "Adam lr %g beta1 %g, %d thread%s\n", AG_REAL_NAME, c->dataset, c->arch, c->z_dim,
+           c->gen_loss, c->d_steps, c->d_steps == 1 ? "" : "s", h->flags.batch, c->lr, c->beta1,
+           h->threads, h->threads == 1 ? "" : "s");
+    nn_describe(p->g->generator, "generator", stdout);
+    nn_describe(p->g->discriminator, "discriminator", stdout);
+    fflush(stdout); /* the header reaches a log file before the first epoch ends */
+}
+
+int gan_print_eval(harness *h) {
+    gan_program *p = h->program;
+    const gan_flags *c = &p->c;
+    double t0 = run_seconds();
+    int n = c->eval_n > 0 ? c->eval_n : 5000;
+    gan_scores s = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
+    print_scores("generated", &s, &p->ref);
+    printf("result: inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
+           "fid_floor=%.3f real_inception_score=%.3f eval_n=%d iters=%ld seconds=%.1f "
+           "arch=%s dataset=%s\n", s.cls.inception, s.cls.covered, s.cls.class_kl,
+           s.cls.confidence, s.fid, p->ref.fid_floor, p->ref.real_is, n, h->step,
+           run_seconds() - t0, c->arch, c->dataset);
+    return 0;
+}
+
+void gan_print_result(harness *h) {
+    gan_program *p = h->program;
+    const gan_flags *c = &p->c;
+    const double *last = p->last;
+    printf("checkpoint, log and pictures in %s/ (gan.ckpt, log.csv, samples.png, progress.png)\n",
+           h->flags.out);
+    double per1000 = 1000 * h->train_seconds / h->steps_done;
+    bool final_scores = p->ref.sc && c->eval_n > 0;
+    gan_scores s = {0};
+    if (final_scores) {
+        s = gan_score(p->g, &p->ref, c, h->flags.batch, c->eval_n, run_seed(h->flags.seed, 6, 0));
+        print_scores("final", &s, &p->ref);
+    }
+    printf("result:");
+    if (final_scores)
+        printf(" inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
+               "fid_floor=%.3f real_inception_score=%.3f eval_n=%d", s.cls.inception,
+               s.cls.covered, s.cls.class_kl, s.cls.confidence, s.fid, p->ref.fid_floor,
+               p->ref.real_is, c->eval_n);
+    printf(" d_real=%.4f d_fake=%.4f js=%.4f iters=%ld epochs=%.2f seconds=%.1f "
+           "sec_per_1000_iters=%.2f cpu_sec_per_1000_iters=%.2f", last[2], last[3], last[4],
+           h->step, (double)h->step / h->per_epoch, h->total_seconds, per1000,
+           1000 * h->train_cpu / h->steps_done);
+    if (!strcmp(c->arch, "dcgan"))  /* the unit of bench/torch_dcgan.py */
+        printf(" sec_per_100_iters=%.3f cpu_sec_per_100_iters=%.3f", per1000 / 10,
+               100 * h->train_cpu / h->steps_done);
+    printf(" threads=%d arch=%s dataset=%s\n", h->threads, c->arch, c->dataset);
+}
+
+void gan_release(harness *h) {
+    gan_program *p = h->program;
+    nn_params_free(&p->saved);
+    nn_params_free(&p->params);
+    nn_optim_free(p->opt_g);
+    nn_optim_free(p->opt_d);
+    ag_tensor_free(p->progress);
+    gan_free(p->g);
+    gan_reference_free(&p->ref);
+}

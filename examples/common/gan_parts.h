@@ -1,0 +1,85 @@
+/* gan_parts.h — what examples/gan.c needs besides its model and its step: its flags and
+ * the settings a checkpoint keeps, the help text, samples.png and progress.png (whose rows
+ * travel in the checkpoint), the scores a saved classifier gives the samples (Inception
+ * score, classes, FID against the test set) and what the program prints. */
+#ifndef HENBUN_EXAMPLES_GAN_PARTS_H
+#define HENBUN_EXAMPLES_GAN_PARTS_H
+
+#include "examples/common/harness.h"
+#include "vae/gan.h"
+
+#define PROGRESS_COLS 10  /* fixed z's per row of progress.png */
+#define PROGRESS_ROWS 16  /* rows kept; beyond, every other row is dropped */
+#define FIXED_N 64        /* fixed z's of samples.png (the first PROGRESS_COLS make progress.png) */
+
+/* The GAN's own flags (the run's are in run_flags). */
+typedef struct gan_flags {
+    const char *dataset, *data_dir, *arch, *generator, *discriminator, *gen_loss, *sample_bn;
+    int z_dim, d_steps, iters, eval_n, score_n;
+    double lr, beta1;
+    const char *classifier;
+} gan_flags;
+
+/* progress.png's rows: the iteration count at which each was taken; a row is taken at the
+ * end of every stride-th epoch and of the run. */
+typedef struct gan_progress { int rows, stride; long iters[PROGRESS_ROWS]; } gan_progress;
+
+/* The real side of the comparison, computed once: the Gaussian fit of the classifier's
+ * features of the first half of the test set, the floor (second half against it) and the
+ * Inception score of the whole test set. */
+typedef struct gan_reference {
+    gan_scorer *sc;
+    gan_gaussian real;
+    double fid_floor, real_is;
+    int half;
+} gan_reference;
+
+typedef struct gan_scores {
+    gan_class_scores cls;
+    double fid;
+    int n;
+} gan_scores;
+
+/* What the program keeps. */
+typedef struct gan_program {
+    gan_flags c;
+    gan *g;
+    nn_optim *opt_g, *opt_d;
+    nn_param_list params;  /* generator.* and discriminator.*: to name a NaN */
+    ag_tensor *progress;   /* (PROGRESS_ROWS·PROGRESS_COLS, C, H, W): progress.png's rows */
+    nn_param_list saved;   /* generator.*, discriminator.*, opt_g.*, opt_d.*, progress.images */
+    gan_progress ps;
+    gan_reference ref;     /* ref.sc NULL: no scores */
+    double last[5];        /* the last epoch's means: d_loss, g_loss, D(x), D(G(z)), js */
+} gan_program;
+
+cli_opt *gan_options(gan_flags *c, run_flags *r);
+const setting *gan_settings(gan_program *p, run_flags *r);
+extern const char *const gan_help_epilog;
+
+/* The line "progress_iters=I1 I2 ..." of the checkpoint's text, written and read back. */
+void gan_progress_to_text(const gan_progress *ps, char *buf, size_t n);
+void gan_progress_from_text(gan_progress *ps, const char *text);
+
+/* n samples G(z), z from a generator seeded with `seed`, into out (n × x_size), made in
+ * batches of `batch` (batch norm: each batch's statistics, or with running_bn the running
+ * averages).  Nothing is recorded for gradients. */
+void gan_generate_n(gan *g, int n, int batch, uint64_t seed, bool running_bn, ag_real *out);
+/* Loads the classifier at path and scores the test set (prints a line): 0, or -1. */
+int gan_reference_init(gan_reference *r, const char *path, const gan_flags *c,
+                       const nn_dataset *test);
+void gan_reference_free(gan_reference *r);
+gan_scores gan_score(gan *g, const gan_reference *r, const gan_flags *c, int batch, int n,
+                     uint64_t seed);
+/* samples.png: G of FIXED_N fixed z's; the first PROGRESS_COLS of them also become a row of
+ * progress.png when `row`. */
+void gan_pictures(gan_program *p, const run_flags *r, long per_epoch, long step, bool row);
+
+/* Hooks of the harness (h->program is a gan_program): the header, the last lines and
+ * "result: ...", --eval's scores, freeing what the program built. */
+void gan_describe(harness *h);
+void gan_print_result(harness *h);
+int gan_print_eval(harness *h);
+void gan_release(harness *h);
+
+#endif

@@ -1,0 +1,377 @@
+/* harness.c — the run machinery of the training programs (see harness.h): flags, checks,
+ * checkpoints, exact resumption, signals, logs and pictures around a program's step. */
+#include "examples/common/harness.h"
+#include "examples/common/run.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *harness_path(const harness *h, char *buf, size_t n, const char *name) {
+    return run_path(buf, n, h->flags.out, name);
+}
+
+/* ---- flags and checkpoint fields --------------------------------------------------------- */
+
+/* The option whose value is the setting's (the flag that sets it), or NULL. */
+static const cli_opt *flag_of(const harness *h, const setting *s) {
+    for (const cli_opt *o = h->opts; o->name; o++)
+        if (o->dst == s->value) return o;
+    return NULL;
+}
+
+/* Was --NAME given on the command line? */
+static bool given(int argc, char **argv, const char *name) {
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n) &&
+            (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
+            return true;
+    return false;
+}
+
+static bool in_list(const char *const *list, const char *key) {
+    for (; list && *list; list++)
+        if (!strcmp(*list, key)) return true;
+    return false;
+}
+
+/* Is the word v (len bytes) one of the '|'-separated choices? */
+static bool is_choice(const char *choices, const char *v, size_t len) {
+    for (const char *c = choices; *c;) {
+        size_t k = strcspn(c, "|");
+        if (k == len && !strncmp(c, v, len)) return true;
+        c += k + (c[k] == '|');
+    }
+    return false;
+}
+
+/* A checkpoint's settings are read like flags: every field that is there must parse whole,
+ * be finite, fit its type and (for a choice) be one of the choices.  0, or -1 with why. */
+static int check_fields(const harness *h, const char *text, char *why, size_t n) {
+    for (const setting *s = h->remembered; s->key; s++) {
+        const char *v = settings_value(text, s->key);
+        if (!v) continue;
+        size_t len = strcspn(v, "\n");
+        char buf[512];
+        if (len >= sizeof buf) {
+            snprintf(why, n, "field '%s' is %zu bytes long", s->key, len);
+            return -1;
+        }
+        memcpy(buf, v, len), buf[len] = 0;
+        char *end = buf;
+        bool good = len > 0;
+        errno = 0;
+        switch (s->kind) {
+        case SET_INT: { long x = strtol(buf, &end, 10); good &= x >= INT_MIN && x <= INT_MAX; break; }
+        case SET_LONG: (void)strtol(buf, &end, 10); break;
+        case SET_U64: good &= buf[0] != '-'; (void)strtoull(buf, &end, 10); break;
+        case SET_DOUBLE: good &= isfinite(strtod(buf, &end)); break;
+        case SET_BOOL: good &= !strcmp(buf, "0") || !strcmp(buf, "1"); end = buf + len; break;
+        case SET_STRING: {
+            const cli_opt *o = flag_of(h, s);
+            good = !o || o->type != CLI_CHOICE || is_choice(o->metavar, buf, len);
+            end = buf + len;
+            break;
+        }
+        }
+        if (!good || errno || *end) {
+            snprintf(why, n, "field '%s' holds '%s', which is not a valid %s", s->key, buf,
+                     s->kind == SET_STRING ? "choice" : s->kind == SET_DOUBLE ? "finite number"
+                                                                          : "value");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One setting as the checkpoint writes it ("lr=0.001"), into buf. */
+static const char *setting_text(const setting *s, char *buf, size_t n) {
+    buf[0] = 0;
+    settings_append(buf, n, (setting[]){*s, {0}});
+    buf[strcspn(buf, "\n")] = 0;
+    return buf;
+}
+
+/* Reads the settings of checkpoint `path` (text in h->meta) into the program's variables.
+ * A flag given on the command line whose key may change wins over the checkpoint; for
+ * --resume, any other must agree with it.  0, or an exit status after a message. */
+static int read_settings(harness *h, const char *path, bool resuming, int argc, char **argv) {
+    static char text[NN_CKPT_TEXT_MAX], keep[NN_CKPT_TEXT_MAX]; /* strings point here */
+    char why[768], mine[512], theirs[512];
+    if (check_fields(h, h->meta.text, why, sizeof why)) {
+        fprintf(stderr, "%s: %s: %s\n", h->name, path, why);
+        return 1;
+    }
+    snprintf(keep, sizeof keep, "program=%s\n", h->name); /* the flags that win */
+    for (const setting *s = h->remembered; s->key; s++) {
+        const cli_opt *o = flag_of(h, s);
+        const char *v = settings_value(h->meta.text, s->key);
+        if (!o || !v || !given(argc, argv, o->name)) continue;
+        setting_text(s, mine, sizeof mine);
+        if (in_list(h->may_change, s->key)) {
+            settings_append(keep, sizeof keep, (setting[]){*s, {0}});
+            continue;
+        }
+        if (!resuming) continue; /* --eval: the checkpoint's settings make the model */
+        snprintf(theirs, sizeof theirs, "%s=%.*s", s->key, (int)strcspn(v, "\n"), v);
+        if (strcmp(mine, theirs)) {
+            fprintf(stderr, "%s: %s was made with other flags: %s in the checkpoint, %s here\n",
+                    h->name, path, theirs, mine);
+            return 1;
+        }
+    }
+    memcpy(text, h->meta.text, sizeof text);
+    if (settings_read(text, h->name, h->remembered, path)) return 1;
+    settings_read(keep, h->name, h->remembered, path);
+    if (h->check && h->check(h, why, sizeof why)) {
+        fprintf(stderr, "%s: %s: %s\n", h->name, path, why);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- training ---------------------------------------------------------------------------- */
+
+nn_batch harness_batch(harness *h, ag_tape *t) {
+    nn_batch b;
+    if (!nn_batcher_next(h->batcher, t, &b)) ag_error(h->name, "batcher ran dry inside an epoch");
+    h->step_examples += b.size;
+    return b;
+}
+
+/* Saves the checkpoint: the settings, the program's lines, and the running sums of an
+ * epoch stopped half-way (sums non-NULL). */
+static int save(harness *h, const char *ckpt, long epoch, const double *sums) {
+    h->meta.epoch = epoch, h->meta.step = h->step;
+    settings_write(h->meta.text, sizeof h->meta.text, h->name, h->remembered);
+    if (h->meta_text) h->meta_text(h, h->meta.text, sizeof h->meta.text);
+    if (sums) run_text_put(h->meta.text, sizeof h->meta.text, "epoch_sums", sums, 1 + h->n_stats);
+    return run_save_checkpoint(h->name, ckpt, h->saved, &h->meta);
+}
+
+/* The epochs from the checkpoint's (or the first) to the end; returns the exit status. */
+static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng,
+                 const char *ckpt, nn_csv *csv, double *sums, long total) {
+    run_flags *f = &h->flags;
+    const char *noun = h->step_name ? h->step_name : "step";
+    const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
+    nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
+                           .n_values = h->n_bar};
+    for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
+    nn_progress *bar = nn_progress_new(&po);
+    int code = 0;
+    nn_error err;
+    run_catch_signals();
+    for (long epoch = h->step / h->per_epoch; h->step < total && !code; epoch++) {
+        long end = (epoch + 1) * h->per_epoch < total ? (epoch + 1) * h->per_epoch : total;
+        char label[48];
+        snprintf(label, sizeof label, "epoch %ld/%d", epoch + 1, h->n_epochs);
+        h->epoch = (int)epoch;
+        ag_rng_seed(data_rng, run_seed(f->seed, 1, (uint64_t)epoch)); /* the epoch's order */
+        long examples = nn_batcher_num_examples(h->batcher), left = (end - h->step) * per_step * f->batch;
+        nn_progress_begin(bar, label, left < examples ? left : examples);
+        h->epoch_t0 = run_seconds();
+        clock_t cpu0 = clock();
+        /* After a mid-epoch stop, skip the batches already trained on: the same order. */
+        nn_batch b;
+        for (long skip = (h->step - epoch * h->per_epoch) * per_step;
+             skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
+            ag_tape_clear(t);
+        bool stopped = false;
+        while (!stopped && h->step < end) {
+            double stats[HARNESS_MAX_STATS];
+            h->step_examples = 0; /* harness_batch counts them (a step may set its own) */
+            harness_step r = h->train_step(h, t, stats);
+            if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "epoch %ld %s %ld",
+                                  epoch + 1, noun, h->step + 1)) {
+                code = 1;
+                break;
+            }
+            h->step++, h->steps_done++;
+            double w = h->steps_weigh_equally ? 1 : h->step_examples;
+            sums[0] += w;
+            for (int i = 0; i < h->n_stats; i++) {
+                bool count = h->counts >> i & 1;
+                sums[1 + i] += count ? stats[i] : stats[i] * w;
+                if (count) stats[i] /= h->step_examples; /* the bar shows the fraction */
+            }
+            nn_progress_step(bar, h->step_examples, stats);
+            stopped = run_step_done();
+        }
+        while (nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* an epoch's leftovers */
+        nn_progress_end(bar);
+        if (code) break;
+        h->epoch_seconds = run_seconds() - h->epoch_t0;
+        h->train_cpu += (double)(clock() - cpu0) / CLOCKS_PER_SEC;
+        if (h->step < end) { /* a signal stopped the epoch half-way */
+            code = run_stop_status();
+            if (!save(h, ckpt, epoch, sums)) {
+                fprintf(stderr, "%s: %s: stopped at epoch %ld %s %ld (%ld of %ld %ss); "
+                                "checkpoint %s\n", h->name, run_stop_signal(), epoch + 1, noun,
+                        h->step, h->step - epoch * h->per_epoch, h->per_epoch,
+                        per_step == 1 && !h->step_name ? "batche" : noun, ckpt);
+                run_print_resume(argc, argv, ckpt);
+            }
+            break;
+        }
+        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {(double)(epoch + 1)};
+        for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
+        memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
+        h->epoch_end(h, mean, row);
+        h->train_seconds += h->epoch_seconds;
+        h->total_seconds += run_seconds() - h->epoch_t0;
+        h->epochs_done++;
+        if (nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        if (save(h, ckpt, h->step / h->per_epoch, NULL)) {
+            code = 1;
+            break;
+        }
+        if (h->pictures && (f->pictures_every <= 1 || (epoch + 1) % f->pictures_every == 0 ||
+                            h->step == total))
+            h->pictures(h);
+        if (run_stop_requested() && h->step < total) { /* between epochs: nothing lost */
+            fprintf(stderr, "%s: %s: stopped after epoch %ld (%s %ld); checkpoint %s\n", h->name,
+                    run_stop_signal(), epoch + 1, noun, h->step, ckpt);
+            run_print_resume(argc, argv, ckpt);
+            code = run_stop_status();
+        }
+    }
+    nn_progress_free(bar);
+    return code;
+}
+
+/* ---- the program ------------------------------------------------------------------------- */
+
+/* Everything after the data and the model exist; returns the exit status. */
+static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
+    run_flags *f = &h->flags;
+    nn_error err;
+    if (ckpt_in) {
+        if (nn_checkpoint_load(ckpt_in, h->saved, &h->meta, &err)) {
+            fprintf(stderr, "%s: %s\n", h->name, err.msg);
+            return 1;
+        }
+        const nn_param *bad = nn_params_first_nonfinite(h->saved, false);
+        if (bad) {
+            fprintf(stderr, "%s: %s: '%s' holds a NaN or an inf\n", h->name, ckpt_in, bad->name);
+            return 1;
+        }
+        if (h->meta.epoch < 0 || h->meta.epoch > INT_MAX || h->meta.step < 0 ||
+            h->meta.step > LONG_MAX / 2) {
+            fprintf(stderr, "%s: %s: field 'epoch' or 'step' out of range (%lld, %lld)\n",
+                    h->name, ckpt_in, (long long)h->meta.epoch, (long long)h->meta.step);
+            return 1;
+        }
+        h->start_epoch = (int)h->meta.epoch;
+        h->step = (long)h->meta.step;
+    }
+    if (h->describe && (!f->quiet || f->eval)) h->describe(h);
+    if (f->eval) return h->eval(h);
+
+    /* The batches, and the checks of a resumed step, before anything is written. */
+    ag_rng data_rng;
+    nn_batch_opts bo = h->batching;
+    bo.batch_size = f->batch;
+    nn_batcher *it = h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
+    const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
+    const long per_epoch = h->per_epoch = nn_batcher_num_batches(it) / per_step;
+    if (per_epoch < 1) {
+        fprintf(stderr, "%s: %d training images make no %s of %d batches of %d\n", h->name,
+                h->train->n, h->step_name ? h->step_name : "step", per_step, f->batch);
+        return 2;
+    }
+    const long total = h->max_steps > 0 ? h->max_steps : (long)f->epochs * per_epoch;
+    h->n_epochs = (int)((total + per_epoch - 1) / per_epoch);
+    if (h->step < h->start_epoch * per_epoch || h->step >= (h->start_epoch + 1) * per_epoch) {
+        fprintf(stderr, "%s: %s: step %ld is not in epoch %d of this data set (%ld batches "
+                        "an epoch): was it trained on other data?\n", h->name, ckpt_in, h->step,
+                h->start_epoch + 1, per_epoch);
+        return 1;
+    }
+    /* A run stopped inside an epoch left that epoch's examples and sums in its checkpoint,
+     * so the resumed epoch reports the means of all of it. */
+    double sums[1 + HARNESS_MAX_STATS] = {0};
+    if (f->resume && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats))
+        memset(sums, 0, sizeof sums);
+    if (run_mkdir(f->out, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    char ckpt[4096], log[4096];
+    harness_path(h, ckpt, sizeof ckpt, h->ckpt_name);
+    harness_path(h, log, sizeof log, "log.csv");
+    /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
+     * checkpoint has not seen (written after it, they are written again). */
+    double upto = h->log_step_column > 0 ? (double)h->step : (double)h->start_epoch;
+    if (!f->resume) remove(log);
+    else if (run_log_rewind(log, h->log_step_column, 1, &upto, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    nn_csv *csv = nn_csv_open(log, h->n_columns, h->columns, &err);
+    if (!csv) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    ag_tape *t = ag_tape_new(f->seed);
+    int code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
+    if (nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+    if (!code && h->steps_done > 0) h->result(h);
+    else if (!code && h->step_name)
+        printf("nothing to do: the checkpoint is already at %s %ld (raise --epochs or --iters)\n",
+               h->step_name ? h->step_name : "step", h->step);
+    else if (!code)
+        printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
+               h->start_epoch);
+    ag_tape_free(t);
+    return code;
+}
+
+bool harness_given(const harness *h, const char *name) { return given(h->argc, h->argv, name); }
+
+int harness_main(harness *h, int argc, char **argv) {
+    run_flags *f = &h->flags;
+    h->argc = argc, h->argv = argv;
+    if (h->n_stats < 1 || h->n_stats > HARNESS_MAX_STATS || h->n_bar > h->n_stats ||
+        h->n_bar > NN_PROGRESS_MAX_VALUES || h->n_columns < 1 || h->n_columns > HARNESS_MAX_COLUMNS)
+        ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
+    int rc = cli_parse(argc, argv, h->cli, h->opts);
+    if (rc) return rc < 0 ? 2 : 0;
+    char why[512];
+    if (f->eval && f->resume) {
+        fprintf(stderr, "%s: --eval and --resume exclude each other\n", h->name);
+        return 2;
+    }
+    if (h->check && h->check(h, why, sizeof why)) {
+        fprintf(stderr, "%s: %s\n", h->name, why);
+        return 2;
+    }
+    const char *ckpt_in = f->eval ? f->eval : f->resume;
+    if (ckpt_in) { /* the model comes from the checkpoint */
+        nn_error err;
+        if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
+            fprintf(stderr, "%s: %s\n", h->name, err.msg);
+            return 1;
+        }
+        if ((rc = read_settings(h, ckpt_in, f->resume != NULL, argc, argv))) return rc;
+    }
+    static char out_buf[4096]; /* --resume writes beside its checkpoint unless told */
+    if (f->resume && !given(argc, argv, "out"))
+        f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
+    h->threads = run_threads(f->threads);
+    if (f->fp_trap && run_fp_trap(h->name)) return 2;
+
+    int code = h->load(h);
+    if (!code) code = h->build(h);
+    if (!code) code = run(h, argc, argv, ckpt_in);
+    if (h->release) h->release(h);
+    nn_batcher_free(h->batcher);
+    nn_dataset_free(h->train);
+    nn_dataset_free(h->test);
+    return code;
+}

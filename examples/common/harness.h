@@ -1,0 +1,142 @@
+/* harness.h — the run machinery of a training program, written once.  A program declares
+ * its model, its data and its training step; the harness does everything around them:
+ *
+ *   - the flags (--help from the program's table), checked before anything is read or
+ *     written; --out is created only once every flag and checkpoint field is known good;
+ *   - checkpoints: the settings table as text beside the tensors, every field read back
+ *     checked like a flag (exit 1 naming the field), --resume refusing flags that
+ *     contradict the checkpoint, --eval of a saved model;
+ *   - exact --resume, even mid-epoch: the data order comes from (seed, epoch), the
+ *     batches already trained are skipped and the epoch's running sums are in the
+ *     checkpoint, so a resumed run ends bit for bit where a straight one does;
+ *   - Ctrl-C/SIGTERM: the step finishes, a checkpoint is saved, the resume command printed;
+ *   - a NaN or inf stops the run naming the tensor; --fp-trap; the progress bar;
+ *   - log.csv (rewound on --resume), pictures every --pictures-every epochs, the result line.
+ *
+ * A program fills a harness with its flags, its settings and its hooks, and calls
+ * harness_main (see docs/write-a-program.md):
+ *
+ *   harness h = {.name = "vae", .cli = &prog, .opts = opts, .remembered = remembered,
+ *                .ckpt_name = "vae.ckpt", .columns = cols, .n_columns = 8,
+ *                .stats = {"-elbo", "recon", "kl", "loss"}, .n_stats = 4, .n_bar = 3,
+ *                .check = check, .load = load, .build = build, .train_step = step,
+ *                .epoch_end = epoch_end, .pictures = pictures, .result = result, .eval = eval,
+ *                .program = &my_state};
+ *   return harness_main(&h, argc, argv);
+ *
+ * Every hook gets the harness, whose fields below the line "the run" it may read. */
+#ifndef HENBUN_EXAMPLES_HARNESS_H
+#define HENBUN_EXAMPLES_HARNESS_H
+
+#include "examples/common/cli.h"
+#include "examples/common/settings.h"
+#include "nn/nn.h"
+
+#define HARNESS_MAX_STATS 8    /* figures a step reports */
+#define HARNESS_MAX_COLUMNS 64 /* columns of log.csv */
+
+/* The flags every training program has; its option table points at these fields. */
+typedef struct run_flags {
+    int epochs, batch, threads, pictures_every;
+    uint64_t seed;
+    const char *out, *resume, *eval;
+    bool quiet, fp_trap;
+} run_flags;
+
+/* What a training step returns: its loss and the gradient norm nn_optim_step returned,
+ * which the harness checks (a NaN or inf stops the run, naming the tensor). */
+typedef struct harness_step {
+    double loss, grad_norm;
+} harness_step;
+
+typedef struct harness harness;
+struct harness {
+    /* ---- what the program declares ---- */
+    const char *name;                /* "vae": messages, and the checkpoint's program= line */
+    const cli_program *cli;
+    cli_opt *opts;                   /* its flags; they point into flags and the program */
+    run_flags flags;
+    const setting *remembered;       /* what a checkpoint keeps of the settings */
+    const char *const *may_change;   /* keys a flag may set anew on --resume or --eval
+                                        (NULL-ended); on --resume the others must be as in
+                                        the checkpoint if given */
+    const char *ckpt_name;           /* "vae.ckpt", in --out */
+    const char *const *columns;      /* log.csv's header: "epoch", ..., n_columns names */
+    int n_columns;
+    const char *stats[HARNESS_MAX_STATS]; /* what a step reports (means over its batch) */
+    int n_stats, n_bar;              /* the first n_bar are shown on the progress bar */
+    bool steps_weigh_equally;        /* an epoch's means: over steps (else over examples) */
+    unsigned counts;                 /* bit i: stats[i] is a count over the step's examples
+                                        (correct answers), summed as it is */
+    nn_batch_opts batching;          /* batch_size is set from --batch */
+    int batches_per_step;            /* batches a step takes with harness_batch (0: 1) */
+    long max_steps;                  /* > 0: stop there, even inside an epoch (--iters) */
+    const char *step_name;           /* "step" (NULL) or "iteration", in messages */
+    int log_step_column;             /* > 0: log.csv's column of the step count, by which a
+                                        --resume rewinds it (else by the epoch, column 0) */
+    void *program;                   /* the program's own state, handed to every hook */
+
+    /* ---- the hooks (NULL: nothing to do) ---- */
+    /* The settings are sound?  0, or -1 with why (no program name) in why[n]; called for
+     * the flags (exit 2) and again for a checkpoint's settings (exit 1). */
+    int (*check)(harness *h, char *why, size_t n);
+    /* Loads the data into train/test (and settles defaults that depend on the settings):
+     * 0, or an exit status after a message. */
+    int (*load)(harness *h);
+    /* Builds the model and its optimizer, sets params and saved: 0, or an exit status. */
+    int (*build)(harness *h);
+    /* Prints what is trained (without --quiet, and for --eval). */
+    void (*describe)(harness *h);
+    /* One training step: takes its batch(es) with harness_batch, fills
+     * stats[0..n_stats-1] and returns the loss and the gradient norm. */
+    harness_step (*train_step)(harness *h, ag_tape *t, double *stats);
+    /* After a whole epoch, with the means of its stats: evaluates, prints the epoch's line
+     * and fills row[1..n_columns-1] of log.csv (row[0] is the epoch). */
+    void (*epoch_end)(harness *h, const double *mean, double *row);
+    /* Draws the pictures (after epoch_end, on --pictures-every's cadence and at the end). */
+    void (*pictures)(harness *h);
+    /* Appends the program's own lines to a checkpoint's meta text (after the settings). */
+    void (*meta_text)(harness *h, char *text, size_t size);
+    /* Prints the last lines: where things are, and "result: ...". */
+    void (*result)(harness *h);
+    /* --eval: measures the loaded model and prints its result; returns the exit status. */
+    int (*eval)(harness *h);
+    /* Frees what build() made (also when build failed half-way). */
+    void (*release)(harness *h);
+
+    /* ---- the run (the harness sets these; hooks read them) ---- */
+    nn_dataset *train, *test;        /* set by load(); freed by the harness */
+    const nn_param_list *params;     /* set by build(): the parameters, to name a NaN */
+    nn_param_list *saved;            /* set by build(): what a checkpoint holds */
+    nn_ckpt_meta meta;               /* the checkpoint's meta, as read or last written */
+    int threads;                     /* in use */
+    int epoch;                       /* the epoch being trained (0-based) */
+    int start_epoch, epochs_done;    /* where this run began; whole epochs it trained */
+    int n_epochs;                    /* epochs of the whole run (the last may be cut) */
+    long per_epoch;                  /* steps an epoch */
+    long step;                       /* training steps taken, over all runs */
+    long steps_done;                 /* ... by this run */
+    double epoch_seconds;            /* of the last epoch's training, without evaluation */
+    double train_seconds, total_seconds; /* over the epochs of this run */
+    double train_cpu;                /* CPU seconds of all threads spent training (clock()) */
+    double epoch_t0;                 /* run_seconds() when the epoch began */
+    nn_batcher *batcher;             /* the training batches (harness_batch) */
+    int argc;                        /* the command line */
+    char **argv;
+    int step_examples;               /* examples the current step took */
+};
+
+/* Runs the program: parses, checks, loads, builds, trains or evaluates; returns the exit
+ * status (0, 1 for the world, 2 for usage, 128 + signal when stopped). */
+int harness_main(harness *h, int argc, char **argv);
+
+/* The next training batch, on tape t (inside train_step). */
+nn_batch harness_batch(harness *h, ag_tape *t);
+
+/* Was --name given on the command line? */
+bool harness_given(const harness *h, const char *name);
+
+/* "<out>/<name>" in buf. */
+const char *harness_path(const harness *h, char *buf, size_t n, const char *name);
+
+#endif
