@@ -59,6 +59,9 @@ struct nn_layer_type {
     bool keys;
     bool is_activation;         /* for NN_INIT_AUTO's look-ahead; `relu_like` below */
     bool relu_like;
+    /* NN_INIT_AUTO's look-ahead passes over this layer to the next one: it neither is an
+     * activation nor changes which one follows (batch/layer norm, dropout). */
+    bool init_transparent;
     /* Checks l->spec against l->in_shape, sets l->out_shape, creates parameters with
      * nn_layer_param (initialised from rng).  Returns 0, or -1 with err filled. */
     int (*build)(nn_layer *l, ag_rng *rng, nn_error *err);
