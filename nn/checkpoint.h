@@ -2,6 +2,7 @@
  * with a little metadata, atomically and with a checksum.  The byte layout is documented in
  * docs/checkpoint-format.md.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_param_list all = {0};
  *   nn_params_extend(&all, NULL, &model_params);
  *   nn_optim_state(opt, NULL, &all);                   // Adam's m, v and the step count
@@ -59,6 +60,7 @@ int nn_checkpoint_load(const char *path, const nn_param_list *tensors, nn_ckpt_m
  * state (or anything else), or out of a weights-only file.  Every tensor of the list must
  * still be in the file with its shape; all-or-nothing as above.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_param_list w = {0};
  *   nn_params_extend(&w, "net", &net->params);        // no optimizer built to load them
  *   if (nn_checkpoint_load_weights("run/ckpt.bin", &w, NULL, &err)) { puts(err.msg); exit(1); }

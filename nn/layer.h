@@ -2,6 +2,7 @@
  *
  * A network is data: an array of specs (or the same thing as text) and an input shape.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   static const nn_spec mlp[] = { NN_LINEAR(400), NN_RELU, NN_LINEAR(40), NN_END };
  *   nn_net *enc = nn_net_new(mlp, 3, (int[]){1, 28, 28}, &rng, &err);
  *   nn_net *dec = nn_net_parse("linear 400, relu, linear 784", 1, (int[]){20}, NULL, &rng, &err);

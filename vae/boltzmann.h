@@ -28,6 +28,7 @@
  * Eqs. (1.8) and (2.10) drop a factor d on the log term of the isotropic Gaussian KL; the
  * correct closed form is bz_kl_isotropic below (tested against a Monte-Carlo estimate).
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   bz_energy e = bz_double_well();
  *   bz_sampler *s = bz_new(&e, &(bz_config){ .z_dim = 2,
  *        .encoder_text = "linear 64, tanh, linear 64, tanh, linear 4",

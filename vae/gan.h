@@ -10,6 +10,7 @@
  *     JS ≈ (V + 2 ln 2) / 2,
  * exact only when D is optimal, a lower bound otherwise (V(D) ≤ V(D*)).
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   gan *g = gan_new(&(gan_config){ .x_ndim = 1, .x_shape = {2}, .z_dim = 2,
  *        .generator_text = "linear 128, relu, linear 128, relu, linear 2",
  *        .discriminator_text = "linear 128, relu, linear 1" }, &err);
@@ -108,6 +109,7 @@ ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x);
  *     of generated and of real images (FID, with the classifier in place of Inception):
  *         ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½).
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   gan_scorer *sc = gan_scorer_load("out/classify-mnist/classifier.ckpt", &err);
  *   // or, spec and shape known: gan_scorer_new("linear 128, relu, linear 10", 3,
  *   //                             (int[]){1, 28, 28}, NULL, "weights.ckpt", &err);

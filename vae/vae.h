@@ -9,12 +9,13 @@
  *   L(x) ≈ (1/L) Σ_l ln p(x|z_l) − KL(q(z|x) ‖ p(z)),  z_l = mu + σ·ε_l  (seed 001),
  * with the KL in closed form (seed 003 eq. (2.10)).  Everything is in nats per example.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   vae *m = vae_new(&(vae_config){ .x_ndim = 3, .x_shape = {1, 28, 28}, .z_dim = 20,
  *                    .encoder_text = "linear 400, relu, linear 40",
  *                    .decoder_text = "linear 400, relu, linear 784",
  *                    .likelihood = VAE_BERNOULLI }, &err);
  *   vae_stats st;
- *   ag_tensor *loss = vae_loss(m, tape, x, &st);    // −ELBO, mean over the batch
+ *   ag_tensor *loss = vae_loss(m, tape, x, true, &st); // −ELBO, mean over the batch
  *   ag_backward(tape, loss);
  */
 #ifndef HENBUN_VAE_H
