@@ -39,27 +39,11 @@ bz_sampler *bz_new(const bz_energy *e, const bz_config *c, nn_error *err) {
     ag_rng rng;
     ag_rng_seed(&rng, c->seed);
     int dec_out = e->binary ? e->dim : 2 * e->dim;
-    s->encoder = vae_build_net(c->encoder, c->encoder_text, c->layer_types, 1, (int[]){e->dim},
-                               &rng, "encoder", err);
-    if (s->encoder)
-        s->decoder = vae_build_net(c->decoder, c->decoder_text, c->layer_types, 1,
-                                   (int[]){c->z_dim}, &rng, "decoder", err);
-    if (!s->encoder || !s->decoder) goto fail;
-    if (nn_net_out_size(s->encoder) != 2 * c->z_dim) {
-        nn_fail(err, "encoder: must output 2 x latent = %d values (mu, logvar of P(z|x)), it "
-                     "outputs %d (end it with 'linear %d')", 2 * c->z_dim,
-                nn_net_out_size(s->encoder), 2 * c->z_dim);
+    if (vae_build_coder_pair(c->encoder, c->encoder_text, c->decoder, c->decoder_text,
+                             c->layer_types, 1, (int[]){e->dim}, c->z_dim, dec_out,
+                             e->binary ? "one logit per bit" : "mean and logvar of each value of x",
+                             &rng, &s->encoder, &s->decoder, &s->params, err))
         goto fail;
-    }
-    if (nn_net_out_size(s->decoder) != dec_out) {
-        nn_fail(err, "decoder: must output %d values (%s), it outputs %d (end it with "
-                     "'linear %d')", dec_out,
-                e->binary ? "one logit per bit" : "mean and logvar of each value of x",
-                nn_net_out_size(s->decoder), dec_out);
-        goto fail;
-    }
-    nn_params_extend(&s->params, "encoder", &s->encoder->params);
-    nn_params_extend(&s->params, "decoder", &s->decoder->params);
     return s;
 fail:
     bz_free(s);

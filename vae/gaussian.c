@@ -4,7 +4,8 @@
  * minibatch-weighted sampling, seed 002 eq. (7)), and P(z|x), Q(x|z) of seed 003
  * eq. (1.3)-(1.4); with μ = 0, σ = 1 it is the prior p(z) = π(z) (seed 000 eq. (1),
  * seed 003 eq. (1.2)).  Plus the split of an encoder's output into (μ, ln σ²) and the
- * building of a model's networks from spec arrays or text. */
+ * building of a model's networks from spec arrays or text (the encoder/decoder pair of
+ * the VAE and the Boltzmann sampler, and the GAN's two nets). */
 #include "vae/gaussian.h"
 
 ag_tensor *vae_gauss_log_density(ag_tape *t, ag_tensor *x, ag_tensor *mean, ag_tensor *logvar) {
@@ -42,4 +43,29 @@ nn_net *vae_build_net(const nn_spec *spec, const char *text,
     else snprintf(inner.msg, sizeof inner.msg, "no spec given");
     if (!net) nn_fail(err, "%s: %s", which, inner.msg);
     return net;
+}
+
+int vae_build_coder_pair(const nn_spec *encoder_spec, const char *encoder_text,
+                         const nn_spec *decoder_spec, const char *decoder_text,
+                         const nn_layer_type *const *layer_types, int x_ndim,
+                         const int *x_shape, int z_dim, int dec_out, const char *dec_what,
+                         ag_rng *rng, nn_net **encoder, nn_net **decoder,
+                         nn_param_list *params, nn_error *err) {
+    *encoder = vae_build_net(encoder_spec, encoder_text, layer_types, x_ndim, x_shape, rng,
+                             "encoder", err);
+    if (!*encoder) return -1;
+    *decoder = vae_build_net(decoder_spec, decoder_text, layer_types, 1, (int[]){z_dim}, rng,
+                             "decoder", err);
+    if (!*decoder) return -1;
+    if (nn_net_out_size(*encoder) != 2 * z_dim)
+        return nn_fail(err, "encoder: must output 2 x latent = %d values (mu, then logvar), it "
+                            "outputs %d (end it with 'linear %d')", 2 * z_dim,
+                       nn_net_out_size(*encoder), 2 * z_dim);
+    if (nn_net_out_size(*decoder) != dec_out)
+        return nn_fail(err, "decoder: must output %d values (%s), it outputs %d (end it with "
+                            "'linear %d')", dec_out, dec_what, nn_net_out_size(*decoder),
+                       dec_out);
+    nn_params_extend(params, "encoder", &(*encoder)->params);
+    nn_params_extend(params, "decoder", &(*decoder)->params);
+    return 0;
 }

@@ -26,4 +26,17 @@ nn_net *vae_build_net(const nn_spec *spec, const char *text,
                       const nn_layer_type *const *layer_types, int ndim, const int *shape,
                       ag_rng *rng, const char *which, nn_error *err);
 
+/* The two networks of a Gaussian-latent model (the VAE, the Boltzmann sampler): the
+ * encoder maps x (x_ndim, x_shape) to 2·z_dim values, the mean and log-variance of its
+ * Gaussian; the decoder maps z (z_dim) to dec_out values (dec_what says which, for the
+ * error).  Both built from rng in that order, their parameters appended to params as
+ * "encoder.*" and "decoder.*".  0, or -1 with err (the nets built so far are left in
+ * *encoder / *decoder for the caller's free). */
+int vae_build_coder_pair(const nn_spec *encoder_spec, const char *encoder_text,
+                         const nn_spec *decoder_spec, const char *decoder_text,
+                         const nn_layer_type *const *layer_types, int x_ndim,
+                         const int *x_shape, int z_dim, int dec_out, const char *dec_what,
+                         ag_rng *rng, nn_net **encoder, nn_net **decoder,
+                         nn_param_list *params, nn_error *err);
+
 #endif

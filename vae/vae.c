@@ -72,25 +72,11 @@ vae *vae_new(const vae_config *cfg, nn_error *err) {
     for (int i = 0; i < cfg->x_ndim; i++) m->x_size *= cfg->x_shape[i];
     ag_rng rng;
     ag_rng_seed(&rng, cfg->seed);
-    m->encoder = vae_build_net(cfg->encoder, cfg->encoder_text, cfg->layer_types, cfg->x_ndim,
-                               cfg->x_shape, &rng, "encoder", err);
-    if (m->encoder)
-        m->decoder = vae_build_net(cfg->decoder, cfg->decoder_text, cfg->layer_types, 1,
-                                   (int[]){cfg->z_dim}, &rng, "decoder", err);
-    if (!m->encoder || !m->decoder) goto fail;
-    if (nn_net_out_size(m->encoder) != 2 * cfg->z_dim) {
-        nn_fail(err, "encoder: must output 2 x latent = %d values (mu, logvar), it outputs %d "
-                     "(end it with 'linear %d')", 2 * cfg->z_dim, nn_net_out_size(m->encoder),
-                2 * cfg->z_dim);
+    if (vae_build_coder_pair(cfg->encoder, cfg->encoder_text, cfg->decoder, cfg->decoder_text,
+                             cfg->layer_types, cfg->x_ndim, cfg->x_shape, cfg->z_dim,
+                             m->x_size, "one per value of x: logits or means", &rng,
+                             &m->encoder, &m->decoder, &m->params, err))
         goto fail;
-    }
-    if (nn_net_out_size(m->decoder) != m->x_size) {
-        nn_fail(err, "decoder: must output one value per value of x (%d), it outputs %d",
-                m->x_size, nn_net_out_size(m->decoder));
-        goto fail;
-    }
-    nn_params_extend(&m->params, "encoder", &m->encoder->params);
-    nn_params_extend(&m->params, "decoder", &m->decoder->params);
     if (cfg->likelihood == VAE_GAUSSIAN_LEARNED) {
         m->x_logvar = ag_param(1, (int[]){m->x_size});
         nn_params_add(&m->params, "likelihood", "logvar", m->x_logvar, true);
