@@ -134,8 +134,10 @@ LIBNAME    := henbun$(if $(filter double,$(REAL)),-double)
 PIC        := $(if $(filter double,$(REAL)),$(PIC_DBL),$(PIC_FLT))
 SONAME     := lib$(LIBNAME).so.$(MAJOR)
 # The public headers: everything under nn/ and vae/, autograd's two, the umbrella.
-# nn/json.h is the safetensors reader's internal JSON parser: not installed, not exported.
-PUBLIC_HEADERS := henbun.h autograd/autograd.h autograd/version.h $(filter-out nn/json.h,$(wildcard nn/*.h vae/*.h))
+# Internal headers stay out: nn/json.h (the safetensors reader's JSON parser) and
+# vae/gaussian.h (the Gaussian pieces the VAE, GAN and Boltzmann files share).
+INTERNAL_HEADERS := nn/json.h vae/gaussian.h
+PUBLIC_HEADERS := henbun.h autograd/autograd.h autograd/version.h $(filter-out $(INTERNAL_HEADERS),$(wildcard nn/*.h vae/*.h))
 
 $(PIC_FLT)/%.o: %.c Makefile $(PIC_FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)

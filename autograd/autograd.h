@@ -1,6 +1,7 @@
 /* autograd.h — henbun's ground floor: dense tensors, a reverse-mode tape, the op set,
  * gradient checking and the custom-op API.  Read it top to bottom as the floor's manual.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   ag_tape *t = ag_tape_new(42);                       // arena + PRNG + list of nodes
  *   ag_tensor *w = ag_param(2, (int[]){3, 4});          // lives outside the arena
  *   ag_tensor *x = ag_randn(t, 2, (int[]){8, 4}, 1);    // lives in the arena

@@ -434,8 +434,9 @@ static record *find_record(const ckpt *c, const char *name) {
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-/* Every check that could fail, done before anything is written. */
-static int match_list(ckpt *c, const nn_param_list *l, nn_error *err) {
+/* Every check that could fail, done before anything is written.  extra_ok: tensors of the
+ * file that the list does not name are passed over (nn_checkpoint_load_weights). */
+static int match_list(ckpt *c, const nn_param_list *l, bool extra_ok, nn_error *err) {
     char fs[96], ms[96];
     for (int i = 0; i < l->n; i++) {
         const nn_param *p = &l->items[i];
@@ -454,7 +455,7 @@ static int match_list(ckpt *c, const nn_param_list *l, nn_error *err) {
     const record *extra = NULL; /* the first one in file order */
     for (int i = 0; i < c->n; i++)
         if (!c->recs[i].used && (!extra || c->recs[i].index < extra->index)) extra = &c->recs[i];
-    if (extra)
+    if (extra && !extra_ok)
         return nn_fail(err, "%s: the file has a tensor '%.*s' %s that the model does not (a "
                        "checkpoint of another model?)", c->path, (int)extra->name_len,
                        extra->name, rec_shape(extra, fs, sizeof fs));
@@ -462,7 +463,7 @@ static int match_list(ckpt *c, const nn_param_list *l, nn_error *err) {
     /* float64 -> float32: a finite value beyond FLT_MAX would silently become inf. */
     if (c->width == 8)
         for (int i = 0; i < c->n; i++)
-            for (size_t j = 0; j < c->recs[i].count; j++) {
+            for (size_t j = 0; c->recs[i].used && j < c->recs[i].count; j++) {
                 double v = get_value(c->recs[i].data, j, 8);
                 if (isfinite(v) && isinf((float)v))
                     return nn_fail(err, "%s: tensor '%.*s' holds %g, which does not fit in float",
@@ -472,12 +473,13 @@ static int match_list(ckpt *c, const nn_param_list *l, nn_error *err) {
     return 0;
 }
 
-int nn_checkpoint_load(const char *path, const nn_param_list *tensors, nn_ckpt_meta *meta,
-                       nn_error *err) {
-    if (!path || !tensors) ag_error("nn_checkpoint_load", "path or tensors is NULL");
-    check_list("nn_checkpoint_load", tensors);
+/* nn_checkpoint_load and nn_checkpoint_load_weights: op names the caller in misuse errors. */
+static int load(const char *op, const char *path, const nn_param_list *tensors,
+                nn_ckpt_meta *meta, bool extra_ok, nn_error *err) {
+    if (!path || !tensors) ag_error(op, "path or tensors is NULL");
+    check_list(op, tensors);
     ckpt c = {.path = path};
-    if (ckpt_open(&c, err) || match_list(&c, tensors, err)) {
+    if (ckpt_open(&c, err) || match_list(&c, tensors, extra_ok, err)) {
         ckpt_free(&c);
         return -1;
     }
@@ -501,6 +503,16 @@ int nn_checkpoint_load(const char *path, const nn_param_list *tensors, nn_ckpt_m
     if (meta) *meta = *c.meta;
     ckpt_free(&c);
     return 0;
+}
+
+int nn_checkpoint_load(const char *path, const nn_param_list *tensors, nn_ckpt_meta *meta,
+                       nn_error *err) {
+    return load("nn_checkpoint_load", path, tensors, meta, false, err);
+}
+
+int nn_checkpoint_load_weights(const char *path, const nn_param_list *tensors,
+                               nn_ckpt_meta *meta, nn_error *err) {
+    return load("nn_checkpoint_load_weights", path, tensors, meta, true, err);
 }
 
 int nn_checkpoint_info(const char *path, nn_ckpt_meta *meta, void *file, nn_error *err) {

@@ -2,6 +2,7 @@
  * with a little metadata, atomically and with a checksum.  The byte layout is documented in
  * docs/checkpoint-format.md.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_param_list all = {0};
  *   nn_params_extend(&all, NULL, &model_params);
  *   nn_optim_state(opt, NULL, &all);                   // Adam's m, v and the step count
@@ -13,7 +14,8 @@
  *
  * Loading is all-or-nothing: the whole file is read and its CRC-32 verified, every tensor
  * of the list must be in the file with the same shape and the file may hold no other, and
- * only then are the tensors (and meta) written.  A file saved by the float build loads
+ * only then are the tensors (and meta) written (nn_checkpoint_load_weights: the file may
+ * hold others, which are passed over).  A file saved by the float build loads
  * into the double build and vice versa (values are converted).
  */
 #ifndef HENBUN_NN_CHECKPOINT_H
@@ -54,6 +56,19 @@ int nn_checkpoint_save(const char *path, const nn_param_list *tensors, const nn_
  * the list does not have — in which case no tensor and no field of meta was modified. */
 int nn_checkpoint_load(const char *path, const nn_param_list *tensors, nn_ckpt_meta *meta,
                        nn_error *err);
+
+/* Like nn_checkpoint_load, but tensors of the file that the list does not name are passed
+ * over: a model's weights out of a training checkpoint that also holds an optimizer's
+ * state (or anything else), or out of a weights-only file.  Every tensor of the list must
+ * still be in the file with its shape; all-or-nothing as above.
+ *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
+ *   nn_param_list w = {0};
+ *   nn_params_extend(&w, "net", &net->params);        // no optimizer built to load them
+ *   if (nn_checkpoint_load_weights("run/ckpt.bin", &w, NULL, &err)) { puts(err.msg); exit(1); }
+ */
+int nn_checkpoint_load_weights(const char *path, const nn_param_list *tensors,
+                               nn_ckpt_meta *meta, nn_error *err);
 
 /* Reads and verifies path like nn_checkpoint_load but touches no tensor: fills meta
  * (for a program that rebuilds its model from meta.text before loading the weights) and,

@@ -1,6 +1,7 @@
 /* data.h — data sets: IDX files (MNIST's format), in-memory datasets, subsets, and shuffled
  * minibatches that land on a tape.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_error err;
  *   nn_dataset *train = nn_dataset_load_mnist("data/mnist", "train", &err);
  *   if (!train) { fprintf(stderr, "%s\n", err.msg); return 1; }

@@ -5,6 +5,7 @@
  * truncated file, a header that lies — is returned: the function returns -1 (or NULL) and,
  * when the caller passed an nn_error, fills it with one line "<file>: <what is wrong>".
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_error err;
  *   nn_dataset *d = nn_dataset_load_mnist("data/mnist", "train", &err);
  *   if (!d) { fprintf(stderr, "%s\n", err.msg); return 1; }

@@ -1,6 +1,7 @@
 /* image.h — pictures as PNG: image grids of samples, line plots of losses, scatter plots of
  * latent codes, heat maps of densities; and the small RGB canvas they are drawn on.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_error err;
  *   if (nn_tensor_grid_png("out/samples.png", x, &(nn_grid_opts){ .cols = 8, .scale = 2 },
  *                          &err)) fprintf(stderr, "%s\n", err.msg);

@@ -2,6 +2,7 @@
  *
  * A network is data: an array of specs (or the same thing as text) and an input shape.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   static const nn_spec mlp[] = { NN_LINEAR(400), NN_RELU, NN_LINEAR(40), NN_END };
  *   nn_net *enc = nn_net_new(mlp, 3, (int[]){1, 28, 28}, &rng, &err);
  *   nn_net *dec = nn_net_parse("linear 400, relu, linear 784", 1, (int[]){20}, NULL, &rng, &err);
@@ -65,6 +66,9 @@ struct nn_layer_type {
     bool keys;
     bool is_activation;         /* for NN_INIT_AUTO's look-ahead; `relu_like` below */
     bool relu_like;
+    /* NN_INIT_AUTO's look-ahead passes over this layer to the next one: it neither is an
+     * activation nor changes which one follows (batch/layer norm, dropout). */
+    bool init_transparent;
     /* Checks l->spec against l->in_shape, sets l->out_shape, creates parameters with
      * nn_layer_param (initialised from rng).  Returns 0, or -1 with err filled. */
     int (*build)(nn_layer *l, ag_rng *rng, nn_error *err);

@@ -81,7 +81,7 @@ static ag_tensor *dropout_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool tr
     return ag_dropout(t, x, (ag_real)l->spec.f, training);
 }
 const nn_layer_type nn_dropout_type = {
-    .name = "dropout", .usage = "dropout RATE", .arg = NN_ARG_REAL,
+    .name = "dropout", .usage = "dropout RATE", .arg = NN_ARG_REAL, .init_transparent = true,
     .build = dropout_build, .forward = dropout_forward};
 
 /* ---- flatten and reshape -------------------------------------------------------------- */

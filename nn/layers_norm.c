@@ -163,6 +163,7 @@ static ag_tensor *batchnorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool 
 
 const nn_layer_type nn_batchnorm_type = {
     .name = "batchnorm", .usage = "batchnorm [EPS]", .arg = NN_ARG_REAL_OPT,
+    .init_transparent = true,
     .build = batchnorm_build, .forward = batchnorm_forward};
 
 /* ---- layernorm: the op ------------------------------------------------------------------------
@@ -260,4 +261,5 @@ static ag_tensor *layernorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool 
 
 const nn_layer_type nn_layernorm_type = {
     .name = "layernorm", .usage = "layernorm [EPS]", .arg = NN_ARG_REAL_OPT,
+    .init_transparent = true,
     .build = layernorm_build, .forward = layernorm_forward};

@@ -70,13 +70,13 @@ void nn_init_bias(const nn_layer *l, ag_tensor *b, int fan_in, ag_rng *rng) {
     }
 }
 
-/* NN_INIT_AUTO: look at the next activation after this layer (skipping norm layers). */
+/* NN_INIT_AUTO: look at the next activation after this layer, passing over the layers whose
+ * type says they are transparent to it (norms, dropout). */
 static nn_init resolve_init(const nn_spec *spec, int i) {
     if (spec[i].init != NN_INIT_AUTO) return spec[i].init;
     for (int j = i + 1; spec[j].type; j++) {
         const nn_layer_type *ty = spec[j].type;
-        if (ty == &nn_batchnorm_type || ty == &nn_layernorm_type || ty == &nn_dropout_type)
-            continue;
+        if (ty->init_transparent) continue;
         return ty->is_activation && ty->relu_like ? NN_INIT_HE : NN_INIT_XAVIER;
     }
     return NN_INIT_XAVIER;

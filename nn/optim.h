@@ -1,11 +1,12 @@
 /* optim.h — optimizers (SGD with momentum/Nesterov, Adam, AdamW), gradient-norm clipping and
  * learning-rate schedules.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_optim *opt = nn_adam(&params, 1e-3);
  *   nn_optim_set_clip_norm(opt, 5.0);
  *   nn_optim_set_schedule(opt, &(nn_lr_schedule){ .kind = NN_LR_COSINE, .total_steps = 10000,
  *                                                 .min_lr = 1e-5, .warmup_steps = 500 });
- *   for (each minibatch) {
+ *   for (long step = 0; step < 10000; step++) {   // each minibatch: loss = ... on t
  *       ag_backward(t, loss);
  *       double gnorm = nn_optim_step(opt);     // global gradient norm before clipping
  *       nn_optim_zero_grad(opt);

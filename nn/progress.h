@@ -1,6 +1,7 @@
 /* progress.h — telling a person how training goes: a progress bar for an epoch, and a CSV
  * log with one row per epoch.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   nn_progress *bar = nn_progress_new(&(nn_progress_opts){ .n_values = 2,
  *                                      .names = { "loss", "kl" } });
  *   for (int epoch = 0; epoch < 10; epoch++) {

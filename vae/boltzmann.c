@@ -10,25 +10,13 @@
  *   log w = −U(x) + log P(z|x) − log π(z) − log Q(x|z)
  *   loss  = mean[log Q(x|z) − log P(z|x) + β·U(x)]      eq. (1.7), = −mean log w + const */
 #include "vae/boltzmann.h"
+#include "vae/gaussian.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_2PI 1.8378770664093453
-
 /* ---- building ----------------------------------------------------------------------------- */
-
-static nn_net *build_net(const nn_spec *spec, const char *text, int in_size, ag_rng *rng,
-                         const char *which, nn_error *err) {
-    nn_error inner = {{0}};
-    nn_net *net = NULL;
-    if (spec) net = nn_net_new(spec, 1, (int[]){in_size}, rng, &inner);
-    else if (text) net = nn_net_parse(text, 1, (int[]){in_size}, NULL, rng, &inner);
-    else snprintf(inner.msg, sizeof inner.msg, "no spec given");
-    if (!net) nn_fail(err, "%s: %s", which, inner.msg);
-    return net;
-}
 
 bz_sampler *bz_new(const bz_energy *e, const bz_config *c, nn_error *err) {
     if (!e || !e->energy || e->dim < 1) {
@@ -51,25 +39,11 @@ bz_sampler *bz_new(const bz_energy *e, const bz_config *c, nn_error *err) {
     ag_rng rng;
     ag_rng_seed(&rng, c->seed);
     int dec_out = e->binary ? e->dim : 2 * e->dim;
-    s->encoder = build_net(c->encoder, c->encoder_text, e->dim, &rng, "encoder", err);
-    if (s->encoder)
-        s->decoder = build_net(c->decoder, c->decoder_text, c->z_dim, &rng, "decoder", err);
-    if (!s->encoder || !s->decoder) goto fail;
-    if (nn_net_out_size(s->encoder) != 2 * c->z_dim) {
-        nn_fail(err, "encoder: must output 2 x latent = %d values (mu, logvar of P(z|x)), it "
-                     "outputs %d (end it with 'linear %d')", 2 * c->z_dim,
-                nn_net_out_size(s->encoder), 2 * c->z_dim);
+    if (vae_build_coder_pair(c->encoder, c->encoder_text, c->decoder, c->decoder_text,
+                             c->layer_types, 1, (int[]){e->dim}, c->z_dim, dec_out,
+                             e->binary ? "one logit per bit" : "mean and logvar of each value of x",
+                             &rng, &s->encoder, &s->decoder, &s->params, err))
         goto fail;
-    }
-    if (nn_net_out_size(s->decoder) != dec_out) {
-        nn_fail(err, "decoder: must output %d values (%s), it outputs %d (end it with "
-                     "'linear %d')", dec_out,
-                e->binary ? "one logit per bit" : "mean and logvar of each value of x",
-                nn_net_out_size(s->decoder), dec_out);
-        goto fail;
-    }
-    nn_params_extend(&s->params, "encoder", &s->encoder->params);
-    nn_params_extend(&s->params, "decoder", &s->decoder->params);
     return s;
 fail:
     bz_free(s);
@@ -97,35 +71,16 @@ typedef struct draws {
     double *log_pi;     /* log π(z)    (N), a constant of the parameters */
 } draws;
 
-/* Σ over the last axis of −gaussian_nll: the log density of a diagonal Gaussian per row. */
-static ag_tensor *log_normal(ag_tape *t, ag_tensor *mean, ag_tensor *logvar, ag_tensor *v) {
-    return ag_neg(t, ag_sum_axis(t, ag_gaussian_nll(t, mean, logvar, v), 1, false));
-}
-
 /* mu and logvar of P(z|x), eq. (1.3), each (N, z_dim). */
 static void encode(bz_sampler *s, ag_tape *t, ag_tensor *x, ag_tensor **mu, ag_tensor **lv) {
-    int n = x->shape[0], zd = s->cfg.z_dim;
-    ag_tensor *g = nn_forward(s->encoder, t, x, true);
-    g = ag_reshape(t, g, 2, (int[]){n, 2 * zd});
-    *mu = ag_slice(t, g, 1, 0, zd);
-    *lv = ag_slice(t, g, 1, zd, 2 * zd);
+    vae_gauss_split(t, nn_forward(s->encoder, t, x, true), s->cfg.z_dim, mu, lv);
 }
 
 /* log P(z|x) per row: the encoder's Gaussian at z. */
 static ag_tensor *encoder_log_p(bz_sampler *s, ag_tape *t, ag_tensor *x, ag_tensor *z) {
     ag_tensor *mu, *lv;
     encode(s, t, x, &mu, &lv);
-    return log_normal(t, mu, lv, z);
-}
-
-/* log π(z) = −½ Σ_j (z_j² + ln 2π) per row, in double. */
-static void log_prior(const ag_tensor *z, double *out) {
-    int n = z->shape[0], zd = z->shape[1];
-    for (int i = 0; i < n; i++) {
-        double acc = 0;
-        for (int j = 0; j < zd; j++) acc += (double)z->data[i * zd + j] * z->data[i * zd + j];
-        out[i] = -0.5 * (acc + zd * LOG_2PI);
-    }
+    return vae_gauss_log_density(t, z, mu, lv);
 }
 
 /* log Q(x|z) per row for given x and z (no sampling): the decoder's Gaussian or Bernoulli. */
@@ -135,7 +90,7 @@ static ag_tensor *decoder_log_q(bz_sampler *s, ag_tape *t, ag_tensor *z, ag_tens
     h = ag_reshape(t, h, 2, (int[]){n, (int)(h->size / (size_t)n)});
     if (s->energy.binary)
         return ag_neg(t, ag_sum_axis(t, ag_bce_with_logits(t, h, x), 1, false));
-    return log_normal(t, ag_slice(t, h, 1, 0, d), ag_slice(t, h, 1, d, 2 * d), x);
+    return vae_gauss_log_density(t, x, ag_slice(t, h, 1, 0, d), ag_slice(t, h, 1, d, 2 * d));
 }
 
 static draws draw_batch(bz_sampler *s, ag_tape *t, int n) {
@@ -144,7 +99,7 @@ static draws draw_batch(bz_sampler *s, ag_tape *t, int n) {
     draws r;
     ag_tensor *z = r.z = ag_randn(t, 2, (int[]){n, zd}, 1);             /* z ~ π, eq. (1.2) */
     r.log_pi = ag_tape_alloc(t, sizeof(double) * (size_t)n);
-    log_prior(z, r.log_pi);
+    vae_gauss_log_prior_rows(z, r.log_pi);                             /* log π(z), in double */
     ag_tensor *h = nn_forward(s->decoder, t, z, true);
     h = ag_reshape(t, h, 2, (int[]){n, (int)(h->size / (size_t)n)});
     if (e->binary) {
@@ -163,7 +118,7 @@ static draws draw_batch(bz_sampler *s, ag_tape *t, int n) {
         /* With path_gradient the density's own parameters are held fixed (copies), so the
          * decoder's gradient flows only through x. */
         if (s->cfg.path_gradient) mean = ag_copy(t, mean), lv = ag_copy(t, lv);
-        r.log_q = log_normal(t, mean, lv, r.x);
+        r.log_q = vae_gauss_log_density(t, r.x, mean, lv);
     }
     r.log_p = encoder_log_p(s, t, r.x, z);
     r.u = e->energy(e, t, r.x);
@@ -323,8 +278,9 @@ void bz_draw(bz_sampler *s, int n, int m, uint64_t seed, ag_real *x, double *log
             encode(s, t, r.x, &mu, &lv);
             for (int j = 1; j <= m; j++) {
                 ag_tensor *zj = ag_reparameterize(t, mu, lv);
-                ag_tensor *lq = decoder_log_q(s, t, zj, r.x), *lp = log_normal(t, mu, lv, zj);
-                log_prior(zj, lpi);
+                ag_tensor *lq = decoder_log_q(s, t, zj, r.x);
+                ag_tensor *lp = vae_gauss_log_density(t, zj, mu, lv);
+                vae_gauss_log_prior_rows(zj, lpi);
                 for (int i = 0; i < k; i++) {             /* running log-sum-exp */
                     double v = lpi[i] + lq->data[i] - lp->data[i], a = fmax(lse[i], v);
                     lse[i] = a + log(exp(lse[i] - a) + exp(v - a));

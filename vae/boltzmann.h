@@ -28,6 +28,7 @@
  * Eqs. (1.8) and (2.10) drop a factor d on the log term of the isotropic Gaussian KL; the
  * correct closed form is bz_kl_isotropic below (tested against a Monte-Carlo estimate).
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   bz_energy e = bz_double_well();
  *   bz_sampler *s = bz_new(&e, &(bz_config){ .z_dim = 2,
  *        .encoder_text = "linear 64, tanh, linear 64, tanh, linear 4",
@@ -49,7 +50,7 @@
 
 HENBUN_BEGIN_DECLS
 
-/* ---- energies (vae/energies.c, vae/ising.c) -------------------------------------------
+/* ---- energies (vae/boltzmann_energies.c, vae/boltzmann_ising.c) -------------------------
  * An energy maps a batch x (N, dim) to U(x) (N), written with henbun ops so that the tape
  * differentiates it.  Optional observables f_k(x) with known expectations under μ let a
  * program compare its estimates against exact values (mode masses, energy per spin). */
@@ -124,6 +125,8 @@ typedef struct bz_config {
      * a Gaussian Q(x|z)) for a continuous energy, or to dim logits for a binary one. */
     const nn_spec *encoder, *decoder;
     const char *encoder_text, *decoder_text;
+    const nn_layer_type *const *layer_types; /* the user's types the text may name (as in
+                                                vae_config), NULL-terminated; or NULL */
     /* Continuous x: drop the score term of log Q(x|z) from the decoder's gradient, keeping
      * only the path through x ("sticking the landing", Roeder et al. 2017).  Its expectation
      * is zero, and without it the gradient vanishes sample by sample at the optimum. */
@@ -204,7 +207,7 @@ double bz_expect(const double *log_w, const double *f, int stride, int n);
 /* The joint KL bound D(π Q ‖ μ P) ≥ D(q ‖ μ) given the exact log Z: log Z − E[log w]. */
 double bz_kl_bound(const bz_estimate *est, double log_z_exact);
 
-/* ---- the MCMC baseline (vae/mcmc.c) ------------------------------------------------------
+/* ---- the MCMC baseline (vae/boltzmann_mcmc.c) -------------------------------------------
  * Parallel chains on the same energies.  Continuous x: random-walk Metropolis or MALA
  * (x' = x − ½h²∇U + h·ε with the Metropolis–Hastings correction), one batched energy
  * call per step for all chains, ∇U from the tape; h is tuned during burn-in towards an

@@ -3,22 +3,13 @@
  *     ln(1 − D(x)) = ln σ(−l) = log_sigmoid(−l)
  * Seed 004 eq. (20) is the discriminator's objective, eq. (21) the generator's. */
 #include "vae/gan.h"
+#include "vae/gaussian.h" /* vae_build_net */
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LN2 0.6931471805599453
-
-static nn_net *build(const nn_spec *spec, const char *text, int ndim, const int *shape,
-                     ag_rng *rng, const char *which, nn_error *err) {
-    nn_error inner = {{0}};
-    nn_net *net = spec ? nn_net_new(spec, ndim, shape, rng, &inner)
-                       : text ? nn_net_parse(text, ndim, shape, NULL, rng, &inner) : NULL;
-    if (!spec && !text) snprintf(inner.msg, sizeof inner.msg, "no spec given");
-    if (!net) nn_fail(err, "%s: %s", which, inner.msg);
-    return net;
-}
 
 gan *gan_new(const gan_config *cfg, nn_error *err) {
     gan *g = calloc(1, sizeof *g);
@@ -41,11 +32,12 @@ gan *gan_new(const gan_config *cfg, nn_error *err) {
     int d_shape[NN_MAX_SHAPE];
     memcpy(d_shape, cfg->x_shape, sizeof d_shape);
     d_shape[0] *= g->cfg.pack;
-    g->generator = build(cfg->generator, cfg->generator_text, 1, (int[]){cfg->z_dim}, &rng,
-                         "generator", err);
+    g->generator = vae_build_net(cfg->generator, cfg->generator_text, cfg->layer_types, 1,
+                                 (int[]){cfg->z_dim}, &rng, "generator", err);
     if (g->generator)
-        g->discriminator = build(cfg->discriminator, cfg->discriminator_text, cfg->x_ndim,
-                                 d_shape, &rng, "discriminator", err);
+        g->discriminator = vae_build_net(cfg->discriminator, cfg->discriminator_text,
+                                         cfg->layer_types, cfg->x_ndim, d_shape, &rng,
+                                         "discriminator", err);
     if (!g->generator || !g->discriminator) goto fail;
     if (nn_net_out_size(g->generator) != g->x_size) {
         nn_fail(err, "generator: must output one sample of %d values, it outputs %d",

@@ -10,6 +10,7 @@
  *     JS ≈ (V + 2 ln 2) / 2,
  * exact only when D is optimal, a lower bound otherwise (V(D) ≤ V(D*)).
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   gan *g = gan_new(&(gan_config){ .x_ndim = 1, .x_shape = {2}, .z_dim = 2,
  *        .generator_text = "linear 128, relu, linear 128, relu, linear 2",
  *        .discriminator_text = "linear 128, relu, linear 1" }, &err);
@@ -36,6 +37,9 @@ typedef struct gan_config {
     gan_prior prior;
     const nn_spec *generator, *discriminator;      /* spec arrays, or ... */
     const char *generator_text, *discriminator_text; /* ... spec text */
+    /* NULL-terminated array of the user's layer types that the spec text may name (as
+     * nn_net_parse's `extra`, docs/add-a-layer.md); NULL: built-in types only. */
+    const nn_layer_type *const *layer_types;
     gan_gen_loss gen_loss;
     int d_steps;   /* k: discriminator steps per generator step (seed 004 eq. (20)); default 1 */
     /* PacGAN (Lin et al. 2018): D judges `pack` samples at once, all real or all fake,
@@ -107,27 +111,56 @@ ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x);
  *     of generated and of real images (FID, with the classifier in place of Inception):
  *         ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½).
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   gan_scorer *sc = gan_scorer_load("out/classify-mnist/classifier.ckpt", &err);
+ *   // or, spec and shape known: gan_scorer_new("linear 128, relu, linear 10", 3,
+ *   //                             (int[]){1, 28, 28}, NULL, "weights.ckpt", &err);
  *   gan_scorer_run(sc, x, n, probs, feats);            // p(y|x) (n, K), features (n, F)
  *   gan_class_scores s = gan_class_scores_of(probs, n, sc->n_classes);
  *   gan_gaussian a, b;  gan_gaussian_fit(&a, feats, n, sc->feat_dim);  ...
  *   double fid = gan_frechet(&a, &b);
  * ========================================================================================= */
 
-/* A classifier loaded from a checkpoint written by build/classify: its meta text holds
- * "key=value" lines, of which the scorer reads net=<spec text>, input=C H W and, when
- * present, optim=adam|adamw|sgd (the optimizer whose state the file also holds) and
- * dataset=NAME.  The tensors are "net.*" (and "optim.*"). */
+/* The classifier that scores the samples: any net from images to K logits.  Its tensors
+ * are the net's parameters named "net.*" (nn_params_extend(&list, GAN_SCORER_PREFIX,
+ * &net->params)), in a weights-only file or in a training checkpoint that also holds other
+ * tensors (an optimizer's state: passed over, see nn_checkpoint_load_weights).
+ *
+ * gan_scorer_new takes the net's spec text and input shape from the caller.  gan_scorer_load
+ * reads them from the checkpoint's meta text, where this library defines three lines (a
+ * program may write others beside them; build/classify writes these):
+ *   net=<spec text>       GAN_SCORER_KEY_NET
+ *   input=C H W           GAN_SCORER_KEY_INPUT (1 to 3 numbers: the per-example shape)
+ *   dataset=NAME          GAN_SCORER_KEY_DATASET (optional: what it was trained on)
+ * gan_scorer_describe writes them. */
+#define GAN_SCORER_PREFIX "net"
+#define GAN_SCORER_KEY_NET "net"
+#define GAN_SCORER_KEY_INPUT "input"
+#define GAN_SCORER_KEY_DATASET "dataset"
+
 typedef struct gan_scorer {
     nn_net *net;        /* run in evaluation mode (running batch-norm statistics, no dropout) */
     int n_classes;      /* K: the net's output size */
     int feat_dim;       /* F: size of the input to the net's last layer */
-    char dataset[32];   /* dataset= of the meta text, "" when absent */
+    char dataset[32];   /* dataset= of the meta text, "" when absent or given by the caller */
 } gan_scorer;
 
-/* NULL with err when the file is missing, corrupt, not a classifier checkpoint, or its
- * spec does not fit its tensors. */
+/* The classifier of spec text `spec` (user layer types: `layer_types`, NULL-terminated, or
+ * NULL) for inputs of the per-example shape (ndim, shape), its weights read from path.
+ * NULL with err when the spec does not build, does not end in a layer giving one logit
+ * per class, or the file is missing, corrupt or lacks a tensor of the net / has it in
+ * another shape. */
+gan_scorer *gan_scorer_new(const char *spec, int ndim, const int *shape,
+                           const nn_layer_type *const *layer_types, const char *path,
+                           nn_error *err);
+/* The same, with the spec, shape and dataset read from the checkpoint's meta text (the
+ * lines above).  NULL with err also when those lines are missing or malformed. */
 gan_scorer *gan_scorer_load(const char *path, nn_error *err);
+/* Appends the three lines (dataset: when non-NULL) to a meta text of cap bytes, e.g.
+ * nn_ckpt_meta.text.  Returns 0, or -1 when they do not fit (text unchanged) or a value
+ * holds a newline. */
+int gan_scorer_describe(char *text, size_t cap, const char *spec, int ndim, const int *shape,
+                        const char *dataset);
 void gan_scorer_free(gan_scorer *s); /* NULL is fine */
 /* The classifier on n images stored contiguously (n × the net's input size): class
  * probabilities p(y|x) into probs (n, K) and penultimate activations into feats (n, F),

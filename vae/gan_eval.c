@@ -36,33 +36,17 @@ static const char *meta_value(const char *text, const char *key, char *buf, size
     return NULL;
 }
 
-gan_scorer *gan_scorer_load(const char *path, nn_error *err) {
-    static const char *const op = "gan_scorer_load";
-    nn_ckpt_meta *meta = xcalloc(1, sizeof *meta, op); /* 8 KiB of text: not on the stack */
-    gan_scorer *s = NULL;
-    nn_optim *opt = NULL;
+gan_scorer *gan_scorer_new(const char *spec, int ndim, const int *shape,
+                           const nn_layer_type *const *layer_types, const char *path,
+                           nn_error *err) {
+    gan_scorer *s = xcalloc(1, sizeof *s, "gan_scorer_new");
     nn_param_list list = {0};
-    char spec[NN_CKPT_TEXT_MAX], input[64], optim[16];
-    int shape[3];
-    if (nn_checkpoint_info(path, meta, NULL, err)) goto done;
-    if (!meta_value(meta->text, "net", spec, sizeof spec)) {
-        nn_fail(err, "%s: not a classifier checkpoint (its meta text has no 'net=' line; "
-                     "train one with build/classify)", path);
-        goto done;
-    }
-    if (!meta_value(meta->text, "input", input, sizeof input) ||
-        sscanf(input, "%d %d %d", &shape[0], &shape[1], &shape[2]) != 3) {
-        nn_fail(err, "%s: the meta text needs a line 'input=C H W'", path);
-        goto done;
-    }
-    s = xcalloc(1, sizeof *s, op);
-    meta_value(meta->text, "dataset", s->dataset, sizeof s->dataset);
     ag_rng rng;
-    ag_rng_seed(&rng, 0); /* initial values are overwritten by the checkpoint */
+    ag_rng_seed(&rng, 0); /* initial values are overwritten by the file's */
     nn_error inner;
-    s->net = nn_net_parse(spec, 3, shape, NULL, &rng, &inner);
+    s->net = nn_net_parse(spec, ndim, shape, layer_types, &rng, &inner);
     if (!s->net) {
-        nn_fail(err, "%s: its net= spec does not build: %s", path, inner.msg);
+        nn_fail(err, "%s: the classifier's spec does not build: %s", path, inner.msg);
         goto fail;
     }
     if (s->net->out_ndim != 1 || s->net->n_layers < 2) {
@@ -73,29 +57,62 @@ gan_scorer *gan_scorer_load(const char *path, nn_error *err) {
     const nn_layer *last = &s->net->layers[s->net->n_layers - 1];
     s->feat_dim = 1;
     for (int i = 0; i < last->in_ndim; i++) s->feat_dim *= last->in_shape[i];
-    /* A checkpoint holds exactly the tensors it was saved with, so the optimizer whose state
-     * sits next to the weights is rebuilt too, and dropped once loaded. */
-    nn_params_extend(&list, "net", &s->net->params);
-    if (meta_value(meta->text, "optim", optim, sizeof optim)) {
-        if (!strcmp(optim, "sgd")) opt = nn_sgd(&s->net->params, 0.1, 0.9, true);
-        else if (!strcmp(optim, "adamw")) opt = nn_adamw(&s->net->params, 1e-3, 0);
-        else if (!strcmp(optim, "adam")) opt = nn_adam(&s->net->params, 1e-3);
-        else {
-            nn_fail(err, "%s: unknown optim=%s", path, optim);
-            goto fail;
-        }
-        nn_optim_state(opt, "optim", &list);
-    }
-    if (nn_checkpoint_load(path, &list, NULL, err)) goto fail;
-    goto done;
-fail:
-    gan_scorer_free(s);
-    s = NULL;
-done:
+    /* the net's tensors only: an optimizer's state beside them is passed over */
+    nn_params_extend(&list, GAN_SCORER_PREFIX, &s->net->params);
+    if (nn_checkpoint_load_weights(path, &list, NULL, err)) goto fail;
     nn_params_free(&list);
-    nn_optim_free(opt);
+    return s;
+fail:
+    nn_params_free(&list);
+    gan_scorer_free(s);
+    return NULL;
+}
+
+gan_scorer *gan_scorer_load(const char *path, nn_error *err) {
+    nn_ckpt_meta *meta = xcalloc(1, sizeof *meta, "gan_scorer_load"); /* 8 KiB: off the stack */
+    gan_scorer *s = NULL;
+    char spec[NN_CKPT_TEXT_MAX], input[64], dataset[sizeof s->dataset] = "";
+    int shape[NN_MAX_SHAPE], ndim = 0, used = 0;
+    if (nn_checkpoint_info(path, meta, NULL, err)) goto done;
+    if (!meta_value(meta->text, GAN_SCORER_KEY_NET, spec, sizeof spec)) {
+        nn_fail(err, "%s: not a classifier checkpoint (its meta text has no '"
+                     GAN_SCORER_KEY_NET "=' line; train one with build/classify)", path);
+        goto done;
+    }
+    if (meta_value(meta->text, GAN_SCORER_KEY_INPUT, input, sizeof input))
+        for (int k; ndim < NN_MAX_SHAPE && sscanf(input + used, "%d%n", &shape[ndim], &k) == 1;)
+            used += k, ndim++;
+    if (ndim == 0 || input[used + strspn(input + used, " ")] != 0) {
+        nn_fail(err, "%s: the meta text needs a line '" GAN_SCORER_KEY_INPUT "=C H W' (1 to %d "
+                     "numbers)", path, NN_MAX_SHAPE);
+        goto done;
+    }
+    meta_value(meta->text, GAN_SCORER_KEY_DATASET, dataset, sizeof dataset);
+    s = gan_scorer_new(spec, ndim, shape, NULL, path, err);
+    if (s) memcpy(s->dataset, dataset, sizeof s->dataset);
+done:
     free(meta);
     return s;
+}
+
+int gan_scorer_describe(char *text, size_t cap, const char *spec, int ndim, const int *shape,
+                        const char *dataset) {
+    size_t len = strnlen(text, cap);
+    if (len >= cap || strchr(spec, '\n') || (dataset && strchr(dataset, '\n'))) return -1;
+    char *p = text + len;
+    size_t room = cap - len;
+    int n = snprintf(p, room, GAN_SCORER_KEY_NET "=%s\n" GAN_SCORER_KEY_INPUT "=", spec);
+    for (int i = 0; i < ndim && n >= 0 && (size_t)n < room; i++)
+        n += snprintf(p + n, room - (size_t)n, i ? " %d" : "%d", shape[i]);
+    if (n >= 0 && (size_t)n < room)
+        n += snprintf(p + n, room - (size_t)n, "\n");
+    if (dataset && n >= 0 && (size_t)n < room)
+        n += snprintf(p + n, room - (size_t)n, GAN_SCORER_KEY_DATASET "=%s\n", dataset);
+    if (n < 0 || (size_t)n >= room) {
+        *p = 0; /* did not fit: the text as it was */
+        return -1;
+    }
+    return 0;
 }
 
 void gan_scorer_free(gan_scorer *s) {

@@ -1,27 +1,18 @@
-/* vae.c — the VAE's losses, line by line against the seeds:
+/* vae.c — the VAE's model and its losses, line by line against the seeds:
  *   seed 000 eq. (6):  L = E_q[ln p(x|z)] − KL(q(z|x) ‖ p(z))
  *   seed 000 eq. (7)-(8): the expectation by L Monte-Carlo samples
  *   seed 001:            z = mu + σ·ε, ε ~ N(0, I)  (ag_reparameterize)
  *   seed 003 eq. (2.10): KL between diagonal Gaussians in closed form
  * and the importance-weighted bound of Burda et al. for evaluation (and IWAE training).
- * Seed 002's objectives (InfoVAE, β-TCVAE) live in vae/objectives.c; vae_loss dispatches. */
+ * vae_loss, which picks the objective, lives with seed 002's objectives in
+ * vae/vae_objectives.c (that file uses this one, never the reverse); the Gaussian densities
+ * shared with the Boltzmann sampler are in vae/gaussian.c. */
 #include "vae/vae.h"
+#include "vae/gaussian.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define LOG_2PI 1.8378770664093453
-
-static nn_net *build_net(const nn_spec *spec, const char *text, int ndim, const int *shape,
-                         ag_rng *rng, const char *which, nn_error *err) {
-    nn_error inner;
-    nn_net *net = spec ? nn_net_new(spec, ndim, shape, rng, &inner)
-                       : text ? nn_net_parse(text, ndim, shape, NULL, rng, &inner) : NULL;
-    if (!spec && !text) snprintf(inner.msg, sizeof inner.msg, "no spec given");
-    if (!net) nn_fail(err, "%s: %s", which, inner.msg);
-    return net;
-}
 
 /* Defaults and sanity of the seed 002 objectives' settings (see vae.h); non-zero on error. */
 static int check_seed002(vae_config *c, nn_error *err) {
@@ -81,25 +72,11 @@ vae *vae_new(const vae_config *cfg, nn_error *err) {
     for (int i = 0; i < cfg->x_ndim; i++) m->x_size *= cfg->x_shape[i];
     ag_rng rng;
     ag_rng_seed(&rng, cfg->seed);
-    m->encoder = build_net(cfg->encoder, cfg->encoder_text, cfg->x_ndim, cfg->x_shape, &rng,
-                           "encoder", err);
-    if (m->encoder)
-        m->decoder = build_net(cfg->decoder, cfg->decoder_text, 1, (int[]){cfg->z_dim}, &rng,
-                               "decoder", err);
-    if (!m->encoder || !m->decoder) goto fail;
-    if (nn_net_out_size(m->encoder) != 2 * cfg->z_dim) {
-        nn_fail(err, "encoder: must output 2 x latent = %d values (mu, logvar), it outputs %d "
-                     "(end it with 'linear %d')", 2 * cfg->z_dim, nn_net_out_size(m->encoder),
-                2 * cfg->z_dim);
+    if (vae_build_coder_pair(cfg->encoder, cfg->encoder_text, cfg->decoder, cfg->decoder_text,
+                             cfg->layer_types, cfg->x_ndim, cfg->x_shape, cfg->z_dim,
+                             m->x_size, "one per value of x: logits or means", &rng,
+                             &m->encoder, &m->decoder, &m->params, err))
         goto fail;
-    }
-    if (nn_net_out_size(m->decoder) != m->x_size) {
-        nn_fail(err, "decoder: must output one value per value of x (%d), it outputs %d",
-                m->x_size, nn_net_out_size(m->decoder));
-        goto fail;
-    }
-    nn_params_extend(&m->params, "encoder", &m->encoder->params);
-    nn_params_extend(&m->params, "decoder", &m->decoder->params);
     if (cfg->likelihood == VAE_GAUSSIAN_LEARNED) {
         m->x_logvar = ag_param(1, (int[]){m->x_size});
         nn_params_add(&m->params, "likelihood", "logvar", m->x_logvar, true);
@@ -124,10 +101,7 @@ nn_param_list *vae_params(vae *m) { return &m->params; }
 /* ---- the pieces ------------------------------------------------------------------------- */
 
 void vae_encode(vae *m, ag_tape *t, ag_tensor *x, ag_tensor **mu, ag_tensor **logvar) {
-    ag_tensor *h = nn_forward(m->encoder, t, x, m->training);         /* (N, 2·z_dim) */
-    h = ag_reshape(t, h, 2, (int[]){h->shape[0], 2 * m->cfg.z_dim});
-    *mu = ag_slice(t, h, 1, 0, m->cfg.z_dim);
-    *logvar = ag_slice(t, h, 1, m->cfg.z_dim, 2 * m->cfg.z_dim);
+    vae_gauss_split(t, nn_forward(m->encoder, t, x, m->training), m->cfg.z_dim, mu, logvar);
 }
 
 ag_tensor *vae_decode_raw(vae *m, ag_tape *t, ag_tensor *z) {
@@ -192,11 +166,6 @@ static ag_tensor *repeat_batch(ag_tape *t, ag_tensor *x, int k) {
     return ag_index_select(t, x, idx, n * k);
 }
 
-/* ln N(z; mu, e^logvar) summed over latent dims = −gaussian_nll, per row. */
-static ag_tensor *log_normal(ag_tape *t, ag_tensor *z, ag_tensor *mu, ag_tensor *logvar) {
-    return ag_neg(t, ag_sum_axis(t, ag_gaussian_nll(t, mu, logvar, z), 1, false));
-}
-
 ag_tensor *vae_log_weights(vae *m, ag_tape *t, ag_tensor *x, int k) {
     int n = x->shape[0];
     ag_tensor *mu, *logvar;
@@ -205,51 +174,38 @@ ag_tensor *vae_log_weights(vae *m, ag_tape *t, ag_tensor *x, int k) {
     ag_tensor *z = ag_reparameterize(t, mu_k, lv_k);                         /* (k·N, z) */
     ag_tensor *log_px_z = ag_neg(t, vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, z),
                                                            repeat_batch(t, x, k)));
-    /* ln N(z; 0, I) = −½ Σ_j (z_j² + ln 2π) */
-    ag_tensor *log_pz = ag_scale(t, ag_sum_axis(t, ag_add_scalar(t, ag_square(t, z),
-                                                                 (ag_real)LOG_2PI), 1, false),
-                                 (ag_real)-0.5);
-    ag_tensor *log_qz = log_normal(t, z, mu_k, lv_k);
+    ag_tensor *log_pz = vae_gauss_log_prior(t, z);                          /* ln N(z; 0, I) */
+    ag_tensor *log_qz = vae_gauss_log_density(t, z, mu_k, lv_k);            /* ln q(z|x) */
     ag_tensor *log_w = ag_sub(t, ag_add(t, log_px_z, log_pz), log_qz);    /* (k·N) */
     return ag_reshape(t, log_w, 2, (int[]){k, n});
 }
 
-/* ---- the objectives ------------------------------------------------------------------- */
+/* ---- the bounds as losses (vae_loss in vae_objectives.c picks one) ------------------------ */
 
-ag_tensor *vae_loss(vae *m, ag_tape *t, ag_tensor *x, bool training, vae_stats *stats) {
-    const vae_config *c = &m->cfg;
-    int n = x->shape[0], L = c->samples;
-    double ramp = 1;                               /* the warm-up factor, 0 → 1 */
-    if (c->warmup_steps > 0 && m->step < c->warmup_steps)
-        ramp = (double)m->step / c->warmup_steps;
-    double w = c->beta * ramp;
-    if (training) m->step++;
-    /* seed 002: InfoVAE / MMD-VAE and β-TCVAE (vae/objectives.c); the warm-up scales their
-     * KL-type weights by the same factor. */
-    if (c->objective == VAE_INFOVAE || c->objective == VAE_MMD)
-        return vae_infovae_loss(m, t, x, ramp, stats);
-    if (c->objective == VAE_BTCVAE) return vae_btcvae_loss(m, t, x, ramp, stats);
-    ag_tensor *loss, *recon, *kl;
-    if (c->objective == VAE_IWAE) {
-        /* −ln (1/k) Σ_k w_k, the k-sample bound (k = samples). */
-        ag_tensor *log_w = vae_log_weights(m, t, x, L);                      /* (k, N) */
-        ag_tensor *bound = ag_add_scalar(t, ag_logsumexp_axis(t, log_w, 0, false),
-                                         (ag_real)-log((double)L));         /* (N) */
-        loss = ag_neg(t, ag_mean(t, bound));
-        if (stats) {
-            /* For the log: the plain −ELBO, averaged over the same k draws (an unbiased
-             * estimate of it); its split into recon and KL is not computed here. */
-            memset(stats, 0, sizeof *stats);
-            stats->loss = ag_item(loss);
-            double s = 0;
-            for (size_t i = 0; i < log_w->size; i++) s += log_w->data[i];
-            stats->neg_elbo = -s / (double)log_w->size;
-            stats->kl_weight = 1;
-        }
-        return loss;
+ag_tensor *vae_iwae_loss(vae *m, ag_tape *t, ag_tensor *x, vae_stats *stats) {
+    int L = m->cfg.samples;
+    /* −ln (1/k) Σ_k w_k, the k-sample bound (k = samples). */
+    ag_tensor *log_w = vae_log_weights(m, t, x, L);                          /* (k, N) */
+    ag_tensor *bound = ag_add_scalar(t, ag_logsumexp_axis(t, log_w, 0, false),
+                                     (ag_real)-log((double)L));             /* (N) */
+    ag_tensor *loss = ag_neg(t, ag_mean(t, bound));
+    if (stats) {
+        /* For the log: the plain −ELBO, averaged over the same k draws (an unbiased
+         * estimate of it); its split into recon and KL is not computed here. */
+        memset(stats, 0, sizeof *stats);
+        stats->loss = ag_item(loss);
+        double s = 0;
+        for (size_t i = 0; i < log_w->size; i++) s += log_w->data[i];
+        stats->neg_elbo = -s / (double)log_w->size;
+        stats->kl_weight = 1;
     }
+    return loss;
+}
+
+ag_tensor *vae_elbo_loss(vae *m, ag_tape *t, ag_tensor *x, double w, vae_stats *stats) {
+    int n = x->shape[0], L = m->cfg.samples;
     /* seed 000 eq. (8): −L = KL + (1/L) Σ_l −ln p(x|z_l), the L draws as one batch. */
-    ag_tensor *mu, *logvar;
+    ag_tensor *mu, *logvar, *loss, *recon, *kl;
     vae_encode(m, t, x, &mu, &logvar);
     kl = vae_kl_normal(t, mu, logvar);                                        /* (N) */
     ag_tensor *z = ag_reparameterize(t, repeat_batch(t, mu, L), repeat_batch(t, logvar, L));

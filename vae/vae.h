@@ -9,12 +9,13 @@
  *   L(x) ≈ (1/L) Σ_l ln p(x|z_l) − KL(q(z|x) ‖ p(z)),  z_l = mu + σ·ε_l  (seed 001),
  * with the KL in closed form (seed 003 eq. (2.10)).  Everything is in nats per example.
  *
+ * Example (compiled by make test: tests/programs/header_examples.sh):
  *   vae *m = vae_new(&(vae_config){ .x_ndim = 3, .x_shape = {1, 28, 28}, .z_dim = 20,
  *                    .encoder_text = "linear 400, relu, linear 40",
  *                    .decoder_text = "linear 400, relu, linear 784",
  *                    .likelihood = VAE_BERNOULLI }, &err);
  *   vae_stats st;
- *   ag_tensor *loss = vae_loss(m, tape, x, &st);    // −ELBO, mean over the batch
+ *   ag_tensor *loss = vae_loss(m, tape, x, true, &st); // −ELBO, mean over the batch
  *   ag_backward(tape, loss);
  */
 #ifndef HENBUN_VAE_H
@@ -38,7 +39,7 @@ typedef enum {
     VAE_BTCVAE,              /* Chen et al.: recon + α·MI + β·TC + γ·dim-KL, seed 002 eq. (5), (7) */
 } vae_objective;
 
-/* Kernels of the MMD (vae/objectives.c); s = config.mmd_scale. */
+/* Kernels of the MMD (vae/vae_objectives.c); s = config.mmd_scale. */
 typedef enum {
     VAE_KERNEL_GAUSSIAN = 0, /* k(a,b) = exp(−‖a−b‖² / s), i.e. 2σ² = s */
     VAE_KERNEL_IMQ,          /* inverse multiquadric k(a,b) = s / (s + ‖a−b‖²) (Tolstikhin et al.) */
@@ -49,6 +50,10 @@ typedef struct vae_config {
     int z_dim;
     const nn_spec *encoder, *decoder;   /* spec arrays, or ... */
     const char *encoder_text, *decoder_text; /* ... spec text (used when arrays are NULL) */
+    /* NULL-terminated array of the user's layer types that the spec text may name (as
+     * nn_net_parse's `extra`, docs/add-a-layer.md); NULL: built-in types only.  Spec
+     * arrays take any type's address directly. */
+    const nn_layer_type *const *layer_types;
     vae_likelihood likelihood;
     double sigma;        /* VAE_GAUSSIAN: the fixed standard deviation (default 1) */
     vae_objective objective;
@@ -103,6 +108,11 @@ nn_param_list *vae_params(vae *m);
 /* The training loss for a batch x (N, x_shape...): a scalar, the mean over the batch of
  * −ELBO (or −IWAE).  Fills stats if non-NULL.  training=true advances the warm-up step. */
 ag_tensor *vae_loss(vae *m, ag_tape *t, ag_tensor *x, bool training, vae_stats *stats);
+/* The two bounds as losses, which vae_loss picks between (no warm-up bookkeeping here):
+ * the −ELBO of seed 000 eq. (8) with L = samples draws and weight kl_weight on the KL, and
+ * the −IWAE bound −ln (1/k) Σ_k w_k with k = samples. */
+ag_tensor *vae_elbo_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_weight, vae_stats *stats);
+ag_tensor *vae_iwae_loss(vae *m, ag_tape *t, ag_tensor *x, vae_stats *stats);
 /* mu and logvar of q(z|x), each (N, z_dim). */
 void vae_encode(vae *m, ag_tape *t, ag_tensor *x, ag_tensor **mu, ag_tensor **logvar);
 /* Decoder output for z (N, z_dim): logits (Bernoulli) or means (Gaussian), (N, x_shape...). */
@@ -126,7 +136,7 @@ void vae_set_training(vae *m, bool on);
  * from t's PRNG.  Records nothing. */
 void vae_iwae_bound(vae *m, ag_tape *t, ag_tensor *x, int k, double *out);
 
-/* ---- seed 002: the KL term split and replaced (vae/objectives.c) ------------------------
+/* ---- seed 002: the KL term split and replaced (vae/vae_objectives.c) ------------------------
  * Seed 002 eq. (5): E_x KL(q(z|x) ‖ p(z)) = I_q(x;z) + KL(q(z) ‖ p(z)), so the ELBO pushes
  * the mutual information between x and z down.  InfoVAE (eq. (6)) adds I back and keeps
  * only a divergence between the aggregate posterior q(z) and the prior, estimated here by
@@ -167,7 +177,7 @@ ag_tensor *vae_infovae_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_scale,
 ag_tensor *vae_btcvae_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_scale,
                            vae_stats *stats);
 
-/* ---- seed 002: measuring what the codes keep (vae/measure.c) ----------------------------
+/* ---- seed 002: measuring what the codes keep (vae/vae_measure.c) ----------------------------
  * All from n posteriors q(z|x_i) = N(mu_i, e^logvar_i) and one draw z_i from each, with the
  * aggregate posterior estimated by the mixture of the n posteriors themselves (He et al.
  * 2019, "Lagging inference networks"):  ln q(z) ≈ logsumexp_j ln q(z|x_j) − ln n. */

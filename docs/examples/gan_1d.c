@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #define LN2 0.6931471805599453
+#define TWO_PI 6.283185307179586 /* C11 has no M_PI */
 
 static int failures;
 static void expect(bool ok, const char *what) {
@@ -21,7 +22,7 @@ static void expect(bool ok, const char *what) {
 }
 
 static double normal_pdf(double x, double mu, double s) {
-    return exp(-0.5 * (x - mu) * (x - mu) / (s * s)) / (s * sqrt(2 * M_PI));
+    return exp(-0.5 * (x - mu) * (x - mu) / (s * s)) / (s * sqrt(TWO_PI));
 }
 
 /* JS(N(m1, s1²) ‖ N(m2, s2²)) = ½ KL(p ‖ m) + ½ KL(q ‖ m), m = (p + q)/2 (eq. (15)),

@@ -1,5 +1,5 @@
-/* test_boltzmann.c — the Boltzmann sampler of seed 003 (vae/boltzmann.c, energies.c,
- * ising.c, mcmc.c) against what it claims:
+/* test_boltzmann.c — the Boltzmann sampler of seed 003 (vae/boltzmann.c, boltzmann_energies.c,
+ * boltzmann_ising.c, boltzmann_mcmc.c) against what it claims:
  *   - exact references: Kaufman's ln Z against brute force (L = 4 at β = 0.2 and 0.4407,
  *     and non-square lattices), the Ising energy written with henbun ops against the same
  *     sum, the quadratures of the double well and Many-Well against the published values,

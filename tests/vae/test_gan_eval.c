@@ -7,8 +7,10 @@
  *     ‖Δμ‖² + Σ(√a_i − √b_i)² for diagonal covariances, also after a common rotation
  *     (which exercises the full-matrix path) and with the arguments swapped;
  *   - Gaussian fits (mean and unbiased covariance) of a handful of points;
- *   - the scorer: a tiny classifier saved the way build/classify saves one, loaded back,
- *     its probabilities and penultimate features against nn_forward. */
+ *   - the scorer: a tiny classifier saved with its optimizer's state and the meta lines of
+ *     gan_scorer_describe, loaded back, its probabilities and penultimate features against
+ *     nn_forward; the same weights from a weights-only file with the spec passed in
+ *     (gan_scorer_new); malformed or missing description lines and wrong specs refused. */
 #include "tests/test.h"
 #include "vae/gan.h"
 
@@ -219,8 +221,10 @@ TEST(gan_eval_scorer_loads_classifier_checkpoint) {
     nn_params_extend(&saved, "net", &net->params);
     nn_optim_state(opt, "optim", &saved);
     static nn_ckpt_meta meta;
-    snprintf(meta.text, sizeof meta.text,
-             "program=classify\ndataset=mnist\ninput=1 2 2\nclasses=3\nnet=%s\noptim=adam\n", spec);
+    snprintf(meta.text, sizeof meta.text, "program=classify\nclasses=3\n");  /* the program's own */
+    CHECK(gan_scorer_describe(meta.text, sizeof meta.text, spec, 3, in_shape, "mnist") == 0);
+    CHECK(strstr(meta.text, "program=classify\nclasses=3\nnet=linear 6, relu, linear 3\n"
+                            "input=1 2 2\ndataset=mnist\n") != NULL);
     char path[512];
     snprintf(path, sizeof path, "%s/scorer.ckpt", test_tmpdir());
     CHECK(nn_checkpoint_save(path, &saved, &meta, &err) == 0);
@@ -241,9 +245,37 @@ TEST(gan_eval_scorer_loads_classifier_checkpoint) {
                                             net->params.items[0].value, net->params.items[1].value));
         for (int i = 0; i < N * 3; i++) CHECK_NEAR(probs[i], p->data[i], 1e-6);
         for (int i = 0; i < N * 6; i++) CHECK_NEAR(feats[i], h->data[i], 1e-6);
+        /* the same weights from a weights-only file, spec and shape passed in */
+        nn_param_list w = {0};
+        nn_params_extend(&w, GAN_SCORER_PREFIX, &net->params);
+        char wpath[512];
+        snprintf(wpath, sizeof wpath, "%s/scorer_weights.ckpt", test_tmpdir());
+        CHECK(nn_checkpoint_save(wpath, &w, NULL, &err) == 0);
+        nn_params_free(&w);
+        gan_scorer *s2 = gan_scorer_new(spec, 3, in_shape, NULL, wpath, &err);
+        CHECK(s2 != NULL);
+        if (s2) {
+            double probs2[N * 3], feats2[N * 6];
+            gan_scorer_run(s2, x, N, probs2, feats2);
+            CHECK(!memcmp(probs, probs2, sizeof probs) && !memcmp(feats, feats2, sizeof feats));
+            CHECK(s2->dataset[0] == 0);
+        }
+        gan_scorer_free(s2);
+        /* a spec whose tensors the file does not have */
+        CHECK(gan_scorer_new("linear 6, relu, linear 4", 3, in_shape, NULL, wpath, &err) == NULL);
+        CHECK(strstr(err.msg, "net.2.linear.weight") != NULL);
         ag_tape_free(t);
     }
     gan_scorer_free(s);
+    /* a description that does not fit the text: refused, text unchanged */
+    char small[24] = "a=b\n";
+    CHECK(gan_scorer_describe(small, sizeof small, spec, 3, in_shape, NULL) == -1);
+    CHECK(!strcmp(small, "a=b\n"));
+    /* a malformed input line */
+    snprintf(meta.text, sizeof meta.text, "net=%s\ninput=1 2 x\n", spec);
+    CHECK(nn_checkpoint_save(path, &saved, &meta, &err) == 0);
+    CHECK(gan_scorer_load(path, &err) == NULL);
+    CHECK(strstr(err.msg, "input=") != NULL);
 
     /* not a classifier: no net= line */
     snprintf(meta.text, sizeof meta.text, "program=vae\n");

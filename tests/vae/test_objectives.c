@@ -1,13 +1,13 @@
-/* test_objectives.c — seed 002's estimators and losses (vae/objectives.c, vae/measure.c)
+/* test_objectives.c — seed 002's estimators and losses (vae/vae_objectives.c, vae/vae_measure.c)
  * against what they claim:
  *   - MMD²: exactly 0 (V-statistic) for a sample against itself; for two samples of one
  *     distribution the U-statistic averages to 0 and the V-statistic to its known bias;
  *     for shifted Gaussians the U-statistic matches the closed form of the Gaussian kernel
- *     (on the tape, and in measure.c's plain-C version); the IMQ kernel against a direct
+ *     (on the tape, and in vae_measure.c's plain-C version); the IMQ kernel against a direct
  *     double loop;
  *   - minibatch-weighted sampling: its exact ln N offsets (identical posteriors), the TC of
  *     an independent Gaussian aggregate near 0 and of a correlated one near −½ ln det R,
- *     and agreement with the plain-C aggregate estimator of vae/measure.c;
+ *     and agreement with the plain-C aggregate estimator of vae/vae_measure.c;
  *   - the MI estimate never above ln n, monotone in a toy z = x + σ·noise where I(x;z) =
  *     (d/2) ln(1 + 1/σ²) is known, and eq. (5): E KL(q(z|x)‖p) = I + KL(q(z)‖p);
  *   - gradients of vae_mmd (both kernels and estimators), of the three KL terms and of the
@@ -125,7 +125,7 @@ TEST(mmd_of_shifted_gaussians_matches_closed_form) {
 }
 
 TEST(mmd_to_prior_matches_closed_form_and_vae_mmd) {
-    /* vae_mmd_to_prior (plain C, measure.c): codes N(δ·1, 0.5²I) against N(0, I), d = 3,
+    /* vae_mmd_to_prior (plain C, vae_measure.c): codes N(δ·1, 0.5²I) against N(0, I), d = 3,
      * against the closed form; codes drawn from the prior itself read 0 within noise. */
     int n = 400, d = 3;
     ag_rng r;
@@ -265,7 +265,7 @@ TEST(tc_of_independent_gaussian_is_near_zero) {
            k.tc - off, info.tc, k.mi - log(N), info.mi);
     CHECK(fabs(k.tc - off) < 0.05);
     CHECK(fabs(info.tc_gauss) < 0.05);
-    /* the tape's MWS and measure.c's aggregate estimator are one estimator up to ln N */
+    /* the tape's MWS and vae_measure.c's aggregate estimator are one estimator up to ln N */
     CHECK_NEAR(k.tc - off, info.tc, 1e-4);
     CHECK_NEAR(k.mi - log(N), info.mi, 1e-4);
     CHECK_NEAR(k.dim_kl + d * log(N), info.dim_kl, 1e-4);

@@ -513,7 +513,8 @@ TEST(vae_new_reports_bad_configs) {
     CHECK(strstr(err.msg, "encoder") && strstr(err.msg, "2 x latent = 4") &&
           strstr(err.msg, "outputs 3"));
     CHECK(!try_new("linear 5, tanh, linear 4", "linear 5, tanh, linear 7", 2, &err));
-    CHECK(strstr(err.msg, "decoder") && strstr(err.msg, "(6)") && strstr(err.msg, "outputs 7"));
+    CHECK(strstr(err.msg, "decoder") && strstr(err.msg, "6 values") &&
+          strstr(err.msg, "outputs 7"));
     CHECK(!try_new("linear 5, tanhh, linear 4", "linear 5, tanh, linear 6", 2, &err));
     CHECK(strstr(err.msg, "encoder") && strstr(err.msg, "spec:") && strstr(err.msg, "tanhh"));
     CHECK(!try_new("linear 5, tanh, linear 4", "linear 5,, linear 6", 2, &err));

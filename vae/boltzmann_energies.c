@@ -1,13 +1,12 @@
-/* energies.c — the built-in energies of the Boltzmann sampler (see boltzmann.h), written
+/* boltzmann_energies.c — the built-in energies of the Boltzmann sampler (see boltzmann.h), written
  * with henbun ops so that the tape gives ∇U, with their exact references: a normalised
  * Gaussian mixture, the double well, Many-Well and the Ising model (Kaufman's ln Z lives in
- * vae/ising.c).  Exact values are computed here (quadrature), not copied in. */
+ * vae/boltzmann_ising.c).  Exact values are computed here (quadrature), not copied in. */
 #include "vae/boltzmann.h"
+#include "vae/gaussian.h"
 
 #include <math.h>
 #include <string.h>
-
-#define LOG_2PI 1.8378770664093453
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -55,7 +54,7 @@ static ag_tensor *gmm_energy(const bz_energy *e, ag_tape *t, ag_tensor *x) {
         double s2 = GMM_SD[k] * GMM_SD[k];
         /* ln w_k + ln N(x; m_k, s² I) = ln w_k − ln(2π s²) − |x − m_k|² / 2s² */
         comp[k] = ag_add_scalar(t, ag_scale(t, sq, (ag_real)(-0.5 / s2)),
-                                (ag_real)(log(GMM_W[k]) - LOG_2PI - log(s2)));
+                                (ag_real)(log(GMM_W[k]) - VAE_LOG_2PI - log(s2)));
     }
     ag_tensor *lp = ag_concat(t, comp, GMM_K, 1);                             /* (N, K) */
     return ag_neg(t, ag_logsumexp_axis(t, lp, 1, false));                     /* −ln p(x) */
@@ -103,7 +102,7 @@ bz_energy bz_double_well(void) {
                    .observe = double_well_observe};
     double lz, p;
     quartic_well(1.0, &lz, &p);
-    e.log_z = lz + 0.5 * LOG_2PI; /* the x₂ factor: ∫ e^−x²/2 = √(2π) */
+    e.log_z = lz + 0.5 * VAE_LOG_2PI; /* the x₂ factor: ∫ e^−x²/2 = √(2π) */
     e.obs_name[0] = "mass_minor";
     e.obs_exact[0] = p;
     return e;
@@ -136,7 +135,7 @@ bz_energy bz_many_well(int copies) {
                    .n_obs = 2, .observe = many_well_observe, .copies = copies};
     double lz, p;
     quartic_well(-0.5, &lz, &p);
-    e.log_z = copies * (lz + 0.5 * LOG_2PI);
+    e.log_z = copies * (lz + 0.5 * VAE_LOG_2PI);
     e.obs_name[0] = "mass_pos_mean", e.obs_exact[0] = p;
     e.obs_name[1] = "mass_pos_copy1", e.obs_exact[1] = p;
     return e;

@@ -1,4 +1,4 @@
-/* mcmc.c — the honest baseline for the Boltzmann sampler: Metropolis and MALA chains on
+/* boltzmann_mcmc.c — the honest baseline for the Boltzmann sampler: Metropolis and MALA chains on
  * the same energies (∇U from the same tape), and the integrated autocorrelation time that
  * turns a chain's length into effective samples.  See boltzmann.h for the interface. */
 #include "vae/boltzmann.h"

@@ -1,4 +1,4 @@
-/* measure.c — what a trained VAE's codes keep of x, the quantities of seed 002 eq. (5)-(7):
+/* vae_measure.c — what a trained VAE's codes keep of x, the quantities of seed 002 eq. (5)-(7):
  *   I(x;z) as in He et al. 2019 ("Lagging inference networks"), total correlation and
  *   dimension-wise KL of the aggregate posterior, KL per latent dimension, active units
  *   (Burda et al. 2016), and the accuracy of a linear probe trained on the codes.
@@ -7,12 +7,11 @@
  * MI can never exceed ln n (x is then one of n equally likely points).  Plain C in double
  * (no tape): these are measurements, not losses. */
 #include "vae/vae.h"
+#include "vae/gaussian.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define LOG_2PI 1.8378770664093453
 
 /* ln Σ_j exp(v[j·stride]) over n values, stably. */
 static double logsumexp_strided(const double *v, int n, int stride) {
@@ -77,7 +76,7 @@ vae_info vae_info_from_posteriors(const ag_real *mu, const ag_real *logvar, cons
         ag_error("vae_info_from_posteriors", "out of memory");
     for (size_t q = 0; q < (size_t)n * (size_t)d; q++) {
         inv_var[q] = exp(-(double)logvar[q]);
-        norm[q] = -0.5 * (LOG_2PI + (double)logvar[q]);
+        norm[q] = -0.5 * (VAE_LOG_2PI + (double)logvar[q]);
     }
     double sum_qzx = 0, sum_qz = 0, sum_prod = 0, sum_pz = 0;
     int failed = 0;
@@ -106,7 +105,7 @@ vae_info vae_info_from_posteriors(const ag_real *mu, const ag_real *logvar, cons
             double log_n = log((double)n), pz = 0, prod = 0;
             for (int k = 0; k < d; k++) {
                 prod += logsumexp_strided(lq + k, n, d) - log_n;       /* ln q_k(z_ik) */
-                pz += -0.5 * ((double)zi[k] * zi[k] + LOG_2PI);         /* ln N(z_ik; 0, 1) */
+                pz += -0.5 * ((double)zi[k] * zi[k] + VAE_LOG_2PI);         /* ln N(z_ik; 0, 1) */
             }
             sum_qzx += joint[i];                                        /* ln q(z_i|x_i) */
             sum_qz += logsumexp_strided(joint, n, 1) - log_n;           /* ln q(z_i) */

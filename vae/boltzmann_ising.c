@@ -1,4 +1,4 @@
-/* ising.c — the exact partition function of the finite periodic 2-D Ising model, the
+/* boltzmann_ising.c — the exact partition function of the finite periodic 2-D Ising model, the
  * reference the Boltzmann sampler's log Z estimates are measured against.
  *
  * Kaufman (Phys. Rev. 76, 1232 (1949)), for an n×m torus with coupling K = βJ:

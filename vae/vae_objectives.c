@@ -1,16 +1,18 @@
-/* objectives.c — seed 002's answers to the "harmful" KL term, composed from tape ops so that
+/* vae_objectives.c — seed 002's answers to the "harmful" KL term, composed from tape ops so that
  * every piece is differentiable and gradchecked like any other loss:
  *   - vae_mmd: the MMD² between two samples (Gretton et al.), the divergence D(q(z) ‖ p(z))
  *     of InfoVAE (Zhao et al.), seed 002 eq. (6);
  *   - vae_kl_decompose: index-code MI, total correlation and dimension-wise KL of a batch by
  *     minibatch-weighted sampling (Chen et al. 2018), seed 002 eq. (5) and (7);
- *   - the InfoVAE / MMD-VAE and β-TCVAE training losses that vae_loss dispatches to. */
+ *   - the InfoVAE / MMD-VAE and β-TCVAE training losses;
+ *   - vae_loss, which picks the configured objective (these, or the ELBO and IWAE bounds of
+ *     vae/vae.c) and applies the KL warm-up.
+ * This file builds on vae.c (encode, decode, likelihood, KL); vae.c never calls back here. */
 #include "vae/vae.h"
+#include "vae/gaussian.h"
 
 #include <math.h>
 #include <string.h>
-
-#define LOG_2PI 1.8378770664093453
 
 /* ---- MMD ------------------------------------------------------------------------------ */
 
@@ -58,12 +60,6 @@ ag_tensor *vae_mmd(ag_tape *t, ag_tensor *a, ag_tensor *b, vae_kernel kernel, do
 
 /* ---- minibatch-weighted sampling -------------------------------------------------------- */
 
-/* ln N(z; 0, I) per row: −½ Σ_k (z_k² + ln 2π), (M). */
-static ag_tensor *log_prior(ag_tape *t, ag_tensor *z) {
-    return ag_scale(t, ag_sum_axis(t, ag_add_scalar(t, ag_square(t, z), (ag_real)LOG_2PI), 1,
-                                   false), (ag_real)-0.5);
-}
-
 vae_kl_terms vae_kl_decompose(ag_tape *t, ag_tensor *z, ag_tensor *mu, ag_tensor *logvar,
                               double dataset_size) {
     if (z->ndim != 2 || !ag_same_shape(z, mu) || !ag_same_shape(z, logvar)) {
@@ -88,8 +84,8 @@ vae_kl_terms vae_kl_decompose(ag_tape *t, ag_tensor *z, ag_tensor *mu, ag_tensor
     /* Σ_k ln q_k(z_ik) ≈ Σ_k [logsumexp_j lq[i][j][k] − ln(N·M)] */
     ag_tensor *log_prod = ag_sum_axis(t, ag_add_scalar(t, ag_logsumexp_axis(t, lq, 1, false), c),
                                       1, false);                             /* (M) */
-    ag_tensor *log_qzx = ag_neg(t, ag_sum_axis(t, ag_gaussian_nll(t, mu, logvar, z), 1, false));
-    ag_tensor *log_pz = log_prior(t, z);
+    ag_tensor *log_qzx = vae_gauss_log_density(t, z, mu, logvar);           /* ln q(z_i|x_i) */
+    ag_tensor *log_pz = vae_gauss_log_prior(t, z);                          /* ln p(z_i) */
     return (vae_kl_terms){
         .mi = ag_mean(t, ag_sub(t, log_qzx, log_qz)),      /* index-code MI */
         .tc = ag_mean(t, ag_sub(t, log_qz, log_prod)),     /* total correlation, eq. (7) */
@@ -157,4 +153,24 @@ ag_tensor *vae_btcvae_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_scale,
         stats->dim_kl = ag_item(k.dim_kl);
     }
     return loss;
+}
+
+/* ---- the objective of the config ------------------------------------------------------- */
+
+ag_tensor *vae_loss(vae *m, ag_tape *t, ag_tensor *x, bool training, vae_stats *stats) {
+    const vae_config *c = &m->cfg;
+    double ramp = 1;                               /* the warm-up factor, 0 → 1 */
+    if (c->warmup_steps > 0 && m->step < c->warmup_steps)
+        ramp = (double)m->step / c->warmup_steps;
+    if (training) m->step++;
+    switch (c->objective) {
+    /* seed 002: the warm-up scales InfoVAE's and β-TCVAE's KL-type weights by the same
+     * factor as the ELBO's β */
+    case VAE_INFOVAE:
+    case VAE_MMD: return vae_infovae_loss(m, t, x, ramp, stats);
+    case VAE_BTCVAE: return vae_btcvae_loss(m, t, x, ramp, stats);
+    case VAE_IWAE: return vae_iwae_loss(m, t, x, stats);
+    case VAE_ELBO:
+    default: return vae_elbo_loss(m, t, x, c->beta * ramp, stats);
+    }
 }
