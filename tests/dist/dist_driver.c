@@ -177,14 +177,14 @@ int main(int argc, char **argv) {
 
     nn_error err;
     vae *m = vae_new(&(vae_config){.x_ndim = 1, .x_shape = {784}, .z_dim = Z_DIM,
-                                   .encoder_text = o.bn ? "linear 400, batchnorm, relu, linear 40"
+                                   .encoder_text = o.bn ? "batchnorm, linear 400, relu, linear 40"
                                                         : "linear 400, relu, linear 40",
                                    .decoder_text = "linear 400, relu, linear 784",
                                    .likelihood = VAE_BERNOULLI, .seed = o.seed},
                      &err);
     if (!m) nn_dist_abort(d, "%s", err.msg);
     nn_param_list *params = vae_params(m);
-    nn_optim *opt = o.sgd ? nn_sgd(params, 0.05, 0, false) : nn_adam(params, 1e-3);
+    nn_optim *opt = o.sgd ? nn_sgd(params, 2e-4, 0, false) : nn_adam(params, 1e-3);
     nn_param_list all = {0}; /* what a checkpoint holds */
     nn_params_extend(&all, NULL, params);
     nn_optim_state(opt, NULL, &all);
@@ -279,11 +279,13 @@ int main(int argc, char **argv) {
         }
     }
     double cpu = cpu_seconds() - cpu0, wall = wall_seconds() - wall0;
-    /* Every rank must hold the very same parameters: compare with rank 0's, bit for bit. */
+    /* Every rank must hold the very same trainable parameters: compare with rank 0's, bit for
+     * bit.  (Batch norm's running statistics are per rank without --sync-bn.) */
     double differ = 0;
     if (status == 0 && size > 1) {
         for (int i = 0; i < params->n; i++) {
             ag_tensor *p = params->items[i].value;
+            if (!params->items[i].trainable) continue;
             ag_real *mine = malloc(sizeof(ag_real) * p->size);
             memcpy(mine, p->data, sizeof(ag_real) * p->size);
             nn_dist_broadcast(d, &(nn_param_list){.items = &params->items[i], .n = 1});
