@@ -9,6 +9,7 @@
  *
  *   dist_driver [options]                 (under mpirun -np N, or alone)
  *   dist_driver --compare A B RTOL        compares two --params dumps
+ *   dist_driver --info CKPT               lists a checkpoint's tensors (nn_checkpoint_info)
  * Fault injection for the tests: --die-at S (the last rank kills itself at step S),
  * --nan-at S (the last rank's loss turns NaN), --stop-at S (the last rank asks to stop, as a
  * signal would), --bad-data-rank R (rank R cannot "read" its data). */
@@ -38,7 +39,8 @@ static void usage(void) {
          "                   [--params FILE] [--grads FILE] [--log FILE]\n"
          "                   [--ckpt FILE --every K] [--resume FILE]\n"
          "                   [--die-at S] [--nan-at S] [--stop-at S] [--bad-data-rank R]\n"
-         "       dist_driver --compare A B RTOL");
+         "       dist_driver --compare A B RTOL\n"
+         "       dist_driver --info CKPT");
 }
 
 /* ---- dumps: name, size, values as doubles; the comparison the tests use ------------------ */
@@ -135,6 +137,12 @@ static double wall_seconds(void) {
 
 int main(int argc, char **argv) {
     if (argc == 5 && !strcmp(argv[1], "--compare")) return compare(argv[2], argv[3], atof(argv[4]));
+    if (argc == 3 && !strcmp(argv[1], "--info")) { /* a checkpoint's tensors, for the scaling estimate */
+        nn_error err;
+        nn_ckpt_meta meta;
+        if (nn_checkpoint_info(argv[2], &meta, stdout, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+        return 0;
+    }
     opts o = {.steps = 50, .batch = 32, .n = 256, .threads = 1, .seed = 1, .every = 10,
               .die_at = -1, .nan_at = -1, .stop_at = -1, .bad_rank = -1};
     for (int i = 1; i < argc; i++) {
@@ -301,10 +309,10 @@ int main(int argc, char **argv) {
     long done = step - first;
     if (root && status == 0)
         printf("result: ranks=%d threads=%d steps=%ld seconds=%.3f cpu_seconds=%.3f "
-               "ms_per_step=%.3f forward_ms=%.3f comm_wait_ms=%.3f overlap=%d\n",
+               "ms_per_step=%.3f forward_ms=%.3f comm_wait_ms=%.3f overlap=%d params=%zu\n",
                size, o.threads, done, wall, cpus[0], 1e3 * wall / (done ? done : 1),
                1e3 * fwd / (done ? done : 1), 1e3 * cpus[1] / size / (done ? done : 1),
-               !o.no_overlap);
+               !o.no_overlap, nn_params_count(params));
     if (log) fclose(log);
     free(idx), free(perm);
     ag_tape_free(t);
