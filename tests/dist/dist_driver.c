@@ -242,8 +242,12 @@ int main(int argc, char **argv) {
         } else {
             for (int i = 0; i < o.batch; i++) idx[i] = (int)ag_rng_below(&br, (uint32_t)data->n);
         }
-        nn_dist_shard s = nn_dist_shard_of(d, o.batch);
-        ag_tensor *x = nn_dataset_batch(data, t, idx + s.offset, s.count, true, NULL);
+        /* The global batch as a batcher hands it out, narrowed to this rank's rows. */
+        nn_batch b = {.x = nn_dataset_batch(data, t, idx, o.batch, true, NULL), .index = idx,
+                      .size = o.batch};
+        nn_dist_shard s = nn_dist_shard_batch(d, t, &b);
+        ag_tensor *x = b.x;
+        if (b.size != s.count || b.index != idx + s.offset) nn_dist_abort(d, "bad shard");
         if (rank == last && step == o.die_at) raise(SIGKILL);
         if (rank == last && step == o.nan_at) x->data[0] = (ag_real)NAN;
         ag_rng_seed(ag_tape_rng(t), vae_step_seed(o.seed, step));
