@@ -118,8 +118,10 @@ void nn_dist_grads_set_overlap(nn_dist_grads *g, bool on);
 /* ag_backward_seed(t, loss, weight), with the buckets summed across ranks (overlapped with
  * the walk), so that every rank ends with the gradient of the global loss.  flags (e.g.
  * NN_DIST_STOP) are OR-ed across ranks with NN_DIST_NONFINITE for a non-finite local loss;
- * returns that OR — the same value on every rank.  Gradients accumulate into ->grad as
- * ag_backward does (zero them after the optimizer step). */
+ * returns that OR — the same value on every rank.  The whole of each ->grad is summed, so
+ * start the step from zeroed gradients; with several backward passes in one step (a GAN's
+ * real and fake terms), run the earlier ones with ag_backward_seed(t, loss_i, weight) and
+ * only the last through here (or all by hand, then nn_dist_sum_grads once). */
 int nn_dist_backward(nn_dist_grads *g, ag_tape *t, ag_tensor *loss, double weight, int flags);
 /* For a backward the caller ran itself (ag_backward, several losses, ...): the gradients
  * are multiplied by weight and summed across ranks, no overlap.  Same flags and return. */
