@@ -123,6 +123,12 @@ void nn_dist_grads_set_overlap(nn_dist_grads *g, bool on);
  * real and fake terms), run the earlier ones with ag_backward_seed(t, loss_i, weight) and
  * only the last through here (or all by hand, then nn_dist_sum_grads once). */
 int nn_dist_backward(nn_dist_grads *g, ag_tape *t, ag_tensor *loss, double weight, int flags);
+/* Figures to sum with every gradient sum: v[0..n) (e.g. this rank's loss times its row
+ * count, and the count) is replaced by its sum over the ranks, in double, when the next
+ * nn_dist_backward / nn_dist_sum_grads returns.  Its sum starts before backward and
+ * travels during it, so logging every step costs no extra wait (nn_dist_sum would).
+ * v must stay valid; n = 0 turns it off. */
+void nn_dist_grads_set_figures(nn_dist_grads *g, double *v, int n);
 /* For a backward the caller ran itself (ag_backward, several losses, ...): the gradients
  * are multiplied by weight and summed across ranks, no overlap.  Same flags and return. */
 int nn_dist_sum_grads(nn_dist_grads *g, double weight, int flags);

@@ -214,6 +214,8 @@ int main(int argc, char **argv) {
 
     nn_dist_grads *g = nn_dist_grads_new(d, params, 0);
     nn_dist_grads_set_overlap(g, !o.no_overlap);
+    double fig[3];
+    nn_dist_grads_set_figures(g, fig, 3);
     FILE *log = NULL;
     if (root && o.log) {
         log = fopen(o.log, o.resume ? "a" : "w");
@@ -256,6 +258,8 @@ int main(int argc, char **argv) {
         vae_stats st;
         ag_tensor *loss = vae_loss(m, t, x, true, &st);
         fwd += wall_seconds() - f0;
+        /* The losses for the log travel with the gradients (summed over the ranks). */
+        fig[0] = st.loss * s.count, fig[1] = st.recon * s.count, fig[2] = st.kl * s.count;
         int flags = nn_dist_backward(g, t, loss, s.weight,
                                      rank == last && step == o.stop_at ? NN_DIST_STOP : 0);
         if (flags & NN_DIST_NONFINITE) {
@@ -272,8 +276,6 @@ int main(int argc, char **argv) {
         nn_optim_step(opt);
         nn_optim_zero_grad(opt);
         ag_tape_clear(t);
-        double fig[3] = {st.loss * s.count, st.recon * s.count, st.kl * s.count};
-        nn_dist_sum(d, fig, 3);
         if (log) fprintf(log, "%ld,%.9g,%.9g,%.9g\n", step + 1, fig[0] / o.batch,
                          fig[1] / o.batch, fig[2] / o.batch);
         bool save = o.ckpt && (step + 1) % o.every == 0;
