@@ -193,6 +193,49 @@ uninstall:
 clean:
 	rm -rf build
 
+# ---- MPI: data-parallel training (nn/dist.c; see README "Scaling out") ------------------------
+#   make MPI=1   also builds build/mpi-float/libhenbun.a (nn/dist.c compiled by mpicc with
+#                HENBUN_MPI, the other objects shared with build/float), the dist test
+#                driver, and build/mpi/<program> for every example (run them with mpirun).
+# The default build never needs MPI: its nn/dist.c is the one-rank version.  `make test`
+# builds and runs the dist tests whenever mpicc is installed.
+MPICC     ?= mpicc
+HAVE_MPI  := $(shell command -v $(MPICC) 2>/dev/null)
+MPI_FLT   := $(call TREE,mpi-float)
+MPI_DBL   := $(call TREE,mpi-double)
+MPI_CC     = OMPI_CC=$(CC) $(MPICC)
+MPI_TREE  := $(if $(filter double,$(REAL)),$(MPI_DBL),$(MPI_FLT))
+DIST_TESTS := $(if $(HAVE_MPI),$(MPI_FLT)/dist_driver $(MPI_DBL)/dist_driver)
+
+$(MPI_FLT)/nn/dist.o: nn/dist.c Makefile $(FLT_STAMP) | build/.deps
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(CFLAGS_COMMON) -DHENBUN_MPI $(CFLAGS) -c $< -o $@
+$(MPI_DBL)/nn/dist.o: nn/dist.c Makefile $(DBL_STAMP) | build/.deps
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(CFLAGS_COMMON) -DAG_DOUBLE -DHENBUN_MPI $(CFLAGS) -c $< -o $@
+$(MPI_FLT)/libhenbun.a: $(filter-out %/nn/dist.o,$(LIB_SRC:%.c=$(FLT)/%.o)) $(MPI_FLT)/nn/dist.o
+	@rm -f $@; ar rcs $@ $^
+$(MPI_DBL)/libhenbun.a: $(filter-out %/nn/dist.o,$(LIB_SRC:%.c=$(DBL)/%.o)) $(MPI_DBL)/nn/dist.o
+	@rm -f $@; ar rcs $@ $^
+
+$(MPI_FLT)/dist_driver: tests/dist/dist_driver.c $(MPI_FLT)/libhenbun.a
+	$(MPI_CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(MPI_DBL)/dist_driver: tests/dist/dist_driver.c $(MPI_DBL)/libhenbun.a
+	$(MPI_CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/mpi/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(MPI_TREE)/libhenbun.a
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) -DHENBUN_MPI $(CFLAGS) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+
+.PHONY: mpi
+mpi: $(MPI_TREE)/libhenbun.a $(MPI_FLT)/dist_driver $(MPI_DBL)/dist_driver \
+     $(patsubst examples/%.c,build/mpi/%,$(EX_SRC))
+ifeq ($(MPI),1)
+all: mpi
+endif
+test: $(DIST_TESTS)
+
 -include bench/bench.mk
 include tests/fuzz/fuzz.mk
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -151,6 +151,13 @@ void *ag_tape_alloc(ag_tape *t, size_t bytes);
 void ag_backward(ag_tape *t, ag_tensor *loss);
 /* Same, seeding d(loss) with the given tensor of loss's shape (vector-Jacobian product). */
 void ag_backward_seed(ag_tape *t, ag_tensor *out, const ag_tensor *seed);
+/* A backward hook: fn(ctx, i) runs right after node i's backward during every sweep of t
+ * (i falls from num_nodes-1 to 0).  Node i is the last writer of a leaf's gradient when no
+ * node below i has that leaf as input, so a caller can act on a gradient the moment it is
+ * complete — nn/dist.c starts sending a bucket of gradients to other processes while
+ * backward goes on.  fn NULL removes the hook.  ag_tape_node gives node i (0 <= i < num). */
+void ag_tape_set_backward_hook(ag_tape *t, void (*fn)(void *ctx, int i), void *ctx);
+ag_node *ag_tape_node(const ag_tape *t, int i);
 
 /* Dump the recorded nodes (index, op, output shape, inputs, bytes) as text to file
  * (stdout if NULL), or as a Graphviz DOT graph: ops are ellipses labelled with name and

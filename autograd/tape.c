@@ -26,6 +26,8 @@ struct ag_tape {
     int n_nodes, cap_nodes;
     bool grad_enabled;
     ag_rng rng;
+    void (*hook)(void *ctx, int i); /* ag_tape_set_backward_hook, or NULL */
+    void *hook_ctx;
 };
 
 static block *block_new(size_t size) {
@@ -102,6 +104,17 @@ size_t ag_tape_bytes_used(const ag_tape *t) {
     return used;
 }
 int ag_tape_num_nodes(const ag_tape *t) { return t->n_nodes; }
+
+ag_node *ag_tape_node(const ag_tape *t, int i) {
+    if (i < 0 || i >= t->n_nodes)
+        ag_error("tape_node", "node %d of a tape with %d nodes", i, t->n_nodes);
+    return t->nodes[i];
+}
+
+void ag_tape_set_backward_hook(ag_tape *t, void (*fn)(void *ctx, int i), void *ctx) {
+    t->hook = fn;
+    t->hook_ctx = ctx;
+}
 
 /* ---- applying an op ------------------------------------------------------------------ */
 
@@ -182,6 +195,7 @@ void ag_backward_seed(ag_tape *t, ag_tensor *out, const ag_tensor *seed) {
     for (int i = t->n_nodes - 1; i >= 0; i--) {
         ag_node *n = t->nodes[i];
         if (n->out->grad) n->op->backward(n);
+        if (t->hook) t->hook(t->hook_ctx, i);
     }
 }
 

@@ -35,3 +35,10 @@ build/bench/conv_bench: bench/conv_bench.c $(FLT)/libhenbun.a
 .PHONY: bench-conv
 bench-conv: build/bench/conv_bench
 	build/bench/conv_bench --csv build/bench.csv
+
+# Data-parallel training over MPI (needs mpicc/mpirun): the classic VAE at 1 and 2 ranks and
+# at 2 threads, against PyTorch DDP/gloo; STEPS=600 (an epoch) and REPS=3 by default.
+.PHONY: bench-dist
+bench-dist: $(MPI_FLT)/dist_driver
+	@[ -f data/mnist/train-images-idx3-ubyte ] || [ -f data/mnist/train-images-idx3-ubyte.gz ] || sh scripts/fetch_data.sh mnist
+	sh bench/dist_bench.sh

@@ -22,6 +22,7 @@
  *   (elementwise affine, like PyTorch's LayerNorm(x.shape[1:])).  Same in training and
  *   eval; eps as for batchnorm. */
 #include "nn/layer.h"
+#include "nn/dist.h"     /* nn_batchnorm_set_reduce: synchronized batch norm */
 #include "autograd/parallel.h" /* AG_PARALLEL_FOR: threads for big loops, no malloc */
 
 #include <math.h>
@@ -49,7 +50,24 @@ typedef struct {
     int N, C, S;
     bool batch_stats;
     const ag_real *mean, *invstd; /* (C) each, arena */
+    double M;                     /* values per channel the statistics were taken over */
+    void (*reduce)(double *v, int n, void *ctx); /* synchronized batch norm, or NULL */
+    void *reduce_ctx;
 } bn_attr;
+
+/* ---- synchronized batch norm (see nn/dist.h) ---------------------------------------------
+ * With a reduce hook installed, the per-channel sums behind the batch statistics, and the
+ * two sums behind backward's means, are summed over every process of a data-parallel job
+ * before use: each process then normalises its slice with the statistics of the whole
+ * global batch, exactly as one process would.  The hook is process-wide (like the MPI
+ * communicator it stands for); without it nothing below changes by a bit. */
+static void (*bn_reduce)(double *v, int n, void *ctx);
+static void *bn_reduce_ctx;
+
+void nn_batchnorm_set_reduce(void (*reduce)(double *v, int n, void *ctx), void *ctx) {
+    bn_reduce = reduce;
+    bn_reduce_ctx = ctx;
+}
 
 static void bn_fwd(ag_node *n) {
     const bn_attr *a = AG_ATTR(n, bn_attr);
@@ -70,7 +88,8 @@ static void bn_bwd(ag_node *n) {
     const ag_real *x = n->in[0]->data, *gamma = n->in[1]->data, *dy = n->out->grad;
     ag_real *dx = ag_node_grad(n, 0), *dgamma = ag_node_grad(n, 1), *dbeta = ag_node_grad(n, 2);
     int N = a->N, C = a->C, S = a->S;
-    double M = (double)N * S;
+    double M = a->M;
+    double *sums = ag_tape_alloc(n->tape, 2 * sizeof(double) * (size_t)C); /* Σdy, Σdy·x̂ */
     AG_PARALLEL_FOR(c, C, (long)N * C * S > PAR_MIN, {
         ag_real mu = a->mean[c], is = a->invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;           /* Σ dy,  Σ dy·x̂ over channel c */
@@ -83,7 +102,15 @@ static void bn_bwd(ag_node *n) {
         }
         if (dgamma) dgamma[c] += (ag_real)sum_dy_xhat;  /* dγ = Σ dy·x̂ */
         if (dbeta) dbeta[c] += (ag_real)sum_dy;         /* dβ = Σ dy */
-        if (!dx) continue;
+        sums[c] = sum_dy, sums[C + c] = sum_dy_xhat;
+    });
+    if (!dx) return;
+    /* Synchronized: dx needs the means over the global batch (dγ, dβ stay this slice's
+     * share: the gradient sum across processes adds them up). */
+    if (a->batch_stats && a->reduce) a->reduce(sums, 2 * C, a->reduce_ctx);
+    AG_PARALLEL_FOR(c, C, (long)N * C * S > PAR_MIN, {
+        ag_real mu = a->mean[c], is = a->invstd[c];
+        double sum_dy = sums[c], sum_dy_xhat = sums[C + c];
         ag_real k = gamma[c] * is;
         /* batch statistics: dx = (1/M)·γ/σ·(M·dy − Σdy − x̂·Σ(dy·x̂));  fixed ones: γ/σ·dy */
         ag_real mean_dy = a->batch_stats ? (ag_real)(sum_dy / M) : 0;
@@ -124,35 +151,51 @@ static ag_tensor *batchnorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool 
     ag_real *running_mean = l->params.items[BN_RUNNING_MEAN].value->data;
     ag_real *running_var = l->params.items[BN_RUNNING_VAR].value->data;
     double eps = norm_eps(l), M = (double)a.N * a.S;
-    if (training && M < 2) {
-        char b[64];
-        ag_error("batchnorm", "training needs more than one value per channel to estimate a "
-                              "variance; input %s", ag_shape_str(x, b, sizeof b));
-    }
     ag_real *mean = ag_tape_alloc(t, 2 * sizeof(ag_real) * (size_t)a.C), *invstd = mean + a.C;
     const ag_real *xd = x->data;
-    AG_PARALLEL_FOR(c, a.C, (long)x->size > PAR_MIN, {
-        if (!training) {
+    if (!training) {
+        for (int c = 0; c < a.C; c++) {
             mean[c] = running_mean[c];
             invstd[c] = (ag_real)(1 / sqrt((double)running_var[c] + eps));
-            continue;
         }
-        double s1 = 0, s2 = 0; /* two passes: Σx, then Σ(x - μ)² (no cancellation) */
-        for (int i = 0; i < a.N; i++)
-            for (int s = 0; s < a.S; s++) s1 += xd[((size_t)i * a.C + c) * a.S + s];
-        double mu = s1 / M;
-        for (int i = 0; i < a.N; i++)
-            for (int s = 0; s < a.S; s++) {
-                double d = xd[((size_t)i * a.C + c) * a.S + s] - mu;
-                s2 += d * d;
-            }
-        double var = s2 / M; /* biased: what the batch is normalised with */
-        mean[c] = (ag_real)mu;
-        invstd[c] = (ag_real)(1 / sqrt(var + eps));
-        running_mean[c] = (ag_real)((1 - BN_MOMENTUM) * running_mean[c] + BN_MOMENTUM * mu);
-        running_var[c] = (ag_real)((1 - BN_MOMENTUM) * running_var[c] +
-                                   BN_MOMENTUM * var * M / (M - 1)); /* unbiased */
-    });
+    } else {
+        if (bn_reduce) a.reduce = bn_reduce, a.reduce_ctx = bn_reduce_ctx;
+        /* Two passes: Σx, then Σ(x - μ)² (no cancellation).  s1[C] carries M through the
+         * reduction, so processes with slices of different sizes weigh right. */
+        double *s1 = ag_tape_alloc(t, sizeof(double) * (size_t)(2 * a.C + 1)), *s2 = s1 + a.C + 1;
+        AG_PARALLEL_FOR(c, a.C, (long)x->size > PAR_MIN, {
+            double s = 0;
+            for (int i = 0; i < a.N; i++)
+                for (int k = 0; k < a.S; k++) s += xd[((size_t)i * a.C + c) * a.S + k];
+            s1[c] = s;
+        });
+        s1[a.C] = M;
+        if (a.reduce) a.reduce(s1, a.C + 1, a.reduce_ctx), M = s1[a.C];
+        if (M < 2) {
+            char b[64];
+            ag_error("batchnorm", "training needs more than one value per channel to estimate "
+                                  "a variance; input %s", ag_shape_str(x, b, sizeof b));
+        }
+        AG_PARALLEL_FOR(c, a.C, (long)x->size > PAR_MIN, {
+            double mu = s1[c] / M, s = 0;
+            for (int i = 0; i < a.N; i++)
+                for (int k = 0; k < a.S; k++) {
+                    double d = xd[((size_t)i * a.C + c) * a.S + k] - mu;
+                    s += d * d;
+                }
+            s2[c] = s;
+        });
+        if (a.reduce) a.reduce(s2, a.C, a.reduce_ctx);
+        for (int c = 0; c < a.C; c++) {
+            double mu = s1[c] / M, var = s2[c] / M; /* biased: what the batch is normalised with */
+            mean[c] = (ag_real)mu;
+            invstd[c] = (ag_real)(1 / sqrt(var + eps));
+            running_mean[c] = (ag_real)((1 - BN_MOMENTUM) * running_mean[c] + BN_MOMENTUM * mu);
+            running_var[c] = (ag_real)((1 - BN_MOMENTUM) * running_var[c] +
+                                       BN_MOMENTUM * var * M / (M - 1)); /* unbiased */
+        }
+    }
+    a.M = M;
     a.mean = mean;
     a.invstd = invstd;
     return ag_apply(t, &batchnorm_op,

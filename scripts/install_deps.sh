@@ -2,7 +2,7 @@
 # Installs the Debian packages henbun needs to build and test (non-interactive).
 # Already-installed packages cost nothing; without root we only report what is missing.
 set -eu
-need="build-essential clang libomp-dev zlib1g-dev libstb-dev pkg-config python3-numpy"
+need="build-essential clang libomp-dev zlib1g-dev libstb-dev pkg-config python3-numpy libopenmpi-dev openmpi-bin"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
