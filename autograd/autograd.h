@@ -147,6 +147,13 @@ int ag_dim(const ag_tensor *x, int axis); /* shape[axis]; axis may be negative *
  * in one file under autograd/.  Binary ops broadcast like NumPy (shapes aligned from the
  * right; a dimension of 1 stretches).  `axis` may be negative (counted from the end).
  */
+/* NaN rule, for every op (as in PyTorch): a NaN input gives a NaN output, never a number —
+ * no op turns a NaN into a finite value.  The ops that select one of their inputs (relu,
+ * clamp, maximum, minimum, max, max_axis, max_pool2d, and the layers built on them)
+ * select the NaN, and backward routes the gradient to it (the first NaN when there
+ * are several), so a NaN is traced to the input that held it instead of vanishing.
+ * tests/autograd/test_nan_rule.c checks each of these ops. */
+
 /* elementwise unary (ops_unary.c): y has x's shape, y_i = f(x_i) */
 ag_tensor *ag_neg(ag_tape *t, ag_tensor *x);                  /* −x */
 ag_tensor *ag_exp(ag_tape *t, ag_tensor *x);                  /* e^x */
@@ -154,7 +161,7 @@ ag_tensor *ag_log(ag_tape *t, ag_tensor *x);                  /* ln x */
 ag_tensor *ag_sqrt(ag_tape *t, ag_tensor *x);                 /* √x */
 ag_tensor *ag_square(ag_tape *t, ag_tensor *x);               /* x² */
 ag_tensor *ag_abs(ag_tape *t, ag_tensor *x);                  /* d|x|/dx := 0 at 0 */
-ag_tensor *ag_pow(ag_tape *t, ag_tensor *x, ag_real p);       /* x^p */
+ag_tensor *ag_pow(ag_tape *t, ag_tensor *x, ag_real p);       /* x^p; p = 0: gradient 0 */
 ag_tensor *ag_sigmoid(ag_tape *t, ag_tensor *x);              /* σ(x) = 1/(1 + e^-x) */
 ag_tensor *ag_tanh(ag_tape *t, ag_tensor *x);                 /* tanh x */
 ag_tensor *ag_relu(ag_tape *t, ag_tensor *x);                 /* max(x, 0) */

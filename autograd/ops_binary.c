@@ -279,8 +279,10 @@ BINARY(add,      u + v,               1,           1)
 BINARY(sub,      u - v,               1,           -1)
 BINARY(mul,      u * v,               v,           u)
 BINARY(div,      u / v,               1 / v,       -y / v)  /* ∂(u/v)/∂v = -u/v² = -y/v */
-BINARY(maximum,  u >= v ? u : v,      u >= v,      u < v)   /* ties: gradient to a */
-BINARY(minimum,  u <= v ? u : v,      u <= v,      u > v)
+/* ties: gradient to a.  NaN rule (autograd.h): a NaN operand is the result, and gets the
+ * gradient (u first when both are NaN); a NaN in v makes u >= v false, so v wins. */
+BINARY(maximum,  u >= v || u != u ? u : v,   u >= v || u != u,   !(u >= v || u != u))
+BINARY(minimum,  u <= v || u != u ? u : v,   u <= v || u != u,   !(u <= v || u != u))
 
 static ag_tensor *binary(ag_tape *t, const ag_op *op, ag_tensor *a, ag_tensor *b) {
     int shape[AG_MAX_DIMS];
