@@ -225,9 +225,9 @@ static int broadcast_shape(const char *op, const ag_tensor *a, const ag_tensor *
         int da = d <= a->ndim ? a->shape[a->ndim - d] : 1;
         int db = d <= b->ndim ? b->shape[b->ndim - d] : 1;
         if (da != db && da != 1 && db != 1) {
-            char sa[64], sb[64];
-            ag_error(op, "cannot broadcast %s with %s", ag_shape_str(a, sa, sizeof sa),
-                     ag_shape_str(b, sb, sizeof sb));
+            char sa[128], sb[128];
+            ag_error(op, "cannot broadcast %s with %s", ag_named_shape_str(a, sa, sizeof sa),
+                     ag_named_shape_str(b, sb, sizeof sb));
         }
         shape[nd - d] = da == 1 ? db : da;
     }
