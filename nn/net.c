@@ -261,7 +261,12 @@ static nn_net *net_build(const nn_spec *spec, int in_ndim, const int *in_shape, 
         memcpy(shape, l->out_shape, sizeof shape);
         char prefix[48];
         snprintf(prefix, sizeof prefix, "%d.%s", i, l->type->name);
+        int first = net->params.n;
         nn_params_extend(&net->params, prefix, &l->params);
+        /* tensors carry their full name too, for gradcheck reports and shape errors */
+        for (int k = first; k < net->params.n; k++)
+            if (!net->params.items[k].value->name)
+                net->params.items[k].value->name = net->params.items[k].name;
     }
     net->out_ndim = ndim;
     memcpy(net->out_shape, shape, sizeof shape);
