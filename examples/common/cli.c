@@ -99,7 +99,8 @@ void cli_usage(const cli_program *prog, const cli_opt *opts, void *file) {
         value_str(o, def, sizeof def);
         fprintf(f, "  %-30s %s", left, o->help);
         if (def[0]) fprintf(f, " [%s]", def);
-        cli_range r = range_of(o);
+        /* only a table's own ranges: --threads' implicit one depends on the machine */
+        cli_range r = o->range;
         if (r.flags && (o->type == CLI_INT || o->type == CLI_U64 || o->type == CLI_REAL)) {
             char want[100];
             range_str(r, want, sizeof want);

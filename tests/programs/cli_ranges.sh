@@ -72,8 +72,8 @@ accept "threads=$max" --threads "$max"
 refuse "driver: --threads: must be in [0, $max], got $((max + 1))" --threads $((max + 1))
 [ "$max" -ge 4 ] && [ "$max" -le 256 ] && ok "max threads $max in [4, 256]" || bad "max threads $max"
 
-"$d" --help >"$dir/out" 2>&1 && grep -qF "(in (0, 10])" "$dir/out" && grep -qF "(in [0, $max])" "$dir/out" &&
-    ok "--help shows the ranges" || bad "--help does not show the ranges: $(cat "$dir/out")"
+"$d" --help >"$dir/out" 2>&1 && grep -qF "(in (0, 10])" "$dir/out" && ! grep -qF "(in [0, $max])" "$dir/out" &&
+    ok "--help shows the tables' ranges (not --threads', which depends on the machine)" || bad "--help does not show the ranges: $(cat "$dir/out")"
 "$d" --version >"$dir/out" 2>&1 && grep -qE '^driver \(henbun [0-9]+\.[0-9]+\.[0-9]+.*, (float|double)\)$' "$dir/out" &&
     ok "--version: $(cat "$dir/out")" || bad "--version printed '$(cat "$dir/out")'"
 # The examples themselves answer --version (the program's own name first).
