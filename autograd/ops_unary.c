@@ -71,11 +71,13 @@ UNARY(log_,       "log",        LOG(v),                            1 / v)
 UNARY(sqrt_,      "sqrt",       SQRT(v),                           (ag_real)0.5 / out)
 UNARY(square,     "square",     v * v,                             2 * v)
 UNARY(abs_,       "abs",        FABS(v),                           (v > 0) - (v < 0))
-UNARY(pow_,       "pow",        POW(v, s->a),                      s->a * POW(v, s->a - 1))
+/* x^0 = 1 everywhere, so its derivative is 0 even at x = 0 (where 0 · 0^-1 would be NaN) */
+UNARY(pow_,       "pow",        POW(v, s->a),                      s->a == 0 ? 0 : s->a * POW(v, s->a - 1))
 UNARY(sigmoid,    "sigmoid",    v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v)),
                                                                    out * (1 - out))  /* σ' = σ(1-σ) */
 UNARY(tanh_,      "tanh",       TANH(v),                           1 - out * out)
-UNARY(relu,       "relu",       v > 0 ? v : 0,                     v > 0)
+/* NaN rule (autograd.h): relu(NaN) is NaN, and its gradient flows as for x > 0 */
+UNARY(relu,       "relu",       v > 0 || v != v ? v : 0,           v > 0 || v != v)
 UNARY(leaky_relu, "leaky_relu", v > 0 ? v : s->a * v,              v > 0 ? 1 : s->a)
 UNARY(elu,        "elu",        v > 0 ? v : s->a * (EXP(v) - 1),   v > 0 ? 1 : out + s->a)
 /* softplus(v) = log(1+e^v) = max(v,0) + log1p(e^-|v|): no overflow for large |v|. */
@@ -84,8 +86,8 @@ UNARY(softplus,   "softplus",   (v > 0 ? v : 0) + LOG1P(EXP(-FABS(v))),
 /* log σ(v) = -softplus(-v); its derivative is σ(-v) = 1 - σ(v). */
 UNARY(log_sigmoid,"log_sigmoid",(v < 0 ? v : 0) - LOG1P(EXP(-FABS(v))),
                                                        v >= 0 ? EXP(-v) / (1 + EXP(-v)) : 1 / (1 + EXP(v)))
-UNARY(clamp,      "clamp",      v < s->a ? s->a : (v > s->b ? s->b : v),
-                                                                   v >= s->a && v <= s->b)
+UNARY(clamp,      "clamp",      v < s->a ? s->a : (v > s->b ? s->b : v),   /* NaN stays */
+                                                                   !(v < s->a) && !(v > s->b))
 UNARY(scale,      "scale",      s->a * v,                          s->a)
 UNARY(add_scalar, "add_scalar", v + s->a,                          1)
 
