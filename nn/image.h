@@ -104,6 +104,8 @@ typedef struct nn_plot_opts {
     nn_legend_place legend;              /* line plots and bars: where the legend goes */
     const char *ref_name;                /* lines and bars: a dashed horizontal reference */
     double ref_y;                        /*   line at y = ref_y, named in the legend */
+    const int *styles;                   /* line plots: an nn_line_style per series; NULL:
+                                          * all solid */
 } nn_plot_opts;
 
 /* Nice tick values for an axis showing [lo, hi] (data units), about `target` of them, at
@@ -112,8 +114,8 @@ typedef struct nn_plot_opts {
  * with a tick in every decade shown and always one in the bottom quarter of the axis. */
 int nn_axis_ticks(double lo, double hi, int target, bool log10_axis, double *out, int max);
 
-/* How a line is drawn.  A reference line (a chance diagonal, a known optimum) is dashed and
- * grey and takes no colour from the data series. */
+/* How a line is drawn (nn_plot_opts.styles).  A reference line (a chance diagonal, a known
+ * optimum) is dashed and grey, drawn under the data, and takes no colour from the series. */
 typedef enum nn_line_style { NN_LINE_SOLID = 0, NN_LINE_DASHED, NN_LINE_REFERENCE } nn_line_style;
 
 /* One named line: n points (x[i], y[i]); x NULL means 1, 2, ..., n (epochs).  Non-finite
@@ -122,7 +124,6 @@ typedef struct nn_series {
     const char *name;
     const double *x, *y;
     int n;
-    nn_line_style style;    /* 0: solid, in the next palette colour */
 } nn_series;
 int nn_plot_lines_png(const char *path, const nn_series *s, int n_series,
                       const nn_plot_opts *o, nn_error *err);

@@ -319,11 +319,13 @@ static int write_and_free(nn_image *im, const char *path, nn_error *err) {
 
 static double series_x(const nn_series *s, int i) { return s->x ? s->x[i] : i + 1; }
 
+static int style_of(const nn_plot_opts *o, int k) { return o->styles ? o->styles[k] : 0; }
+
 /* The colour of each series: data series take the palette in order, references grey. */
-static nn_rgb series_color(const nn_series *s, int k) {
+static nn_rgb series_color(const nn_plot_opts *o, int k) {
     int c = 0;
-    for (int j = 0; j < k; j++) c += s[j].style != NN_LINE_REFERENCE;
-    return s[k].style == NN_LINE_REFERENCE ? REFERENCE : nn_palette(c);
+    for (int j = 0; j < k; j++) c += style_of(o, j) != NN_LINE_REFERENCE;
+    return style_of(o, k) == NN_LINE_REFERENCE ? REFERENCE : nn_palette(c);
 }
 
 static nn_image *draw_lines(const nn_series *s, int n_series, const nn_plot_opts *o,
@@ -342,9 +344,9 @@ static nn_image *draw_lines(const nn_series *s, int n_series, const nn_plot_opts
     /* References first, so data is drawn over them. */
     for (int pass = 0; pass < 2; pass++)
         for (int k = 0; k < n_series; k++) {
-            bool ref = s[k].style == NN_LINE_REFERENCE;
+            bool ref = style_of(o, k) == NN_LINE_REFERENCE;
             if (ref != (pass == 0)) continue;
-            nn_rgb c = series_color(s, k);
+            nn_rgb c = series_color(o, k);
             int px = 0, py = 0, phase = 0;
             bool have = false; /* a previous finite point to join */
             for (int i = 0; i < s[k].n; i++) {
@@ -355,7 +357,7 @@ static nn_image *draw_lines(const nn_series *s, int n_series, const nn_plot_opts
                     continue;
                 }
                 int qx = map_x(&a, x), qy = map_y(&a, y);
-                if (have && s[k].style == NN_LINE_SOLID) nn_image_line(im, px, py, qx, qy, 2, c);
+                if (have && style_of(o, k) == NN_LINE_SOLID) nn_image_line(im, px, py, qx, qy, 2, c);
                 else if (have) dashed_line(im, px, py, qx, qy, 2, c, &phase);
                 if (s[k].n <= 60 && !ref) nn_image_disc(im, qx, qy, 2, c); /* few points: mark each */
                 px = qx, py = qy, have = true;
@@ -385,7 +387,12 @@ int nn_plot_lines_png(const char *path, const nn_series *s, int n_series,
     if (!path || !s || n_series < 1)
         ag_error("nn_plot_lines_png", "need a path and at least one series");
     int n_data = 0;
-    for (int k = 0; k < n_series; k++) n_data += s[k].style != NN_LINE_REFERENCE;
+    for (int k = 0; k < n_series; k++) {
+        int st = style_of(o, k);
+        if (st < NN_LINE_SOLID || st > NN_LINE_REFERENCE)
+            ag_error("nn_plot_lines_png", "series %d has style %d (0 to 2)", k, st);
+        n_data += st != NN_LINE_REFERENCE;
+    }
     if (n_data > 10 || n_series - n_data > 4)
         ag_error("nn_plot_lines_png", "%d data series and %d reference lines (at most 10 and 4)",
                  n_data, n_series - n_data);
@@ -409,7 +416,7 @@ int nn_plot_lines_png(const char *path, const nn_series *s, int n_series,
     legend_entry e[15];
     int ne = 0;
     for (int k = 0; k < n_series; k++)
-        e[ne++] = (legend_entry){s[k].name, series_color(s, k), s[k].style ? -2 : -1};
+        e[ne++] = (legend_entry){s[k].name, series_color(o, k), style_of(o, k) ? -2 : -1};
     if (o->ref_name) e[ne++] = (legend_entry){o->ref_name, REFERENCE, -2};
     nn_image *im = NULL;
     if (o->legend != NN_LEGEND_OUTSIDE)

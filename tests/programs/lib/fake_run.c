@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
     double y[8];
     for (int i = 0; i < 8; i++) y[i] = 1.0 / (i + 1 + seed);
     snprintf(path, sizeof path, "%s/curves.png", dir);
-    if (nn_plot_lines_png(path, (nn_series[]){{"loss", NULL, y, 8, 0}}, 1,
+    if (nn_plot_lines_png(path, (nn_series[]){{"loss", NULL, y, 8}}, 1,
                           &(nn_plot_opts){.title = "made-up loss", .width = 320, .height = 220},
                           &err))
         return die(err.msg);
