@@ -8,6 +8,10 @@
 set -u
 . tests/programs/lib/common.sh
 need report
+command -v python3 >/dev/null || {
+    echo "FAIL python3 is missing: the browser test drives Chromium from a Python script (install it with: apt-get install python3)"
+    exit 1
+}
 out=build/browser
 rm -rf "$out" && mkdir -p "$out/runs"
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -fopenmp -I. \
