@@ -777,7 +777,12 @@ static void svg_lines(sb *b, const char *title, const char *xlabel, const line *
     double t[64];
     char buf[48];
     int nt = nn_axis_ticks(x0, x1, 7, false, t, 64);
-    bool integer_x = x1 - x0 >= 4;
+    bool integer_x = true; /* epochs, steps: no tick at 2.5 */
+    for (int k = 0; k < nl && integer_x; k++)
+        for (int i = 0; i < ls[k].n && integer_x; i++) {
+            double x = ls[k].x[(size_t)i * ls[k].stride];
+            integer_x = !isfinite(x) || x == floor(x);
+        }
     for (int i = 0; i < nt; i++) {
         if (integer_x && t[i] != floor(t[i])) continue;
         double px = SX(t[i]);
@@ -910,7 +915,8 @@ static const char *CSS =
     ".pics{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}"
     ".pics figure{max-width:100%}.pics img{display:block;max-width:100%;height:auto;"
     "image-rendering:pixelated}.pics code{color:#666;font-size:12px}"
-    ".side{display:flex;gap:10px;overflow-x:auto;align-items:flex-start}";
+    ".side{display:flex;flex-wrap:nowrap;gap:10px;align-items:flex-start}"
+    ".side figure{flex:1 1 0;min-width:0}";
 
 static void page_head(sb *b, const char *title, int refresh) {
     sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
@@ -1166,7 +1172,7 @@ int report_write_compare(const char *page, const char *const *dirs, int n, nn_er
     for (int i = 0; i < n; i++) {
         const char *prog = jstr(&r[i].run, "program"), *st = jstr(&r[i].run, "status"),
                    *cmd = jstr(&r[i].run, "command");
-        sb_printf(&b, "<tr class=\"run\"><td><i style=\"display:inline-block;width:12px;"
+        sb_printf(&b, "<tr class=\"run\"><td style=\"white-space:nowrap\"><i style=\"display:inline-block;width:12px;"
                   "height:12px;background:%s\"></i> %d</td><td><a href=\"", COLORS[i % 10], i + 1);
         sb_url(&b, rel[i]);
         sb_puts(&b, "index.html\">");
@@ -1214,7 +1220,14 @@ int report_write_compare(const char *page, const char *const *dirs, int n, nn_er
                 "settings that differ between the runs.</p>\n<table><tr><th>setting</th>");
     for (int i = 0; i < n; i++) sb_puts(&b, "<th>"), sb_html(&b, r[i].label), sb_puts(&b, "</th>");
     sb_puts(&b, "</tr>\n");
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) { /* the shared settings: folded away, one click to see */
+            sb_puts(&b, "</table>\n<details><summary>the settings the runs share</summary>"
+                        "<table><tr><th>setting</th>");
+            for (int i = 0; i < n; i++)
+                sb_puts(&b, "<th>"), sb_html(&b, r[i].label), sb_puts(&b, "</th>");
+            sb_puts(&b, "</tr>\n");
+        }
         for (int i = 0; i < n; i++) {
             const jv *s = jget(&r[i].run, "settings");
             for (int k = 0; s && s->t == J_OBJ && k < s->n; k++) {
@@ -1243,7 +1256,8 @@ int report_write_compare(const char *page, const char *const *dirs, int n, nn_er
                 sb_puts(&b, "</tr>\n");
             }
         }
-    sb_puts(&b, "</table>\n");
+    }
+    sb_puts(&b, "</table></details>\n");
 
     /* Curves: each log column (by name, in any run) with one line per run that has it. */
     sb_puts(&b, "<h2 id=\"curves\">Curves</h2>\n<div class=\"charts\">\n");

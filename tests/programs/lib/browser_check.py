@@ -6,6 +6,7 @@ to SHOTS.  Python's standard library only: Chromium is driven through its DevToo
 protocol over a WebSocket, whose client side (a few dozen lines) is written out below.
 
 usage: browser_check.py SHOTS RUN_DIR COMPARE_PAGE RUN_NAMES FAKE_RUN REPORT
+       browser_check.py --shot PAGE.html OUT.png [WIDTH [HEIGHT]]   (a screenshot, no checks)
   RUN_DIR      a run folder whose run.json says "running" and whose page reloads every 2 s
   RUN_NAMES    the runs the compare page must list, comma-separated
   FAKE_RUN     tests/programs/lib/fake_run built (appends an epoch: FAKE_RUN --append DIR)
@@ -120,6 +121,7 @@ class Browser:
         page = next(t for t in targets if t["type"] == "page")
         self.ws = WebSocket(page["webSocketDebuggerUrl"])
         self.next_id = 0
+        self.width, self.max_height = 1280, 6000
         self.events = []
         for domain in ("Page", "Runtime", "Log"):
             self.call(domain + ".enable")
@@ -201,9 +203,9 @@ class Browser:
     def screenshot(self, path):
         m = self.call("Page.getLayoutMetrics")
         size = m.get("cssContentSize") or m["contentSize"]
-        height = min(int(size["height"]) + 1, 6000)
+        height = min(int(size["height"]) + 1, self.max_height)
         shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})
+                         clip={"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1})
         with open(path, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
 
@@ -240,6 +242,24 @@ def page_checks(b, name, url, shot, want_images):
 
 
 def main():
+    if len(sys.argv) in (4, 5, 6) and sys.argv[1] == "--shot":
+        binary = find_chromium()
+        if not binary:
+            sys.exit("Chromium is missing: apt-get install chromium")
+        b = Browser(binary)
+        try:
+            if len(sys.argv) == 6:
+                b.max_height = int(sys.argv[5])
+            if len(sys.argv) >= 5:
+                b.width = int(sys.argv[4])
+                b.call("Emulation.setDeviceMetricsOverride", width=b.width, height=900,
+                       deviceScaleFactor=1, mobile=False)
+            b.open("file://" + urllib.parse.quote(os.path.abspath(sys.argv[2])))
+            b.js(IMAGES)
+            b.screenshot(sys.argv[3])
+        finally:
+            b.close()
+        return 0
     if len(sys.argv) != 7:
         sys.exit(__doc__)
     shots, run_dir, compare, names, fake_run, report = sys.argv[1:]
