@@ -638,6 +638,10 @@ static int list_pngs(const char *dir, char ***out) {
     for (struct dirent *e; (e = readdir(d));) {
         size_t len = strlen(e->d_name);
         if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 4, ".png")) continue;
+        char path[4096];
+        struct stat st;
+        join(path, sizeof path, dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue; /* a folder named x.png */
         *out = realloc(*out, sizeof **out * (size_t)(n + 1));
         if (!*out || !((*out)[n] = strdup(e->d_name))) ag_error("report", "out of memory");
         n++;
