@@ -49,15 +49,20 @@ static void sb_puts(sb *b, const char *s) {
 __attribute__((format(printf, 2, 3)))
 #endif
 static void sb_printf(sb *b, const char *fmt, ...) {
+    char small[256];
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
+    int k = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (k < 0) return;
     sb_grow(b, (size_t)k);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, (size_t)k + 1, fmt, ap);
-    va_end(ap);
+    if ((size_t)k < sizeof small) {
+        memcpy(b->s + b->n, small, (size_t)k + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->n, (size_t)k + 1, fmt, ap);
+        va_end(ap);
+    }
     b->n += (size_t)k;
 }
 
@@ -647,7 +652,7 @@ static int list_pngs(const char *dir, char ***out) {
         n++;
     }
     closedir(d);
-    qsort(*out, (size_t)n, sizeof **out, cmp_str);
+    if (n > 1) qsort(*out, (size_t)n, sizeof **out, cmp_str);
     return n;
 }
 
@@ -733,8 +738,12 @@ typedef struct line {
 
 enum { CW = 460, CH = 270, ML = 62, MR = 14, MT = 12, MB = 40 };
 
+/* Short tick labels: 20k for 20000 and 1.5M for 1500000, so that step counts fit. */
 static void tick_text(char *buf, size_t n, double v) {
-    snprintf(buf, n, "%.4g", fabs(v) < 1e-12 ? 0 : v);
+    double a = fabs(v);
+    if (a >= 1e6 && fmod(a, 1e5) == 0) snprintf(buf, n, "%gM", v / 1e6);
+    else if (a >= 1e4 && fmod(a, 100) == 0) snprintf(buf, n, "%gk", v / 1e3);
+    else snprintf(buf, n, "%.4g", a < 1e-12 ? 0 : v);
 }
 
 /* One chart: lines over a shared x axis, a log y axis when asked; legend above it in HTML
@@ -780,7 +789,7 @@ static void svg_lines(sb *b, const char *title, const char *xlabel, const line *
               MT, pw, ph);
     double t[64];
     char buf[48];
-    int nt = nn_axis_ticks(x0, x1, 7, false, t, 64);
+    int nt = nn_axis_ticks(x0, x1, 6, false, t, 64);
     bool integer_x = true; /* epochs, steps: no tick at 2.5 */
     for (int k = 0; k < nl && integer_x; k++)
         for (int i = 0; i < ls[k].n && integer_x; i++) {
@@ -948,7 +957,9 @@ static void img_tag(sb *b, const char *prefix, const char *dir, const char *f, c
 
 /* A table of figures: scalars as rows; lists get a bar chart each, after the table. */
 static void figures(sb *b, const jv *o) {
-    sb_puts(b, "<table><tr><th>figure</th><th>value</th></tr>\n");
+    int scalars = 0;
+    for (int k = 0; k < o->n; k++) scalars += o->items[k].t != J_ARR;
+    if (scalars) sb_puts(b, "<table><tr><th>figure</th><th>value</th></tr>\n");
     for (int k = 0; k < o->n; k++) {
         if (o->items[k].t == J_ARR) continue;
         sb_puts(b, "<tr><td>");
@@ -957,7 +968,7 @@ static void figures(sb *b, const jv *o) {
         jtext(b, &o->items[k]);
         sb_puts(b, "</td></tr>\n");
     }
-    sb_puts(b, "</table>\n");
+    if (scalars) sb_puts(b, "</table>\n");
     bool any = false;
     for (int k = 0; k < o->n; k++)
         if (o->items[k].t == J_ARR && o->items[k].n > 0) {
@@ -969,26 +980,45 @@ static void figures(sb *b, const jv *o) {
 }
 
 /* The log's charts: one per group of columns. */
+/* The log's charts: one per group of columns.  A log of several runs (a `run` column, as
+ * gan2d's repeated runs) gets one line per run and column, named "modes, run 2". */
 static void log_charts(sb *b, const csv *c) {
-    int xcol = csv_xcol(c);
+    int xcol = csv_xcol(c), rcol = csv_col(c, "run");
     bool used[256] = {false};
     if (c->ncol > 256 || xcol < 0) return;
+    /* The rows of each run: contiguous segments of one `run` value (at most 10). */
+    int seg_start[11] = {0}, nseg = 1;
+    for (int i = 1; rcol >= 0 && i < c->nrow && nseg <= 10; i++)
+        if (c->v[(size_t)i * c->ncol + rcol] != c->v[(size_t)(i - 1) * c->ncol + rcol])
+            seg_start[nseg++] = i;
+    if (nseg > 10) nseg = 1; /* too many runs to tell apart: one line, broken where x falls */
+    seg_start[nseg] = c->nrow;
+    static char names[10][96];
     sb_puts(b, "<div class=\"charts\">\n");
     for (int k = 0; k < c->ncol; k++) {
         if (used[k] || skip_col(c, k, xcol)) continue;
         char key[128], other[128];
         group_key(c->names[k], key, sizeof key);
         line ls[10];
-        int nl = 0;
-        for (int j = k; j < c->ncol && nl < 10; j++) {
+        int nl = 0, ncols = 0;
+        for (int j = k; j < c->ncol && nl + nseg <= 10; j++) {
             if (used[j] || skip_col(c, j, xcol)) continue;
             group_key(c->names[j], other, sizeof other);
             if (strcmp(key, other)) continue;
-            used[j] = true;
-            ls[nl] = (line){c->names[j], c->v + xcol, c->v + j, c->nrow, c->ncol, nl};
-            nl++;
+            used[j] = true, ncols++;
+            for (int g = 0; g < nseg; g++, nl++) {
+                size_t off = (size_t)seg_start[g] * c->ncol;
+                const char *name = c->names[j];
+                if (nseg > 1) {
+                    snprintf(names[nl], sizeof names[nl], "%s, run %g", c->names[j],
+                             c->v[off + rcol]);
+                    name = names[nl];
+                }
+                ls[nl] = (line){name, c->v + off + xcol, c->v + off + j,
+                                seg_start[g + 1] - seg_start[g], c->ncol, nl};
+            }
         }
-        svg_lines(b, nl > 1 ? key : c->names[k], c->names[xcol], ls, nl, wants_log(ls, nl));
+        svg_lines(b, ncols > 1 ? key : c->names[k], c->names[xcol], ls, nl, wants_log(ls, nl));
     }
     sb_puts(b, "</div>\n");
 }

@@ -7,7 +7,7 @@ protocol over a WebSocket, whose client side (a few dozen lines) is written out 
 
 usage: browser_check.py SHOTS RUN_DIR COMPARE_PAGE RUN_NAMES FAKE_RUN REPORT
        browser_check.py --shot PAGE.html OUT.png [WIDTH [HEIGHT]]   (a screenshot, no checks)
-  RUN_DIR      a run folder whose run.json says "running" and whose page reloads every 2 s
+  RUN_DIR      a run folder whose run.json says "running" and whose page reloads every 3 s
   RUN_NAMES    the runs the compare page must list, comma-separated
   FAKE_RUN     tests/programs/lib/fake_run built (appends an epoch: FAKE_RUN --append DIR)
   REPORT       build/report (rewrites the page)
@@ -220,25 +220,44 @@ def check(what, good, detail=""):
         failed = 1
 
 
-# Every <img> finished loading with pixels (a broken link has naturalWidth 0).
-IMAGES = """(async () => {
+# One look at the page, in one evaluation (a self-reloading page could otherwise change
+# between two questions): every <img> once it has loaded or failed (a broken link has
+# naturalWidth 0), the charts, the rows of the log, whether the page reloads itself.
+LOOK = """(async () => {
   const imgs = Array.from(document.images);
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
-  return imgs.map(i => [decodeURIComponent(i.getAttribute('src')), i.naturalWidth > 0]);
+  return {images: imgs.map(i => [decodeURIComponent(i.getAttribute('src')), i.naturalWidth > 0]),
+          svgs: document.querySelectorAll('svg').length,
+          rows: document.body.dataset.rows,
+          refresh: !!document.querySelector('meta[http-equiv=refresh]')};
 })()"""
+
+
+def look_at(b):
+    """LOOK, again if a reload replaced the document while it ran."""
+    for attempt in range(3):
+        try:
+            return b.js(LOOK)
+        except IOError:
+            if attempt == 2:
+                raise
+            b.wait_event("Page.loadEventFired", 5)
 
 
 def page_checks(b, name, url, shot, want_images):
     b.open(url)
+    look = look_at(b)
     errs = b.errors()
     check(f"{name}: loads with no console errors", not errs, "; ".join(errs))
-    imgs = b.js(IMAGES)
+    imgs = look["images"]
     broken = [src for src, ok in imgs if not ok]
     check(f"{name}: every image resolves ({len(imgs)} images)", imgs and not broken,
           "broken: " + ", ".join(broken) if broken else "no images")
-    check(f"{name}: {want_images} images", len(imgs) == want_images, f"found {len(imgs)}")
+    if want_images is not None:
+        check(f"{name}: {want_images} images", len(imgs) == want_images, f"found {len(imgs)}")
     b.screenshot(shot)
     print(f"     screenshot {shot}")
+    return look
 
 
 def main():
@@ -255,7 +274,7 @@ def main():
                 b.call("Emulation.setDeviceMetricsOverride", width=b.width, height=900,
                        deviceScaleFactor=1, mobile=False)
             b.open("file://" + urllib.parse.quote(os.path.abspath(sys.argv[2])))
-            b.js(IMAGES)
+            b.js(LOOK)
             b.screenshot(sys.argv[3])
         finally:
             b.close()
@@ -273,20 +292,23 @@ def main():
     pngs = len([f for f in os.listdir(run_dir) if f.endswith(".png")])
     b = Browser(binary)
     try:
-        page_checks(b, "run page", run_url, os.path.join(shots, "run_page.png"), pngs)
-        charts = b.js("document.querySelectorAll('svg').length")
-        check("run page: draws the log's charts and the bar charts", charts >= 5, f"{charts} svg")
-        rows = b.js("document.body.dataset.rows")
-        refresh = b.js("!!document.querySelector('meta[http-equiv=refresh]')")
-        check("run page: a running run's page reloads itself", refresh, "no meta refresh")
+        look = page_checks(b, "run page", run_url, os.path.join(shots, "run_page.png"), pngs)
+        check("run page: draws the log's charts and the bar charts", look["svgs"] >= 5,
+              f"{look['svgs']} svg")
+        rows = look["rows"]
+        check("run page: a running run's page reloads itself", look["refresh"], "no meta refresh")
 
         # A new epoch: one more row in log.csv, the page written again; the open page must
         # reload by itself and show it.
         subprocess.run([fake_run, "--append", run_dir], check=True)
-        subprocess.run([report, "--refresh", "2", run_dir], check=True, stdout=subprocess.DEVNULL)
-        b.events = [e for e in b.events if e["method"] != "Page.loadEventFired"]
-        reloaded = b.wait_event("Page.loadEventFired", 15)
-        after = b.js("document.body.dataset.rows") if reloaded else rows
+        subprocess.run([report, "--refresh", "3", run_dir], check=True, stdout=subprocess.DEVNULL)
+        # A reload already under way may still show the old rows: wait for one that shows
+        # the new epoch, up to 15 s.
+        after, reloaded, deadline = rows, False, time.time() + 15
+        while time.time() < deadline and int(after) != int(rows) + 1:
+            if not b.wait_event("Page.loadEventFired", max(0.1, deadline - time.time())):
+                break
+            reloaded, after = True, look_at(b)["rows"]
         check("run page: the live refresh picks up a new epoch",
               reloaded and int(after) == int(rows) + 1,
               f"rows {rows} -> {after}" + ("" if reloaded else " (no reload within 15 s)"))
@@ -299,17 +321,18 @@ def main():
         meta["status"] = "done"
         json.dump(meta, open(meta_path, "w"), indent=2)
         subprocess.run([report, run_dir], check=True, stdout=subprocess.DEVNULL)
-        reloaded = b.wait_event("Page.loadEventFired", 15)
-        still = b.js("!!document.querySelector('meta[http-equiv=refresh]')")
+        still, reloaded, deadline = True, False, time.time() + 15
+        while time.time() < deadline and still:
+            if not b.wait_event("Page.loadEventFired", max(0.1, deadline - time.time())):
+                break
+            reloaded, still = True, look_at(b)["refresh"]
         check("run page: the final page stops reloading", reloaded and not still,
               "no reload within 15 s" if not reloaded else "the meta refresh is still there")
         b.screenshot(os.path.join(shots, "run_page_done.png"))
 
         want = names.split(",")
         cmp_url = "file://" + urllib.parse.quote(compare)
-        b.open(cmp_url)
-        n_imgs = b.js("document.images.length")
-        page_checks(b, "compare page", cmp_url, os.path.join(shots, "compare_page.png"), n_imgs)
+        page_checks(b, "compare page", cmp_url, os.path.join(shots, "compare_page.png"), None)
         listed = b.js("Array.from(document.querySelectorAll('#runlist tr.run td:nth-child(2)'))"
                       ".map(td => td.textContent.trim())")
         check(f"compare page lists every run ({len(want)})", sorted(listed) == sorted(want),
