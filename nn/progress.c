@@ -68,7 +68,11 @@ nn_progress *nn_progress_new(const nn_progress_opts *o) {
     }
     p->run_total = o->run_total > 0 ? o->run_total : 0;
     p->run_start = -1;
-    p->plain_every = o->plain_seconds < 0 ? 0 : o->plain_seconds > 0 ? o->plain_seconds : 10;
+    /* Plain lines by default only where a bar was wanted but cannot be drawn (AUTO on a
+     * pipe or a file); PLAIN (a program's --quiet) stays quiet unless asked. */
+    p->plain_every = o->plain_seconds < 0   ? 0
+                     : o->plain_seconds > 0 ? o->plain_seconds
+                     : o->mode == NN_PROGRESS_AUTO && !p->tty ? 10 : 0;
     return p;
 }
 

@@ -17,9 +17,10 @@
  * On a terminal the bar is one line redrawn in place (at most 10 times a second) with the
  * examples done, the rate, the time left in the epoch and, given opts.run_total, in the
  * whole run, and the running means of the named values.  When the output is not a terminal
- * (a log file, a pipe, CI) a plain line with the same figures is printed every
- * opts.plain_seconds (10 s by default), so the log of a long run shows life; a short epoch
- * prints none, and at its end one line only if asked (opts.summary).
+ * (a log file, a pipe, CI) in AUTO mode, a plain line with the same figures is printed
+ * every opts.plain_seconds (10 s by default), so the log of a long run shows life; a short
+ * epoch prints none, and at its end one line only if asked (opts.summary).  PLAIN mode
+ * prints no plain lines unless opts.plain_seconds asks for them.
  *
  * The figures are formatted one way everywhere: each value has a printf format and a scale
  * (opts.formats, opts.scales: "%.2f%%" and 100 show 0.9716 as 97.16%), and the caller's
@@ -55,8 +56,8 @@ typedef struct nn_progress_opts {
     double scales[NN_PROGRESS_MAX_VALUES];       /* shown = value * scale; 0: 1 */
     long run_total;             /* examples in the whole run (all epochs): the ETA then also
                                  * covers the run; 0: the epoch's only */
-    double plain_seconds;       /* not a terminal: a line every this many seconds; 0: 10,
-                                 * negative: never */
+    double plain_seconds;       /* not a terminal: a line every this many seconds; 0: 10 s
+                                 * in AUTO mode, none in PLAIN (--quiet); negative: never */
 } nn_progress_opts;
 
 typedef struct nn_progress nn_progress;
