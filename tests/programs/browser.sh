@@ -21,7 +21,7 @@ ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -fopenmp -I. 
     "$dir/fake_run" "$out/runs/beta2" 8 2 done &&
     "$dir/fake_run" "$out/runs/seed3" 6 3 done || { echo "cannot make the run folders"; exit 1; }
 for r in beta1 beta2 seed3; do
-    build/report --refresh 3 "$out/runs/$r" >/dev/null || { echo "report $r failed"; exit 1; }
+    build/report --refresh 4 "$out/runs/$r" >/dev/null || { echo "report $r failed"; exit 1; }
 done
 build/report --compare "$out/runs/beta1" "$out/runs/beta2" "$out/runs/seed3" \
     -o "$out/compare.html" >/dev/null || { echo "report --compare failed"; exit 1; }

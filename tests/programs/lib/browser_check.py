@@ -7,13 +7,13 @@ protocol over a WebSocket, whose client side (a few dozen lines) is written out 
 
 usage: browser_check.py SHOTS RUN_DIR COMPARE_PAGE RUN_NAMES FAKE_RUN REPORT
        browser_check.py --shot PAGE.html OUT.png [WIDTH [HEIGHT]]   (a screenshot, no checks)
-  RUN_DIR      a run folder whose run.json says "running" and whose page reloads every 3 s
+  RUN_DIR      a run folder whose run.json says "running" and whose page reloads every 4 s
   RUN_NAMES    the runs the compare page must list, comma-separated
   FAKE_RUN     tests/programs/lib/fake_run built (appends an epoch: FAKE_RUN --append DIR)
   REPORT       build/report (rewrites the page)
 Exit status 0 when every check passed; each check prints "ok ..." or "FAIL ...".
 """
-import base64, json, os, shutil, socket, struct, subprocess, sys, tempfile, time
+import base64, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 import urllib.parse, urllib.request
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -140,11 +140,17 @@ class Browser:
             self.proc.wait()
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    def call(self, method, **params):
+    def call(self, method, timeout=60, **params):
+        """The answer to one command; IOError if none comes within timeout seconds (events
+        keep arriving while a page reloads itself, so the socket's own timeout is not
+        enough)."""
         self.next_id += 1
         mine = self.next_id
         self.ws.send(json.dumps({"id": mine, "method": method, "params": params}))
+        deadline = time.time() + timeout
         while True:
+            if time.time() > deadline:
+                raise IOError(f"{method}: no answer from Chromium within {timeout} s")
             msg = json.loads(self.ws.recv())
             if msg.get("id") == mine:
                 if "error" in msg:
@@ -195,7 +201,7 @@ class Browser:
             raise IOError(f"{url} did not finish loading within 30 s")
 
     def js(self, expr):
-        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+        r = self.call("Runtime.evaluate", timeout=20, expression=expr, returnByValue=True)
         if "exceptionDetails" in r:
             raise IOError(f"{expr}: {r['exceptionDetails'].get('text')}")
         return r["result"].get("value")
@@ -221,12 +227,12 @@ def check(what, good, detail=""):
 
 
 # One look at the page, in one evaluation (a self-reloading page could otherwise change
-# between two questions): every <img> once it has loaded or failed (a broken link has
-# naturalWidth 0), the charts, the rows of the log, whether the page reloads itself.
-LOOK = """(async () => {
+# between two questions), taken after its load event, which waits for every image to load
+# or fail (a broken link has naturalWidth 0): the images, the charts, the rows of the log,
+# whether the page reloads itself.  Nothing is awaited: a reload cannot leave it hanging.
+LOOK = """(() => {
   const imgs = Array.from(document.images);
-  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
-  return {images: imgs.map(i => [decodeURIComponent(i.getAttribute('src')), i.naturalWidth > 0]),
+  return {images: imgs.map(i => [decodeURIComponent(i.getAttribute('src')), i.complete && i.naturalWidth > 0]),
           svgs: document.querySelectorAll('svg').length,
           rows: document.body.dataset.rows,
           refresh: !!document.querySelector('meta[http-equiv=refresh]')};
@@ -287,6 +293,10 @@ def main():
         print("FAIL Chromium is missing: the browser test needs the Debian package `chromium` "
               "(install it with: apt-get install chromium, or sh scripts/install_deps.sh as root)")
         return 1
+    def too_long(signum, frame):
+        raise IOError("the browser test took more than 240 s: Chromium stopped answering?")
+    signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(240)  # a watchdog: a hung browser fails the test instead of make test
     run_dir, compare = os.path.abspath(run_dir), os.path.abspath(compare)
     run_url = "file://" + urllib.parse.quote(os.path.join(run_dir, "index.html"))
     pngs = len([f for f in os.listdir(run_dir) if f.endswith(".png")])
@@ -301,7 +311,7 @@ def main():
         # A new epoch: one more row in log.csv, the page written again; the open page must
         # reload by itself and show it.
         subprocess.run([fake_run, "--append", run_dir], check=True)
-        subprocess.run([report, "--refresh", "3", run_dir], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([report, "--refresh", "4", run_dir], check=True, stdout=subprocess.DEVNULL)
         # A reload already under way may still show the old rows: wait for one that shows
         # the new epoch, up to 15 s.
         after, reloaded, deadline = rows, False, time.time() + 15
@@ -337,10 +347,7 @@ def main():
                       ".map(td => td.textContent.trim())")
         check(f"compare page lists every run ({len(want)})", sorted(listed) == sorted(want),
               f"listed {listed}, expected {want}")
-        links = b.js("""(async () => {
-          const hrefs = Array.from(document.querySelectorAll('#runlist a')).map(a => a.href);
-          return hrefs;
-        })()""")
+        links = b.js("Array.from(document.querySelectorAll('#runlist a')).map(a => a.href)")
         missing = [h for h in links
                    if not os.path.exists(urllib.parse.unquote(urllib.parse.urlparse(h).path))]
         check("compare page: every run's link leads to its page", links and not missing,
