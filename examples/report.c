@@ -4,6 +4,7 @@
  * elsewhere, a run still training elsewhere, or a sweep to compare.  See
  * examples/common/report.h for what a run folder holds.
  */
+#include "examples/common/cli.h"
 #include "examples/common/report.h"
 
 #include <stdbool.h>
@@ -41,6 +42,10 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(USAGE, stdout);
+            free(dirs);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            cli_version("report");
             free(dirs);
             return 0;
         } else if (!strcmp(a, "--compare")) {

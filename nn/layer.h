@@ -193,9 +193,9 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
 #define NN_EXP                  {.type = &nn_exp_type}           /* exp */
 #else
 /* C++17 has no designated initialisers: the same entries, every field in order
- * (type, n, k, s, p, op, f, ndim, shape, init, init_std). */
+ * (type, n, k, s, p, op, f, ndim, shape, init, init_std, text, text_len). */
 #define NN_SPEC_CXX_(type_, n_, k_, s_, p_, op_, f_) \
-    {(type_), (n_), (k_), (s_), (p_), (op_), (f_), 0, {0, 0, 0}, NN_INIT_AUTO, 0.0}
+    {(type_), (n_), (k_), (s_), (p_), (op_), (f_), 0, {0, 0, 0}, NN_INIT_AUTO, 0.0, nullptr, 0}
 #define NN_END                  {}
 #define NN_LINEAR(units)        NN_SPEC_CXX_(&nn_linear_type, (units), 0, 0, 0, 0, 0.0)
 #define NN_CONV(f, k_, s_, p_)  NN_SPEC_CXX_(&nn_conv_type, (f), (k_), (s_), (p_), 0, 0.0)
@@ -208,7 +208,7 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
 #define NN_FLATTEN              NN_SPEC_CXX_(&nn_flatten_type, 0, 0, 0, 0, 0, 0.0)
 #define NN_RESHAPE(...)         {&nn_reshape_type, 0, 0, 0, 0, 0, 0.0, \
                                  (int)std::initializer_list<int>{__VA_ARGS__}.size(), \
-                                 {__VA_ARGS__}, NN_INIT_AUTO, 0.0}
+                                 {__VA_ARGS__}, NN_INIT_AUTO, 0.0, nullptr, 0}
 #define NN_RELU                 NN_SPEC_CXX_(&nn_relu_type, 0, 0, 0, 0, 0, 0.0)
 #define NN_LEAKY_RELU(a)        NN_SPEC_CXX_(&nn_leaky_relu_type, 0, 0, 0, 0, 0, (a))
 #define NN_ELU(a)               NN_SPEC_CXX_(&nn_elu_type, 0, 0, 0, 0, 0, (a))

@@ -192,6 +192,11 @@ bad:
     return -1;
 }
 
+void cli_version(const char *name) {
+    printf("%s (henbun %s, %s)\n", name, HENBUN_VERSION_STRING,
+           sizeof(ag_real) == sizeof(double) ? "double" : "float");
+}
+
 int cli_parse(int argc, char **argv, const cli_program *prog, cli_opt *opts) {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -200,8 +205,7 @@ int cli_parse(int argc, char **argv, const cli_program *prog, cli_opt *opts) {
             return 1;
         }
         if (!strcmp(arg, "--version")) {
-            printf("%s (henbun %s, %s)\n", prog->name, HENBUN_VERSION_STRING,
-                   sizeof(ag_real) == sizeof(double) ? "double" : "float");
+            cli_version(prog->name);
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0) {

@@ -102,6 +102,8 @@ typedef struct cli_program {
 int cli_parse(int argc, char **argv, const cli_program *prog, cli_opt *opts);
 /* Prints the usage text (what --help shows). */
 void cli_usage(const cli_program *prog, const cli_opt *opts, void *file);
+/* Prints "<name> (henbun VERSION, float|double)": what --version shows. */
+void cli_version(const char *name);
 /* The largest --threads accepted: 4 x the online cores, at least 4, at most 256. */
 int cli_max_threads(void);
 

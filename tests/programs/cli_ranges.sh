@@ -14,7 +14,8 @@ ok() { printf 'ok   %s\n' "$*"; }
 bad() { printf 'FAIL %s\n' "$*"; failed=1; }
 
 cc=${CC:-cc}
-src="tests/programs/lib/cli_driver.c examples/common/cli.c"
+# autograd/version.c: the headers refer to the precision tag it defines (a link-time check).
+src="tests/programs/lib/cli_driver.c examples/common/cli.c autograd/version.c"
 flags="-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -I. -g"
 $cc $flags -fsanitize=address,undefined -fno-sanitize-recover=all -o "$dir/driver" $src -lm 2>/dev/null ||
     $cc $flags -o "$dir/driver" $src -lm || { echo "cannot build the driver"; exit 1; }
