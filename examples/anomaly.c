@@ -234,6 +234,21 @@ static const char *ckpt_path(char *buf, size_t n, const config *c, int cls) {
     return run_path(buf, n, c->out, name);
 }
 
+/* The VAE of held-out class cls (spec text in enc, dec). */
+static const vae_config *model(const config *c, const nn_dataset *d, int cls, char *enc,
+                               char *dec) {
+    static vae_config vc;
+    vc = (vae_config){
+        .x_ndim = 3, .x_shape = {d->shape[0], d->shape[1], d->shape[2]}, .z_dim = c->latent,
+        .encoder_text = spec_text(c->encoder, true, c->latent, enc, 512),
+        .decoder_text = spec_text(c->decoder, false, c->latent, dec, 512),
+        .likelihood = !strcmp(c->likelihood, "bernoulli") ? VAE_BERNOULLI
+                      : !strcmp(c->likelihood, "gaussian") ? VAE_GAUSSIAN
+                                                          : VAE_GAUSSIAN_LEARNED,
+        .sigma = c->sigma, .seed = run_seed(c->seed, 2, (uint64_t)cls)};
+    return &vc;
+}
+
 /* Trains a VAE on `normal` (from its checkpoint, with --resume, when there is one; a
  * checkpoint is saved after every epoch and when a signal stops the training) and scores
  * every image of `test`.  Returns 0, 1 on a non-finite loss or a checkpoint that cannot
@@ -243,15 +258,7 @@ static int run_one(const config *c, int cls, const nn_dataset *normal, const nn_
     double t0 = run_seconds();
     char enc[512], dec[512];
     nn_error err;
-    vae *m = vae_new(&(vae_config){
-        .x_ndim = 3, .x_shape = {normal->shape[0], normal->shape[1], normal->shape[2]},
-        .z_dim = c->latent,
-        .encoder_text = spec_text(c->encoder, true, c->latent, enc, sizeof enc),
-        .decoder_text = spec_text(c->decoder, false, c->latent, dec, sizeof dec),
-        .likelihood = !strcmp(c->likelihood, "bernoulli") ? VAE_BERNOULLI
-                      : !strcmp(c->likelihood, "gaussian") ? VAE_GAUSSIAN
-                                                          : VAE_GAUSSIAN_LEARNED,
-        .sigma = c->sigma, .seed = run_seed(c->seed, 2, (uint64_t)cls)}, &err);
+    vae *m = vae_new(model(c, normal, cls, enc, dec), &err);
     if (!m) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
@@ -565,6 +572,34 @@ int main(int argc, char **argv) {
         nn_dataset_free(test);
         return 1;
     }
+    /* Every held-out class must leave images to train on and test images on both sides,
+     * and the model must build, before --out is made or anything is trained. */
+    for (int r = 0; r < n_runs; r++) {
+        int n_normal = 0, n_anom = 0;
+        for (int i = 0; i < train->n; i++) n_normal += train->y[i] != classes[r];
+        for (int i = 0; i < test->n; i++) n_anom += test->y[i] == classes[r];
+        if (c.train_n > 0 && c.train_n < n_normal) n_normal = c.train_n;
+        const char *why = n_normal == 0 ? "no training images outside class %d to train on"
+                          : n_anom == 0 ? "no test images of class %d"
+                          : n_anom == test->n ? "only test images of class %d" : NULL;
+        if (why) {
+            fprintf(stderr, PROG ": %s/%s: ", c.data_dir, c.dataset);
+            fprintf(stderr, why, classes[r]);
+            fprintf(stderr, "\n");
+            nn_dataset_free(train);
+            nn_dataset_free(test);
+            return 1;
+        }
+    }
+    char enc[512], dec[512];
+    vae *probe = vae_new(model(&c, train, classes[0], enc, dec), &err);
+    if (!probe) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        nn_dataset_free(train);
+        nn_dataset_free(test);
+        return 2;
+    }
+    vae_free(probe);
     if (run_mkdir(c.out, &err)) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         nn_dataset_free(train);

@@ -348,11 +348,6 @@ int main(int argc, char **argv) {
     int threads = run_threads(c.threads);
     if (c.fp_trap && run_fp_trap(PROG)) return 2;
     nn_error err;
-    if (run_mkdir(c.out, &err)) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        return 1;
-    }
-
     char enc[1024], dec[1024];
     bz_config bc = {.z_dim = c.latent,
                     .encoder_text = c.encoder ? c.encoder
@@ -418,6 +413,13 @@ int main(int argc, char **argv) {
             return 1;
         }
         char why[512];
+        const char *who = settings_value(meta.text, "program");
+        if (!who || strncmp(who, PROG "\n", strlen(PROG) + 1)) {
+            fprintf(stderr, PROG ": %s is not a checkpoint of " PROG " (program=%.*s)\n",
+                    ckpt_in, who ? (int)strcspn(who, "\n") : 1, who ? who : "?");
+            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
+            return 1;
+        }
         if (run_settings_differ(meta.text, expect, why, sizeof why)) {
             fprintf(stderr, PROG ": %s holds another %s (give the flags it was made with): "
                             "%s\n", ckpt_in, c.load ? "sampler" : "training", why);
@@ -442,6 +444,11 @@ int main(int argc, char **argv) {
         }
     }
 
+    if (run_mkdir(c.out, &err)) { /* only now: every flag and checkpoint is known good */
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
+        return 1;
+    }
     char path[4096], ckpt[4096], log_path[4096];
     run_path(ckpt, sizeof ckpt, c.out, "sampler.ckpt");
     run_path(log_path, sizeof log_path, c.out, "log.csv");
