@@ -61,7 +61,8 @@ struct harness {
                                         (NULL-ended); on --resume the others must be as in
                                         the checkpoint if given */
     const char *ckpt_name;           /* "vae.ckpt", in --out */
-    const char *const *columns;      /* log.csv's header: "epoch", ..., n_columns names */
+    const char *const *columns;      /* log.csv's header: "epoch", ..., n_columns names
+                                        (NULL: the program keeps no log.csv) */
     int n_columns;
     const char *stats[HARNESS_MAX_STATS]; /* what a step reports (means over its batch) */
     int n_stats, n_bar;              /* the first n_bar are shown on the progress bar */
@@ -75,6 +76,12 @@ struct harness {
     int log_step_column;             /* > 0: log.csv's column of the step count, by which a
                                         --resume rewinds it (else by the epoch, column 0) */
     void *program;                   /* the program's own state, handed to every hook */
+    /* A program that trains several models in turn (harness_run per model) sets these. */
+    uint64_t order_stream;           /* epoch e's data order: run_seed(seed, stream, e)
+                                        (0: stream 1) */
+    const char *run_label;           /* "holdout 3": names the run on the bar and in messages */
+    bool resume_in_out;              /* --resume is a flag: each run continues from its
+                                        checkpoint in --out (the resume command says so) */
 
     /* ---- the hooks (NULL: nothing to do) ---- */
     /* The settings are sound?  0, or -1 with why (no program name) in why[n]; called for
@@ -114,7 +121,7 @@ struct harness {
     int start_epoch, epochs_done;    /* where this run began; whole epochs it trained */
     int n_epochs;                    /* epochs of the whole run (the last may be cut) */
     long per_epoch;                  /* steps an epoch */
-    long step;                       /* training steps taken, over all runs */
+    long step;                       /* training steps taken (by this model) */
     long steps_done;                 /* ... by this run */
     double epoch_seconds;            /* of the last epoch's training, without evaluation */
     double train_seconds, total_seconds; /* over the epochs of this run */
@@ -129,6 +136,17 @@ struct harness {
 /* Runs the program: parses, checks, loads, builds, trains or evaluates; returns the exit
  * status (0, 1 for the world, 2 for usage, 128 + signal when stopped). */
 int harness_main(harness *h, int argc, char **argv);
+
+/* The same in three parts, for a program that trains several models in turn (anomaly:
+ * one per held-out class).  harness_begin parses and checks the flags (and the settings of
+ * an --eval/--resume checkpoint), sets the threads and calls load(): true to go on, else
+ * false with the exit status in *code.  Then, for each model, the program sets what
+ * differs (h->train, ckpt_name, order_stream, run_label) and calls harness_run, which
+ * builds, loads checkpoint ckpt (NULL: a fresh model), trains or evaluates, and releases;
+ * it returns the exit status.  harness_end frees the data sets. */
+bool harness_begin(harness *h, int argc, char **argv, int *code);
+int harness_run(harness *h, const char *ckpt);
+void harness_end(harness *h);
 
 /* The next training batch, on tape t (inside train_step). */
 nn_batch harness_batch(harness *h, ag_tape *t);
