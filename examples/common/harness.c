@@ -382,7 +382,6 @@ int harness_run(harness *h, const char *ckpt) {
     h->train_seconds = h->total_seconds = h->train_cpu = 0;
     int code = h->build(h);
     if (!code) code = run(h, h->argc, h->argv, ckpt);
-    if (h->release) h->release(h);
     nn_batcher_free(h->batcher);
     h->batcher = NULL;
     return code;
@@ -398,6 +397,7 @@ int harness_main(harness *h, int argc, char **argv) {
     int code;
     if (harness_begin(h, argc, argv, &code)) code = harness_run(h, h->flags.eval ? h->flags.eval
                                                                                  : h->flags.resume);
+    if (h->release) h->release(h);
     harness_end(h);
     return code;
 }

@@ -142,8 +142,9 @@ int harness_main(harness *h, int argc, char **argv);
  * an --eval/--resume checkpoint), sets the threads and calls load(): true to go on, else
  * false with the exit status in *code.  Then, for each model, the program sets what
  * differs (h->train, ckpt_name, order_stream, run_label) and calls harness_run, which
- * builds, loads checkpoint ckpt (NULL: a fresh model), trains or evaluates, and releases;
- * it returns the exit status.  harness_end frees the data sets. */
+ * builds, loads checkpoint ckpt (NULL: a fresh model) and trains or evaluates; it returns
+ * the exit status and leaves the model built, for the program to measure and then free
+ * (release is the program's to call).  harness_end frees the data sets. */
 bool harness_begin(harness *h, int argc, char **argv, int *code);
 int harness_run(harness *h, const char *ckpt);
 void harness_end(harness *h);
