@@ -176,19 +176,21 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         h->epoch = (int)epoch;
         uint64_t stream = h->order_stream ? h->order_stream : 1;
         ag_rng_seed(data_rng, run_seed(f->seed, stream, (uint64_t)epoch)); /* its order */
-        long examples = nn_batcher_num_examples(h->batcher), left = (end - h->step) * per_step * f->batch;
+        long examples = h->batcher ? nn_batcher_num_examples(h->batcher) : end - h->step;
+        long left = h->batcher ? (end - h->step) * per_step * f->batch : end - h->step;
         nn_progress_begin(bar, label, left < examples ? left : examples);
         h->epoch_t0 = run_seconds();
         clock_t cpu0 = clock();
         /* After a mid-epoch stop, skip the batches already trained on: the same order. */
         nn_batch b;
         for (long skip = (h->step - epoch * h->per_epoch) * per_step;
-             skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
+             h->batcher && skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
             ag_tape_clear(t);
         bool stopped = false;
         while (!stopped && h->step < end) {
             double stats[HARNESS_MAX_STATS];
-            h->step_examples = 0; /* harness_batch counts them (a step may set its own) */
+            h->step_examples = !h->batcher; /* harness_batch counts them (without data, the
+                                               bar counts steps; a step may set its own) */
             harness_step r = h->train_step(h, t, stats);
             if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "%sepoch %ld %s %ld",
                                   where, epoch + 1, noun, h->step + 1)) {
@@ -206,7 +208,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             nn_progress_step(bar, h->step_examples, stats);
             stopped = run_step_done();
         }
-        while (nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* an epoch's leftovers */
+        while (h->batcher && nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* leftovers */
         nn_progress_end(bar);
         if (code) break;
         h->epoch_seconds = run_seconds() - h->epoch_t0;
@@ -280,9 +282,11 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     ag_rng data_rng;
     nn_batch_opts bo = h->batching;
     bo.batch_size = f->batch;
-    nn_batcher *it = h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
     const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
-    const long per_epoch = h->per_epoch = nn_batcher_num_batches(it) / per_step;
+    if (h->train) h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
+    const long per_epoch = h->per_epoch = h->train ? nn_batcher_num_batches(h->batcher) / per_step
+                                                   : h->steps_per_epoch;
+    if (per_epoch < 1 && !h->train) ag_error(h->name, "harness: no data and no steps_per_epoch");
     if (per_epoch < 1) {
         fprintf(stderr, "%s: %d training images make no %s of %d batches of %d\n", h->name,
                 h->train->n, h->step_name ? h->step_name : "step", per_step, f->batch);
@@ -324,6 +328,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         }
     }
     ag_tape *t = ag_tape_new(f->seed);
+    if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
     int code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
     if (csv && nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
     if (!code && !h->result) {

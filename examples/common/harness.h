@@ -70,6 +70,8 @@ struct harness {
     unsigned counts;                 /* bit i: stats[i] is a count over the step's examples
                                         (correct answers), summed as it is */
     nn_batch_opts batching;          /* batch_size is set from --batch */
+    long steps_per_epoch;            /* without data (train NULL: the step makes its own):
+                                        the steps between log rows and checkpoints */
     int batches_per_step;            /* batches a step takes with harness_batch (0: 1) */
     long max_steps;                  /* > 0: stop there, even inside an epoch (--iters) */
     const char *step_name;           /* "step" (NULL) or "iteration", in messages */
@@ -92,17 +94,22 @@ struct harness {
     int (*load)(harness *h);
     /* Builds the model and its optimizer, sets params and saved: 0, or an exit status. */
     int (*build)(harness *h);
+    /* Before the first step of a run, fresh or resumed from h->meta (then checked): seeds
+     * or restores what the program draws from besides the data order (its own streams,
+     * the tape t's generator, as gan2d does). */
+    void (*begin_training)(harness *h, ag_tape *t, bool resumed);
     /* Prints what is trained (without --quiet, and for --eval). */
     void (*describe)(harness *h);
     /* One training step: takes its batch(es) with harness_batch, fills
      * stats[0..n_stats-1] and returns the loss and the gradient norm. */
     harness_step (*train_step)(harness *h, ag_tape *t, double *stats);
     /* After a whole epoch, with the means of its stats: evaluates, prints the epoch's line
-     * and fills row[1..n_columns-1] of log.csv (row[0] is the epoch). */
+     * and fills row[1..n_columns-1] of log.csv (row[0] is the epoch, unless it says else). */
     void (*epoch_end)(harness *h, const double *mean, double *row);
     /* Draws the pictures (after epoch_end, on --pictures-every's cadence and at the end). */
     void (*pictures)(harness *h);
-    /* Appends the program's own lines to a checkpoint's meta text (after the settings). */
+    /* Appends the program's own lines to a checkpoint's meta text (after the settings); it
+     * may set h->meta.rng too. */
     void (*meta_text)(harness *h, char *text, size_t size);
     /* Prints the last lines: where things are, and "result: ...". */
     void (*result)(harness *h);
