@@ -89,7 +89,8 @@ struct harness {
     /* The settings are sound?  0, or -1 with why (no program name) in why[n]; called for
      * the flags (exit 2) and again for a checkpoint's settings (exit 1). */
     int (*check)(harness *h, char *why, size_t n);
-    /* Loads the data into train/test (and settles defaults that depend on the settings):
+    /* Loads the data into train/test (and settles defaults that depend on the settings;
+     * NULL: the program has no data set, see steps_per_epoch):
      * 0, or an exit status after a message. */
     int (*load)(harness *h);
     /* Builds the model and its optimizer, sets params and saved: 0, or an exit status. */
