@@ -37,7 +37,7 @@ const char *const boltzmann_help_epilog =
     "current step, saves sampler.ckpt and prints the command that resumes the run exactly.\n"
     "The last line printed is 'result: key=value ...'.";
 
-cli_opt *boltzmann_options(bz_flags *c) {
+cli_opt *boltzmann_options(bz_flags *c, run_flags *r) {
     static cli_opt opts[48];
     cli_opt table[] = {
         {"energy", CLI_CHOICE, &c->energy, "gmm|double-well|many-well|ising", "target energy"},
@@ -74,14 +74,14 @@ cli_opt *boltzmann_options(bz_flags *c) {
          "recorded steps (ising: sweeps) per chain after burn-in (0: 2000)"},
         {"log-every", CLI_INT, &c->log_every, "N", "steps between log lines and log.csv rows"},
         {"seed", CLI_U64, &c->seed, "S", "seed of every random choice"},
-        {"threads", CLI_INT, &c->threads, "N", "OpenMP threads (0: all cores)"},
-        {"out", CLI_STRING, &c->out, "DIR", "pictures, log.csv and sampler.ckpt go here"},
-        {"load", CLI_STRING, &c->load, "CKPT",
+        {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
+        {"out", CLI_STRING, &r->out, "DIR", "pictures, log.csv and sampler.ckpt go here"},
+        {"load", CLI_STRING, &r->eval, "CKPT",
          "skip training: evaluate a saved sampler (same --energy and network flags)"},
-        {"resume", CLI_STRING, &c->resume, "CKPT",
+        {"resume", CLI_STRING, &r->resume, "CKPT",
          "continue a stopped training from its checkpoint (give the same flags)"},
-        {"quiet", CLI_FLAG, &c->quiet, NULL, "no per-step log lines"},
-        {"fp-trap", CLI_FLAG, &c->fp_trap, NULL,
+        {"quiet", CLI_FLAG, &r->quiet, NULL, "no per-step log lines"},
+        {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
          "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};
     memcpy(opts, table, sizeof table);
@@ -113,34 +113,49 @@ const char *boltzmann_net_text(const bz_flags *c, int out, char *buf, size_t n) 
     return buf;
 }
 
-int boltzmann_check(bz_flags *c, bz_energy *e) {
+int boltzmann_check(bz_flags *c, bz_energy *e, char *enc, char *dec, char *why, size_t n) {
     if (!strcmp(c->energy, "ising") && (c->L < 2 || c->L > 64 || !(c->beta > 0))) {
-        fprintf(stderr, PROG ": --L must be in [2, 64] and --beta > 0\n");
-        return 2;
+        snprintf(why, n, "--L must be in [2, 64] and --beta > 0");
+        return -1;
     }
     *e = !strcmp(c->energy, "gmm")         ? bz_gmm()
          : !strcmp(c->energy, "many-well") ? bz_many_well(16)
          : !strcmp(c->energy, "ising")     ? bz_ising(c->L, c->L, c->beta)
                                            : bz_double_well();
     boltzmann_defaults(c, e);
+    if (!e->binary) c->L = 0, c->beta = 0; /* only the Ising energy has them */
     if (c->samples < 1 || c->batch % c->samples) {
-        fprintf(stderr, PROG ": --batch (%d) must be a multiple of --samples (%d >= 1)\n",
-                c->batch, c->samples);
-        return 2;
+        snprintf(why, n, "--batch (%d) must be a multiple of --samples (%d >= 1)", c->batch,
+                 c->samples);
+        return -1;
     }
     if (c->iters < 0 || c->batch < 2 || c->latent < 1 || c->hidden < 1 || c->layers < 0 ||
-        c->eval_n < 1 || c->latent_draws < 0 || c->anneal < 0 || !(c->anneal_from > 0) || c->mcmc_chains < 1 ||
-        c->mcmc_steps < 1 || c->log_every < 1) {
-        fprintf(stderr, PROG ": bad settings: --iters >= 0, --batch >= 2, --latent, --hidden, "
-                        "--eval-n, --mcmc-chains, --mcmc-steps, --log-every >= 1, "
-                        "--anneal >= 0, --anneal-from > 0\n");
-        return 2;
+        c->eval_n < 1 || c->latent_draws < 0 || c->anneal < 0 || !(c->anneal_from > 0) ||
+        c->mcmc_chains < 1 || c->mcmc_steps < 1 || c->log_every < 1) {
+        snprintf(why, n, "bad settings: --iters >= 0, --batch >= 2, --latent, --hidden, "
+                         "--eval-n, --mcmc-chains, --mcmc-steps, --log-every >= 1, "
+                         "--anneal >= 0, --anneal-from > 0");
+        return -1;
     }
-    if (c->load && c->resume) {
-        fprintf(stderr, PROG ": --load and --resume exclude each other\n");
-        return 2;
-    }
+    if (!c->encoder) c->encoder = boltzmann_net_text(c, 2 * c->latent, enc, 1024);
+    if (!c->decoder) c->decoder = boltzmann_net_text(c, e->binary ? e->dim : 2 * e->dim, dec, 1024);
     return 0;
+}
+
+/* What fixes the sampler, then what fixes its training. */
+const setting *boltzmann_settings(bz_flags *c) {
+    static setting s[20];
+    memcpy(s, (setting[]){
+        {"energy", SET_STRING, &c->energy},          {"L", SET_INT, &c->L},
+        {"beta", SET_DOUBLE, &c->beta},              {"latent", SET_INT, &c->latent},
+        {"encoder", SET_STRING, &c->encoder},        {"decoder", SET_STRING, &c->decoder},
+        {"iters", SET_INT, &c->iters},               {"batch", SET_INT, &c->batch},
+        {"samples", SET_INT, &c->samples},           {"anneal", SET_INT, &c->anneal},
+        {"anneal_from", SET_DOUBLE, &c->anneal_from}, {"lr", SET_DOUBLE, &c->lr},
+        {"clip", SET_DOUBLE, &c->clip},              {"score_gradient", SET_BOOL, &c->score_gradient},
+        {"log_every", SET_INT, &c->log_every},       {"seed", SET_U64, &c->seed},
+        {0}}, sizeof(setting) * 17);
+    return s;
 }
 
 /* ---- pictures ------------------------------------------------------------------------------ */
@@ -317,8 +332,8 @@ static void picture_magnetisation(const bz_energy *e, const ag_real *x, const do
 
 /* ---- after training ------------------------------------------------------------------------ */
 
-void boltzmann_measure(bz_sampler *s, const bz_energy *e, const bz_flags *c,
-                       double train_seconds, int steps) {
+void boltzmann_measure(bz_sampler *s, const bz_energy *e, const bz_flags *c, const char *out,
+                       double train_seconds, long steps) {
     double t0;
     /* ---- the estimates from fresh draws ---- */
     int n = c->eval_n;
@@ -401,12 +416,12 @@ void boltzmann_measure(bz_sampler *s, const bz_energy *e, const bz_flags *c,
            vae_ess_per_s, train_seconds);
 
     /* ---- pictures ---- */
-    if (e->dim == 2) pictures_2d(e, x, log_w, n, c->out);
-    else if (e->copies > 0) picture_marginal(e, x, log_w, n, c->out);
+    if (e->dim == 2) pictures_2d(e, x, log_w, n, out);
+    else if (e->copies > 0) picture_marginal(e, x, log_w, n, out);
     else if (e->binary) {
         long nm = mc_traces ? (long)mc.chains * mc.steps : 0;
         /* the observable m is the 4th of the Ising model's: trace 1 + 3 */
-        picture_magnetisation(e, x, log_w, n, mc_traces ? mc_traces + 4 * nm : NULL, nm, c->out);
+        picture_magnetisation(e, x, log_w, n, mc_traces ? mc_traces + 4 * nm : NULL, nm, out);
     }
 
     /* ---- the result line ---- */
@@ -426,7 +441,7 @@ void boltzmann_measure(bz_sampler *s, const bz_energy *e, const bz_flags *c,
         printf(" mcmc_ess_per_s=%.0f mcmc_tau=%.1f", mc.ess_per_second, mc.tau);
         for (int k = 0; k < e->n_obs; k++) printf(" mcmc_%s=%.5f", e->obs_name[k], mc.obs[k]);
     }
-    printf(" anneal=%d samples=%d iters=%d batch=%d train_seconds=%.1f\n", c->anneal, c->samples, steps, c->batch,
+    printf(" anneal=%d samples=%d iters=%ld batch=%d train_seconds=%.1f\n", c->anneal, c->samples, steps, c->batch,
            train_seconds);
     free(x), free(log_w), free(f), free(mc_traces);
 }

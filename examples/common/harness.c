@@ -224,7 +224,8 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             }
             break;
         }
-        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {(double)(epoch + 1)};
+        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {
+            h->batcher ? (double)(epoch + 1) : (double)h->step}; /* without data: the step */
         for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
         memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
         h->epoch_end(h, mean, row);
@@ -232,7 +233,9 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         h->total_seconds += run_seconds() - h->epoch_t0;
         h->epochs_done++;
         if (csv && nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        if (save(h, ckpt, h->step / h->per_epoch, NULL)) {
+        bool due = h->save_every <= 1 || (epoch + 1) % h->save_every == 0 || h->step == total ||
+                   run_stop_requested();
+        if (due && save(h, ckpt, h->step / h->per_epoch, NULL)) {
             code = 1;
             break;
         }
@@ -314,7 +317,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     harness_path(h, log, sizeof log, "log.csv");
     /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
      * checkpoint has not seen (written after it, they are written again). */
-    double upto = h->log_step_column > 0 ? (double)h->step : (double)h->start_epoch;
+    double upto = h->log_step_column > 0 || !h->train ? (double)h->step : (double)h->start_epoch;
     nn_csv *csv = NULL;
     if (h->columns) {
         if (!f->resume) remove(log);
@@ -357,7 +360,10 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
     if (rc) return *code = rc < 0 ? 2 : 0, false;
     char why[512];
     if (f->eval && f->resume) {
-        fprintf(stderr, "%s: --eval and --resume exclude each other\n", h->name);
+        const char *eval = "eval"; /* as the program calls it */
+        for (const cli_opt *o = h->opts; o->name; o++)
+            if (o->dst == &f->eval) eval = o->name;
+        fprintf(stderr, "%s: --%s and --resume exclude each other\n", h->name, eval);
         return *code = 2, false;
     }
     if (h->check && h->check(h, why, sizeof why)) {

@@ -71,12 +71,16 @@ struct harness {
                                         (correct answers), summed as it is */
     nn_batch_opts batching;          /* batch_size is set from --batch */
     long steps_per_epoch;            /* without data (train NULL: the step makes its own):
-                                        the steps between log rows and checkpoints */
+                                        the steps between log rows, whose column 0 is then
+                                        the step count (by which --resume rewinds log.csv) */
+    int save_every;                  /* epochs between checkpoints (0: 1); the last epoch
+                                        and a stop always save */
     int batches_per_step;            /* batches a step takes with harness_batch (0: 1) */
     long max_steps;                  /* > 0: stop there, even inside an epoch (--iters) */
     const char *step_name;           /* "step" (NULL) or "iteration", in messages */
     int log_step_column;             /* > 0: log.csv's column of the step count, by which a
-                                        --resume rewinds it (else by the epoch, column 0) */
+                                        --resume rewinds it (else by the epoch, column 0;
+                                        without data, by the step in column 0) */
     void *program;                   /* the program's own state, handed to every hook */
     /* A program that trains several models in turn (harness_run per model) sets these. */
     uint64_t order_stream;           /* epoch e's data order: run_seed(seed, stream, e)

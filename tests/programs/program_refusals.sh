@@ -29,9 +29,9 @@ refuses "boltzmann: bad --encoder" 2 "unknown layer 'bogus'" "$dir/b0" \
 # A good anomaly checkpoint handed to boltzmann.
 build/anomaly --data "$dir/data" --holdout 3 --epochs 1 --batch 32 --threads 1 --quiet \
     --out "$dir/an" >/dev/null 2>&1 || bad "anomaly: the good run failed"
-refuses "boltzmann: another program's checkpoint" 1 "is not a checkpoint of boltzmann" \
+refuses "boltzmann: another program's checkpoint" 1 "not a checkpoint of this program" \
     "$dir/b1" build/boltzmann --energy gmm --threads 1 --quiet --resume "$dir/an/holdout_3.ckpt"
 refuses "boltzmann: another program's checkpoint (--load)" 1 \
-    "is not a checkpoint of boltzmann" "$dir/b2" build/boltzmann --energy gmm --threads 1 \
+    "not a checkpoint of this program" "$dir/b2" build/boltzmann --energy gmm --threads 1 \
     --quiet --load "$dir/an/holdout_3.ckpt"
 exit $failed
