@@ -160,6 +160,8 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     run_flags *f = &h->flags;
     const char *noun = h->step_name ? h->step_name : "step";
     const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
+    char where[64] = ""; /* "holdout 3, " before an epoch, for a program of several runs */
+    if (h->run_label) snprintf(where, sizeof where, "%s, ", h->run_label);
     nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
                            .n_values = h->n_bar};
     for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
@@ -169,26 +171,29 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     run_catch_signals();
     for (long epoch = h->step / h->per_epoch; h->step < total && !code; epoch++) {
         long end = (epoch + 1) * h->per_epoch < total ? (epoch + 1) * h->per_epoch : total;
-        char label[48];
-        snprintf(label, sizeof label, "epoch %ld/%d", epoch + 1, h->n_epochs);
+        char label[112];
+        snprintf(label, sizeof label, "%sepoch %ld/%d", where, epoch + 1, h->n_epochs);
         h->epoch = (int)epoch;
-        ag_rng_seed(data_rng, run_seed(f->seed, 1, (uint64_t)epoch)); /* the epoch's order */
-        long examples = nn_batcher_num_examples(h->batcher), left = (end - h->step) * per_step * f->batch;
+        uint64_t stream = h->order_stream ? h->order_stream : 1;
+        ag_rng_seed(data_rng, run_seed(f->seed, stream, (uint64_t)epoch)); /* its order */
+        long examples = h->batcher ? nn_batcher_num_examples(h->batcher) : end - h->step;
+        long left = h->batcher ? (end - h->step) * per_step * f->batch : end - h->step;
         nn_progress_begin(bar, label, left < examples ? left : examples);
         h->epoch_t0 = run_seconds();
         clock_t cpu0 = clock();
         /* After a mid-epoch stop, skip the batches already trained on: the same order. */
         nn_batch b;
         for (long skip = (h->step - epoch * h->per_epoch) * per_step;
-             skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
+             h->batcher && skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
             ag_tape_clear(t);
         bool stopped = false;
         while (!stopped && h->step < end) {
             double stats[HARNESS_MAX_STATS];
-            h->step_examples = 0; /* harness_batch counts them (a step may set its own) */
+            h->step_examples = !h->batcher; /* harness_batch counts them (without data, the
+                                               bar counts steps; a step may set its own) */
             harness_step r = h->train_step(h, t, stats);
-            if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "epoch %ld %s %ld",
-                                  epoch + 1, noun, h->step + 1)) {
+            if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "%sepoch %ld %s %ld",
+                                  where, epoch + 1, noun, h->step + 1)) {
                 code = 1;
                 break;
             }
@@ -203,7 +208,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             nn_progress_step(bar, h->step_examples, stats);
             stopped = run_step_done();
         }
-        while (nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* an epoch's leftovers */
+        while (h->batcher && nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* leftovers */
         nn_progress_end(bar);
         if (code) break;
         h->epoch_seconds = run_seconds() - h->epoch_t0;
@@ -211,23 +216,26 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         if (h->step < end) { /* a signal stopped the epoch half-way */
             code = run_stop_status();
             if (!save(h, ckpt, epoch, sums)) {
-                fprintf(stderr, "%s: %s: stopped at epoch %ld %s %ld (%ld of %ld %ss); "
-                                "checkpoint %s\n", h->name, run_stop_signal(), epoch + 1, noun,
+                fprintf(stderr, "%s: %s: stopped at %sepoch %ld %s %ld (%ld of %ld %ss); "
+                                "checkpoint %s\n", h->name, run_stop_signal(), where, epoch + 1, noun,
                         h->step, h->step - epoch * h->per_epoch, h->per_epoch,
                         per_step == 1 && !h->step_name ? "batche" : noun, ckpt);
-                run_print_resume(argc, argv, ckpt);
+                run_print_resume(argc, argv, h->resume_in_out ? NULL : ckpt);
             }
             break;
         }
-        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {(double)(epoch + 1)};
+        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {
+            h->batcher ? (double)(epoch + 1) : (double)h->step}; /* without data: the step */
         for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
         memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
         h->epoch_end(h, mean, row);
         h->train_seconds += h->epoch_seconds;
         h->total_seconds += run_seconds() - h->epoch_t0;
         h->epochs_done++;
-        if (nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        if (save(h, ckpt, h->step / h->per_epoch, NULL)) {
+        if (csv && nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        bool due = h->save_every <= 1 || (epoch + 1) % h->save_every == 0 || h->step == total ||
+                   run_stop_requested();
+        if (due && save(h, ckpt, h->step / h->per_epoch, NULL)) {
             code = 1;
             break;
         }
@@ -235,9 +243,9 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
                             h->step == total))
             h->pictures(h);
         if (run_stop_requested() && h->step < total) { /* between epochs: nothing lost */
-            fprintf(stderr, "%s: %s: stopped after epoch %ld (%s %ld); checkpoint %s\n", h->name,
-                    run_stop_signal(), epoch + 1, noun, h->step, ckpt);
-            run_print_resume(argc, argv, ckpt);
+            fprintf(stderr, "%s: %s: stopped after %sepoch %ld (%s %ld); checkpoint %s\n",
+                    h->name, run_stop_signal(), where, epoch + 1, noun, h->step, ckpt);
+            run_print_resume(argc, argv, h->resume_in_out ? NULL : ckpt);
             code = run_stop_status();
         }
     }
@@ -277,9 +285,11 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     ag_rng data_rng;
     nn_batch_opts bo = h->batching;
     bo.batch_size = f->batch;
-    nn_batcher *it = h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
     const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
-    const long per_epoch = h->per_epoch = nn_batcher_num_batches(it) / per_step;
+    if (h->train) h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
+    const long per_epoch = h->per_epoch = h->train ? nn_batcher_num_batches(h->batcher) / per_step
+                                                   : h->steps_per_epoch;
+    if (per_epoch < 1 && !h->train) ag_error(h->name, "harness: no data and no steps_per_epoch");
     if (per_epoch < 1) {
         fprintf(stderr, "%s: %d training images make no %s of %d batches of %d\n", h->name,
                 h->train->n, h->step_name ? h->step_name : "step", per_step, f->batch);
@@ -296,7 +306,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     /* A run stopped inside an epoch left that epoch's examples and sums in its checkpoint,
      * so the resumed epoch reports the means of all of it. */
     double sums[1 + HARNESS_MAX_STATS] = {0};
-    if (f->resume && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats))
+    if (ckpt_in && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats))
         memset(sums, 0, sizeof sums);
     if (run_mkdir(f->out, &err)) {
         fprintf(stderr, "%s: %s\n", h->name, err.msg);
@@ -307,21 +317,26 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     harness_path(h, log, sizeof log, "log.csv");
     /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
      * checkpoint has not seen (written after it, they are written again). */
-    double upto = h->log_step_column > 0 ? (double)h->step : (double)h->start_epoch;
-    if (!f->resume) remove(log);
-    else if (run_log_rewind(log, h->log_step_column, 1, &upto, &err)) {
-        fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        return 1;
-    }
-    nn_csv *csv = nn_csv_open(log, h->n_columns, h->columns, &err);
-    if (!csv) {
-        fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        return 1;
+    double upto = h->log_step_column > 0 || !h->train ? (double)h->step : (double)h->start_epoch;
+    nn_csv *csv = NULL;
+    if (h->columns) {
+        if (!f->resume) remove(log);
+        else if (run_log_rewind(log, h->log_step_column, 1, &upto, &err)) {
+            fprintf(stderr, "%s: %s\n", h->name, err.msg);
+            return 1;
+        }
+        if (!(csv = nn_csv_open(log, h->n_columns, h->columns, &err))) {
+            fprintf(stderr, "%s: %s\n", h->name, err.msg);
+            return 1;
+        }
     }
     ag_tape *t = ag_tape_new(f->seed);
+    if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
     int code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
-    if (nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
-    if (!code && h->steps_done > 0) h->result(h);
+    if (csv && nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+    if (!code && !h->result) {
+        /* a program of several runs reports after them */
+    } else if (!code && h->steps_done > 0) h->result(h);
     else if (!code && h->step_name)
         printf("nothing to do: the checkpoint is already at %s %ld (raise --epochs or --iters)\n",
                h->step_name ? h->step_name : "step", h->step);
@@ -334,44 +349,66 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
 
 bool harness_given(const harness *h, const char *name) { return given(h->argc, h->argv, name); }
 
-int harness_main(harness *h, int argc, char **argv) {
+bool harness_begin(harness *h, int argc, char **argv, int *code) {
     run_flags *f = &h->flags;
     h->argc = argc, h->argv = argv;
     if (h->n_stats < 1 || h->n_stats > HARNESS_MAX_STATS || h->n_bar > h->n_stats ||
-        h->n_bar > NN_PROGRESS_MAX_VALUES || h->n_columns < 1 || h->n_columns > HARNESS_MAX_COLUMNS)
+        h->n_bar > NN_PROGRESS_MAX_VALUES || (h->columns && h->n_columns < 1) ||
+        h->n_columns > HARNESS_MAX_COLUMNS)
         ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
     int rc = cli_parse(argc, argv, h->cli, h->opts);
-    if (rc) return rc < 0 ? 2 : 0;
+    if (rc) return *code = rc < 0 ? 2 : 0, false;
     char why[512];
     if (f->eval && f->resume) {
-        fprintf(stderr, "%s: --eval and --resume exclude each other\n", h->name);
-        return 2;
+        const char *eval = "eval"; /* as the program calls it */
+        for (const cli_opt *o = h->opts; o->name; o++)
+            if (o->dst == &f->eval) eval = o->name;
+        fprintf(stderr, "%s: --%s and --resume exclude each other\n", h->name, eval);
+        return *code = 2, false;
     }
     if (h->check && h->check(h, why, sizeof why)) {
         fprintf(stderr, "%s: %s\n", h->name, why);
-        return 2;
+        return *code = 2, false;
     }
     const char *ckpt_in = f->eval ? f->eval : f->resume;
     if (ckpt_in) { /* the model comes from the checkpoint */
         nn_error err;
         if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
             fprintf(stderr, "%s: %s\n", h->name, err.msg);
-            return 1;
+            return *code = 1, false;
         }
-        if ((rc = read_settings(h, ckpt_in, f->resume != NULL, argc, argv))) return rc;
+        if ((rc = read_settings(h, ckpt_in, f->resume != NULL, argc, argv)))
+            return *code = rc, false;
     }
     static char out_buf[4096]; /* --resume writes beside its checkpoint unless told */
     if (f->resume && !given(argc, argv, "out"))
         f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
     h->threads = run_threads(f->threads);
-    if (f->fp_trap && run_fp_trap(h->name)) return 2;
+    if (f->fp_trap && run_fp_trap(h->name)) return *code = 2, false;
+    return !(*code = h->load ? h->load(h) : 0); /* no load: no data set */
+}
 
-    int code = h->load(h);
-    if (!code) code = h->build(h);
-    if (!code) code = run(h, argc, argv, ckpt_in);
-    if (h->release) h->release(h);
+int harness_run(harness *h, const char *ckpt) {
+    h->step = h->steps_done = 0, h->start_epoch = h->epochs_done = 0; /* a new model */
+    h->train_seconds = h->total_seconds = h->train_cpu = 0;
+    int code = h->build(h);
+    if (!code) code = run(h, h->argc, h->argv, ckpt);
     nn_batcher_free(h->batcher);
+    h->batcher = NULL;
+    return code;
+}
+
+void harness_end(harness *h) {
     nn_dataset_free(h->train);
     nn_dataset_free(h->test);
+    h->train = h->test = NULL;
+}
+
+int harness_main(harness *h, int argc, char **argv) {
+    int code;
+    if (harness_begin(h, argc, argv, &code)) code = harness_run(h, h->flags.eval ? h->flags.eval
+                                                                                 : h->flags.resume);
+    if (h->release) h->release(h);
+    harness_end(h);
     return code;
 }
