@@ -471,7 +471,3 @@ void ag_gemm(bool ta, bool tb, int M, int N, int K, ag_real alpha, const ag_real
 }
 
 const char *ag_gemm_kernel_name(void) { return KERNEL_NAME; }
-
-void ag_set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
-
-int ag_num_threads(void) { return omp_get_max_threads(); }

@@ -35,3 +35,8 @@ build/bench/conv_bench: bench/conv_bench.c $(FLT)/libhenbun.a
 .PHONY: bench-conv
 bench-conv: build/bench/conv_bench
 	build/bench/conv_bench --csv build/bench.csv
+
+# The VAE epoch at 2 threads against 1 thread, with one busy competitor per core.
+.PHONY: bench-load
+bench-load: build/vae
+	sh bench/load.sh build/bench.csv
