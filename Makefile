@@ -9,15 +9,22 @@
 #   make valgrind         every program's short run under valgrind memcheck (slow; not in make test)
 #   make install PREFIX=/usr/local
 #
-# Options: REAL=double (library precision), PORTABLE=1 (no -march=native, portable GEMM),
-#          CC=clang, SAN=1 (sanitizers).
+# Options: REAL=double (library precision), NATIVE=1 (-march=native for everything),
+#          PORTABLE=1 (plain C kernels only), CC=clang, SAN=1 (sanitizers).
+# The default build runs on any CPU of its architecture: the SIMD kernels (files named
+# *_avx512.c, *_avx2.c) get their own target flags and are picked at run time
+# (autograd/kernels.h; HENBUN_KERNEL=portable|avx2|avx512 forces one).
 
 CC       ?= cc
 PREFIX   ?= /usr/local
 REAL     ?= float
 PORTABLE ?= 0
+NATIVE   ?= 0
 
-ARCHFLAGS := $(if $(filter 1,$(PORTABLE)),-DAG_PORTABLE,-march=native)
+ARCHFLAGS := $(if $(filter 1,$(PORTABLE)),-DAG_PORTABLE,$(if $(filter 1,$(NATIVE)),-march=native))
+# Target flags of the dispatched kernel files, by the file name's suffix (x86 compilers only).
+IS_X86    := $(filter x86_64% i386% i486% i586% i686%,$(shell $(CC) -dumpmachine 2>/dev/null))
+kernel_flags = $(if $(IS_X86),$(if $(filter %_avx512,$(1)),-mavx512f -mavx2 -mfma,$(if $(filter %_avx2,$(1)),-mavx2 -mfma)))
 SANFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT       := $(if $(filter 1,$(SAN)),$(SANFLAGS),-O3 -g)
 CFLAGS_COMMON := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -fno-math-errno \
@@ -42,7 +49,7 @@ LIBTREE := $(if $(filter double,$(REAL)),$(DBL),$(FLT))
 # Objects depend on the compiler and flags that built them: one stamp per tree, rewritten
 # only when they change, so `make PORTABLE=1` or `make CC=clang` after a normal build
 # recompiles instead of quietly linking the old -march=native objects.
-FLAGS_LINE := $(CC) $(CFLAGS_COMMON) $(CFLAGS)
+FLAGS_LINE := $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(call kernel_flags,x_avx512) $(call kernel_flags,x_avx2)
 stamp = $(shell mkdir -p $(1) && { echo '$(FLAGS_LINE)' | cmp -s - $(1)/.flags || \
                 echo '$(FLAGS_LINE)' > $(1)/.flags; })$(1)/.flags
 FLT_STAMP := $(call stamp,$(FLT))
@@ -60,10 +67,10 @@ build/.deps: scripts/install_deps.sh
 
 $(FLT)/%.o: %.c Makefile $(FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(call kernel_flags,$*) -c $< -o $@
 $(DBL)/%.o: %.c Makefile $(DBL_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) $(call kernel_flags,$*) -c $< -o $@
 
 $(FLT)/libhenbun.a: $(LIB_SRC:%.c=$(FLT)/%.o)
 	@rm -f $@; ar rcs $@ $^

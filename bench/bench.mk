@@ -40,3 +40,8 @@ bench-conv: build/bench/conv_bench
 .PHONY: bench-load
 bench-load: build/vae
 	sh bench/load.sh build/bench.csv
+
+# The default (dispatched) build against a -march=native build: GEMM shapes and VAE epoch.
+.PHONY: bench-native
+bench-native:
+	sh bench/native.sh build/bench.csv
