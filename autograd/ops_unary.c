@@ -64,24 +64,15 @@ typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bou
     }
 #define UNARY(name, opname, EXPR, DERIV) FORWARD(name, EXPR) BACKWARD(name, DERIV) CONSTRUCT(name, opname)
 
-/* relu's backward, dx += dy·[v > 0], written out: the generic loop compiles, at baseline
- * SSE2, to a branch around the multiply, because with trapping math GCC may not compute
- * dy·0 for lanes that skip it; the -march=native build used masked AVX-512 instead (the
- * branchy loop was 5% of a VAE epoch, 11x the native one).  The multiply always happens
- * in the source, so allowing the compiler to speculate it changes no result and raises
- * no flag the source would not. */
+/* relu's backward (dx += dy·[v > 0], from the table) compiles, at baseline SSE2 and with
+ * trapping math, to a branch around the multiply: GCC may not compute dy·0 for the lanes
+ * that would skip it, and the loop stays scalar (5% of a VAE epoch, 11x the -march=native
+ * build's masked AVX-512 loop).  The source always multiplies, so letting the compiler
+ * speculate the multiply changes no result and raises no flag the source would not.  A
+ * declaration before the table carries the attribute to the definition. */
 #if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-trapping-math")))
+static void relu_bwd(ag_node *n) __attribute__((optimize("no-trapping-math")));
 #endif
-static void relu_bwd(ag_node *n) {
-    ag_real *dx = ag_node_grad(n, 0);
-    if (!dx) return;
-    const ag_real *x = n->in[0]->data, *dy = n->out->grad;
-    long size = (long)n->out->size;
-    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
-        dx[i] += dy[i] * (x[i] > 0 ? (ag_real)1 : 0);
-    });
-}
 
 /*     name        op name        forward y = f(v)                 backward f'(v)          */
 UNARY(neg,        "neg",        -v,                                -1)
@@ -94,7 +85,7 @@ UNARY(pow_,       "pow",        POW(v, s->a),                      s->a * POW(v,
 UNARY(sigmoid,    "sigmoid",    v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v)),
                                                                    out * (1 - out))  /* σ' = σ(1-σ) */
 UNARY(tanh_,      "tanh",       TANH(v),                           1 - out * out)
-FORWARD(relu, v > 0 ? v : 0) CONSTRUCT(relu, "relu")
+UNARY(relu,       "relu",       v > 0 ? v : 0,                     v > 0)
 UNARY(leaky_relu, "leaky_relu", v > 0 ? v : s->a * v,              v > 0 ? 1 : s->a)
 UNARY(elu,        "elu",        v > 0 ? v : s->a * (EXP(v) - 1),   v > 0 ? 1 : out + s->a)
 /* softplus(v) = log(1+e^v) = max(v,0) + log1p(e^-|v|): no overflow for large |v|. */
