@@ -26,6 +26,7 @@
 #include "examples/common/anomaly_parts.h"
 #include "examples/common/harness.h"
 #include "examples/common/run.h"
+#include "examples/common/vae_parts.h" /* the presets mlp, conv, iwae */
 
 #include <math.h>
 #include <stdio.h>
@@ -80,8 +81,8 @@ static vae *model(const anomaly *p, const harness *h, nn_error *err) {
     char enc[512], dec[512];
     return vae_new(&(vae_config){
         .x_ndim = 3, .x_shape = {d->shape[0], d->shape[1], d->shape[2]}, .z_dim = c->latent,
-        .encoder_text = anomaly_spec_text(c->encoder, true, c->latent, enc, sizeof enc),
-        .decoder_text = anomaly_spec_text(c->decoder, false, c->latent, dec, sizeof dec),
+        .encoder_text = vae_preset_text(c->encoder, true, c->latent, false, enc, sizeof enc),
+        .decoder_text = vae_preset_text(c->decoder, false, c->latent, false, dec, sizeof dec),
         .likelihood = !strcmp(c->likelihood, "bernoulli") ? VAE_BERNOULLI
                       : !strcmp(c->likelihood, "gaussian") ? VAE_GAUSSIAN : VAE_GAUSSIAN_LEARNED,
         .sigma = c->sigma, .seed = run_seed(h->flags.seed, 2, (uint64_t)p->cls)}, err);

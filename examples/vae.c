@@ -55,8 +55,8 @@ static int build(harness *h) {
     vae_config vc = {
         .x_ndim = 3, .x_shape = {h->train->shape[0], h->train->shape[1], h->train->shape[2]},
         .z_dim = c->latent,
-        .encoder_text = vae_preset_text(c->encoder, true, c->latent, enc, sizeof enc),
-        .decoder_text = vae_preset_text(c->decoder, false, c->latent, dec, sizeof dec),
+        .encoder_text = vae_preset_text(c->encoder, true, c->latent, true, enc, sizeof enc),
+        .decoder_text = vae_preset_text(c->decoder, false, c->latent, true, dec, sizeof dec),
         .likelihood = !strcmp(c->likelihood, "bernoulli") ? VAE_BERNOULLI
                       : !strcmp(c->likelihood, "gaussian") ? VAE_GAUSSIAN : VAE_GAUSSIAN_LEARNED,
         .sigma = c->sigma, .samples = c->samples, .beta = c->beta, .warmup_steps = c->warmup,

@@ -27,8 +27,9 @@ const char *const anomaly_help_epilog =
     "the training set, then every test image is scored by --score (higher = more anomalous)\n"
     "and the AUROC of finding the held-out class among the test images is reported.\n"
     "\n"
-    "presets for --encoder/--decoder (the same as build/vae; or give spec text, docs/spec.md):\n"
+    "presets for --encoder/--decoder (build/vae's; or give spec text, docs/spec.md):\n"
     "  mlp    encoder: linear 400, relu, linear 2*LATENT     decoder: linear 400, relu, linear 784\n"
+    "         (He/Xavier initialisation here; build/vae's mlp uses init=torch)\n"
     "  conv   encoder: conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, linear 256, relu,\n"
     "                  linear 2*LATENT\n"
     "         decoder: linear 256, relu, linear 3136, relu, reshape 64 7 7, convt 32 k4 s2 p1,\n"
@@ -47,10 +48,6 @@ const char *const anomaly_help_epilog =
     "that resumes the run exactly (the same flags and --resume).  The last line printed is\n"
     "'result: mean_auroc=... auroc_D=... latent=... epochs=... seconds=...'.";
 
-/* Expands a preset name to spec text (into buf) or returns the text unchanged — the
- * presets of build/vae, so that a model studied there can be tried here, except that mlp
- * keeps the default He initialisation (build/vae's uses PyTorch's, to match its reference
- * run; the AUROCs in the README were measured with this one). */
 cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
     static cli_opt opts[32];
     cli_opt table[] = {
@@ -102,29 +99,6 @@ const setting *anomaly_settings(anomaly_flags *c, run_flags *r, int *cls) {
         {"seed", SET_U64, &r->seed},                {"holdout", SET_INT, cls},
         {0}}, sizeof s);
     return s;
-}
-
-/* Expands a preset name to spec text (into buf) or returns the text unchanged — the
- * presets of build/vae, so that a model studied there can be tried here, except that mlp
- * keeps the default He initialisation (build/vae's uses PyTorch's, to match its reference
- * run; the AUROCs in the README were measured with this one). */
-const char *anomaly_spec_text(const char *s, bool encoder, int latent, char *buf, size_t n) {
-    if (!strcmp(s, "mlp"))
-        snprintf(buf, n, encoder ? "linear 400, relu, linear %d" : "linear 400, relu, linear 784",
-                 2 * latent);
-    else if (!strcmp(s, "conv"))
-        snprintf(buf, n, encoder ? "conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, "
-                                   "linear 256, relu, linear %d"
-                                 : "linear 256, relu, linear 3136, relu, reshape 64 7 7, "
-                                   "convt 32 k4 s2 p1, relu, convt 1 k4 s2 p1",
-                 2 * latent);
-    else if (!strcmp(s, "iwae"))
-        snprintf(buf, n, encoder ? "linear 200, tanh, linear 200, tanh, linear %d"
-                                 : "linear 200, tanh, linear 200, tanh, linear 784",
-                 2 * latent);
-    else
-        return s;
-    return buf;
 }
 
 /* "3", "1,7" or "all" -> the list of classes to hold out in turn; -1 on a bad list. */

@@ -37,8 +37,6 @@ typedef struct anomaly_outcome {
 cli_opt *anomaly_options(anomaly_flags *c, run_flags *r);
 const setting *anomaly_settings(anomaly_flags *c, run_flags *r, int *cls);
 extern const char *const anomaly_help_epilog;
-/* A preset (mlp, conv, iwae) as spec text into buf (n bytes), or s itself. */
-const char *anomaly_spec_text(const char *s, bool encoder, int latent, char *buf, size_t n);
 /* "3", "1,7" or "all" -> the classes to hold out in turn; -1 on a bad list. */
 int anomaly_parse_holdout(const char *s, int *out);
 /* A split of the data set, binarized as the flags say. */

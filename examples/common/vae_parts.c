@@ -121,12 +121,11 @@ const char *const vae_help_epilog =
     "bit-identical runs).  A NaN or inf stops the run and leaves the last checkpoint alone.\n"
     "\nThe last line printed is 'result: key=value ...' with the headline figures.";
 
-const char *vae_preset_text(const char *s, bool encoder, int latent, char *buf, size_t n) {
+const char *vae_preset_text(const char *s, bool encoder, int latent, bool torch_init, char *buf,
+                            size_t n) {
+    const char *init = torch_init ? " init=torch" : ""; /* else He/Xavier by look-ahead */
     if (!strcmp(s, "mlp"))
-        /* PyTorch's default initialisation, so the classic model matches its reference run. */
-        snprintf(buf, n, encoder ? "linear 400 init=torch, relu, linear %d init=torch"
-                                 : "linear 400 init=torch, relu, linear 784 init=torch",
-                 2 * latent);
+        snprintf(buf, n, "linear 400%s, relu, linear %d%s", init, encoder ? 2 * latent : 784, init);
     else if (!strcmp(s, "conv"))
         snprintf(buf, n, encoder ? "conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, "
                                    "linear 256, relu, linear %d"

@@ -35,7 +35,11 @@ const setting *vae_settings(vae_flags *c, run_flags *r);
 extern const char *const vae_help_epilog;
 /* The preset "mlp", "conv" or "iwae" as spec text for a latent size (into buf), or s
  * itself when it is spec text already. */
-const char *vae_preset_text(const char *s, bool encoder, int latent, char *buf, size_t n);
+/* torch_init: the mlp preset's layers use PyTorch's default initialisation (build/vae, to
+ * match its PyTorch reference run); false: He/Xavier by look-ahead (build/anomaly, whose
+ * README figures were measured so).  The one place the presets are written. */
+const char *vae_preset_text(const char *s, bool encoder, int latent, bool torch_init, char *buf,
+                            size_t n);
 
 /* samples.png, recon.png, curves.png (when train_curve), and manifold.png + latent.png
  * (2-d codes) or traverse.png, in r->out. */
