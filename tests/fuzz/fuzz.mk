@@ -48,9 +48,11 @@ fuzz-corpus: $(FZ)/make_corpus
 	$(FZ)/make_corpus tests/fuzz/corpus
 
 # Library, examples/common and the targets themselves, all instrumented for coverage.
+# The dispatched kernel files (*_avx512.c, *_avx2.c) get their target flags, as in the main
+# build, less gcc's -mstringop-strategy, which clang does not know.
 $(FZ)/obj/%.o: %.c tests/fuzz/fuzz.mk | build/.deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(filter-out -mstringop%,$(call kernel_flags,$*)) -fsanitize=fuzzer-no-link -c $< -o $@
 
 # The targets' objects are intermediate files of a chain of pattern rules: keep them.
 .SECONDARY: $(FUZZ_TARGETS:%=$(FZ)/obj/tests/fuzz/fuzz_%.o) $(FZ)/obj/tests/fuzz/make_corpus.o
