@@ -205,7 +205,8 @@ MPI_FLT   := $(call TREE,mpi-float)
 MPI_DBL   := $(call TREE,mpi-double)
 MPI_CC     = OMPI_CC=$(CC) $(MPICC)
 MPI_TREE  := $(if $(filter double,$(REAL)),$(MPI_DBL),$(MPI_FLT))
-DIST_TESTS := $(if $(HAVE_MPI),$(MPI_FLT)/dist_driver $(MPI_DBL)/dist_driver)
+DIST_TESTS := $(if $(HAVE_MPI),$(MPI_FLT)/dist_driver $(MPI_DBL)/dist_driver \
+                               build/mpi/vae build/mpi/gan build/mpi/classify)
 
 $(MPI_FLT)/nn/dist.o: nn/dist.c Makefile $(FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)

@@ -125,8 +125,11 @@ wait $job
 status=$? took=$(($(date +%s) - start))
 if [ $took -le 20 ] && [ -s "$dir/t/vae.ckpt" ] && grep -q 'resume with:' "$dir/t.err"; then
     ok "vae: SIGTERM to mpirun saves and prints the resume command (status $status after $took s)"
-    HENBUN_STOP_AFTER_STEPS=2 build/mpi/vae --resume "$dir/t/vae.ckpt" $data >/dev/null 2>"$dir/t2.err"
-    status_is "vae: its checkpoint resumes at 1 rank (stopped 2 steps on)" 130 $? "$dir/t2.err"
+    cmd=$(resume_command "$dir/t.err")
+    eval "HENBUN_STOP_AFTER_STEPS=2 $cmd" >/dev/null 2>"$dir/t2.err"
+    status_is "vae: its resume command runs at 1 rank (stopped 2 steps on)" 130 $? "$dir/t2.err"
+    says "vae: ... 2 steps after the SIGTERM's step" "$dir/t2.err" \
+        "step $(($(sed -n 's/.*stopped at epoch [0-9]* step \([0-9]*\).*/\1/p' "$dir/t.err") + 2))[ )]"
 else
     bad "vae: SIGTERM to mpirun (status $status after $took s):"; tail -n 5 "$dir/t.err"
 fi
