@@ -11,7 +11,7 @@
 #     without --sync-bn the GAN differs (per-rank batch norm, as documented);
 #   - two 2-rank runs write the same checkpoint, bit for bit;
 #   - a 2-rank run stopped mid-epoch (HENBUN_STOP_AFTER_STEPS) saves once and prints the
-#     resume command; resumed at 1 rank it ends where the uninterrupted run does;
+#     resume command; resumed at 1 rank (and at 3) it ends where the uninterrupted run does;
 #   - SIGTERM to mpirun saves a checkpoint that resumes;
 #   - a killed rank, a rank that cannot read its data and a NaN on one rank end the whole
 #     job within seconds, with a message.
@@ -134,6 +134,10 @@ cmd=$(resume_command "$dir/s.err")
 if [ -z "$cmd" ]; then
     bad "vae: no resume command printed"
 else
+    cp -r "$dir/s" "$dir/s3"
+    mpi -np 3 $vae --resume "$dir/s3/vae.ckpt" >/dev/null 2>&1 || bad "vae: resuming at 3 ranks failed"
+    params_agree "vae: stopped at 2 ranks, resumed at 3: parameters as the uninterrupted run, to 1e-5" \
+        "$dir/s3/vae.ckpt" "$dir/v2/vae.ckpt" 1e-5 optim.
     eval "$cmd" >/dev/null 2>&1 || bad "vae: resuming at 1 rank failed ($cmd)"
     params_agree "vae: stopped at 2 ranks, resumed at 1: parameters as the uninterrupted run, to 1e-5" \
         "$dir/s/vae.ckpt" "$dir/v2/vae.ckpt" 1e-5 optim.
