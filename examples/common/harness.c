@@ -276,7 +276,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             /* An epoch's means weigh a step by its examples, or equally (then this rank's
              * part of a step is its share of the rows): the sums over the ranks, taken at
              * the end of the epoch, are one process's. */
-            double w = h->steps_weigh_equally ? h->shard.weight : h->step_examples;
+            double w = !h->steps_weigh_equally ? h->step_examples : dist ? h->shard.weight : 1;
             sums[0] += w;
             for (int i = 0; i < h->n_stats; i++) {
                 bool count = h->counts >> i & 1;
