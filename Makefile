@@ -10,16 +10,28 @@
 #   make install PREFIX=/usr/local   portable libhenbun.{a,so}, <henbun/...> headers, henbun.pc
 #   make uninstall PREFIX=...       (REAL=double: libhenbun-double, henbun-double.pc; DESTDIR honoured)
 #
-# Options: REAL=double (library precision), PORTABLE=1 (no -march=native, portable GEMM),
-#          CC=clang, SAN=1 (sanitizers); for install: PREFIX, DESTDIR, LIBDIR, INCLUDEDIR,
-#          INSTALL_ARCHFLAGS (the installed library's instruction set; portable by default).
+# Options: REAL=double (library precision), NATIVE=1 (-march=native for everything),
+#          PORTABLE=1 (plain C kernels only), CC=clang, SAN=1 (sanitizers).
+# The default build runs on any CPU of its architecture: the SIMD kernels (files named
+# *_avx512.c, *_avx2.c) get their own target flags and are picked at run time
+# (autograd/kernels.h; HENBUN_KERNEL=portable|avx2|avx512 forces one).
+#          For install: PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, INSTALL_ARCHFLAGS (the installed
+#          library's instruction set).
 
 CC       ?= cc
 PREFIX   ?= /usr/local
 REAL     ?= float
 PORTABLE ?= 0
+NATIVE   ?= 0
 
-ARCHFLAGS := $(if $(filter 1,$(PORTABLE)),-DAG_PORTABLE,-march=native)
+ARCHFLAGS := $(if $(filter 1,$(PORTABLE)),-DAG_PORTABLE,$(if $(filter 1,$(NATIVE)),-march=native))
+# Target flags of the dispatched kernel files, by the file name's suffix (x86 compilers only).
+# -mstringop-strategy=libcall: with generic tuning gcc expands the kernels' small memcpy and
+# memset (edge tiles) into `rep movs`/`rep stos`, slow for 32-byte rows (12% of a 128x40x400
+# GEMM, perf); glibc's memcpy, picked for this CPU at run time, is what -march=native used.
+IS_X86    := $(filter x86_64% i386% i486% i586% i686%,$(shell $(CC) -dumpmachine 2>/dev/null))
+STRINGOPS := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),,-mstringop-strategy=libcall)
+kernel_flags = $(if $(IS_X86),$(if $(filter %_avx512,$(1)),-mavx512f -mavx2 -mfma $(STRINGOPS),$(if $(filter %_avx2,$(1)),-mavx2 -mfma $(STRINGOPS))))
 SANFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT       := $(if $(filter 1,$(SAN)),$(SANFLAGS),-O3 -g)
 CFLAGS_COMMON := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(ARCHFLAGS) -fopenmp -fno-math-errno \
@@ -44,7 +56,7 @@ LIBTREE := $(if $(filter double,$(REAL)),$(DBL),$(FLT))
 # Objects depend on the compiler and flags that built them: one stamp per tree, rewritten
 # only when they change, so `make PORTABLE=1` or `make CC=clang` after a normal build
 # recompiles instead of quietly linking the old -march=native objects.
-FLAGS_LINE := $(CC) $(CFLAGS_COMMON) $(CFLAGS)
+FLAGS_LINE := $(CC) $(CFLAGS_COMMON) $(CFLAGS) $(call kernel_flags,x_avx512) $(call kernel_flags,x_avx2)
 stamp = $(shell mkdir -p $(1) && { echo '$(FLAGS_LINE)' | cmp -s - $(1)/.flags || \
                 echo '$(FLAGS_LINE)' > $(1)/.flags; })$(1)/.flags
 FLT_STAMP := $(call stamp,$(FLT))
@@ -63,10 +75,10 @@ build/.deps: scripts/install_deps.sh
 
 $(FLT)/%.o: %.c Makefile $(FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(call kernel_flags,$*) -c $< -o $@
 $(DBL)/%.o: %.c Makefile $(DBL_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) -DAG_DOUBLE $(CFLAGS) $(call kernel_flags,$*) -c $< -o $@
 
 $(FLT)/libhenbun.a: $(LIB_SRC:%.c=$(FLT)/%.o)
 	@rm -f $@; ar rcs $@ $^
@@ -112,9 +124,10 @@ bench: all build/bench/peak build/bench/gemm_bench
 # The installed library is compiled apart (build/pic-float, build/pic-double): position-
 # independent, symbols hidden unless a public header declares them (HENBUN_BEGIN_DECLS), and
 # with INSTALL_ARCHFLAGS instead of ARCHFLAGS, so it runs on any CPU of the architecture.
-# INSTALL_ARCHFLAGS is the one switch for the installed library's instruction set: today the
-# PORTABLE=1 path; once the kernels dispatch at run time it can take the dispatch build.
-INSTALL_ARCHFLAGS ?= -DAG_PORTABLE
+# By default that is the dispatched build (no -march: the *_avx512/*_avx2 kernels get their
+# own target flags and are picked at run time, as in the in-tree build); -DAG_PORTABLE gives
+# a library with the plain C kernels only.
+INSTALL_ARCHFLAGS ?=
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 VERSION    := $(shell sed -n 's/^\#define HENBUN_VERSION_STRING "\(.*\)"/\1/p' autograd/version.h)
@@ -141,10 +154,10 @@ PUBLIC_HEADERS := henbun.h autograd/autograd.h autograd/version.h $(filter-out $
 
 $(PIC_FLT)/%.o: %.c Makefile $(PIC_FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(PIC_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(PIC_CFLAGS) $(CFLAGS) $(call kernel_flags,$*) -c $< -o $@
 $(PIC_DBL)/%.o: %.c Makefile $(PIC_DBL_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(PIC_CFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+	$(CC) $(PIC_CFLAGS) -DAG_DOUBLE $(CFLAGS) $(call kernel_flags,$*) -c $< -o $@
 $(PIC_FLT)/libhenbun.a: $(LIB_SRC:%.c=$(PIC_FLT)/%.o)
 	@rm -f $@; ar rcs $@ $^
 $(PIC_DBL)/libhenbun-double.a: $(LIB_SRC:%.c=$(PIC_DBL)/%.o)

@@ -200,6 +200,13 @@ int ag_dim(const ag_tensor *x, int axis); /* shape[axis]; axis may be negative *
  * in one file under autograd/.  Binary ops broadcast like NumPy (shapes aligned from the
  * right; a dimension of 1 stretches).  `axis` may be negative (counted from the end).
  */
+/* NaN rule, for every op (as in PyTorch): a NaN input gives a NaN output, never a number —
+ * no op turns a NaN into a finite value.  The ops that select one of their inputs (relu,
+ * clamp, maximum, minimum, max, max_axis, max_pool2d, and the layers built on them)
+ * select the NaN, and backward routes the gradient to it (the first NaN when there
+ * are several), so a NaN is traced to the input that held it instead of vanishing.
+ * tests/autograd/test_nan_rule.c checks each of these ops. */
+
 /* elementwise unary (ops_unary.c): y has x's shape, y_i = f(x_i) */
 ag_tensor *ag_neg(ag_tape *t, ag_tensor *x);                  /* −x */
 ag_tensor *ag_exp(ag_tape *t, ag_tensor *x);                  /* e^x */
@@ -207,7 +214,7 @@ ag_tensor *ag_log(ag_tape *t, ag_tensor *x);                  /* ln x */
 ag_tensor *ag_sqrt(ag_tape *t, ag_tensor *x);                 /* √x */
 ag_tensor *ag_square(ag_tape *t, ag_tensor *x);               /* x² */
 ag_tensor *ag_abs(ag_tape *t, ag_tensor *x);                  /* d|x|/dx := 0 at 0 */
-ag_tensor *ag_pow(ag_tape *t, ag_tensor *x, ag_real p);       /* x^p */
+ag_tensor *ag_pow(ag_tape *t, ag_tensor *x, ag_real p);       /* x^p; p = 0: gradient 0 */
 ag_tensor *ag_sigmoid(ag_tape *t, ag_tensor *x);              /* σ(x) = 1/(1 + e^-x) */
 ag_tensor *ag_tanh(ag_tape *t, ag_tensor *x);                 /* tanh x */
 ag_tensor *ag_relu(ag_tape *t, ag_tensor *x);                 /* max(x, 0) */
@@ -336,14 +343,23 @@ ag_real *ag_node_grad(ag_node *n, int i); /* d/d in[i] accumulator, zeroed on fi
  * ops see the same noise.  The report names the worst element. */
 typedef ag_tensor *(*ag_fn)(ag_tape *t, ag_tensor **inputs, void *ctx);
 typedef struct ag_gradcheck_report {
-    double max_rel_err;     /* |a - n| / max(|a|, |n|, atol_floor) at the worst element */
+    double max_rel_err;     /* |a - n| / max(|a|, |n|) at the worst element */
     double max_abs_err;
     int input;              /* which input held the worst element */
     size_t index;           /* flat index within it */
     double analytic, numeric;
     int evaluations;
-    bool ok;                /* max_rel_err <= rtol (or abs err <= atol) everywhere */
+    bool ok;                /* |a - n| <= atol + rtol·max(|a|, |n|) at every element */
     bool accumulates;       /* a second backward added the same gradient again (to a few ulps) */
+    const char *name;       /* the worst input's tensor name (ag_tensor.name), or NULL */
+    bool passed_on_abs;     /* the worst element is within atol but not within rtol: it
+                             * passes on the absolute tolerance only (a gradient near 0) */
+    bool kink;              /* non-smooth within ±h at a failing element: the one-sided
+                             * differences disagree and the analytic gradient is one of
+                             * them (a max or a relu with pieces closer than h) */
+    double slope_lo, slope_hi; /* the one-sided differences (f(x)-f(x-h))/h, (f(x+h)-f(x))/h
+                             * at the kink */
+    double eps, rtol, atol; /* the step and tolerances used */
 } ag_gradcheck_report;
 typedef struct ag_gradcheck_opts {
     double eps;             /* step h; default 1e-6 in double, 1e-2 in float */
@@ -352,7 +368,13 @@ typedef struct ag_gradcheck_opts {
 } ag_gradcheck_opts;
 ag_gradcheck_report ag_gradcheck(ag_fn f, ag_tensor **inputs, int n_inputs, void *ctx,
                                  const ag_gradcheck_opts *opts /* NULL: defaults */);
-/* One line: "ok  rel 3.1e-09 (input 1 [5]: analytic 0.25, numeric 0.25)" or "FAIL ...". */
+/* One line, naming the input by index and name and saying which tolerance held:
+ *   "ok   conv  rel 3.1e-09 <= rtol 1e-06 (input 1 'bias' [5]: analytic 0.25, numeric 0.25)"
+ *   "ok   relu  abs 2.0e-04 <= atol 1e-03, rel 1.0e+00 not needed (input 0 'x' [7]: ...)"
+ *   "FAIL max   rel 3.0e-01 abs 3.0e-01 > atol 1e-03 + rtol 2e-02 (input ...); non-smooth
+ *    within h=0.01 here (one-sided slopes 0.4 and 1): rerun in double or move the point"
+ * The float build's large h (1e-2) makes the last case common for max, relu, maxpool and
+ * clamp near a tie: docs/add-a-layer.md says what to do. */
 void ag_gradcheck_print(const char *label, const ag_gradcheck_report *r, void *file);
 
 /* ---------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ size_t ag_shape_size(const char *op, int ndim, const int *shape);
 void ag_tensor_init(ag_tensor *x, int ndim, const int *shape, ag_real *data);
 /* "(2, 3)" for a raw shape. */
 const char *ag_shape_fmt(int ndim, const int *shape, char *buf, size_t n);
+/* "'weight' (3, 4)" for a named tensor, "(3, 4)" otherwise: shape errors name tensors. */
+const char *ag_named_shape_str(const ag_tensor *x, char *buf, size_t n);
 /* Normalised axis (negative counts from the end), or an error naming op and shape. */
 int ag_axis(const char *op, const ag_tensor *x, int axis);
 /* Uninitialised tensor on the tape. */

@@ -1,18 +1,59 @@
-/* kernels.h — compile-time choices shared by autograd's speed kernels (not public API).
+/* kernels.h — the SIMD kernels the library picks at run time (not public API).
  *
- * One switch decides which SIMD code a build uses, so every kernel agrees:
- *   AG_KERNEL_AVX2    AVX2 + FMA intrinsics (the target machines: Zen 3 and later)
- *   AG_KERNEL_AVX512  additionally AVX-512F, when the compiler targets it
- * `make PORTABLE=1` defines AG_PORTABLE and drops -march=native: plain C only.
- * -DAG_NO_AVX512 keeps an AVX-512 machine on the AVX2 kernels (to measure or test them). */
+ * The library is compiled for baseline x86-64 (or any other CPU); the few kernels that
+ * want wide SIMD are compiled once per instruction set in files named *_avx512.c,
+ * *_avx2.c (the Makefile gives those files -mavx512f / -mavx2 -mfma, nothing else gets
+ * them) and *_portable.c, and every function in them carries the suffix.  ag_kernel_isa()
+ * picks one set on the first call, from what the CPU supports (__builtin_cpu_supports,
+ * which also checks that the OS saves the wide registers):
+ *   AG_ISA_AVX512  AVX-512F (with AVX2 and FMA)
+ *   AG_ISA_AVX2    AVX2 + FMA
+ *   AG_ISA_PORTABLE plain C, any CPU
+ * HENBUN_KERNEL=portable|avx2|avx512 in the environment forces one (for tests and bug
+ * reports; asking for one the CPU lacks is an error).  `make PORTABLE=1` compiles only the
+ * plain C kernels; on a CPU other than x86-64 only those exist. */
 #ifndef HENBUN_AUTOGRAD_KERNELS_H
 #define HENBUN_AUTOGRAD_KERNELS_H
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(AG_PORTABLE)
-#define AG_KERNEL_AVX2 1
-#if defined(__AVX512F__) && !defined(AG_NO_AVX512)
-#define AG_KERNEL_AVX512 1
+#include "autograd/autograd.h"
+
+#include <stdbool.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(AG_PORTABLE) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define AG_HAVE_X86_KERNELS 1
 #endif
+
+typedef enum { AG_ISA_PORTABLE, AG_ISA_AVX2, AG_ISA_AVX512, AG_ISA_COUNT } ag_isa;
+
+ag_isa ag_kernel_isa(void);                 /* the set in use (chosen on the first call) */
+const char *ag_isa_name(ag_isa isa);        /* "portable", "avx2", "avx512" */
+bool ag_isa_supported(ag_isa isa);          /* compiled in and supported by this CPU */
+/* Switches every dispatched kernel to `isa` (tests, benchmarks); false if not supported.
+ * Not thread-safe: call it between parallel work, not during. */
+bool ag_kernel_force(ag_isa isa);
+
+/* One GEMM kernel (gemm_kernel.h): C[m0:m1, n0:n1] of the product described by g, done
+ * serially by the blocked algorithm with an mr × nr register tile. */
+typedef struct gemm_args {
+    bool ta, tb;
+    int M, N, K;
+    ag_real alpha, beta;
+    const ag_real *A, *B;
+    int lda, ldb, ldc;
+    ag_real *C;
+} gemm_args;
+
+typedef struct ag_gemm_kernel {
+    const char *name;
+    int mr, nr;
+    bool (*slab)(const gemm_args *g, int m0, int m1, int n0, int n1);
+} ag_gemm_kernel;
+
+extern const ag_gemm_kernel ag_gemm_kernel_portable;
+#ifdef AG_HAVE_X86_KERNELS
+extern const ag_gemm_kernel ag_gemm_kernel_avx2;
+extern const ag_gemm_kernel ag_gemm_kernel_avx512;
 #endif
 
 #endif

@@ -225,9 +225,9 @@ static int broadcast_shape(const char *op, const ag_tensor *a, const ag_tensor *
         int da = d <= a->ndim ? a->shape[a->ndim - d] : 1;
         int db = d <= b->ndim ? b->shape[b->ndim - d] : 1;
         if (da != db && da != 1 && db != 1) {
-            char sa[64], sb[64];
-            ag_error(op, "cannot broadcast %s with %s", ag_shape_str(a, sa, sizeof sa),
-                     ag_shape_str(b, sb, sizeof sb));
+            char sa[128], sb[128];
+            ag_error(op, "cannot broadcast %s with %s", ag_named_shape_str(a, sa, sizeof sa),
+                     ag_named_shape_str(b, sb, sizeof sb));
         }
         shape[nd - d] = da == 1 ? db : da;
     }
@@ -279,8 +279,10 @@ BINARY(add,      u + v,               1,           1)
 BINARY(sub,      u - v,               1,           -1)
 BINARY(mul,      u * v,               v,           u)
 BINARY(div,      u / v,               1 / v,       -y / v)  /* ∂(u/v)/∂v = -u/v² = -y/v */
-BINARY(maximum,  u >= v ? u : v,      u >= v,      u < v)   /* ties: gradient to a */
-BINARY(minimum,  u <= v ? u : v,      u <= v,      u > v)
+/* ties: gradient to a.  NaN rule (autograd.h): a NaN operand is the result, and gets the
+ * gradient (u first when both are NaN); a NaN in v makes u >= v false, so v wins. */
+BINARY(maximum,  u >= v || u != u ? u : v,   u >= v || u != u,   !(u >= v || u != u))
+BINARY(minimum,  u <= v || u != u ? u : v,   u <= v || u != u,   !(u <= v || u != u))
 
 static ag_tensor *binary(ag_tape *t, const ag_op *op, ag_tensor *a, ag_tensor *b) {
     int shape[AG_MAX_DIMS];

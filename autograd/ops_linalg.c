@@ -46,10 +46,10 @@ static const ag_op matmul_op = {"matmul", matmul_fwd, matmul_bwd};
 
 ag_tensor *ag_matmul(ag_tape *t, ag_tensor *a, ag_tensor *b, bool transpose_a,
                      bool transpose_b) {
-    char sa[64], sb[64];
+    char sa[128], sb[128];
     if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
         ag_error("matmul", "operands must be 2-D or 3-D (batched), got %s and %s",
-                 ag_shape_str(a, sa, sizeof sa), ag_shape_str(b, sb, sizeof sb));
+                 ag_named_shape_str(a, sa, sizeof sa), ag_named_shape_str(b, sb, sizeof sb));
     const int *as = a->shape + (a->ndim - 2), *bs = b->shape + (b->ndim - 2);
     mm_attr m = {.ta = transpose_a, .tb = transpose_b, .batch = 1};
     m.M = transpose_a ? as[1] : as[0];
@@ -58,11 +58,11 @@ ag_tensor *ag_matmul(ag_tape *t, ag_tensor *a, ag_tensor *b, bool transpose_a,
     m.N = transpose_b ? bs[0] : bs[1];
     if (m.K != kb)
         ag_error("matmul", "inner dimensions differ: %s%s · %s%s (K %d vs %d)",
-                 ag_shape_str(a, sa, sizeof sa), transpose_a ? "ᵀ" : "",
-                 ag_shape_str(b, sb, sizeof sb), transpose_b ? "ᵀ" : "", m.K, kb);
+                 ag_named_shape_str(a, sa, sizeof sa), transpose_a ? "ᵀ" : "",
+                 ag_named_shape_str(b, sb, sizeof sb), transpose_b ? "ᵀ" : "", m.K, kb);
     if (a->ndim == 3 && b->ndim == 3 && a->shape[0] != b->shape[0])
-        ag_error("matmul", "batch sizes differ: %s and %s", ag_shape_str(a, sa, sizeof sa),
-                 ag_shape_str(b, sb, sizeof sb));
+        ag_error("matmul", "batch sizes differ: %s and %s", ag_named_shape_str(a, sa, sizeof sa),
+                 ag_named_shape_str(b, sb, sizeof sb));
     if (a->ndim == 3 || b->ndim == 3) {
         m.batch = a->ndim == 3 ? a->shape[0] : b->shape[0];
         m.a_shared = a->ndim == 2;
@@ -104,13 +104,13 @@ static void linear_bwd(ag_node *n) {
 static const ag_op linear_op = {"linear", linear_fwd, linear_bwd};
 
 ag_tensor *ag_linear(ag_tape *t, ag_tensor *x, ag_tensor *w, ag_tensor *b) {
-    char sx[64], sw[64], sb[64];
+    char sx[128], sw[128], sb[128];
     if (x->ndim != 2 || w->ndim != 2 || x->shape[1] != w->shape[1])
         ag_error("linear", "x %s and W %s: expected x (N, in) and W (out, in)",
-                 ag_shape_str(x, sx, sizeof sx), ag_shape_str(w, sw, sizeof sw));
+                 ag_named_shape_str(x, sx, sizeof sx), ag_named_shape_str(w, sw, sizeof sw));
     if (b && (b->size != (size_t)w->shape[0]))
         ag_error("linear", "bias %s does not match W %s (expected (%d))",
-                 ag_shape_str(b, sb, sizeof sb), ag_shape_str(w, sw, sizeof sw), w->shape[0]);
+                 ag_named_shape_str(b, sb, sizeof sb), ag_named_shape_str(w, sw, sizeof sw), w->shape[0]);
     return ag_apply(t, &linear_op, (ag_tensor *[]){x, w, b}, 3, 2,
                     (int[]){x->shape[0], w->shape[0]}, NULL, 0);
 }

@@ -6,6 +6,7 @@
  * per element (per row for the softmax cross-entropy); reduce with ag_sum / ag_mean. */
 #include "autograd/autograd.h"
 #include "autograd/internal.h"
+#include "autograd/vecmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -44,22 +45,51 @@ static void check_same(const char *op, const ag_tensor *a, const ag_tensor *b,
  * -[y log σ(l) + (1-y) log(1-σ(l))] = max(l,0) - l·y + log(1 + e^-|l|): the same value,
  * but e^-|l| ≤ 1 always.  d/dl = σ(l) - y, d/dy = -l (soft targets may be learned). */
 
+/* The plain C loops; in float on x86-64 the vector versions of vecmath.h run instead (the
+ * scalar expf/log1pf calls were 15% of a VAE epoch).  Elements are handled in blocks of
+ * BCE_BLOCK so the vector loops get whole vectors and each thread whole blocks. */
+#define BCE_BLOCK 1024
+
+static void bce_fwd_range(long n, const ag_real *l, const ag_real *y, ag_real *out) {
+#ifdef AG_HAVE_VECMATH
+    ag_isa isa = ag_kernel_isa();
+    if (isa == AG_ISA_AVX512) { ag_bce_fwd_avx512(n, l, y, out); return; }
+    if (isa == AG_ISA_AVX2) { ag_bce_fwd_avx2(n, l, y, out); return; }
+#endif
+    for (long i = 0; i < n; i++)
+        out[i] = (l[i] > 0 ? l[i] : 0) - l[i] * y[i] + LOG1P(EXP(-FABS(l[i])));
+}
+
+static void bce_bwd_range(long n, const ag_real *l, const ag_real *y, const ag_real *dout,
+                          ag_real *dl, ag_real *dy) {
+#ifdef AG_HAVE_VECMATH
+    ag_isa isa = ag_kernel_isa();
+    if (isa == AG_ISA_AVX512) { ag_bce_bwd_avx512(n, l, y, dout, dl, dy); return; }
+    if (isa == AG_ISA_AVX2) { ag_bce_bwd_avx2(n, l, y, dout, dl, dy); return; }
+#endif
+    for (long i = 0; i < n; i++) {
+        if (dl) dl[i] += dout[i] * (sigmoid(l[i]) - y[i]); /* σ(l) - y */
+        if (dy) dy[i] -= dout[i] * l[i];                    /* -l */
+    }
+}
+
 static void bce_fwd(ag_node *n) {
     const ag_real *l = n->in[0]->data, *y = n->in[1]->data;
     ag_real *out = n->out->data;
-    long size = (long)n->out->size;
-    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
-        out[i] = (l[i] > 0 ? l[i] : 0) - l[i] * y[i] + LOG1P(EXP(-FABS(l[i])));
+    long size = (long)n->out->size, blocks = (size + BCE_BLOCK - 1) / BCE_BLOCK;
+    AG_PARALLEL_FOR(b, blocks, size > AG_PAR_MIN, {
+        long lo = b * BCE_BLOCK, len = size - lo < BCE_BLOCK ? size - lo : BCE_BLOCK;
+        bce_fwd_range(len, l + lo, y + lo, out + lo);
     });
 }
 
 static void bce_bwd(ag_node *n) {
     const ag_real *l = n->in[0]->data, *y = n->in[1]->data, *dout = n->out->grad;
     ag_real *dl = ag_node_grad(n, 0), *dy = ag_node_grad(n, 1);
-    long size = (long)n->out->size;
-    AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {
-        if (dl) dl[i] += dout[i] * (sigmoid(l[i]) - y[i]); /* σ(l) - y */
-        if (dy) dy[i] -= dout[i] * l[i];                    /* -l */
+    long size = (long)n->out->size, blocks = (size + BCE_BLOCK - 1) / BCE_BLOCK;
+    AG_PARALLEL_FOR(b, blocks, size > AG_PAR_MIN, {
+        long lo = b * BCE_BLOCK, len = size - lo < BCE_BLOCK ? size - lo : BCE_BLOCK;
+        bce_bwd_range(len, l + lo, y + lo, dout + lo, dl ? dl + lo : NULL, dy ? dy + lo : NULL);
     });
 }
 

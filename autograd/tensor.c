@@ -47,6 +47,14 @@ const char *ag_shape_str(const ag_tensor *x, char *buf, size_t n) {
     return ag_shape_fmt(x->ndim, x->shape, buf, n);
 }
 
+const char *ag_named_shape_str(const ag_tensor *x, char *buf, size_t n) {
+    char s[64];
+    ag_shape_str(x, s, sizeof s);
+    if (x->name && *x->name) snprintf(buf, n, "'%s' %s", x->name, s);
+    else snprintf(buf, n, "%s", s);
+    return buf;
+}
+
 const char *ag_shape_fmt(int ndim, const int *shape, char *buf, size_t n) {
     size_t k = 0;
     k += (size_t)snprintf(buf + k, n - k, "(");

@@ -42,3 +42,13 @@ bench-conv: build/bench/conv_bench
 bench-dist: $(MPI_FLT)/dist_driver
 	@[ -f data/mnist/train-images-idx3-ubyte ] || [ -f data/mnist/train-images-idx3-ubyte.gz ] || sh scripts/fetch_data.sh mnist
 	sh bench/dist_bench.sh
+
+# The VAE epoch at 2 threads against 1 thread, with one busy competitor per core.
+.PHONY: bench-load
+bench-load: build/vae
+	sh bench/load.sh build/bench.csv
+
+# The default (dispatched) build against a -march=native build: GEMM shapes and VAE epoch.
+.PHONY: bench-native
+bench-native:
+	sh bench/native.sh build/bench.csv

@@ -5,6 +5,9 @@
 #   3. end to end, against PyTorch (Debian's python3-torch) when it is installed:
 #      the classic MNIST VAE (seconds per epoch), the MLP GAN (seconds per 1000
 #      iterations) and the DCGAN (seconds per 100 iterations), with peak RSS.
+#   4. the dispatched build against a -march=native build (bench/native.sh)
+#   5. threads under load: the VAE epoch at 2 threads against 1 thread, both beside one
+#      busy competitor process per core (bench/load.sh).
 # Every row also goes to build/bench.csv: case,threads,henbun,peer,unit,speedup (speedup > 1
 # means henbun is faster).  Nothing here is a test: speed is reported, never asserted.
 set -u
@@ -77,5 +80,11 @@ if [ -x build/gan ]; then
         row "dcgan_peak_rss" $th "$hr" "$pr" "MiB"
     done
 fi
+echo
+echo "== dispatched kernels against a -march=native build (bench/native.sh)"
+sh bench/native.sh "$csv"
+echo
+echo "== threads under load (one busy process per core; bench/load.sh)"
+sh bench/load.sh "$csv"
 echo
 echo "table written to $csv"

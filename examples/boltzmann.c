@@ -12,639 +12,167 @@
  * w = e^−U P(z|x) / (π(z) Q(x|z)) (and, with --latent-draws M, the weights that average M
  * encoder draws): log Z ≈ log mean w against the exact value (quadrature, or Kaufman's
  * formula for the Ising model), the effective sample size, and reweighted mode masses
- * against their exact values.  A Metropolis/MALA run on
- * the same energy gives the baseline's effective samples per second.  The last line is
- * 'result: key=value ...'.
+ * against their exact values.  A Metropolis/MALA run on the same energy gives the
+ * baseline's effective samples per second.  The last line is 'result: key=value ...'.
  *
- * sampler.ckpt holds the networks, Adam's moments and the state of the one PRNG stream of
- * training; it is saved every ten logged steps, at the end, and when Ctrl-C stops a run,
- * which --resume then continues exactly. */
-#include "vae/boltzmann.h"
-#include "examples/common/cli.h"
+ * There is no data set: the harness runs without one, an "epoch" being a logging interval
+ * (--log-every steps, one row of log.csv).  sampler.ckpt holds the networks, Adam's moments
+ * and the state of the one PRNG stream of training; it is saved every ten logged steps, at
+ * the end, and when Ctrl-C stops a run, which --resume then continues exactly.  The model
+ * is declared in build(), the step in step(); flags, pictures and the measurements after
+ * training: examples/common/boltzmann_parts.c. */
+#include "examples/common/boltzmann_parts.h"
+#include "examples/common/harness.h"
 #include "examples/common/run.h"
-#include "examples/common/settings.h"
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define PROG "boltzmann"
 
-typedef struct config {
-    const char *energy, *act, *mcmc, *out, *encoder, *decoder, *load, *resume;
-    int L, iters, batch, samples, latent_draws, anneal, latent, hidden, layers, eval_n, threads;
-    int mcmc_chains, mcmc_steps, log_every;
-    double beta, lr, anneal_from, clip;
-    uint64_t seed;
-    bool score_gradient, quiet, fp_trap;
-} config;
+typedef struct boltzmann {
+    bz_flags c;
+    bz_energy e;
+    char enc[1024], dec[1024];     /* the networks' spec text made from --hidden, ... */
+    bz_sampler *s;
+    nn_optim *opt;
+    nn_param_list saved;           /* the networks and Adam's moments */
+    ag_tape *t;                    /* its generator is the one stream of training noise */
+    bz_stats st;                   /* of the last step */
+    double beta, t0;               /* the last step's inverse temperature; training's start */
+} boltzmann;
 
-static const char *epilog =
-    "energies (exact references computed by the program):\n"
-    "  gmm          3-component 2-D Gaussian mixture, log Z = 0; mode masses = mixture weights\n"
-    "  double-well  U = x1^4 - 6 x1^2 + x1 + x2^2/2: log Z = 11.020467, P(x1 > 0) = 0.0329\n"
-    "  many-well    16 copies of U = x^4 - 6 x^2 - 0.5 x + y^2/2 (32-D): log Z = 164.6957,\n"
-    "               P(x > 0) = 0.844 per copy\n"
-    "  ising        L x L periodic Ising model at --beta, Bernoulli decoder, REINFORCE with a\n"
-    "               leave-one-out baseline (VIMCO for K > 1); log Z from Kaufman's formula\n"
-    "\nnetworks: encoder x -> (H, ACT) x LAYERS -> 2*LATENT, decoder z -> (H, ACT) x LAYERS ->\n"
-    "2*dim (mean, logvar) or dim logits.  Flags left at 0 (-1 for --anneal) take the energy's\n"
-    "defaults, the settings of the README's table:\n"
-    "  gmm, double-well  latent 2, hidden 64, 6000 steps, anneal 3000 from 0.1, K 16, lr 1e-3\n"
-    "  many-well        latent 32, hidden 128, 26000 steps, anneal 20000 from 0.2, K 16, lr 2e-3\n"
-    "  ising            latent 32, hidden 256, 10000 steps, no annealing, K 8 (VIMCO), lr 3e-4\n"
-    "\nexamples:\n"
-    "  build/boltzmann --energy double-well\n"
-    "  build/boltzmann --energy gmm --samples 1 --anneal 0      the seed's plain objective\n"
-    "  build/boltzmann --energy ising --L 8 --beta 0.6\n"
-    "  build/boltzmann --energy ising --beta 0.6 --load out/boltzmann/sampler.ckpt --latent-draws 32\n"
-    "\nfiles in --out: log.csv (per logged step), curves.png (training), sampler.ckpt (saved\n"
-    "every 10 logged steps and when Ctrl-C stops a run: for --load and --resume),\n"
-    "density_*.png (2-D: exact, VAE samples, reweighted, as log densities),\n"
-    "marginal.png (many-well: x1), magnetisation.png (ising).  Ctrl-C (or SIGTERM) ends the\n"
-    "current step, saves sampler.ckpt and prints the command that resumes the run exactly.\n"
-    "The last line printed is 'result: key=value ...'.";
-
-/* Energy-specific defaults for the flags left at 0. */
-/* These are the settings the README's table was measured with. */
-static void defaults(config *c, const bz_energy *e) {
-    bool two_d = e->dim == 2, wells = e->copies > 0;
-    if (!c->latent) c->latent = two_d ? 2 : e->binary ? 32 : e->dim;
-    if (!c->hidden) c->hidden = two_d ? 64 : wells ? 128 : 256;
-    if (!c->iters) c->iters = two_d ? 6000 : e->binary ? 10000 : 26000;
-    if (!c->batch) c->batch = 256;
-    if (!c->samples) c->samples = e->binary ? 8 : 16;
-    if (c->anneal < 0) c->anneal = two_d ? 3000 : wells ? 20000 : 0;
-    if (c->anneal_from <= 0) c->anneal_from = wells ? 0.2 : 0.1;
-    if (c->lr <= 0) c->lr = e->binary ? 3e-4 : wells ? 2e-3 : 1e-3;
-    if (!c->eval_n) c->eval_n = two_d ? 200000 : 100000;
-    if (!c->mcmc_steps) c->mcmc_steps = 2000;
+static int check(harness *h, char *why, size_t n) {
+    boltzmann *p = h->program;
+    return boltzmann_check(&p->c, &p->e, p->enc, p->dec, why, n);
 }
 
-static const char *net_text(const config *c, int out, char *buf, size_t n) {
-    size_t len = 0;
-    buf[0] = 0;
-    for (int i = 0; i < c->layers && len < n; i++)
-        len += (size_t)snprintf(buf + len, n - len, "linear %d, %s, ", c->hidden, c->act);
-    if (len < n) snprintf(buf + len, n - len, "linear %d", out);
-    return buf;
-}
-
-/* ---- pictures ------------------------------------------------------------------------------ */
-
-static void report(nn_error *err, int rc) {
-    if (rc) fprintf(stderr, PROG ": %s\n", err->msg);
-}
-
-/* 2-D: the exact log density beside log histograms of the VAE's samples, raw and
- * reweighted, on one grid and one colour scale. */
-static void pictures_2d(const bz_energy *e, const ag_real *x, const double *log_w, int n,
-                        const char *out) {
-    enum { G = 80 };
-    const double lo[2] = {-4, -3}, hi[2] = {4, 5};
-    static double exact[G * G], raw[G * G], rew[G * G];
-    double cw = (hi[0] - lo[0]) / G, ch = (hi[1] - lo[1]) / G;
-    ag_tape *t = ag_tape_new(0);
-    ag_set_grad_enabled(t, false);
-    ag_tensor *grid = ag_zeros(t, 2, (int[]){G * G, 2});
-    for (int r = 0; r < G; r++)
-        for (int c = 0; c < G; c++) {
-            grid->data[(r * G + c) * 2] = (ag_real)(lo[0] + (c + 0.5) * cw);
-            grid->data[(r * G + c) * 2 + 1] = (ag_real)(lo[1] + (r + 0.5) * ch);
-        }
-    ag_tensor *u = e->energy(e, t, grid);
-    double vmax = 0;
-    for (int i = 0; i < G * G; i++) {
-        exact[i] = exp(-(double)u->data[i] - e->log_z);          /* μ(x) = e^−U / Z */
-        if (exact[i] > vmax) vmax = exact[i];
-    }
-    ag_tape_free(t);
-    memset(raw, 0, sizeof raw), memset(rew, 0, sizeof rew);
-    double mx = -INFINITY, sw = 0;
-    for (int i = 0; i < n; i++)
-        if (log_w[i] > mx) mx = log_w[i];
-    for (int i = 0; i < n; i++) sw += exp(log_w[i] - mx);
-    for (int i = 0; i < n; i++) {
-        int c = (int)floor((x[2 * i] - lo[0]) / cw), r = (int)floor((x[2 * i + 1] - lo[1]) / ch);
-        if (c < 0 || c >= G || r < 0 || r >= G) continue;
-        raw[r * G + c] += 1.0 / n / (cw * ch);                   /* densities, not counts */
-        rew[r * G + c] += exp(log_w[i] - mx) / sw / (cw * ch);
-    }
-    /* Log densities, so that a minor well of 3% shows: the colour range spans 10 nats
-     * below the exact density's peak, and emptier cells take its bottom colour. */
-    double top = log(vmax), bottom = top - 10;
-    for (int i = 0; i < G * G; i++) {
-        exact[i] = fmax(log(exact[i]), bottom);
-        raw[i] = raw[i] > 0 ? fmax(log(raw[i]), bottom) : bottom;
-        rew[i] = rew[i] > 0 ? fmax(log(rew[i]), bottom) : bottom;
-    }
-    char path[4096];
+/* The model: encoder and decoder as spec text, the energy it samples, and Adam with a
+ * cosine decay to 1/20 of the learning rate over the run. */
+static int build(harness *h) {
+    boltzmann *p = h->program;
+    const bz_flags *c = &p->c;
     nn_error err;
-    nn_heatmap_opts o = {.x0 = lo[0], .x1 = hi[0], .y0 = lo[1], .y1 = hi[1], .vmin = bottom,
-                         .vmax = top};
-    o.title = "exact log density";
-    report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out, "density_exact.png"),
-                                     exact, G, G, &o, &err));
-    o.title = "VAE samples: log histogram";
-    report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out, "density_vae.png"), raw,
-                                     G, G, &o, &err));
-    o.title = "reweighted by w: log histogram";
-    report(&err, nn_plot_heatmap_png(run_path(path, sizeof path, out,
-                                              "density_reweighted.png"), rew, G, G, &o, &err));
-}
-
-/* curves.png from log.csv (so that a resumed run draws the whole of its training): the
- * interval means of E[log w] and of the batch log Z estimates, beside the exact log Z. */
-static void curves_png(const char *log_path, const bz_energy *e, int log_every,
-                       const char *out) {
-    FILE *f = fopen(log_path, "r");
-    if (!f) return;
-    int n = 0, cap = 0;
-    double *step = NULL, *elbo = NULL, *lz = NULL, *exact = NULL;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        double v[6]; /* step, beta, objective, neg_log_w, mean_log_w, batch_log_z */
-        if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-            continue; /* the header */
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            step = realloc(step, sizeof(double) * (size_t)cap);
-            elbo = realloc(elbo, sizeof(double) * (size_t)cap);
-            lz = realloc(lz, sizeof(double) * (size_t)cap);
-            exact = realloc(exact, sizeof(double) * (size_t)cap);
-            if (!step || !elbo || !lz || !exact) ag_error(PROG, "out of memory");
-        }
-        step[n] = v[0], elbo[n] = v[4], lz[n] = v[5], exact[n] = e->log_z;
-        n++;
-    }
-    fclose(f);
-    if (n > 1) {
-        nn_series sr[3] = {{"E[log w] (lower bound)", step, elbo, n},
-                           {"batch log Z estimate", step, lz, n},
-                           {"exact log Z", step, exact, n}};
-        char title[96];
-        nn_error err;
-        snprintf(title, sizeof title, "%s: training (means over %d steps)", e->name, log_every);
-        report(&err, nn_plot_lines_png(out, sr, 3, &(nn_plot_opts){.title = title,
-                                                                    .xlabel = "step",
-                                                                    .ylabel = "nats"},
-                                       &err));
-    }
-    free(step), free(elbo), free(lz), free(exact);
-}
-
-/* Many-well: the marginal of x1 (the first copy), exact against raw and reweighted
- * histograms of the samples. */
-static void picture_marginal(const bz_energy *e, const ag_real *x, const double *log_w, int n,
-                             const char *out) {
-    enum { B = 120 };
-    const double lo = -3, hi = 3, bw = (hi - lo) / B;
-    double xs[B], exact[B], raw[B] = {0}, rew[B] = {0};
-    double z1 = 0, mx = -INFINITY, sw = 0;
-    for (int b = 0; b < B; b++) {                 /* e^−(x⁴ − 6x² − 0.5x), normalised below */
-        double v = lo + (b + 0.5) * bw;
-        xs[b] = v;
-        exact[b] = exp(-(v * v * v * v - 6 * v * v - 0.5 * v));
-        z1 += exact[b] * bw;
-    }
-    for (int b = 0; b < B; b++) exact[b] /= z1;
-    for (int i = 0; i < n; i++)
-        if (log_w[i] > mx) mx = log_w[i];
-    for (int i = 0; i < n; i++) sw += exp(log_w[i] - mx);
-    for (int i = 0; i < n; i++) {
-        int b = (int)floor((x[(size_t)i * e->dim] - lo) / bw);
-        if (b < 0 || b >= B) continue;
-        raw[b] += 1.0 / n / bw;
-        rew[b] += exp(log_w[i] - mx) / sw / bw;
-    }
-    nn_series s[3] = {{"exact", xs, exact, B}, {"VAE samples", xs, raw, B},
-                      {"reweighted", xs, rew, B}};
-    char path[4096];
-    nn_error err;
-    report(&err, nn_plot_lines_png(run_path(path, sizeof path, out, "marginal.png"), s, 3,
-                                   &(nn_plot_opts){.title = "many-well: marginal of x1",
-                                                   .xlabel = "x1", .ylabel = "density"},
-                                   &err));
-}
-
-/* Ising: histograms of the magnetisation m, VAE raw / reweighted / Metropolis. */
-static void picture_magnetisation(const bz_energy *e, const ag_real *x, const double *log_w,
-                                  int n, const double *mcmc_m, long n_mcmc, const char *out) {
-    int N = e->dim, B = N + 1;                    /* m takes the values −1, −1 + 2/N, ..., 1 */
-    double *ms = calloc((size_t)B, sizeof(double)), *raw = calloc((size_t)B, sizeof(double));
-    double *rew = calloc((size_t)B, sizeof(double)), *mc = calloc((size_t)B, sizeof(double));
-    if (!ms || !raw || !rew || !mc) ag_error(PROG, "out of memory");
-    double mx = -INFINITY, sw = 0;
-    for (int i = 0; i < n; i++)
-        if (log_w[i] > mx) mx = log_w[i];
-    for (int i = 0; i < n; i++) sw += exp(log_w[i] - mx);
-    for (int b = 0; b < B; b++) ms[b] = -1 + 2.0 * b / N;
-    for (int i = 0; i < n; i++) {
-        int up = 0;
-        for (int j = 0; j < N; j++) up += x[(size_t)i * N + j] > 0.5;
-        raw[up] += 1.0 / n;
-        rew[up] += exp(log_w[i] - mx) / sw;
-    }
-    for (long i = 0; i < n_mcmc; i++) {
-        int b = (int)lround((mcmc_m[i] + 1) * N / 2);
-        if (b >= 0 && b < B) mc[b] += 1.0 / (double)n_mcmc;
-    }
-    nn_series s[3] = {{"VAE samples", ms, raw, B}, {"reweighted", ms, rew, B},
-                      {"Metropolis", ms, mc, B}};
-    char path[4096], title[96];
-    nn_error err;
-    snprintf(title, sizeof title, "Ising %dx%d, beta %.4g: magnetisation", e->rows, e->cols,
-             e->beta);
-    report(&err, nn_plot_lines_png(run_path(path, sizeof path, out, "magnetisation.png"), s,
-                                   n_mcmc > 0 ? 3 : 2,
-                                   &(nn_plot_opts){.title = title, .xlabel = "m",
-                                                   .ylabel = "probability"}, &err));
-    free(ms), free(raw), free(rew), free(mc);
-}
-
-/* ---- the program --------------------------------------------------------------------------- */
-
-int main(int argc, char **argv) {
-    config c = {.energy = "double-well", .act = "tanh", .mcmc = "mala", .out = "out/boltzmann",
-                .L = 8, .beta = 0.4407, .layers = 2, .anneal = -1, .clip = 100,
-                .threads = 1, .latent_draws = 8, .mcmc_chains = 64, .log_every = 50, .seed = 1};
-    cli_opt opts[] = {
-        {"energy", CLI_CHOICE, &c.energy, "gmm|double-well|many-well|ising", "target energy"},
-        {"L", CLI_INT, &c.L, "L", "ising: lattice side (L x L, periodic)"},
-        {"beta", CLI_REAL, &c.beta, "B", "ising: inverse temperature (critical: 0.4407)"},
-        {"iters", CLI_INT, &c.iters, "N", "training steps (0: energy default)"},
-        {"batch", CLI_INT, &c.batch, "N", "draws per step (0: 256)"},
-        {"lr", CLI_REAL, &c.lr, "LR", "Adam learning rate, cosine-decayed to 1/20 (0: default)"},
-        {"samples", CLI_INT, &c.samples, "K",
-         "draws per importance-weighted bound log mean_K w (1: seed 003 eq. (1.7); 0: default)"},
-        {"anneal", CLI_INT, &c.anneal, "STEPS",
-         "inverse temperature rises geometrically to 1 over this many steps (0: none, "
-         "-1: energy default)"},
-        {"anneal-from", CLI_REAL, &c.anneal_from, "B0",
-         "inverse temperature at step 0 (0: energy default)"},
-        {"latent", CLI_INT, &c.latent, "N", "latent dimensions (0: default)"},
-        {"hidden", CLI_INT, &c.hidden, "H", "units per hidden layer (0: default)"},
-        {"layers", CLI_INT, &c.layers, "N", "hidden layers in encoder and decoder"},
-        {"act", CLI_CHOICE, &c.act, "tanh|relu|elu|softplus", "hidden activation"},
-        {"encoder", CLI_STRING, &c.encoder, "SPEC",
-         "encoder spec text instead of --hidden/--layers/--act (must end in 2*LATENT)"},
-        {"decoder", CLI_STRING, &c.decoder, "SPEC",
-         "decoder spec text (must end in 2*dim, or dim for ising)"},
-        {"score-gradient", CLI_FLAG, &c.score_gradient,  NULL,
-         "keep the score term of log Q in the decoder's gradient (continuous x)"},
-        {"clip", CLI_REAL, &c.clip, "C", "clip the gradient norm (0: off)"},
-        {"eval-n", CLI_INT, &c.eval_n, "N", "draws for the final estimates (0: default)"},
-        {"latent-draws", CLI_INT, &c.latent_draws, "M",
-         "final weights average M extra z ~ P(z|x) per draw (0: the joint weights only)"},
-        {"mcmc", CLI_CHOICE, &c.mcmc, "mala|metropolis|none",
-         "baseline sampler (ising: single-spin-flip Metropolis either way)"},
-        {"mcmc-chains", CLI_INT, &c.mcmc_chains, "N", "parallel chains of the baseline"},
-        {"mcmc-steps", CLI_INT, &c.mcmc_steps, "N",
-         "recorded steps (ising: sweeps) per chain after burn-in (0: 2000)"},
-        {"log-every", CLI_INT, &c.log_every, "N", "steps between log lines and log.csv rows"},
-        {"seed", CLI_U64, &c.seed, "S", "seed of every random choice"},
-        {"threads", CLI_INT, &c.threads, "N", "OpenMP threads (0: all cores)"},
-        {"out", CLI_STRING, &c.out, "DIR", "pictures, log.csv and sampler.ckpt go here"},
-        {"load", CLI_STRING, &c.load, "CKPT",
-         "skip training: evaluate a saved sampler (same --energy and network flags)"},
-        {"resume", CLI_STRING, &c.resume, "CKPT",
-         "continue a stopped training from its checkpoint (give the same flags)"},
-        {"quiet", CLI_FLAG, &c.quiet, NULL, "no per-step log lines"},
-        {"fp-trap", CLI_FLAG, &c.fp_trap, NULL,
-         "debugging: die at the first operation that makes a NaN or an inf"},
-        {0}};
-    cli_program prog = {PROG, "Train a VAE as a sampler of exp(-U(x))/Z from the energy alone "
-                              "(seed 003) and measure it against exact answers and MCMC.",
-                        epilog};
-    int rc = cli_parse(argc, argv, &prog, opts);
-    if (rc) return rc < 0 ? 2 : 0;
-    if (!strcmp(c.energy, "ising") && (c.L < 2 || c.L > 64 || !(c.beta > 0))) {
-        fprintf(stderr, PROG ": --L must be in [2, 64] and --beta > 0\n");
-        return 2;
-    }
-    bz_energy e = !strcmp(c.energy, "gmm")         ? bz_gmm()
-                  : !strcmp(c.energy, "many-well") ? bz_many_well(16)
-                  : !strcmp(c.energy, "ising")     ? bz_ising(c.L, c.L, c.beta)
-                                                   : bz_double_well();
-    defaults(&c, &e);
-    if (c.samples < 1 || c.batch % c.samples) {
-        fprintf(stderr, PROG ": --batch (%d) must be a multiple of --samples (%d >= 1)\n",
-                c.batch, c.samples);
-        return 2;
-    }
-    if (c.iters < 0 || c.batch < 2 || c.latent < 1 || c.hidden < 1 || c.layers < 0 ||
-        c.eval_n < 1 || c.latent_draws < 0 || c.anneal < 0 || !(c.anneal_from > 0) || c.mcmc_chains < 1 ||
-        c.mcmc_steps < 1 || c.log_every < 1) {
-        fprintf(stderr, PROG ": bad settings: --iters >= 0, --batch >= 2, --latent, --hidden, "
-                        "--eval-n, --mcmc-chains, --mcmc-steps, --log-every >= 1, "
-                        "--anneal >= 0, --anneal-from > 0\n");
-        return 2;
-    }
-    if (c.load && c.resume) {
-        fprintf(stderr, PROG ": --load and --resume exclude each other\n");
-        return 2;
-    }
-    int threads = run_threads(c.threads);
-    if (c.fp_trap && run_fp_trap(PROG)) return 2;
-    nn_error err;
-    if (run_mkdir(c.out, &err)) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        return 1;
-    }
-
-    char enc[1024], dec[1024];
-    bz_config bc = {.z_dim = c.latent,
-                    .encoder_text = c.encoder ? c.encoder
-                                              : net_text(&c, 2 * c.latent, enc, sizeof enc),
-                    .decoder_text = c.decoder ? c.decoder
-                                              : net_text(&c, e.binary ? e.dim : 2 * e.dim, dec,
-                                                         sizeof dec),
-                    .path_gradient = !c.score_gradient, .samples = c.samples,
-                    .seed = c.seed};
-    bz_sampler *s = bz_new(&e, &bc, &err);
-    if (!s) {
+    bz_config bc = {.z_dim = c->latent, .encoder_text = c->encoder, .decoder_text = c->decoder,
+                    .path_gradient = !c->score_gradient, .samples = c->samples, .seed = c->seed};
+    if (!(p->s = bz_new(&p->e, &bc, &err))) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
     }
     printf("henbun %s Boltzmann sampler: %s, dim %d, exact log Z %.6f, %d thread%s\n",
-           AG_REAL_NAME, e.name, e.dim, e.log_z, threads, threads == 1 ? "" : "s");
-    printf("  latent %d, encoder '%s', decoder '%s' (%s likelihood, %s gradient)\n", c.latent,
-           bc.encoder_text, bc.decoder_text, e.binary ? "Bernoulli" : "Gaussian",
-           e.binary ? "score-function" : c.score_gradient ? "full reparameterised" : "path");
-    if (!c.load)
+           AG_REAL_NAME, p->e.name, p->e.dim, p->e.log_z, h->threads, h->threads == 1 ? "" : "s");
+    printf("  latent %d, encoder '%s', decoder '%s' (%s likelihood, %s gradient)\n", c->latent,
+           c->encoder, c->decoder, p->e.binary ? "Bernoulli" : "Gaussian",
+           p->e.binary ? "score-function" : c->score_gradient ? "full reparameterised" : "path");
+    if (!h->flags.eval)
         printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from "
-               "beta %g\n", c.iters, c.batch, c.samples, c.lr, c.anneal, c.anneal > 0 ? c.anneal_from : 1.0);
+               "beta %g\n", c->iters, c->batch, c->samples, c->lr, c->anneal,
+               c->anneal > 0 ? c->anneal_from : 1.0);
     fflush(stdout);
-
-    nn_optim *opt = nn_adam(bz_params(s), c.lr);
-    if (c.clip > 0) nn_optim_set_clip_norm(opt, c.clip);
-    if (c.iters > 0)
-        nn_optim_set_schedule(opt, &(nn_lr_schedule){.kind = NN_LR_COSINE,
-                                                     .total_steps = c.iters,
-                                                     .min_lr = c.lr / 20});
-    /* A checkpoint holds the networks and Adam's state; its text starts with what fixes
-     * the sampler (which --load checks) and goes on with what fixes the training (which
-     * --resume checks too), then the running sums of a stopped logging interval. */
-    nn_param_list saved = {0};
-    nn_params_extend(&saved, NULL, bz_params(s));
-    nn_optim_state(opt, "optim", &saved);
-    static nn_ckpt_meta meta; /* 8 KiB of text: off the stack */
-    int L = e.binary ? c.L : 0;                /* only the Ising energy has them */
-    double beta = e.binary ? c.beta : 0.0;
-    const setting fix_sampler[] = {
-        {"energy", SET_STRING, &e.name},           {"L", SET_INT, &L},
-        {"beta", SET_DOUBLE, &beta},               {"latent", SET_INT, &c.latent},
-        {"encoder", SET_STRING, &bc.encoder_text}, {"decoder", SET_STRING, &bc.decoder_text},
-        {0}};
-    const setting fix_training[] = {
-        {"iters", SET_INT, &c.iters},              {"batch", SET_INT, &c.batch},
-        {"samples", SET_INT, &c.samples},          {"anneal", SET_INT, &c.anneal},
-        {"anneal_from", SET_DOUBLE, &c.anneal_from}, {"lr", SET_DOUBLE, &c.lr},
-        {"clip", SET_DOUBLE, &c.clip},             {"score_gradient", SET_BOOL, &c.score_gradient},
-        {"log_every", SET_INT, &c.log_every},      {"seed", SET_U64, &c.seed},
-        {0}};
-    char model[2048], settings[3072];
-    settings_write(model, sizeof model, PROG, fix_sampler);
-    snprintf(settings, sizeof settings, "%s", model);
-    settings_append(settings, sizeof settings, fix_training);
-    const char *ckpt_in = c.load ? c.load : c.resume;
-    const char *expect = c.load ? model : settings;
-    int step = 0;
-    if (ckpt_in) {
-        if (nn_checkpoint_info(ckpt_in, &meta, NULL, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
-            return 1;
-        }
-        char why[512];
-        if (run_settings_differ(meta.text, expect, why, sizeof why)) {
-            fprintf(stderr, PROG ": %s holds another %s (give the flags it was made with): "
-                            "%s\n", ckpt_in, c.load ? "sampler" : "training", why);
-            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
-            return 2;
-        }
-        /* The whole state; a sampler saved before checkpoints held Adam's (--load only)
-         * has the networks alone. */
-        if (nn_checkpoint_load(ckpt_in, &saved, &meta, &err) &&
-            (!c.load || nn_checkpoint_load(ckpt_in, bz_params(s), &meta, NULL))) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
-            return 1;
-        }
-        if (c.load) {
-            printf("  loaded %s (trained %lld steps); no training\n", c.load,
-                   (long long)meta.step);
-            c.iters = 0;
-        } else {
-            step = (int)meta.step;
-            printf("  resuming %s at step %d\n", c.resume, step);
-        }
-    }
-
-    char path[4096], ckpt[4096], log_path[4096];
-    run_path(ckpt, sizeof ckpt, c.out, "sampler.ckpt");
-    run_path(log_path, sizeof log_path, c.out, "log.csv");
-    static const char *cols[] = {"step", "beta", "objective", "neg_log_w", "mean_log_w",
-                                 "batch_log_z", "batch_ess", "seconds"};
-    /* A new run starts a new log; a resumed one drops the rows written after its
-     * checkpoint (they are written again). */
-    nn_csv *csv = NULL;
-    if (step < c.iters) {
-        if (!c.resume) remove(log_path);
-        else if (run_log_rewind(log_path, 0, 1, (double[]){step}, &err)) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
-            return 1;
-        }
-        csv = nn_csv_open(log_path, 8, cols, &err);
-        if (!csv) {
-            fprintf(stderr, PROG ": %s\n", err.msg);
-            bz_free(s), nn_optim_free(opt), nn_params_free(&saved);
-            return 1;
-        }
-    }
-
-    /* ---- training ---- */
-    /* One stream of noise for the whole run (the tape's PRNG): a checkpoint keeps its state. */
-    ag_tape *t = ag_tape_new(c.seed * 0x9E3779B97F4A7C15ULL + 1);
-    double acc[3] = {0}; /* the logging interval's Σ batch log Z, Σ E[log w], steps */
-    if (c.resume) {
-        *ag_tape_rng(t) = meta.rng;
-        if (run_text_get(meta.text, "interval_sums", acc, 3)) memset(acc, 0, sizeof acc);
-    }
-    double t0 = run_seconds();
-    int code = 0;
-    run_catch_signals();
-    for (; step < c.iters; step++) {
-        double beta = bz_anneal_beta(step, c.anneal, c.anneal_from);
-        bz_stats st; /* the step: −(the K-draw bound on log Z, seed 003 eq. (1.7) at K = 1) */
-        ag_tensor *loss = bz_loss(s, t, c.batch, beta, &st);
-        ag_backward(t, loss);
-        double norm = nn_optim_step(opt);
-        ag_tape_clear(t);
-        if (!run_check_finite(PROG, st.objective, norm, bz_params(s), "step %d", step + 1)) {
-            code = 1;
-            break;
-        }
-        nn_optim_zero_grad(opt); /* after the check, which names a bad gradient */
-        acc[0] += st.log_z, acc[1] += -st.neg_log_w, acc[2]++;
-        bool log_now = (step + 1) % c.log_every == 0 || step + 1 == c.iters;
-        if (log_now) {
-            double sec = run_seconds() - t0;
-            double row[8] = {step + 1, beta, st.objective, st.neg_log_w, acc[1] / acc[2],
-                             acc[0] / acc[2], st.ess, sec};
-            if (nn_csv_row(csv, row, &err)) fprintf(stderr, PROG ": %s\n", err.msg);
-            if (!c.quiet && ((step + 1) % (c.log_every * 10) == 0 || step + 1 == c.iters))
-                printf("step %6d  beta %.3f  E[log w] %9.4f  batch log Z %9.4f  ESS %5.1f%%  "
-                       "%.0fs\n", step + 1, beta, acc[1] / acc[2], acc[0] / acc[2],
-                       100 * st.ess, sec);
-            fflush(stdout);
-            memset(acc, 0, sizeof acc);
-        }
-        bool stop = run_step_done();
-        /* A checkpoint every ten logging intervals, at the end, and when a signal came. */
-        if ((log_now && (step + 1) % (c.log_every * 10) == 0) || step + 1 == c.iters || stop) {
-            snprintf(meta.text, sizeof meta.text, "%s", settings);
-            run_text_put(meta.text, sizeof meta.text, "interval_sums", acc, 3);
-            meta.step = step + 1, meta.epoch = 0, meta.rng = *ag_tape_rng(t);
-            if (run_save_checkpoint(PROG, ckpt, &saved, &meta)) {
-                code = 1;
-                step++;
-                break;
-            }
-        }
-        if (stop && step + 1 < c.iters) {
-            fprintf(stderr, PROG ": %s: stopped after step %d; checkpoint %s (measure it as it "
-                            "is with --load)\n", run_stop_signal(), step + 1, ckpt);
-            run_print_resume(argc, argv, ckpt);
-            code = run_stop_status();
-            step++;
-            break;
-        }
-    }
-    double train_seconds = run_seconds() - t0;
-    bool trained = csv != NULL;
-    nn_csv_close(csv, NULL);
-    ag_tape_free(t);
-    nn_params_free(&saved);
-    if (trained)
-        curves_png(log_path, &e, c.log_every, run_path(path, sizeof path, c.out, "curves.png"));
-    if (code) {
-        bz_free(s), nn_optim_free(opt);
-        return code;
-    }
-
-    /* ---- the estimates from fresh draws ---- */
-    int n = c.eval_n;
-    ag_real *x = malloc(sizeof(ag_real) * (size_t)n * e.dim);
-    double *log_w = malloc(sizeof(double) * (size_t)n);
-    double *f = malloc(sizeof(double) * (size_t)n * (e.n_obs > 0 ? e.n_obs : 1));
-    if (!x || !log_w || !f) ag_error(PROG, "out of memory");
-    /* The joint weights of the seed first (one decoder pass per draw), then, with
-     * --latent-draws M > 0, fresh draws weighted by the marginal estimate of bz_draw; the
-     * figures below (masses, pictures, the result line) use the latter when M > 0. */
-    t0 = run_seconds();
-    bz_draw(s, n, 0, c.seed * 0xBF58476D1CE4E5B9ULL + 2, x, log_w, NULL);
-    double draw_seconds = run_seconds() - t0;
-    bz_estimate joint = bz_estimate_weights(log_w, n), est = joint;
-    printf("\n%d fresh draws in %.2fs, joint weights: log Z %.5f +- %.5f (exact %.5f, error "
-           "%+.5f), ESS %.2f%%, E[log w] %.5f, joint KL bound %.5f, largest weight %.2g of the "
-           "total\n", n, draw_seconds, joint.log_z, joint.log_z_se, e.log_z,
-           joint.log_z - e.log_z, 100 * joint.ess, joint.mean_log_w,
-           bz_kl_bound(&joint, e.log_z), joint.max_w);
-    if (c.latent_draws > 0) {
-        t0 = run_seconds();
-        bz_draw(s, n, c.latent_draws, c.seed * 0xBF58476D1CE4E5B9ULL + 4, x, log_w, NULL);
-        draw_seconds = run_seconds() - t0;
-        est = bz_estimate_weights(log_w, n);
-        printf("%d fresh draws in %.2fs, weights with %d encoder draws: log Z %.5f +- %.5f "
-               "(error %+.5f), ESS %.2f%%, E[log w] %.5f, so KL(q || mu) <= %.5f, largest "
-               "weight %.2g\n", n, draw_seconds, c.latent_draws, est.log_z, est.log_z_se,
-               est.log_z - e.log_z, 100 * est.ess, est.mean_log_w,
-               bz_kl_bound(&est, e.log_z), est.max_w);
-    }
-    for (int i = 0; i < n; i++) e.observe(&e, x + (size_t)i * e.dim, f + (size_t)i * e.n_obs);
-    double err_lz = est.log_z - e.log_z;
-    double obs_w[BZ_MAX_OBS], obs_raw[BZ_MAX_OBS];
-    for (int k = 0; k < e.n_obs; k++) {
-        obs_w[k] = bz_expect(log_w, f + k, e.n_obs, n);
-        obs_raw[k] = 0;
-        for (int i = 0; i < n; i++) obs_raw[k] += f[(size_t)i * e.n_obs + k] / n;
-        printf("  %-16s reweighted %.5f  raw %.5f  exact %.5f\n", e.obs_name[k], obs_w[k],
-               obs_raw[k], e.obs_exact[k]);
-    }
-    /* Many-well: the per-copy masses, to show the worst copy, not only the mean. */
-    double copy_min = NAN, copy_max = NAN;
-    if (e.copies > 1) {
-        double *ind = malloc(sizeof(double) * (size_t)n);
-        if (!ind) ag_error(PROG, "out of memory");
-        copy_min = INFINITY, copy_max = -INFINITY;
-        for (int k = 0; k < e.copies; k++) {
-            for (int i = 0; i < n; i++) ind[i] = x[(size_t)i * e.dim + 2 * k] > 0;
-            double m = bz_expect(log_w, ind, 1, n);
-            copy_min = fmin(copy_min, m), copy_max = fmax(copy_max, m);
-        }
-        printf("  per-copy P(x>0), reweighted: min %.4f max %.4f (exact %.4f)\n", copy_min,
-               copy_max, e.obs_exact[0]);
-        free(ind);
-    }
-    double vae_ess_per_s = est.ess * n / draw_seconds;
-
-    /* ---- the baseline ---- */
-    bz_mcmc_result mc = {0};
-    double *mc_traces = NULL;
-    bool run_mcmc = strcmp(c.mcmc, "none") != 0;
-    if (run_mcmc) {
-        bz_mcmc_opts mo = {.kind = !strcmp(c.mcmc, "mala") ? BZ_MALA : BZ_METROPOLIS,
-                           .chains = c.mcmc_chains, .steps = c.mcmc_steps,
-                           .seed = c.seed * 0x94D049BB133111EBULL + 3};
-        if (e.binary)
-            mc_traces = malloc(sizeof(double) * (size_t)(1 + e.n_obs) * mo.chains * mo.steps);
-        mo.traces = mc_traces;
-        mc = bz_mcmc(&e, &mo);
-        printf("%s baseline: %d chains x %d %s (after %d burn-in), acceptance %.2f, tau %.1f, "
-               "ESS %.0f in %.2fs = %.0f effective samples/s\n",
-               e.binary ? "Metropolis" : c.mcmc, mc.chains, mc.steps,
-               e.binary ? "sweeps" : "steps", mo.steps / 4, mc.accept, mc.tau, mc.ess,
-               mc.seconds, mc.ess_per_second);
-        for (int k = 0; k < e.n_obs; k++)
-            printf("  %-16s chains %.5f  exact %.5f\n", e.obs_name[k], mc.obs[k],
-                   e.obs_exact[k]);
-    }
-    printf("VAE sampler: %.0f effective samples/s (draws only; %.1fs of training before)\n",
-           vae_ess_per_s, train_seconds);
-
-    /* ---- pictures ---- */
-    if (e.dim == 2) pictures_2d(&e, x, log_w, n, c.out);
-    else if (e.copies > 0) picture_marginal(&e, x, log_w, n, c.out);
-    else if (e.binary) {
-        long nm = mc_traces ? (long)mc.chains * mc.steps : 0;
-        /* the observable m is the 4th of the Ising model's: trace 1 + 3 */
-        picture_magnetisation(&e, x, log_w, n, mc_traces ? mc_traces + 4 * nm : NULL, nm, c.out);
-    }
-
-    /* ---- the result line ---- */
-    printf("result: energy=%s log_z=%.5f exact=%.5f error=%.5f log_z_se=%.5f", e.name,
-           est.log_z, e.log_z, err_lz, est.log_z_se);
-    if (e.binary) printf(" rel_free_energy_error=%.2e", fabs(err_lz) / fabs(e.log_z));
-    printf(" ess_pct=%.2f kl_bound=%.5f latent_draws=%d joint_log_z=%.5f joint_ess_pct=%.2f "
-           "joint_kl_bound=%.5f", 100 * est.ess, bz_kl_bound(&est, e.log_z), c.latent_draws,
-           joint.log_z, 100 * joint.ess, bz_kl_bound(&joint, e.log_z));
-    for (int k = 0; k < e.n_obs; k++) {
-        printf(" %s=%.5f", e.obs_name[k], obs_w[k]);
-        if (isfinite(e.obs_exact[k])) printf(" %s_exact=%.5f", e.obs_name[k], e.obs_exact[k]);
-    }
-    if (e.copies > 1) printf(" copy_mass_min=%.4f copy_mass_max=%.4f", copy_min, copy_max);
-    printf(" vae_ess_per_s=%.0f", vae_ess_per_s);
-    if (run_mcmc) {
-        printf(" mcmc_ess_per_s=%.0f mcmc_tau=%.1f", mc.ess_per_second, mc.tau);
-        for (int k = 0; k < e.n_obs; k++) printf(" mcmc_%s=%.5f", e.obs_name[k], mc.obs[k]);
-    }
-    printf(" anneal=%d samples=%d iters=%d batch=%d train_seconds=%.1f\n", c.anneal, c.samples, step, c.batch,
-           train_seconds);
-    free(x), free(log_w), free(f), free(mc_traces);
-    nn_optim_free(opt);
-    bz_free(s);
+    p->opt = nn_adam(bz_params(p->s), c->lr);
+    if (c->clip > 0) nn_optim_set_clip_norm(p->opt, c->clip);
+    if (c->iters > 0)
+        nn_optim_set_schedule(p->opt, &(nn_lr_schedule){.kind = NN_LR_COSINE,
+                                  .total_steps = c->iters, .min_lr = c->lr / 20});
+    nn_params_extend(&p->saved, NULL, bz_params(p->s));
+    nn_optim_state(p->opt, "optim", &p->saved);
+    h->params = bz_params(p->s), h->saved = &p->saved;
+    h->steps_per_epoch = c->log_every, h->max_steps = c->iters;
     return 0;
+}
+
+/* One stream of noise for the whole run (the tape's), as the checkpoint left it. */
+static void begin_training(harness *h, ag_tape *t, bool resumed) {
+    boltzmann *p = h->program;
+    p->t = t, p->t0 = run_seconds();
+    ag_rng_seed(ag_tape_rng(t), p->c.seed * 0x9E3779B97F4A7C15ULL + 1);
+    if (resumed) {
+        *ag_tape_rng(t) = h->meta.rng;
+        printf("  resuming %s at step %ld\n", h->flags.resume, h->step);
+    }
+}
+
+/* One step on −(the K-draw bound on log Z, seed 003 eq. (1.7) at K = 1) at inverse
+ * temperature β; the draws of z and x come from the tape's stream. */
+static harness_step step(harness *h, ag_tape *t, double *stats) {
+    boltzmann *p = h->program;
+    nn_optim_zero_grad(p->opt);
+    p->beta = bz_anneal_beta((int)h->step, p->c.anneal, p->c.anneal_from);
+    ag_tensor *loss = bz_loss(p->s, t, p->c.batch, p->beta, &p->st);
+    ag_backward(t, loss);
+    double norm = nn_optim_step(p->opt);
+    ag_tape_clear(t);
+    stats[0] = p->st.log_z, stats[1] = -p->st.neg_log_w;
+    return (harness_step){p->st.objective, norm};
+}
+
+/* A logging interval: its row of log.csv (row[0] is the step), a line every ten. */
+static void epoch_end(harness *h, const double *mean, double *row) {
+    boltzmann *p = h->program;
+    double sec = run_seconds() - p->t0;
+    memcpy(row + 1, (double[]){p->beta, p->st.objective, p->st.neg_log_w, mean[1], mean[0],
+                               p->st.ess, sec}, 7 * sizeof(double));
+    if (!h->flags.quiet && (h->step % (p->c.log_every * 10) == 0 || h->step == p->c.iters))
+        printf("step %6ld  beta %.3f  E[log w] %9.4f  batch log Z %9.4f  ESS %5.1f%%  %.0fs\n",
+               h->step, p->beta, mean[1], mean[0], 100 * p->st.ess, sec);
+    fflush(stdout);
+}
+
+/* Besides the settings: the interval's sums as they always were (a stopped interval's
+ * are the harness's epoch_sums), and the stream's state. */
+static void meta_text(harness *h, char *text, size_t size) {
+    boltzmann *p = h->program;
+    run_text_put(text, size, "interval_sums", (double[]){0, 0, 0}, 3);
+    h->meta.rng = *ag_tape_rng(p->t);
+}
+
+/* After training (or --load): curves.png, then the measurements and the result line. */
+static void result(harness *h) {
+    boltzmann *p = h->program;
+    char log[4096], png[4096];
+    if (!h->flags.eval)
+        boltzmann_curves_png(harness_path(h, log, sizeof log, "log.csv"), &p->e,
+                             p->c.log_every, harness_path(h, png, sizeof png, "curves.png"));
+    boltzmann_measure(p->s, &p->e, &p->c, h->flags.out, h->train_seconds, h->step);
+}
+
+static int eval(harness *h) {
+    nn_error err;
+    if (run_mkdir(h->flags.out, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    printf("  loaded %s (trained %lld steps); no training\n", h->flags.eval,
+           (long long)h->meta.step);
+    h->step = 0;
+    result(h);
+    return 0;
+}
+
+static void release(harness *h) {
+    boltzmann *p = h->program;
+    nn_params_free(&p->saved);
+    nn_optim_free(p->opt);
+    bz_free(p->s);
+}
+
+int main(int argc, char **argv) {
+    static boltzmann p = {.c = {.energy = "double-well", .act = "tanh", .mcmc = "mala",
+        .L = 8, .beta = 0.4407, .layers = 2, .anneal = -1, .clip = 100, .latent_draws = 8,
+        .mcmc_chains = 64, .log_every = 50, .seed = 1}};
+    static const char *const columns[] = {"step", "beta", "objective", "neg_log_w",
+        "mean_log_w", "batch_log_z", "batch_ess", "seconds"};
+    static harness h = {.name = PROG, .ckpt_name = "sampler.ckpt", .program = &p,
+        .flags = {.threads = 1, .out = "out/boltzmann"}, .columns = columns, .n_columns = 8,
+        .stats = {"log Z", "E[log w]"}, .n_stats = 2, .n_bar = 2, .steps_weigh_equally = true,
+        .step_name = "step", .save_every = 10, .check = check, .build = build,
+        .begin_training = begin_training, .train_step = step, .epoch_end = epoch_end,
+        .meta_text = meta_text, .result = result, .eval = eval, .release = release};
+    h.cli = &(cli_program){PROG, "Train a VAE as a sampler of exp(-U(x))/Z from the energy "
+                                 "alone (seed 003) and measure it against exact answers and "
+                                 "MCMC.", boltzmann_help_epilog};
+    h.opts = boltzmann_options(&p.c, &h.flags);
+    h.remembered = boltzmann_settings(&p.c);
+    return harness_main(&h, argc, argv);
 }

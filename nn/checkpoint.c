@@ -163,19 +163,33 @@ int nn_checkpoint_save(const char *path, const nn_param_list *tensors, const nn_
     size_t text_len = strnlen(meta->text, NN_CKPT_TEXT_MAX);
     if (text_len == NN_CKPT_TEXT_MAX)
         ag_error("nn_checkpoint_save", "meta.text is not NUL-terminated");
+    if (text_len == NN_CKPT_TEXT_MAX - 1)
+        return nn_fail(err, "%s: not saved: the meta text fills all %d bytes of meta.text, so "
+                       "it was probably cut short (a cut text would not load); at most %d "
+                       "bytes are saved", path, NN_CKPT_TEXT_MAX - 1, NN_CKPT_TEXT_MAX - 2);
 
     size_t tmp_len = strlen(path) + 32;
     char *tmp = malloc(tmp_len);
     if (!tmp) return nn_fail(err, "%s: out of memory", path);
     snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    /* O_NONBLOCK: a FIFO squatting on the temporary name must not hang the open. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0666);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
     if (fd < 0) {
         int e = errno;
-        nn_fail(err, "%s: cannot create the temporary file %s: %s", path, tmp, strerror(e));
+        nn_fail(err, "%s: cannot create the temporary file %s: %s", path, tmp,
+                e == EINVAL ? "it exists and is not a regular file" : strerror(e));
         free(tmp);
         return -1;
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     writer w = {fdopen(fd, "wb"), crc32(0, Z_NULL, 0), 0};
     if (!w.f) {
         w.err = errno;
@@ -247,7 +261,7 @@ typedef struct ckpt {
     unsigned char *buf;
     size_t len;
     uint32_t version, width;  /* width: bytes per value, 4 or 8 */
-    nn_ckpt_meta *meta;       /* heap: the text makes it 8 KiB */
+    nn_ckpt_meta *meta;       /* heap: the text makes it 64 KiB */
     record *recs;             /* sorted by name (for lookups) */
     int n;
 } ckpt;
@@ -279,12 +293,20 @@ static bool take32(cursor *c, uint32_t *x) {
 }
 
 static int read_whole_file(ckpt *c, nn_error *err) {
-    FILE *f = fopen(c->path, "rb");
-    if (!f) return nn_fail(err, "%s: cannot open: %s", c->path, strerror(errno));
+    /* O_NONBLOCK, then fstat: a FIFO or a device is refused instead of hanging the open. */
+    int fd = open(c->path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return nn_fail(err, "%s: cannot open: %s", c->path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return nn_fail(err, "%s: not a regular file", c->path);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return nn_fail(err, "%s: cannot open: %s", c->path, strerror(errno));
     }
     if ((uintmax_t)st.st_size > SIZE_MAX) {
         fclose(f);

@@ -30,7 +30,12 @@
 HENBUN_BEGIN_DECLS
 
 #define NN_CKPT_VERSION 1
-#define NN_CKPT_TEXT_MAX 8192 /* bytes of meta.text, including its terminating NUL */
+/* Bytes of meta.text, including its terminating NUL.  A text is saved only when it is at
+ * most NN_CKPT_TEXT_MAX - 2 bytes long: one that fills the array to the last byte is what
+ * snprintf(meta.text, sizeof meta.text, ...) leaves when it cuts, so saving refuses it
+ * (nothing is ever cut silently; a program should also check snprintf's result).  Files
+ * whose text is longer than this build's limit are refused by the loader, with the length. */
+#define NN_CKPT_TEXT_MAX 65536
 #define NN_CKPT_NAME_MAX 1024 /* bytes of a tensor name, without a NUL */
 
 /* What a training program needs, besides tensors, to resume exactly where it stopped. */
@@ -44,7 +49,8 @@ typedef struct nn_ckpt_meta {
 /* Writes every tensor of the list (trainable or not) and meta (NULL: zeros, empty text)
  * to path.  Atomic: writes "path.tmp.<pid>", flushes and fsyncs it, then renames it over
  * path; on any failure the temporary file is removed, the old path is left untouched, and
- * -1 is returned with err naming the file.  Names must be unique and non-empty (misuse:
+ * -1 is returned with err naming the file.  A meta text of NN_CKPT_TEXT_MAX - 1 bytes (an
+ * array filled to the end: probably cut) is such a failure.  Names must be unique and non-empty (misuse:
  * ag_error). */
 int nn_checkpoint_save(const char *path, const nn_param_list *tensors, const nn_ckpt_meta *meta,
                        nn_error *err);

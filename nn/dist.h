@@ -53,6 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+HENBUN_BEGIN_DECLS
+
 typedef struct nn_dist nn_dist;
 
 /* ---- the job ------------------------------------------------------------------------------ */
@@ -67,8 +69,8 @@ bool nn_dist_is_root(const nn_dist *d); /* rank 0: the one that prints and write
 bool nn_dist_mpi(void);                 /* true in the MPI build */
 /* Prints "henbun: rank R of N: <message>" to stderr and ends every rank of the job with
  * exit status 1 (MPI_Abort).  For errors one rank meets alone. */
-_Noreturn void nn_dist_abort(const nn_dist *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void nn_dist_abort(const nn_dist *d, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3))); /* not _Noreturn: C++ has no such word */
 
 /* ---- moving numbers ------------------------------------------------------------------------ */
 /* Every tensor of the list (trainable or not: batch norm's running statistics too) takes
@@ -149,5 +151,7 @@ void nn_dist_sync_batchnorm(const nn_dist *d, bool on);
 /* The hook behind it (nn/layers_norm.c): reduce(v, n, ctx) must replace v[0..n) by its sum
  * over the ranks.  NULL: per-process statistics. */
 void nn_batchnorm_set_reduce(void (*reduce)(double *v, int n, void *ctx), void *ctx);
+
+HENBUN_END_DECLS
 
 #endif

@@ -6,6 +6,9 @@
  * file the length is the file's size; a gzip stream's length is only known once it is
  * decompressed, so we decompress into a buffer that grows with the data actually read and
  * never beyond the claimed size (a header claiming 4e9 images in a 1 kB file costs ~1 MB).
+ * A damaged gzip file is refused, never half-read: the stream must end with its end marker,
+ * CRC-32 and length intact and nothing after it (see `source` below).  The file is opened
+ * non-blocking and must be a regular file, so a FIFO or a device cannot hang the open.
  */
 #include "nn/data.h"
 
@@ -40,28 +43,103 @@ static void describe_dims(const nn_idx *x, char *buf, size_t n) {
         k += snprintf(buf + k, n - (size_t)k, "%s%d", i == 1 ? " of " : "x", x->dims[i]);
 }
 
-/* Reads exactly n bytes unless the stream ends or fails: returns the count read, or -1 on a
- * zlib error (message in *why).  gzread takes an unsigned length, so read in chunks. */
-static long long read_fully(gzFile g, unsigned char *buf, size_t n, const char **why) {
+/* The bytes of the file, raw or inflated.  A gzip file is inflated here with zlib's
+ * inflate() rather than gzread(), because gzread forgives damage: it stops quietly at a
+ * stream cut short (a truncated download), ignores garbage after the end, and reports a
+ * CRC mismatch only as "data error".  Here the stream must reach its end marker with a
+ * matching CRC-32 and length (Z_STREAM_END), and nothing may follow it. */
+typedef struct source {
+    int fd;
+    bool gz, ended;         /* ended: the gzip stream reached Z_STREAM_END */
+    z_stream z;
+    unsigned char in[1 << 16];
+    size_t out_total;       /* bytes delivered so far (for messages) */
+    char why[160];          /* the last failure */
+} source;
+
+/* Reads up to n bytes of the file (raw) from fd, retrying short reads. */
+static long long read_fd(int fd, unsigned char *buf, size_t n) {
     size_t got = 0;
     while (got < n) {
-        size_t want = n - got > (1u << 30) ? (1u << 30) : n - got;
-        int r = gzread(g, buf + got, (unsigned)want);
-        if (r < 0) {
-            int code;
-            *why = gzerror(g, &code);
-            return -1;
-        }
+        ssize_t r = read(fd, buf + got, n - got > (1u << 30) ? (1u << 30) : n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
         if (r == 0) break;
         got += (size_t)r;
     }
     return (long long)got;
 }
 
+/* Reads exactly n bytes unless the data ends first: returns the count read, or -1 with
+ * s->why set (a read error, a corrupt or truncated gzip stream, data after its end). */
+static long long src_read(source *s, unsigned char *buf, size_t n) {
+    if (!s->gz) {
+        long long r = read_fd(s->fd, buf, n);
+        if (r < 0) snprintf(s->why, sizeof s->why, "read error: %s", strerror(errno));
+        else s->out_total += (size_t)r;
+        return r;
+    }
+    size_t got = 0;
+    while (got < n && !s->ended) {
+        if (s->z.avail_in == 0) {
+            long long r = read_fd(s->fd, s->in, sizeof s->in);
+            if (r < 0) {
+                snprintf(s->why, sizeof s->why, "read error: %s", strerror(errno));
+                return -1;
+            }
+            if (r == 0) {
+                snprintf(s->why, sizeof s->why, "truncated gzip stream (the file ends "
+                         "before the stream's end marker and checksum)");
+                return -1;
+            }
+            s->z.next_in = s->in;
+            s->z.avail_in = (uInt)r;
+        }
+        size_t want = n - got > (1u << 30) ? (1u << 30) : n - got;
+        s->z.next_out = buf + got;
+        s->z.avail_out = (uInt)want;
+        int rc = inflate(&s->z, Z_NO_FLUSH);
+        size_t made = want - s->z.avail_out;
+        got += made;
+        s->out_total += made;
+        if (rc == Z_STREAM_END) {
+            s->ended = true;
+            /* nothing may follow: neither in the buffer nor in the rest of the file */
+            unsigned char extra;
+            if (s->z.avail_in > 0 || read_fd(s->fd, &extra, 1) != 0) {
+                snprintf(s->why, sizeof s->why, "unexpected bytes after the end of the gzip "
+                         "stream (trailing garbage, or a second stream)");
+                return -1;
+            }
+        } else if (rc != Z_OK && !(rc == Z_BUF_ERROR && made > 0)) {
+            snprintf(s->why, sizeof s->why, "corrupt gzip stream: %s",
+                     s->z.msg ? s->z.msg : "inflate failed");
+            return -1;
+        }
+    }
+    return (long long)got;
+}
+
+/* After the last expected byte: a gzip stream must end here, exactly (its checksum and
+ * length are checked by inflate on the way).  0, or -1 with s->why. */
+static int src_expect_end(source *s, bool *more) {
+    unsigned char extra;
+    long long r = src_read(s, &extra, 1);
+    *more = r > 0;
+    return r < 0 ? -1 : 0;
+}
+
+static void src_close(source *s) {
+    if (s->gz) inflateEnd(&s->z);
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+}
+
 nn_idx *nn_idx_load(const char *path, nn_error *err) {
     if (!path) ag_error("nn_idx_load", "path is NULL");
 
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO or a device must not hang the open; only regular files are read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
@@ -73,21 +151,32 @@ nn_idx *nn_idx_load(const char *path, nn_error *err) {
         close(fd);
         return NULL;
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     bool gz = read(fd, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     if (lseek(fd, 0, SEEK_SET) != 0) {
         nn_fail(err, "%s: cannot seek: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
-    gzFile g = gzdopen(fd, "rb"); /* reads raw files transparently; owns fd from here */
-    if (!g) {
-        nn_fail(err, "%s: cannot open with zlib", path);
+    source *src = calloc(1, sizeof *src);
+    if (!src) {
+        nn_fail(err, "%s: out of memory", path);
         close(fd);
         return NULL;
     }
+    src->fd = fd;
+    if (gz) {
+        if (inflateInit2(&src->z, 16 + MAX_WBITS) != Z_OK) { /* 16: a gzip wrapper only */
+            nn_fail(err, "%s: cannot start zlib", path);
+            close(fd);
+            free(src);
+            return NULL;
+        }
+        src->gz = true;
+    }
 
     nn_idx *x = calloc(1, sizeof *x);
-    const char *why = NULL;
     const char *what = gz ? " (after gzip decompression)" : "";
     if (!x) {
         nn_fail(err, "%s: out of memory", path);
@@ -96,9 +185,9 @@ nn_idx *nn_idx_load(const char *path, nn_error *err) {
 
     /* Header: 00 00 <type> <ndim>, then ndim big-endian uint32. */
     unsigned char head[4 + 4 * NN_IDX_MAX_DIMS];
-    long long got = read_fully(g, head, 4, &why);
+    long long got = src_read(src, head, 4);
     if (got < 0) {
-        nn_fail(err, "%s: gzip error: %s", path, why);
+        nn_fail(err, "%s: %s", path, src->why);
         goto fail;
     }
     if (got < 4) {
@@ -127,9 +216,9 @@ nn_idx *nn_idx_load(const char *path, nn_error *err) {
                 NN_IDX_MAX_DIMS);
         goto fail;
     }
-    got = read_fully(g, head + 4, 4 * (size_t)ndim, &why);
+    got = src_read(src, head + 4, 4 * (size_t)ndim);
     if (got < 0) {
-        nn_fail(err, "%s: gzip error: %s", path, why);
+        nn_fail(err, "%s: %s", path, src->why);
         goto fail;
     }
     if (got < 4 * ndim) {
@@ -186,10 +275,10 @@ nn_idx *nn_idx_load(const char *path, nn_error *err) {
         goto fail;
     }
     for (;;) {
-        got = read_fully(g, x->data + len, cap - len, &why);
+        got = src_read(src, x->data + len, cap - len);
         if (got < 0) {
-            nn_fail(err, "%s: truncated or corrupt gzip stream after %zu bytes of data "
-                    "(header says %s, %zu bytes): %s", path, len, desc, size, why);
+            nn_fail(err, "%s: %s, after %zu of the %zu bytes of data the header announces "
+                    "(%s)", path, src->why, src->out_total - header, size, desc);
             goto fail;
         }
         len += (size_t)got;
@@ -209,21 +298,23 @@ nn_idx *nn_idx_load(const char *path, nn_error *err) {
                 "after %zu bytes", path, desc, size, len);
         goto fail;
     }
-    unsigned char extra;
-    got = read_fully(g, &extra, 1, &why);
-    if (got != 0) {
-        if (got < 0)
-            nn_fail(err, "%s: corrupt gzip stream after the data: %s", path, why);
-        else
-            nn_fail(err, "%s: header says %s (%zu bytes of data) but more data follows%s",
-                    path, desc, size, what);
+    bool more = false;
+    if (src_expect_end(src, &more)) {
+        nn_fail(err, "%s: %s, after all %zu bytes of data (%s)", path, src->why, size, desc);
         goto fail;
     }
-    gzclose(g);
+    if (more) {
+        nn_fail(err, "%s: header says %s (%zu bytes of data) but more data follows%s", path,
+                desc, size, what);
+        goto fail;
+    }
+    src_close(src);
+    free(src);
     return x;
 
 fail:
-    gzclose(g);
+    src_close(src);
+    free(src);
     nn_idx_free(x);
     return NULL;
 }

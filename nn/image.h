@@ -93,15 +93,36 @@ int nn_tensor_pair_png(const char *path, const ag_tensor *a, const ag_tensor *b,
  * Plots (plot.c): axes with "nice" ticks and tick labels, a title, a legend.  Every
  * *_png function writes its file atomically (a temporary file, then rename) and returns 0,
  * or -1 with err naming the file. */
+typedef enum nn_legend_place {
+    NN_LEGEND_AUTO = 0,     /* the corner of the plot area free of data, else outside */
+    NN_LEGEND_OUTSIDE,      /* right of the plot area, never over the data */
+    NN_LEGEND_NONE
+} nn_legend_place;
+
 typedef struct nn_plot_opts {
     const char *title, *xlabel, *ylabel; /* optional */
     int width, height;                   /* pixels; 0: 640 x 440 */
     bool log_y;                          /* line plots: log10 y axis (values <= 0 skipped) */
     const char *const *class_names;      /* scatter legend for labels 0..9 (NULL: digits) */
+    nn_legend_place legend;              /* line plots and bars: where the legend goes */
+    const char *ref_name;                /* lines and bars: a dashed horizontal reference */
+    double ref_y;                        /*   line at y = ref_y, named in the legend */
+    const int *styles;                   /* line plots: an nn_line_style per series; NULL:
+                                          * all solid */
 } nn_plot_opts;
 
+/* Nice tick values for an axis showing [lo, hi] (data units), about `target` of them, at
+ * most max, written to out (returns the count).  Linear: multiples of 1, 2 or 5 x 10^k.
+ * log10_axis (lo > 0): 1, 2, 5 x 10^k, or 1, 3 x 10^k, or powers of ten as the span grows,
+ * with a tick in every decade shown and always one in the bottom quarter of the axis. */
+int nn_axis_ticks(double lo, double hi, int target, bool log10_axis, double *out, int max);
+
+/* How a line is drawn (nn_plot_opts.styles).  A reference line (a chance diagonal, a known
+ * optimum) is dashed and grey, drawn under the data, and takes no colour from the series. */
+typedef enum nn_line_style { NN_LINE_SOLID = 0, NN_LINE_DASHED, NN_LINE_REFERENCE } nn_line_style;
+
 /* One named line: n points (x[i], y[i]); x NULL means 1, 2, ..., n (epochs).  Non-finite
- * values leave a gap. */
+ * values leave a gap.  At most 10 data series and 4 reference lines per plot. */
 typedef struct nn_series {
     const char *name;
     const double *x, *y;
@@ -109,6 +130,12 @@ typedef struct nn_series {
 } nn_series;
 int nn_plot_lines_png(const char *path, const nn_series *s, int n_series,
                       const nn_plot_opts *o, nn_error *err);
+
+/* A bar chart: bar i of height values[i] (from 0), named names[i] under it (names NULL:
+ * 0, 1, ..., n-1; names are thinned out when they would overlap).  o->ref_name/ref_y add a
+ * dashed threshold line (e.g. the 0.01 nats of an active unit); o->log_y is honoured. */
+int nn_plot_bars_png(const char *path, const char *const *names, const double *values, int n,
+                     const nn_plot_opts *o, nn_error *err);
 
 /* One set of n 2-D points xy[2i], xy[2i+1] (e.g. the data of an (n, 2) tensor).  With
  * labels, points are coloured by label (nn_palette) and the legend lists the labels; a set
@@ -134,6 +161,23 @@ typedef struct nn_heatmap_opts {
 int nn_plot_heatmap_png(const char *path, const double *v, int rows, int cols,
                         const nn_heatmap_opts *o, nn_error *err);
 
+/* An image grid (nn_grid_opts: cols, pad, scale; its captions and labels are not used)
+ * inside axes: the value each column and each row shows, as ticks and labels at least
+ * 10 pixels tall beside the tiles (e.g. the decoder over a grid of z: z1 along x, z2 along
+ * y), or a label per row left of it (a latent traversal: "z3").  Optional fields may be
+ * NULL; col_values has cols entries, row_values and row_labels one per row, top row first. */
+typedef struct nn_grid_axes {
+    const char *title, *xlabel, *ylabel;
+    const double *col_values;
+    const double *row_values;
+    const char *const *row_labels;
+} nn_grid_axes;
+int nn_plot_grid_png(const char *path, const ag_real *x, int n, int c, int h, int w,
+                     const nn_grid_opts *g, const nn_grid_axes *ax, nn_error *err);
+/* The same from a tensor (N, C, H, W) with C = 1 or 3, or (N, D) with square tiles or
+ * g->tile_h x g->tile_w = D. */
+int nn_tensor_grid_axes_png(const char *path, const ag_tensor *x, const nn_grid_opts *g,
+                            const nn_grid_axes *ax, nn_error *err);
 HENBUN_END_DECLS
 
 #endif

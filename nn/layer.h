@@ -54,6 +54,11 @@ typedef struct nn_spec {
     int ndim, shape[NN_MAX_SHAPE]; /* reshape target */
     nn_init init;
     double init_std;            /* for NN_INIT_NORMAL */
+    /* Set by nn_spec_parse: this entry's text as the user typed it ("maxpool 2"), pointing
+     * into the parsed string (text_len bytes, not NUL-terminated).  NULL in a spec written
+     * in C; a net copies it, so the string need not outlive nn_net_new. */
+    const char *text;
+    int text_len;
 } nn_spec;
 
 struct nn_layer_type {
@@ -86,6 +91,7 @@ struct nn_layer {
     int out_ndim, out_shape[NN_MAX_SHAPE];
     nn_param_list params;               /* "weight", "bias", buffers; tensors owned here */
     void *state;                        /* type-specific */
+    char *text;                         /* copy of spec.text (NULL: spec written in C) */
 };
 
 /* Creates a parameter (or, trainable=false, a buffer) owned by the layer. */
@@ -97,7 +103,8 @@ void nn_init_weight(const nn_layer *l, ag_tensor *w, int fan_in, int fan_out, ag
 void nn_init_bias(const nn_layer *l, ag_tensor *b, int fan_in, ag_rng *rng);
 /* "(1, 28, 28)" for a per-example shape. */
 const char *nn_shape_str(int ndim, const int *shape, char *buf, size_t n);
-/* The spec entry as text, e.g. "conv 32 k4 s2 p1". */
+/* The spec entry as text, e.g. "conv 32 k4 s2 p1": the text the user typed when the entry
+ * came from nn_spec_parse, else written from the fields (parses back to the same entry). */
 const char *nn_spec_str(const nn_spec *s, char *buf, size_t n);
 
 /* ---- networks ------------------------------------------------------------------------- */
@@ -110,12 +117,25 @@ typedef struct nn_net {
     nn_param_list params;   /* every layer's entries, named "<index>.<type>.<name>" */
 } nn_net;
 
+/* Memory a network may ask for, in bytes, unless the environment variable
+ * HENBUN_NET_MEMORY_MAX says otherwise (bytes, or with a suffix K, M, G, T: "16G").  Before
+ * each layer is built its parameters are counted (linear, conv, convt from the spec, other
+ * types after their build), and the estimate
+ *     4 x parameters (value, gradient, Adam's two moments)
+ *   + 2 x activations of a batch of NN_NET_MEMORY_BATCH examples (values and gradients)
+ * times sizeof(ag_real) must stay within the limit; else nn_net_new fails naming the layer,
+ * before allocating it ("linear 1000000, linear 1000000" fails at once, not after 3 GB). */
+#define NN_NET_MEMORY_MAX (4.0 * 1024 * 1024 * 1024)
+#define NN_NET_MEMORY_BATCH 64
+
 /* Builds a network for inputs of the given per-example shape.  NULL on error (err says
- * which layer and which shapes). */
+ * which layer and which shapes, or that it needs more memory than the limit above). */
 nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng *rng,
                    nn_error *err);
 /* Parses spec text (grammar in docs/spec.md) and builds the net.  `extra` is a
- * NULL-terminated array of user layer types that the text may name (or NULL). */
+ * NULL-terminated array of user layer types that the text may name (or NULL).  Every error
+ * starts "spec:COL: " (a layer that does not fit: the column of that layer), so that
+ * nn_spec_print_error can point at it. */
 nn_net *nn_net_parse(const char *text, int in_ndim, const int *in_shape,
                      const nn_layer_type *const *extra, ag_rng *rng, nn_error *err);
 void nn_net_free(nn_net *net); /* the net, its layers and their parameters; NULL is fine */
@@ -127,9 +147,19 @@ void nn_describe(const nn_net *net, const char *title, FILE *f);
 int nn_net_out_size(const nn_net *net);
 
 /* Parses spec text into `out` (at most max entries including the NN_END).  Returns the
- * number of layers, or -1 with err = "spec:COL: what was expected" (COL from 1). */
+ * number of layers, or -1 with err = "spec:COL: what was expected".  COL counts characters
+ * from 1 (a UTF-8 character is one column), and a word is reported whole ('linéar', not
+ * 'lin'). */
 int nn_spec_parse(const char *text, const nn_layer_type *const *extra, nn_spec *out, int max,
                   nn_error *err);
+/* Prints the line of text holding column col (characters, from 1) and a caret under that
+ * column, both indented by two spaces; a long line is shown as a window around col:
+ *     linear 4, relu, lineer 3
+ *                     ^                                                                */
+void nn_spec_caret(FILE *f, const char *text, int col);
+/* Prints "<prefix>: <msg>" (prefix NULL: just msg) and, when msg starts with "spec:COL:",
+ * the caret display of text under it.  What every program prints for a bad --net. */
+void nn_spec_print_error(FILE *f, const char *prefix, const char *text, const char *msg);
 
 /* ---- built-in layer types and their spec macros ------------------------------------------
  * macro                   text                              reads */
@@ -163,9 +193,9 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
 #define NN_EXP                  {.type = &nn_exp_type}           /* exp */
 #else
 /* C++17 has no designated initialisers: the same entries, every field in order
- * (type, n, k, s, p, op, f, ndim, shape, init, init_std). */
+ * (type, n, k, s, p, op, f, ndim, shape, init, init_std, text, text_len). */
 #define NN_SPEC_CXX_(type_, n_, k_, s_, p_, op_, f_) \
-    {(type_), (n_), (k_), (s_), (p_), (op_), (f_), 0, {0, 0, 0}, NN_INIT_AUTO, 0.0}
+    {(type_), (n_), (k_), (s_), (p_), (op_), (f_), 0, {0, 0, 0}, NN_INIT_AUTO, 0.0, nullptr, 0}
 #define NN_END                  {}
 #define NN_LINEAR(units)        NN_SPEC_CXX_(&nn_linear_type, (units), 0, 0, 0, 0, 0.0)
 #define NN_CONV(f, k_, s_, p_)  NN_SPEC_CXX_(&nn_conv_type, (f), (k_), (s_), (p_), 0, 0.0)
@@ -178,7 +208,7 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
 #define NN_FLATTEN              NN_SPEC_CXX_(&nn_flatten_type, 0, 0, 0, 0, 0, 0.0)
 #define NN_RESHAPE(...)         {&nn_reshape_type, 0, 0, 0, 0, 0, 0.0, \
                                  (int)std::initializer_list<int>{__VA_ARGS__}.size(), \
-                                 {__VA_ARGS__}, NN_INIT_AUTO, 0.0}
+                                 {__VA_ARGS__}, NN_INIT_AUTO, 0.0, nullptr, 0}
 #define NN_RELU                 NN_SPEC_CXX_(&nn_relu_type, 0, 0, 0, 0, 0, 0.0)
 #define NN_LEAKY_RELU(a)        NN_SPEC_CXX_(&nn_leaky_relu_type, 0, 0, 0, 0, 0, (a))
 #define NN_ELU(a)               NN_SPEC_CXX_(&nn_elu_type, 0, 0, 0, 0, 0, (a))

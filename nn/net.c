@@ -1,7 +1,9 @@
 /* net.c — sequential networks built from specs: shape inference layer by layer, default
- * initialisation, the forward pass, and the summary table. */
+ * initialisation, the memory estimate that refuses a net too large before allocating it,
+ * the forward pass, and the summary table (which shows each layer as the user typed it). */
 #include "nn/layer.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +18,10 @@ const char *nn_shape_str(int ndim, const int *shape, char *buf, size_t n) {
 }
 
 const char *nn_spec_str(const nn_spec *s, char *buf, size_t n) {
+    if (s->text && s->text_len > 0) { /* what the user typed */
+        snprintf(buf, n, "%.*s", s->text_len, s->text);
+        return buf;
+    }
     const nn_layer_type *ty = s->type;
     size_t k = (size_t)snprintf(buf, n, "%s", ty->name);
 #define ADD(...) do { if (k < n) k += (size_t)snprintf(buf + k, n - k, __VA_ARGS__); } while (0)
@@ -27,10 +33,17 @@ const char *nn_spec_str(const nn_spec *s, char *buf, size_t n) {
     case NN_ARG_NONE: break;
     }
     if (ty->keys) {
-        ADD(" k%d", s->k);
+        if (s->k) ADD(" k%d", s->k);
         if (s->s) ADD(" s%d", s->s);
         if (s->p) ADD(" p%d", s->p);
         if (s->op) ADD(" op%d", s->op);
+    }
+    switch (s->init) {
+    case NN_INIT_AUTO: break;
+    case NN_INIT_HE: ADD(" init=he"); break;
+    case NN_INIT_XAVIER: ADD(" init=xavier"); break;
+    case NN_INIT_TORCH: ADD(" init=torch"); break;
+    case NN_INIT_NORMAL: ADD(" init=normal:%g", s->init_std); break;
     }
 #undef ADD
     return buf;
@@ -120,15 +133,75 @@ void nn_net_free(nn_net *net) {
         if (l->type && l->type->free_state) l->type->free_state(l);
         for (int k = 0; k < l->params.n; k++) ag_tensor_free(l->params.items[k].value);
         nn_params_free(&l->params);
+        free(l->text);
     }
     nn_params_free(&net->params);
     free(net->layers);
     free(net);
 }
 
-nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng *rng,
-                   nn_error *err) {
+/* ---- the memory estimate -------------------------------------------------------------- */
+
+/* The limit in bytes: HENBUN_NET_MEMORY_MAX ("8G", "500M", "1e10") or NN_NET_MEMORY_MAX.
+ * A value that does not parse is ignored (the default holds). */
+static double memory_limit(void) {
+    const char *e = getenv("HENBUN_NET_MEMORY_MAX");
+    if (!e || !*e) return NN_NET_MEMORY_MAX;
+    char *end;
+    double v = strtod(e, &end);
+    double unit = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 'K': unit = 1024.0, end++; break;
+    case 'M': unit = 1024.0 * 1024, end++; break;
+    case 'G': unit = 1024.0 * 1024 * 1024, end++; break;
+    case 'T': unit = 1024.0 * 1024 * 1024 * 1024, end++; break;
+    default: break;
+    }
+    if (toupper((unsigned char)*end) == 'B') end++;
+    if (*end || !(v > 0) || !isfinite(v)) return NN_NET_MEMORY_MAX;
+    return v * unit;
+}
+
+/* Parameters a built-in layer with many of them will create, from its spec and input alone
+ * (before build allocates them); -1 for other types, counted after their build. */
+static double params_before_build(const nn_layer *l) {
+    double in = 1;
+    for (int i = 0; i < l->in_ndim; i++) in *= l->in_shape[i];
+    const nn_spec *s = &l->spec;
+    if (l->type == &nn_linear_type) return in * s->n + s->n;
+    if (l->type == &nn_conv_type || l->type == &nn_convt_type)
+        return (double)l->in_shape[0] * s->n * s->k * s->k + s->n;
+    return -1;
+}
+
+static double estimate_bytes(double params, double activations) {
+    return (4 * params + 2.0 * NN_NET_MEMORY_BATCH * activations) * sizeof(ag_real);
+}
+
+/* "3.2 GB" */
+static const char *bytes_str(double b, char *buf, size_t n) {
+    const char *unit[] = {"bytes", "KB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (b >= 1024 && u < 5) b /= 1024, u++;
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+    return buf;
+}
+
+static int too_large(nn_error *err, double params, double activations, double limit) {
+    char need[32], lim[32];
+    return nn_fail(err, "the network up to here would need about %s (%.3g parameters, each "
+                   "with a gradient and Adam's two moments, and the activations of a batch "
+                   "of %d), above the limit of %s; HENBUN_NET_MEMORY_MAX=BYTES raises it",
+                   bytes_str(estimate_bytes(params, activations), need, sizeof need), params,
+                   NN_NET_MEMORY_BATCH, bytes_str(limit, lim, sizeof lim));
+}
+
+/* nn_net_new, also telling which layer failed (*bad; -1 for the input), for nn_net_parse's
+ * column. */
+static nn_net *net_build(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng *rng,
+                         nn_error *err, int *bad) {
     char a[64], b[96];
+    *bad = -1;
     if (in_ndim < 1 || in_ndim > NN_MAX_SHAPE) {
         nn_fail(err, "network input must have 1 to %d dims per example, got %d", NN_MAX_SHAPE,
                 in_ndim);
@@ -149,18 +222,38 @@ nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng
     memcpy(net->in_shape, in_shape, sizeof(int) * (size_t)in_ndim);
     int ndim = in_ndim, shape[NN_MAX_SHAPE];
     memcpy(shape, in_shape, sizeof(int) * (size_t)in_ndim);
+    double limit = memory_limit(), params = 0;
+    double activations = (double)shape_values(in_ndim, in_shape);
     for (int i = 0; i < n; i++) {
         nn_layer *l = &net->layers[i];
         l->type = spec[i].type;
         l->spec = spec[i];
+        l->spec.text = NULL; /* the caller's string; the layer keeps its own copy */
+        if (spec[i].text && spec[i].text_len > 0) {
+            l->text = strndup(spec[i].text, (size_t)spec[i].text_len);
+            if (!l->text) ag_error("net_new", "out of memory");
+            l->spec.text = l->text;
+        }
         l->index = i;
         l->init = resolve_init(spec, i);
         l->in_ndim = ndim;
         memcpy(l->in_shape, shape, sizeof shape);
         nn_error inner = {"layer build failed without a message"};
-        if (l->type->build(l, rng, &inner) != 0 || check_output(l, &inner) != 0) {
-            nn_fail(err, "layer %d (%s): input %s: %s", i, nn_spec_str(&spec[i], b, sizeof b),
+        double guess = params_before_build(l);
+        int rc = guess >= 0 && estimate_bytes(params + guess, activations) > limit
+                     ? too_large(&inner, params + guess, activations, limit)
+                     : 0;
+        if (rc == 0) rc = l->type->build(l, rng, &inner) != 0 || check_output(l, &inner) != 0;
+        if (rc == 0) {
+            params += (double)nn_params_count(&l->params);
+            activations += (double)shape_values(l->out_ndim, l->out_shape);
+            if (estimate_bytes(params, activations) > limit)
+                rc = too_large(&inner, params, activations, limit);
+        }
+        if (rc) {
+            nn_fail(err, "layer %d (%s): input %s: %s", i, nn_spec_str(&l->spec, b, sizeof b),
                     nn_shape_str(ndim, shape, a, sizeof a), inner.msg);
+            *bad = i;
             nn_net_free(net);
             return NULL;
         }
@@ -168,11 +261,22 @@ nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng
         memcpy(shape, l->out_shape, sizeof shape);
         char prefix[48];
         snprintf(prefix, sizeof prefix, "%d.%s", i, l->type->name);
+        int first = net->params.n;
         nn_params_extend(&net->params, prefix, &l->params);
+        /* tensors carry their full name too, for gradcheck reports and shape errors */
+        for (int k = first; k < net->params.n; k++)
+            if (!net->params.items[k].value->name)
+                net->params.items[k].value->name = net->params.items[k].name;
     }
     net->out_ndim = ndim;
     memcpy(net->out_shape, shape, sizeof shape);
     return net;
+}
+
+nn_net *nn_net_new(const nn_spec *spec, int in_ndim, const int *in_shape, ag_rng *rng,
+                   nn_error *err) {
+    int bad;
+    return net_build(spec, in_ndim, in_shape, rng, err, &bad);
 }
 
 nn_net *nn_net_parse(const char *text, int in_ndim, const int *in_shape,
@@ -181,8 +285,16 @@ nn_net *nn_net_parse(const char *text, int in_ndim, const int *in_shape,
     nn_spec *spec = calloc(MAX_LAYERS, sizeof *spec);
     if (!spec) ag_error("net_parse", "out of memory");
     nn_net *net = NULL;
-    if (nn_spec_parse(text, extra, spec, MAX_LAYERS, err) >= 0)
-        net = nn_net_new(spec, in_ndim, in_shape, rng, err);
+    int bad = -1;
+    if (nn_spec_parse(text, extra, spec, MAX_LAYERS, err) >= 0) {
+        net = net_build(spec, in_ndim, in_shape, rng, err, &bad);
+        if (!net && err && bad >= 0 && spec[bad].text) { /* "spec:COL: layer 2 (...): ..." */
+            nn_error e = *err;
+            int c = 1;
+            for (const char *q = text; q < spec[bad].text; q++) c += ((unsigned char)*q & 0xC0) != 0x80;
+            nn_fail(err, "spec:%d: %s", c, e.msg);
+        }
+    }
     free(spec);
     return net;
 }

@@ -314,32 +314,64 @@ static void adam_update(size_t n, ag_real *restrict w, const ag_real *restrict g
     });
 }
 
+/* The update of elements [lo, lo+n) of parameter i, with the gradient scaled by c. */
+static void update_range(nn_optim *o, int i, size_t lo, size_t n, double lr, ag_real c,
+                         double bc1, double bc2) {
+    ag_tensor *x = o->params.items[i].value;
+    ag_real *w = x->data + lo;
+    const ag_real *g = x->grad + lo;
+    if (o->kind == NN_SGD) {
+        ag_real l2 = (ag_real)o->weight_decay, mu = (ag_real)o->momentum;
+        if (o->momentum == 0) sgd_plain(n, w, g, (ag_real)lr, c, l2);
+        else if (o->nesterov) sgd_nesterov(n, w, g, o->m[i]->data + lo, (ag_real)lr, c, l2, mu);
+        else sgd_momentum(n, w, g, o->m[i]->data + lo, (ag_real)lr, c, l2, mu);
+    } else {
+        bool decoupled = o->kind == NN_ADAMW;
+        adam_update(n, w, g, o->m[i]->data + lo, o->v[i]->data + lo, c,
+                    decoupled ? 0 : (ag_real)o->weight_decay, (ag_real)o->beta1,
+                    (ag_real)o->beta2, (ag_real)(lr / bc1), (ag_real)(1 / sqrt(bc2)),
+                    (ag_real)o->eps, decoupled ? (ag_real)(1 - lr * o->weight_decay) : 1);
+    }
+}
+
+/* Without clipping, nothing waits for the norm, so each parameter takes one pass: every
+ * NORM_CHUNK-sized chunk adds up its Σg² and is then updated while it is in cache (the
+ * update does not change g).  The chunks and the order they are summed in are those of
+ * global_grad_norm, so the norm is the same number bit for bit, and so is every update.
+ * With clipping the norm must be known before the first update: two passes. */
 double nn_optim_step(nn_optim *o) {
     int64_t t = nn_optim_steps(o);
     double lr = nn_lr_at(&o->sched, o->lr, t);
-    double norm = global_grad_norm(o);
-    o->last_norm = norm;
-    ag_real c = (o->clip_norm > 0 && norm > o->clip_norm) ? (ag_real)(o->clip_norm / norm) : 1;
     double bc1 = 1 - pow(o->beta1, (double)(t + 1)); /* Adam's bias corrections 1 - β^t */
     double bc2 = 1 - pow(o->beta2, (double)(t + 1));
-    bool decoupled = o->kind == NN_ADAMW;
+    double norm;
 
-    for (int i = 0; i < o->params.n; i++) {
-        ag_tensor *x = o->params.items[i].value;
-        if (!x->grad) continue; /* no gradient ever reached it */
-        if (o->kind == NN_SGD) {
-            ag_real l2 = (ag_real)o->weight_decay, mu = (ag_real)o->momentum;
-            if (o->momentum == 0) sgd_plain(x->size, x->data, x->grad, (ag_real)lr, c, l2);
-            else if (o->nesterov)
-                sgd_nesterov(x->size, x->data, x->grad, o->m[i]->data, (ag_real)lr, c, l2, mu);
-            else sgd_momentum(x->size, x->data, x->grad, o->m[i]->data, (ag_real)lr, c, l2, mu);
-        } else {
-            adam_update(x->size, x->data, x->grad, o->m[i]->data, o->v[i]->data, c,
-                        decoupled ? 0 : (ag_real)o->weight_decay, (ag_real)o->beta1,
-                        (ag_real)o->beta2, (ag_real)(lr / bc1), (ag_real)(1 / sqrt(bc2)),
-                        (ag_real)o->eps, decoupled ? (ag_real)(1 - lr * o->weight_decay) : 1);
+    if (o->clip_norm > 0) {
+        norm = global_grad_norm(o);
+        ag_real c = norm > o->clip_norm ? (ag_real)(o->clip_norm / norm) : 1;
+        for (int i = 0; i < o->params.n; i++) {
+            ag_tensor *x = o->params.items[i].value;
+            if (!x->grad) continue; /* no gradient ever reached it */
+            update_range(o, i, 0, x->size, lr, c, bc1, bc2);
         }
+    } else {
+        double total = 0;
+        for (int i = 0; i < o->params.n; i++) {
+            ag_tensor *x = o->params.items[i].value;
+            if (!x->grad) continue;
+            size_t n = x->size, chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+            double *part = o->partials;
+            /* inside a threaded loop, update_range's own loops run on the calling thread */
+            AG_PARALLEL_FOR(c, (long)chunks, n >= NN_OPTIM_PAR_MIN, {
+                size_t lo = (size_t)c * NORM_CHUNK, len = n - lo < NORM_CHUNK ? n - lo : NORM_CHUNK;
+                part[c] = sum_squares(x->grad + lo, len);
+                update_range(o, i, lo, len, lr, 1, bc1, bc2);
+            });
+            for (size_t c = 0; c < chunks; c++) total += part[c];
+        }
+        norm = sqrt(total);
     }
+    o->last_norm = norm;
     set_steps(o, t + 1);
     return norm;
 }

@@ -1,5 +1,5 @@
-/* progress.c — the epoch progress bar (redrawn on a terminal, silent elsewhere) and the
- * per-epoch CSV log.  See nn/progress.h.
+/* progress.c — the epoch progress bar (redrawn on a terminal, a plain line every few
+ * seconds elsewhere) and the per-epoch CSV log.  See nn/progress.h.
  */
 #include "nn/progress.h"
 #include "autograd/autograd.h"
@@ -16,8 +16,14 @@ struct nn_progress {
     bool tty, summary;
     int n_values;
     char names[NN_PROGRESS_MAX_VALUES][16];
+    char formats[NN_PROGRESS_MAX_VALUES][16];
+    double scales[NN_PROGRESS_MAX_VALUES];
     char label[32];
     long total, done;
+    long run_total, run_before;         /* the run's examples; done before this process */
+    long run_done;                      /* done by this process in finished epochs */
+    double run_start;                   /* the first nn_progress_begin; -1 before */
+    double plain_every;                 /* seconds between plain lines; <= 0: none */
     double sum[NN_PROGRESS_MAX_VALUES]; /* sum over steps of value * examples */
     double start, last_draw;            /* seconds, monotonic clock */
     bool drawn;                         /* a bar is on the line and must be erased */
@@ -42,9 +48,37 @@ nn_progress *nn_progress_new(const nn_progress_opts *o) {
              (o->mode == NN_PROGRESS_AUTO && isatty(fileno(p->out)));
     p->summary = o->summary;
     p->n_values = o->n_values;
-    for (int i = 0; i < o->n_values; i++)
+    for (int i = 0; i < o->n_values; i++) {
         snprintf(p->names[i], sizeof p->names[i], "%s", o->names[i] ? o->names[i] : "?");
+        const char *f = o->formats[i] ? o->formats[i] : "%.4g";
+        /* One conversion of a double (%f, %e or %g with flags, width, precision), plus %%. */
+        int conversions = 0;
+        for (const char *c = f; *c; c++) {
+            if (*c != '%') continue;
+            if (c[1] == '%') { c++; continue; }
+            c += strspn(c + 1, "-+ #0123456789.") + 1;
+            if (!*c || !strchr("fFeEgG", *c)) conversions = 99;
+            conversions++;
+        }
+        if (conversions != 1 || strlen(f) >= sizeof p->formats[i])
+            ag_error("nn_progress_new", "format \"%s\" of value %d: need one %%f, %%e or %%g "
+                     "conversion, under 16 characters", f, i);
+        snprintf(p->formats[i], sizeof p->formats[i], "%s", f);
+        p->scales[i] = o->scales[i] != 0 ? o->scales[i] : 1;
+    }
+    p->run_total = o->run_total > 0 ? o->run_total : 0;
+    p->run_start = -1;
+    /* Plain lines by default only where a bar was wanted but cannot be drawn (AUTO on a
+     * pipe or a file); PLAIN (a program's --quiet) stays quiet unless asked. */
+    p->plain_every = o->plain_seconds < 0   ? 0
+                     : o->plain_seconds > 0 ? o->plain_seconds
+                     : o->mode == NN_PROGRESS_AUTO && !p->tty ? 10 : 0;
     return p;
+}
+
+void nn_progress_resume(nn_progress *p, long run_done) {
+    if (!p) ag_error("nn_progress_resume", "progress is NULL");
+    p->run_before = run_done > 0 ? run_done : 0;
 }
 
 void nn_progress_free(nn_progress *p) { free(p); }
@@ -52,10 +86,12 @@ void nn_progress_free(nn_progress *p) { free(p); }
 void nn_progress_begin(nn_progress *p, const char *label, long total) {
     if (!p) ag_error("nn_progress_begin", "progress is NULL");
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
+    p->run_done += p->done; /* the previous epoch's examples */
     p->total = total > 0 ? total : 0;
     p->done = 0;
     memset(p->sum, 0, sizeof p->sum);
     p->start = now();
+    if (p->run_start < 0) p->run_start = p->start;
     p->last_draw = -1;
     p->drawn = false;
 }
@@ -77,14 +113,59 @@ static void clock_str(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
-/* "loss 105.31 kl 25.20" appended to buf at k; returns the new length. */
+double nn_progress_run_eta(const nn_progress *p) {
+    if (!p || !p->run_total || p->run_start < 0) return -1;
+    long mine = p->run_done + p->done; /* examples this process has done */
+    double t = now() - p->run_start;
+    if (mine <= 0 || t <= 0) return -1;
+    long left = p->run_total - p->run_before - mine;
+    return left > 0 ? (double)left * t / (double)mine : 0;
+}
+
+const char *nn_progress_format(const nn_progress *p, int i, double v, char *buf, size_t n) {
+    if (!p || i < 0 || i >= p->n_values || !buf || n == 0)
+        ag_error("nn_progress_format", "value %d out of range [0, %d)", i, p ? p->n_values : 0);
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#endif
+    snprintf(buf, n, p->formats[i], v * p->scales[i]); /* checked by nn_progress_new */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    return buf;
+}
+
+/* "loss 105.3  kl 25.2" appended to buf at k; returns the new length. */
 static size_t values_str(const nn_progress *p, char *buf, size_t k, size_t n) {
     for (int i = 0; i < p->n_values && k < n; i++) {
-        int w = snprintf(buf + k, n - k, "  %s %.4g", p->names[i], nn_progress_mean(p, i));
+        char v[64];
+        nn_progress_format(p, i, nn_progress_mean(p, i), v, sizeof v);
+        int w = snprintf(buf + k, n - k, "%s%s %s", i ? "  " : "", p->names[i], v);
         if (w < 0) break;
         k += (size_t)w;
     }
     return k < n ? k : n - 1;
+}
+
+const char *nn_progress_values(const nn_progress *p, char *buf, size_t n) {
+    if (!p || !buf || n == 0) ag_error("nn_progress_values", "progress or buf is NULL");
+    buf[0] = 0;
+    values_str(p, buf, 0, n);
+    return buf;
+}
+
+/* "eta 0:45" and, with a run total, ", run 12:30": the time left. */
+static void eta_str(const nn_progress *p, double rate, char *buf, size_t n) {
+    char e[24], r[24];
+    clock_str(rate > 0 ? (double)(p->total - p->done) / rate : 0, e, sizeof e);
+    double run = nn_progress_run_eta(p);
+    if (run >= 0) {
+        clock_str(run, r, sizeof r);
+        snprintf(buf, n, "eta %s, run %s", e, r);
+    } else {
+        snprintf(buf, n, "eta %s", e);
+    }
 }
 
 static int terminal_width(FILE *f) {
@@ -94,7 +175,7 @@ static int terminal_width(FILE *f) {
 }
 
 static void draw(nn_progress *p, double t) {
-    char line[512], eta[24];
+    char line[512], eta[64];
     double elapsed = t - p->start, rate = elapsed > 0 ? (double)p->done / elapsed : 0;
     enum { BAR = 24 };
     int fill = p->total > 0 ? (int)((double)BAR * (double)p->done / (double)p->total) : 0;
@@ -102,8 +183,8 @@ static void draw(nn_progress *p, double t) {
     char bar[BAR + 1];
     for (int i = 0; i < BAR; i++) bar[i] = i < fill ? '#' : '.';
     bar[BAR] = 0;
-    clock_str(rate > 0 ? (double)(p->total - p->done) / rate : 0, eta, sizeof eta);
-    int k = snprintf(line, sizeof line, "%s [%s] %ld/%ld  %.0f ex/s  eta %s", p->label, bar,
+    eta_str(p, rate, eta, sizeof eta);
+    int k = snprintf(line, sizeof line, "%s [%s] %ld/%ld  %.0f ex/s  %s  ", p->label, bar,
                      p->done, p->total, rate, eta);
     size_t len = values_str(p, line, k > 0 ? (size_t)k : 0, sizeof line);
     int width = terminal_width(p->out) - 1; /* never wrap: a wrapped line cannot be redrawn */
@@ -114,14 +195,32 @@ static void draw(nn_progress *p, double t) {
     p->last_draw = t;
 }
 
+static void plain_line(nn_progress *p, double t) {
+    char line[512], eta[64];
+    double elapsed = t - p->start, rate = elapsed > 0 ? (double)p->done / elapsed : 0;
+    eta_str(p, rate, eta, sizeof eta);
+    int k = snprintf(line, sizeof line, "%s %ld/%ld (%.0f%%)  %.0f ex/s  %s  ", p->label,
+                     p->done, p->total, p->total ? 100.0 * (double)p->done / (double)p->total : 0,
+                     rate, eta);
+    values_str(p, line, k > 0 ? (size_t)k : 0, sizeof line);
+    fprintf(p->out, "%s\n", line);
+    fflush(p->out);
+    p->last_draw = t;
+}
+
 void nn_progress_step(nn_progress *p, long n, const double *values) {
     if (!p) ag_error("nn_progress_step", "progress is NULL");
     if (n < 0) ag_error("nn_progress_step", "n = %ld examples (must be >= 0)", n);
     if (p->n_values > 0 && !values) ag_error("nn_progress_step", "values is NULL");
     p->done += n;
     for (int i = 0; i < p->n_values; i++) p->sum[i] += values[i] * (double)n;
-    if (!p->tty) return;
     double t = now();
+    if (!p->tty) {
+        /* A log file or a pipe: a plain line now and then, so a long run shows life. */
+        if (p->plain_every > 0 && t - (p->last_draw < 0 ? p->start : p->last_draw) >= p->plain_every)
+            plain_line(p, t);
+        return;
+    }
     if (p->last_draw < 0 || t - p->last_draw >= 0.1 || p->done >= p->total) draw(p, t);
 }
 
@@ -132,7 +231,7 @@ void nn_progress_end(nn_progress *p) {
     if (p->summary) {
         char line[512];
         double s = nn_progress_seconds(p);
-        int k = snprintf(line, sizeof line, "%s %ld ex %.1fs %.0f ex/s", p->label, p->done, s,
+        int k = snprintf(line, sizeof line, "%s %ld ex %.1fs %.0f ex/s  ", p->label, p->done, s,
                          s > 0 ? (double)p->done / s : 0);
         values_str(p, line, k > 0 ? (size_t)k : 0, sizeof line);
         fprintf(p->out, "%s\n", line);

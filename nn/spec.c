@@ -1,6 +1,8 @@
 /* spec.c — the spec-text parser: "conv 32 k4 s2 p1, relu, flatten, linear 40" becomes the
  * same nn_spec array a C programmer would write with the NN_* macros.  The grammar and
- * every key are documented in docs/spec.md; errors name the column. */
+ * every key are documented in docs/spec.md; errors name the column (in characters: a UTF-8
+ * character is one column) and quote whole words, non-ASCII letters included, and
+ * nn_spec_caret shows the text with a caret under that column. */
 #include "nn/layer.h"
 
 #include <ctype.h>
@@ -41,17 +43,35 @@ typedef struct {
     nn_error *err;
 } parser;
 
-static int col(const parser *ps, const char *at) { return (int)(at - ps->text) + 1; }
+/* UTF-8 continuation bytes (10xxxxxx) do not start a character. */
+static bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+static int chars_between(const char *from, const char *to) {
+    int n = 0;
+    for (const char *q = from; q < to; q++) n += !continuation((unsigned char)*q);
+    return n;
+}
+
+static int col(const parser *ps, const char *at) { return chars_between(ps->text, at) + 1; }
 
 static void skip_spaces(parser *ps) {
     while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r') ps->p++;
 }
 
-/* A whole word: letters, digits, '_', '.', '=', ':', '-', '+'. */
+/* A whole word: letters, digits, '_', '.', '=', ':', '-', '+', and any non-ASCII byte, so
+ * that a word with a non-ASCII letter ("linéar") is reported whole and not cut before it. */
 static size_t word_len(const char *p) {
     size_t n = 0;
-    while (p[n] && (isalnum((unsigned char)p[n]) || strchr("_.=:-+", p[n]))) n++;
+    while (p[n] && (isalnum((unsigned char)p[n]) || (unsigned char)p[n] >= 0x80 ||
+                    strchr("_.=:-+", p[n])))
+        n++;
     return n;
+}
+
+static bool has_non_ascii(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] >= 0x80) return true;
+    return false;
 }
 
 static int parse_int(parser *ps, const char *s, size_t len, int *out, const char *what) {
@@ -120,18 +140,22 @@ static int parse_layer(parser *ps, const nn_layer_type *const *extra, nn_spec *s
     if (!ty) {
         char known[512];
         known_names(known, sizeof known, extra);
-        return nn_fail(ps->err, "spec:%d: unknown layer '%.*s' (known: %s)", col(ps, name),
-                       (int)len, name, known);
+        return nn_fail(ps->err, "spec:%d: unknown layer '%.*s'%s (known: %s)", col(ps, name),
+                       (int)len, name, has_non_ascii(name, len) ? " (a non-ASCII letter: layer "
+                       "names are plain ASCII)" : "", known);
     }
     memset(sp, 0, sizeof *sp);
     sp->type = ty;
     ps->p += len;
+    sp->text = name;
+    sp->text_len = (int)len;
     int positional = 0;
     for (;;) {
         skip_spaces(ps);
         if (!*ps->p || *ps->p == ',') break;
         const char *w = ps->p;
         size_t wl = word_len(w);
+        sp->text_len = (int)(w + wl - name);
         if (wl == 0)
             return nn_fail(ps->err, "spec:%d: unexpected '%c' in '%s' (layers are separated "
                                     "by commas)", col(ps, w), *w, ty->name);
@@ -205,4 +229,57 @@ int nn_spec_parse(const char *text, const nn_layer_type *const *extra, nn_spec *
     }
     memset(&out[n], 0, sizeof out[n]);
     return n;
+}
+
+/* ---- showing where an error is ------------------------------------------------------------ */
+
+enum { CARET_WINDOW = 100 }; /* characters of a long line shown around the column */
+
+/* Writes text[from, to) with control characters but tab shown as '?'; returns nothing. */
+static void put_visible(FILE *f, const char *from, const char *to) {
+    for (const char *q = from; q < to; q++)
+        fputc((unsigned char)*q < 0x20 && *q != '\t' ? '?' : *q, f);
+}
+
+void nn_spec_caret(FILE *f, const char *text, int col) {
+    if (!f || !text) return;
+    if (col < 1) col = 1;
+    /* the byte where column col starts (or the end of the text) */
+    const char *at = text;
+    for (int c = 1; *at && c < col; c++)
+        do at++; while (*at && continuation((unsigned char)*at));
+    /* the line holding it */
+    const char *start = at, *end = at;
+    while (start > text && start[-1] != '\n') start--;
+    while (*end && *end != '\n') end++;
+    /* a long line: a window of about CARET_WINDOW characters around the column */
+    const char *from = start, *to = end;
+    bool cut_left = false, cut_right = false;
+    if (chars_between(start, end) > CARET_WINDOW) {
+        while (from < at && chars_between(from, at) > CARET_WINDOW / 2) {
+            do from++; while (from < at && continuation((unsigned char)*from));
+            cut_left = true;
+        }
+        to = from;
+        for (int c = 0; to < end && c < CARET_WINDOW; c++)
+            do to++; while (to < end && continuation((unsigned char)*to));
+        cut_right = to < end;
+    }
+    fputs("  ", f);
+    if (cut_left) fputs("...", f);
+    put_visible(f, from, to);
+    if (cut_right) fputs("...", f);
+    fputs("\n  ", f);
+    if (cut_left) fputs("   ", f);
+    for (const char *q = from; q < at; q++) /* a tab stays a tab, so the caret lines up */
+        if (!continuation((unsigned char)*q)) fputc(*q == '\t' ? '\t' : ' ', f);
+    fputs("^\n", f);
+}
+
+void nn_spec_print_error(FILE *f, const char *prefix, const char *text, const char *msg) {
+    if (!f || !msg) return;
+    if (prefix) fprintf(f, "%s: %s\n", prefix, msg);
+    else fprintf(f, "%s\n", msg);
+    int c = 0;
+    if (text && sscanf(msg, "spec:%d:", &c) == 1 && c >= 1) nn_spec_caret(f, text, c);
 }

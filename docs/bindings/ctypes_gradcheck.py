@@ -49,7 +49,10 @@ class Op(C.Structure):  # ag_op
 class Report(C.Structure):  # ag_gradcheck_report
     _fields_ = [("max_rel_err", C.c_double), ("max_abs_err", C.c_double), ("input", C.c_int),
                 ("index", C.c_size_t), ("analytic", C.c_double), ("numeric", C.c_double),
-                ("evaluations", C.c_int), ("ok", C.c_bool), ("accumulates", C.c_bool)]
+                ("evaluations", C.c_int), ("ok", C.c_bool), ("accumulates", C.c_bool),
+                ("name", C.c_char_p), ("passed_on_abs", C.c_bool), ("kink", C.c_bool),
+                ("slope_lo", C.c_double), ("slope_hi", C.c_double),
+                ("eps", C.c_double), ("rtol", C.c_double), ("atol", C.c_double)]
 
 
 T = C.POINTER(Tensor)

@@ -139,23 +139,29 @@ static int read_settings(harness *h, const char *path, bool resuming, int argc, 
 
 /* ---- training ---------------------------------------------------------------------------- */
 
-static bool multi(const harness *h) { return nn_dist_size(h->dist) > 1; }
+/* Under mpirun with more than one rank?  (h->dist is NULL for a program that calls
+ * harness_begin/run/end itself: one process.) */
+static bool multi(const harness *h) { return h->dist && nn_dist_size(h->dist) > 1; }
 /* The run ended on every rank at the same step (a NaN, a stop request): no abort. */
 static bool ended_together;
 
-bool harness_root(const harness *h) { return nn_dist_is_root(h->dist); }
+bool harness_root(const harness *h) { return !h->dist || nn_dist_is_root(h->dist); }
+
+/* All n rows: the share of the only process. */
+static nn_dist_shard whole(int n) { return (nn_dist_shard){.count = n, .global = n, .weight = 1}; }
 
 nn_batch harness_batch(harness *h, ag_tape *t) {
     nn_batch b;
     if (!nn_batcher_next(h->batcher, t, &b)) ag_error(h->name, "batcher ran dry inside an epoch");
     h->global_examples += b.size;
-    h->shard = nn_dist_shard_batch(h->dist, t, &b); /* every rank had the same b */
+    /* Every rank got the same global batch b; it keeps its rows. */
+    h->shard = multi(h) ? nn_dist_shard_batch(h->dist, t, &b) : whole(b.size);
     h->step_examples += b.size;
     return b;
 }
 
 int harness_rows(harness *h, int n) {
-    h->shard = nn_dist_shard_of(h->dist, n);
+    h->shard = multi(h) ? nn_dist_shard_of(h->dist, n) : whole(n);
     return h->shard.count;
 }
 
@@ -226,6 +232,8 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     const char *noun = h->step_name ? h->step_name : "step";
     const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
     const bool root = harness_root(h), dist = multi(h);
+    char where[64] = ""; /* "holdout 3, " before an epoch, for a program of several runs */
+    if (h->run_label) snprintf(where, sizeof where, "%s, ", h->run_label);
     nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
                            .n_values = h->n_bar};
     for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
@@ -235,31 +243,35 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     run_catch_signals();
     for (long epoch = h->step / h->per_epoch; h->step < total && !code; epoch++) {
         long end = (epoch + 1) * h->per_epoch < total ? (epoch + 1) * h->per_epoch : total;
-        char label[48];
-        snprintf(label, sizeof label, "epoch %ld/%d", epoch + 1, h->n_epochs);
+        char label[112];
+        snprintf(label, sizeof label, "%sepoch %ld/%d", where, epoch + 1, h->n_epochs);
         h->epoch = (int)epoch;
-        ag_rng_seed(data_rng, run_seed(f->seed, 1, (uint64_t)epoch)); /* the epoch's order */
-        long examples = nn_batcher_num_examples(h->batcher), left = (end - h->step) * per_step * f->batch;
+        uint64_t stream = h->order_stream ? h->order_stream : 1;
+        ag_rng_seed(data_rng, run_seed(f->seed, stream, (uint64_t)epoch)); /* its order */
+        long examples = h->batcher ? nn_batcher_num_examples(h->batcher) : end - h->step;
+        long left = h->batcher ? (end - h->step) * per_step * f->batch : end - h->step;
         if (bar) nn_progress_begin(bar, label, left < examples ? left : examples);
         h->epoch_t0 = run_seconds();
         clock_t cpu0 = clock();
         /* After a mid-epoch stop, skip the batches already trained on: the same order. */
         nn_batch b;
         for (long skip = (h->step - epoch * h->per_epoch) * per_step;
-             skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
+             h->batcher && skip > 0 && nn_batcher_next(h->batcher, t, &b); skip--)
             ag_tape_clear(t);
         bool stopped = false;
         while (!stopped && h->step < end) {
             double stats[HARNESS_MAX_STATS];
-            h->step_examples = 0; /* harness_batch counts them (a step may set its own) */
-            h->global_examples = 0, h->dist_flags = 0;
+            h->step_examples = !h->batcher; /* harness_batch counts them (without data, the
+                                               bar counts steps; a step may set its own) */
+            h->global_examples = h->step_examples, h->dist_flags = 0;
             harness_step r = h->train_step(h, t, stats);
             if (dist) { /* decided alike on every rank: the flags and the norm are global */
                 if ((h->dist_flags & NN_DIST_NONFINITE) || !isfinite(r.grad_norm)) {
                     if (root && run_check_finite(h->name, r.loss, r.grad_norm, h->params,
-                                                 "epoch %ld %s %ld", epoch + 1, noun, h->step + 1))
-                        run_report_nonfinite(h->name, h->params, "epoch %ld %s %ld", epoch + 1,
-                                             noun, h->step + 1);
+                                                 "%sepoch %ld %s %ld", where, epoch + 1, noun,
+                                                 h->step + 1))
+                        run_report_nonfinite(h->name, h->params, "%sepoch %ld %s %ld", where,
+                                             epoch + 1, noun, h->step + 1);
                     if (root)
                         fprintf(stderr, "%s: a NaN or an inf on %d of %d ranks: every rank "
                                         "stops\n", h->name,
@@ -268,7 +280,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
                     break;
                 }
             } else if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params,
-                                         "epoch %ld %s %ld", epoch + 1, noun, h->step + 1)) {
+                                         "%sepoch %ld %s %ld", where, epoch + 1, noun, h->step + 1)) {
                 code = 1;
                 break;
             }
@@ -287,7 +299,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             stopped = run_step_done();
             if (dist) stopped = h->dist_flags & NN_DIST_STOP; /* seen by every rank at once */
         }
-        while (nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* an epoch's leftovers */
+        while (h->batcher && nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* leftovers */
         if (bar) nn_progress_end(bar);
         if (code) break;
         if (dist) nn_dist_sum(h->dist, sums, 1 + h->n_stats); /* each rank held its part */
@@ -296,15 +308,16 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         if (h->step < end) { /* a signal stopped the epoch half-way */
             code = run_stop_status(), ended_together = true;
             if (!save(h, ckpt, epoch, sums) && root) {
-                fprintf(stderr, "%s: %s: stopped at epoch %ld %s %ld (%ld of %ld %ss); "
-                                "checkpoint %s\n", h->name, stop_name(), epoch + 1, noun,
+                fprintf(stderr, "%s: %s: stopped at %sepoch %ld %s %ld (%ld of %ld %ss); "
+                                "checkpoint %s\n", h->name, stop_name(), where, epoch + 1, noun,
                         h->step, h->step - epoch * h->per_epoch, h->per_epoch,
                         per_step == 1 && !h->step_name ? "batche" : noun, ckpt);
-                print_resume(h, argc, argv, ckpt);
+                print_resume(h, argc, argv, h->resume_in_out ? NULL : ckpt);
             }
             break;
         }
-        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {(double)(epoch + 1)};
+        double mean[HARNESS_MAX_STATS], row[HARNESS_MAX_COLUMNS] = {
+            h->batcher ? (double)(epoch + 1) : (double)h->step}; /* without data: the step */
         for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
         memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
         root_only(h, true);
@@ -312,8 +325,11 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         h->train_seconds += h->epoch_seconds;
         h->total_seconds += run_seconds() - h->epoch_t0;
         h->epochs_done++;
-        if (root && nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        if (save(h, ckpt, h->step / h->per_epoch, NULL)) {
+        if (csv && nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        bool stop = dist ? stopped : run_stop_requested(); /* under N ranks: as every rank saw */
+        bool due = h->save_every <= 1 || (epoch + 1) % h->save_every == 0 || h->step == total ||
+                   stop;
+        if (due && save(h, ckpt, h->step / h->per_epoch, NULL)) {
             code = 1;
             break;
         }
@@ -321,12 +337,11 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
                                     (epoch + 1) % f->pictures_every == 0 || h->step == total))
             h->pictures(h);
         root_only(h, false);
-        bool stop = dist ? stopped : run_stop_requested();
         if (stop && h->step < total) { /* between epochs: nothing lost */
             if (root) {
-                fprintf(stderr, "%s: %s: stopped after epoch %ld (%s %ld); checkpoint %s\n",
-                        h->name, stop_name(), epoch + 1, noun, h->step, ckpt);
-                print_resume(h, argc, argv, ckpt);
+                fprintf(stderr, "%s: %s: stopped after %sepoch %ld (%s %ld); checkpoint %s\n",
+                        h->name, stop_name(), where, epoch + 1, noun, h->step, ckpt);
+                print_resume(h, argc, argv, h->resume_in_out ? NULL : ckpt);
             }
             code = run_stop_status(), ended_together = true;
         }
@@ -374,9 +389,11 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     ag_rng data_rng;
     nn_batch_opts bo = h->batching;
     bo.batch_size = f->batch;
-    nn_batcher *it = h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
     const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
-    const long per_epoch = h->per_epoch = nn_batcher_num_batches(it) / per_step;
+    if (h->train) h->batcher = nn_batcher_new(h->train, &bo, &data_rng);
+    const long per_epoch = h->per_epoch = h->train ? nn_batcher_num_batches(h->batcher) / per_step
+                                                   : h->steps_per_epoch;
+    if (per_epoch < 1 && !h->train) ag_error(h->name, "harness: no data and no steps_per_epoch");
     if (per_epoch < 1) {
         fprintf(stderr, "%s: %d training images make no %s of %d batches of %d\n", h->name,
                 h->train->n, h->step_name ? h->step_name : "step", per_step, f->batch);
@@ -393,7 +410,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     /* A run stopped inside an epoch left that epoch's examples and sums in its checkpoint,
      * so the resumed epoch reports the means of all of it. */
     double sums[1 + HARNESS_MAX_STATS] = {0};
-    if ((f->resume && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats)) || !root)
+    if ((ckpt_in && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats)) || !root)
         memset(sums, 0, sizeof sums); /* under N ranks rank 0 holds them: they are summed */
     char ckpt[4096], log[4096];
     harness_path(h, ckpt, sizeof ckpt, h->ckpt_name);
@@ -402,10 +419,12 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     int code;
     if (root && (code = open_log(h, log, &csv))) return code; /* rank 0 writes files */
     ag_tape *t = ag_tape_new(f->seed);
+    if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
     code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
     if (csv && nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
     root_only(h, true);
-    if (!root) { /* the lines below are rank 0's */
+    if (!root || (!code && !h->result)) {
+        /* the lines below are rank 0's; a program of several runs reports after them */
     } else if (!code && h->steps_done > 0) h->result(h);
     else if (!code && h->step_name)
         printf("nothing to do: the checkpoint is already at %s %ld (raise --epochs or --iters)\n",
@@ -427,14 +446,14 @@ static int open_log(harness *h, const char *log, nn_csv **csv) {
     }
     /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
      * checkpoint has not seen (written after it, they are written again). */
-    double upto = h->log_step_column > 0 ? (double)h->step : (double)h->start_epoch;
+    double upto = h->log_step_column > 0 || !h->train ? (double)h->step : (double)h->start_epoch;
+    if (!h->columns) return 0; /* no log */
     if (!f->resume) remove(log);
     else if (run_log_rewind(log, h->log_step_column, 1, &upto, &err)) {
         fprintf(stderr, "%s: %s\n", h->name, err.msg);
         return 1;
     }
-    *csv = nn_csv_open(log, h->n_columns, h->columns, &err);
-    if (!*csv) {
+    if (!(*csv = nn_csv_open(log, h->n_columns, h->columns, &err))) {
         fprintf(stderr, "%s: %s\n", h->name, err.msg);
         return 1;
     }
@@ -443,23 +462,27 @@ static int open_log(harness *h, const char *log, nn_csv **csv) {
 
 bool harness_given(const harness *h, const char *name) { return given(h->argc, h->argv, name); }
 
-static int main_body(harness *h, int argc, char **argv) {
+bool harness_begin(harness *h, int argc, char **argv, int *code) {
     run_flags *f = &h->flags;
     h->argc = argc, h->argv = argv;
     if (h->n_stats < 1 || h->n_stats > HARNESS_MAX_STATS || h->n_bar > h->n_stats ||
-        h->n_bar > NN_PROGRESS_MAX_VALUES || h->n_columns < 1 || h->n_columns > HARNESS_MAX_COLUMNS)
+        h->n_bar > NN_PROGRESS_MAX_VALUES || (h->columns && h->n_columns < 1) ||
+        h->n_columns > HARNESS_MAX_COLUMNS)
         ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
     ended_together = true; /* until a file is read, every rank meets the same errors */
     int rc = cli_parse(argc, argv, h->cli, h->opts);
-    if (rc) return rc < 0 ? 2 : 0;
+    if (rc) return *code = rc < 0 ? 2 : 0, false;
     char why[512];
     if (f->eval && f->resume) {
-        fprintf(stderr, "%s: --eval and --resume exclude each other\n", h->name);
-        return 2;
+        const char *eval = "eval"; /* as the program calls it */
+        for (const cli_opt *o = h->opts; o->name; o++)
+            if (o->dst == &f->eval) eval = o->name;
+        fprintf(stderr, "%s: --%s and --resume exclude each other\n", h->name, eval);
+        return *code = 2, false;
     }
     if (h->check && h->check(h, why, sizeof why)) {
         fprintf(stderr, "%s: %s\n", h->name, why);
-        return 2;
+        return *code = 2, false;
     }
     ended_together = false;
     const char *ckpt_in = f->eval ? f->eval : f->resume;
@@ -467,24 +490,42 @@ static int main_body(harness *h, int argc, char **argv) {
         nn_error err;
         if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
             fprintf(stderr, "%s: %s\n", h->name, err.msg);
-            return 1;
+            return *code = 1, false;
         }
-        if ((rc = read_settings(h, ckpt_in, f->resume != NULL, argc, argv))) return rc;
+        if ((rc = read_settings(h, ckpt_in, f->resume != NULL, argc, argv)))
+            return *code = rc, false;
     }
     static char out_buf[4096]; /* --resume writes beside its checkpoint unless told */
     if (f->resume && !given(argc, argv, "out"))
         f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
     h->threads = run_threads(f->threads);
-    if (f->fp_trap && run_fp_trap(h->name)) return 2;
+    if (f->fp_trap && run_fp_trap(h->name)) return *code = 2, false;
     if (multi(h)) nn_dist_sync_batchnorm(h->dist, f->sync_bn);
+    return !(*code = h->load ? h->load(h) : 0); /* no load: no data set */
+}
 
-    int code = h->load(h);
-    if (!code) code = h->build(h);
-    if (!code) code = run(h, argc, argv, ckpt_in);
-    if (h->release) h->release(h);
+int harness_run(harness *h, const char *ckpt) {
+    h->step = h->steps_done = 0, h->start_epoch = h->epochs_done = 0; /* a new model */
+    h->train_seconds = h->total_seconds = h->train_cpu = 0;
+    int code = h->build(h);
+    if (!code) code = run(h, h->argc, h->argv, ckpt);
     nn_batcher_free(h->batcher);
+    h->batcher = NULL;
+    return code;
+}
+
+void harness_end(harness *h) {
     nn_dataset_free(h->train);
     nn_dataset_free(h->test);
+    h->train = h->test = NULL;
+}
+
+static int main_body(harness *h, int argc, char **argv) {
+    int code;
+    if (harness_begin(h, argc, argv, &code)) code = harness_run(h, h->flags.eval ? h->flags.eval
+                                                                                 : h->flags.resume);
+    if (h->release) h->release(h);
+    harness_end(h);
     return code;
 }
 

@@ -67,7 +67,8 @@ struct harness {
                                         (NULL-ended); on --resume the others must be as in
                                         the checkpoint if given */
     const char *ckpt_name;           /* "vae.ckpt", in --out */
-    const char *const *columns;      /* log.csv's header: "epoch", ..., n_columns names */
+    const char *const *columns;      /* log.csv's header: "epoch", ..., n_columns names
+                                        (NULL: the program keeps no log.csv) */
     int n_columns;
     const char *stats[HARNESS_MAX_STATS]; /* what a step reports (means over its batch) */
     int n_stats, n_bar;              /* the first n_bar are shown on the progress bar */
@@ -75,33 +76,51 @@ struct harness {
     unsigned counts;                 /* bit i: stats[i] is a count over the step's examples
                                         (correct answers), summed as it is */
     nn_batch_opts batching;          /* batch_size is set from --batch */
+    long steps_per_epoch;            /* without data (train NULL: the step makes its own):
+                                        the steps between log rows, whose column 0 is then
+                                        the step count (by which --resume rewinds log.csv) */
+    int save_every;                  /* epochs between checkpoints (0: 1); the last epoch
+                                        and a stop always save */
     int batches_per_step;            /* batches a step takes with harness_batch (0: 1) */
     long max_steps;                  /* > 0: stop there, even inside an epoch (--iters) */
     const char *step_name;           /* "step" (NULL) or "iteration", in messages */
     int log_step_column;             /* > 0: log.csv's column of the step count, by which a
-                                        --resume rewinds it (else by the epoch, column 0) */
+                                        --resume rewinds it (else by the epoch, column 0;
+                                        without data, by the step in column 0) */
     void *program;                   /* the program's own state, handed to every hook */
+    /* A program that trains several models in turn (harness_run per model) sets these. */
+    uint64_t order_stream;           /* epoch e's data order: run_seed(seed, stream, e)
+                                        (0: stream 1) */
+    const char *run_label;           /* "holdout 3": names the run on the bar and in messages */
+    bool resume_in_out;              /* --resume is a flag: each run continues from its
+                                        checkpoint in --out (the resume command says so) */
 
     /* ---- the hooks (NULL: nothing to do) ---- */
     /* The settings are sound?  0, or -1 with why (no program name) in why[n]; called for
      * the flags (exit 2) and again for a checkpoint's settings (exit 1). */
     int (*check)(harness *h, char *why, size_t n);
-    /* Loads the data into train/test (and settles defaults that depend on the settings):
+    /* Loads the data into train/test (and settles defaults that depend on the settings;
+     * NULL: the program has no data set, see steps_per_epoch):
      * 0, or an exit status after a message. */
     int (*load)(harness *h);
     /* Builds the model and its optimizer, sets params and saved: 0, or an exit status. */
     int (*build)(harness *h);
+    /* Before the first step of a run, fresh or resumed from h->meta (then checked): seeds
+     * or restores what the program draws from besides the data order (its own streams,
+     * the tape t's generator, as gan2d does). */
+    void (*begin_training)(harness *h, ag_tape *t, bool resumed);
     /* Prints what is trained (without --quiet, and for --eval). */
     void (*describe)(harness *h);
     /* One training step: takes its batch(es) with harness_batch, fills
      * stats[0..n_stats-1] and returns the loss and the gradient norm. */
     harness_step (*train_step)(harness *h, ag_tape *t, double *stats);
     /* After a whole epoch, with the means of its stats: evaluates, prints the epoch's line
-     * and fills row[1..n_columns-1] of log.csv (row[0] is the epoch). */
+     * and fills row[1..n_columns-1] of log.csv (row[0] is the epoch, unless it says else). */
     void (*epoch_end)(harness *h, const double *mean, double *row);
     /* Draws the pictures (after epoch_end, on --pictures-every's cadence and at the end). */
     void (*pictures)(harness *h);
-    /* Appends the program's own lines to a checkpoint's meta text (after the settings). */
+    /* Appends the program's own lines to a checkpoint's meta text (after the settings); it
+     * may set h->meta.rng too. */
     void (*meta_text)(harness *h, char *text, size_t size);
     /* Prints the last lines: where things are, and "result: ...". */
     void (*result)(harness *h);
@@ -120,7 +139,7 @@ struct harness {
     int start_epoch, epochs_done;    /* where this run began; whole epochs it trained */
     int n_epochs;                    /* epochs of the whole run (the last may be cut) */
     long per_epoch;                  /* steps an epoch */
-    long step;                       /* training steps taken, over all runs */
+    long step;                       /* training steps taken (by this model) */
     long steps_done;                 /* ... by this run */
     double epoch_seconds;            /* of the last epoch's training, without evaluation */
     double train_seconds, total_seconds; /* over the epochs of this run */
@@ -143,6 +162,18 @@ struct harness {
 /* Runs the program: parses, checks, loads, builds, trains or evaluates; returns the exit
  * status (0, 1 for the world, 2 for usage, 128 + signal when stopped). */
 int harness_main(harness *h, int argc, char **argv);
+
+/* The same in three parts, for a program that trains several models in turn (anomaly:
+ * one per held-out class).  harness_begin parses and checks the flags (and the settings of
+ * an --eval/--resume checkpoint), sets the threads and calls load(): true to go on, else
+ * false with the exit status in *code.  Then, for each model, the program sets what
+ * differs (h->train, ckpt_name, order_stream, run_label) and calls harness_run, which
+ * builds, loads checkpoint ckpt (NULL: a fresh model) and trains or evaluates; it returns
+ * the exit status and leaves the model built, for the program to measure and then free
+ * (release is the program's to call).  harness_end frees the data sets. */
+bool harness_begin(harness *h, int argc, char **argv, int *code);
+int harness_run(harness *h, const char *ckpt);
+void harness_end(harness *h);
 
 /* The next training batch, on tape t (inside train_step). */
 nn_batch harness_batch(harness *h, ag_tape *t);

@@ -4,12 +4,14 @@
  * tiles at the bottom and the right, 1-wide products), leading dimensions larger than
  * the rows (the padding must be neither read nor written), alpha/beta cases including
  * beta = 0 over NaN, K = 0, several K slices, M and N blocks, and bit-identical results
- * for 1 and 2 threads.
+ * for 1 and 2 threads.  Each kernel the CPU supports (portable C, AVX2, AVX-512: see
+ * autograd/kernels.h) is run on the same cases, and the kernels agree within rounding.
  *
  * Tolerance: any order of summing K products has |error| <= K·eps·Σ|a·b| (Higham, Accuracy
  * and Stability of Numerical Algorithms, §3.1); alpha and beta add a few roundings more. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
+#include "autograd/kernels.h"
 
 #include <fenv.h>
 #include <float.h>
@@ -301,14 +303,79 @@ TEST(gemm_raises_no_fp_exceptions_on_finite_input)
     ag_set_num_threads(saved);
 }
 
-/* The kernel the build chose matches the compile-time switch of autograd/kernels.h. */
-TEST(gemm_kernel_name_matches_build)
+/* The kernel in use names its instruction set and precision; by default it is the widest
+ * the CPU supports (unless HENBUN_KERNEL forces one). */
+TEST(gemm_kernel_name_matches_dispatch)
 {
     const char *name = ag_gemm_kernel_name();
     CHECK(name != NULL && strstr(name, AG_REAL_NAME) != NULL);
-#if defined(__AVX2__) && defined(__FMA__) && !defined(AG_PORTABLE)
-    CHECK(strstr(name, "avx") != NULL);
-#else
-    CHECK(strstr(name, "portable") != NULL);
-#endif
+    ag_isa isa = ag_kernel_isa();
+    CHECK(ag_isa_supported(isa));
+    CHECK(strncmp(name, isa == AG_ISA_AVX512 ? "avx512" : isa == AG_ISA_AVX2 ? "avx2" : "portable",
+                  isa == AG_ISA_AVX2 ? 4 : 6) == 0);
+    const char *forced = getenv("HENBUN_KERNEL");
+    if (!forced || !*forced)
+        for (int i = isa + 1; i < AG_ISA_COUNT; i++) CHECK(!ag_isa_supported((ag_isa)i));
+}
+
+/* Every kernel this machine can run (the portable one always) passes the naive-reference
+ * check on all transposes, edge sizes, padding and beta cases, and on one product the
+ * kernels agree with the portable kernel within twice the rounding bound. */
+TEST(gemm_every_supported_kernel_matches_naive_and_each_other)
+{
+    static const int sizes[] = {1, 5, 17, 40, 67, 300};
+    const int n = (int)(sizeof sizes / sizeof sizes[0]);
+    ag_isa saved = ag_kernel_isa();
+    const int M = 37, N = 45, K = 531;
+    ag_rng r;
+    ag_rng_seed(&r, 11);
+    ag_real *A = random_matrix(&r, M, K, K), *B = random_matrix(&r, K, N, N);
+    ag_real *ref = calloc((size_t)M * N, sizeof *ref), *C = calloc((size_t)M * N, sizeof *C);
+    int tested = 0;
+    for (int isa = 0; isa < AG_ISA_COUNT; isa++) {
+        if (!ag_kernel_force((ag_isa)isa)) continue;
+        tested++;
+        ag_rng_seed(&r, 2);
+        for (int t = 0; t < 4; t++)
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < n; b++) {
+                    int c = (a + 2 * b + t) % n, pad = (a + b) % 3;
+                    double e = run_case(&r, t & 1, t & 2, sizes[a], sizes[b], sizes[c],
+                                        (ag_real)0.5, (ag_real)(t == 3 ? 0 : 1.5), pad, t == 3);
+                    if (!(e <= 1))
+                        test_fail(__FILE__, __LINE__, "%s: ta=%d tb=%d M=%d N=%d K=%d pad=%d: error %g x bound",
+                                  ag_isa_name((ag_isa)isa), t & 1, (t & 2) != 0, sizes[a], sizes[b],
+                                  sizes[c], pad, e);
+                }
+        ag_gemm(false, false, M, N, K, 1, A, K, B, N, 0, isa == 0 ? ref : C, N);
+        if (isa == 0) continue;
+        double worst = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double mag = 0;
+                for (int k = 0; k < K; k++) mag += fabs((double)A[i * K + k] * B[k * N + j]);
+                double e = fabs((double)C[i * N + j] - ref[i * N + j]) / (2 * (K + 4) * EPS * mag);
+                if (!(e <= worst)) worst = e;
+            }
+        if (!(worst <= 1))
+            test_fail(__FILE__, __LINE__, "%s differs from portable by %g x the rounding bound",
+                      ag_isa_name((ag_isa)isa), worst);
+    }
+    CHECK(tested >= 1);
+    CHECK(ag_kernel_force(saved));
+    free(A);
+    free(B);
+    free(ref);
+    free(C);
+}
+
+/* HENBUN_KERNEL names a kernel; one this machine cannot run is refused. */
+TEST(gemm_kernel_force_refuses_unsupported)
+{
+    ag_isa saved = ag_kernel_isa();
+    CHECK(ag_kernel_force(AG_ISA_PORTABLE));
+    CHECK(ag_kernel_isa() == AG_ISA_PORTABLE);
+    CHECK(strncmp(ag_gemm_kernel_name(), "portable", 8) == 0);
+    CHECK(!ag_kernel_force(AG_ISA_COUNT));
+    CHECK(ag_kernel_force(saved));
 }

@@ -1,10 +1,15 @@
 /* test_loss.c — the fused losses: values against hand-computed and naive double formulas,
  * stability at logits where the naive formula overflows, gradients for every input
- * (ag_gradcheck), logvar broadcasting, and the errors for bad shapes and labels. */
+ * (ag_gradcheck), logvar broadcasting, and the errors for bad shapes and labels.  In float
+ * on x86-64, BCE runs on the vector exp/log1p of autograd/vecmath_kernel.h: their error
+ * bounds are checked against double references, with every kernel this CPU can run. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
+#include "autograd/vecmath.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef AG_DOUBLE
@@ -262,3 +267,87 @@ TEST(loss_shape_errors_name_op_and_shapes) {
           strstr(test_last_error, "(3, 2)"));
     ag_tape_free(t);
 }
+
+#ifdef AG_HAVE_VECMATH
+/* Max error in float ulps of the value (|got - ref| / (ulp(ref))) over n points. */
+static double worst_ulps(long n, const float *got, const double *ref) {
+    double worst = 0;
+    for (long i = 0; i < n; i++) {
+        double ulp = ref[i] == 0 ? FLT_TRUE_MIN : fabs(ref[i]) * FLT_EPSILON;
+        if (fabs(ref[i]) < FLT_MIN) ulp = FLT_TRUE_MIN;
+        double e = fabs(got[i] - ref[i]) / ulp;
+        if (!(e <= worst)) worst = e;
+    }
+    return worst;
+}
+
+/* exp on [-87, 0] and log1p on [0, 1] within 4 float ulps of the double result, at 2^16
+ * points spread over each range plus its end points, for AVX-512 and AVX2 when present. */
+TEST(vector_exp_and_log1p_error_bounds) {
+    enum { N = 1 << 16 };
+    float *x = malloc(N * sizeof *x), *out = malloc(N * sizeof *out);
+    double *ref = malloc(N * sizeof *ref);
+    int kernels = 0;
+    for (int isa = AG_ISA_AVX2; isa <= AG_ISA_AVX512; isa++) {
+        if (!ag_isa_supported((ag_isa)isa)) continue;
+        kernels++;
+        void (*vexp)(long, const float *, float *) = isa == AG_ISA_AVX512 ? ag_vec_exp_neg_avx512 : ag_vec_exp_neg_avx2;
+        void (*vlog)(long, const float *, float *) = isa == AG_ISA_AVX512 ? ag_vec_log1p_01_avx512 : ag_vec_log1p_01_avx2;
+        for (long i = 0; i < N; i++) x[i] = -87.0f * (float)i / (N - 1);
+        x[1] = -1e-30f, x[2] = -FLT_EPSILON, x[3] = -0.34657359f, x[4] = -0.34657360f;
+        vexp(N, x, out);
+        for (long i = 0; i < N; i++) ref[i] = exp((double)x[i]);
+        double e1 = worst_ulps(N, out, ref);
+        for (long i = 0; i < N; i++) x[i] = (float)i / (N - 1);
+        x[1] = 1e-30f, x[2] = FLT_EPSILON, x[3] = 0.41421354f, x[4] = 0.41421357f;
+        vlog(N, x, out);
+        for (long i = 0; i < N; i++) ref[i] = log1p((double)x[i]);
+        double e2 = worst_ulps(N, out, ref);
+        printf("  %s: exp %.2f ulp, log1p %.2f ulp (worst over the sweep)\n",
+               ag_isa_name((ag_isa)isa), e1, e2);
+        CHECK(e1 <= 4);
+        CHECK(e2 <= 4);
+    }
+    if (!kernels) printf("  (no AVX2 or AVX-512 on this CPU: the scalar loop is used)\n");
+    free(x), free(out), free(ref);
+}
+
+/* The vector BCE forward and backward against the formula in double, on logits across
+ * [-100, 100] (the stable form's both branches, saturation), all kernels present. */
+TEST(vector_bce_matches_double_reference) {
+    enum { N = 4099 };          /* not a multiple of 16: the padded tail runs too */
+    float *l = malloc(N * sizeof *l), *y = malloc(N * sizeof *y), *out = malloc(N * sizeof *out);
+    float *dout = malloc(N * sizeof *dout), *dl = malloc(N * sizeof *dl), *dy = malloc(N * sizeof *dy);
+    ag_rng r;
+    ag_rng_seed(&r, 3);
+    for (long i = 0; i < N; i++) {
+        l[i] = (float)(200.0 * i / (N - 1) - 100.0);
+        y[i] = (float)ag_rng_uniform(&r);
+        dout[i] = (float)(2 * ag_rng_uniform(&r) - 1);
+    }
+    for (int isa = AG_ISA_AVX2; isa <= AG_ISA_AVX512; isa++) {
+        if (!ag_isa_supported((ag_isa)isa)) continue;
+        (isa == AG_ISA_AVX512 ? ag_bce_fwd_avx512 : ag_bce_fwd_avx2)(N, l, y, out);
+        for (long i = 0; i < N; i++) dl[i] = 1, dy[i] = -1;
+        (isa == AG_ISA_AVX512 ? ag_bce_bwd_avx512 : ag_bce_bwd_avx2)(N, l, y, dout, dl, dy);
+        double wf = 0, wb = 0, wy = 0;
+        for (long i = 0; i < N; i++) {
+            double L = l[i], Y = y[i];
+            double v = fmax(L, 0) - L * Y + log1p(exp(-fabs(L)));
+            double mag = fabs(fmax(L, 0)) + fabs(L * Y) + log1p(exp(-fabs(L)));
+            double ef = fabs(out[i] - v) / (8 * FLT_EPSILON * mag + FLT_MIN);
+            double sg = 1 / (1 + exp(-L));
+            double g = 1 + dout[i] * (sg - Y);
+            double eb = fabs(dl[i] - g) / (8 * FLT_EPSILON * (1 + fabs(dout[i]) * (sg + Y)));
+            double ey = fabs(dy[i] - (-1 - dout[i] * L)) / (4 * FLT_EPSILON * (1 + fabs(dout[i] * L)));
+            if (!(ef <= wf)) wf = ef;
+            if (!(eb <= wb)) wb = eb;
+            if (!(ey <= wy)) wy = ey;
+        }
+        if (!(wf <= 1 && wb <= 1 && wy <= 1))
+            test_fail(__FILE__, __LINE__, "%s: forward %.2f, dl %.2f, dy %.2f x the bound",
+                      ag_isa_name((ag_isa)isa), wf, wb, wy);
+    }
+    free(l), free(y), free(out), free(dout), free(dl), free(dy);
+}
+#endif

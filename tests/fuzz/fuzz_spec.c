@@ -6,9 +6,10 @@
  *
  * Spec text comes from command lines, config files and checkpoint headers.  A crash,
  * sanitizer report (e.g. a signed overflow in shape arithmetic), leak or abort here means
- * some text makes a program die instead of printing "spec:COL: ..." or "layer I (...): ...".
- * The target also checks three promises: a parsed spec printed back with nn_spec_str and
- * parsed again gives the same layers; a failed build says which layer; and a network that
+ * some text makes a program die instead of printing "spec:COL: ..." or "layer I (...): ...",
+ * or makes the caret display (nn_spec_print_error, nn_spec_caret) misbehave.
+ * The target also checks three promises: a parsed spec printed back from its fields with
+ * nn_spec_str and parsed again gives the same layers; a failed build says which layer; and a network that
  * builds runs (an ag_error in forward would mean the build accepted a geometry that the
  * ops reject) with the output shape the build announced.
  *
@@ -54,8 +55,10 @@ static void check_round_trip(const nn_spec *spec, int n) {
     text[0] = 0;
     for (int i = 0; i < n; i++) {
         char one[128];
+        nn_spec fields = spec[i];
+        fields.text = NULL; /* printed from its fields, not the text it was parsed from */
         k += (size_t)snprintf(text + k, cap - k, "%s%s", i ? ", " : "",
-                              nn_spec_str(&spec[i], one, sizeof one));
+                              nn_spec_str(&fields, one, sizeof one));
     }
     nn_error err;
     if (nn_spec_parse(text, extra, again, MAX_SPEC, &err) != n) {
@@ -174,6 +177,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int n = nn_spec_parse(text, extra, spec, MAX_SPEC, &err);
     if (n < 0) {
         if (strncmp(err.msg, "spec:", 5) != 0) __builtin_trap(); /* "spec:COL: ..." */
+        /* the caret display every program prints: any text, any column */
+        char shown[4096];
+        FILE *f = fmemopen(shown, sizeof shown, "w");
+        if (!f) abort();
+        nn_spec_print_error(f, "fuzz: --net", text, err.msg);
+        nn_spec_caret(f, text, (int)(size % 300));
+        fclose(f);
     } else {
         if (n < 1 || n >= MAX_SPEC || spec[n].type) __builtin_trap();
         check_round_trip(spec, n);

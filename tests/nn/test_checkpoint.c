@@ -720,3 +720,76 @@ TEST(checkpoint_resume_is_bit_identical) {
         run_free(&c);
     }
 }
+
+/* ---- long meta text, and files that are not regular ------------------------------------- */
+
+/* A text of tens of kilobytes (a long spec) is saved and loaded whole; a text that fills
+ * meta.text to its last byte (what snprintf leaves when it cuts) is refused, not saved cut. */
+TEST(checkpoint_long_meta_text_is_never_cut) {
+    static nn_ckpt_meta meta, back;
+    model m;
+    model_init(&m, 4, 2);
+    nn_error err = {{0}};
+    const char *path = tmp_path("longtext.ckpt");
+    size_t n = 40000; /* 5 x the old 8 KiB limit */
+    for (size_t i = 0; i < n; i++) meta.text[i] = (char)('a' + i % 26);
+    meta.text[n] = 0;
+    CHECK(nn_checkpoint_save(path, &m.params, &meta, &err) == 0);
+    CHECK(nn_checkpoint_load(path, &m.params, &back, &err) == 0);
+    CHECK(strlen(back.text) == n && memcmp(back.text, meta.text, n + 1) == 0);
+
+    /* the largest text saved */
+    memset(meta.text, 'x', NN_CKPT_TEXT_MAX - 2);
+    meta.text[NN_CKPT_TEXT_MAX - 2] = 0;
+    CHECK(nn_checkpoint_save(path, &m.params, &meta, &err) == 0);
+    CHECK(nn_checkpoint_load(path, &m.params, &back, &err) == 0);
+    CHECK(strlen(back.text) == NN_CKPT_TEXT_MAX - 2);
+
+    /* a cut text: snprintf of a longer string; refused, the old file stays */
+    size_t old_len = 0, now_len = 0;
+    unsigned char *old = read_all(path, &old_len);
+    char *longer = malloc(NN_CKPT_TEXT_MAX + 100);
+    memset(longer, 'y', NN_CKPT_TEXT_MAX + 99);
+    longer[NN_CKPT_TEXT_MAX + 99] = 0;
+    int k = snprintf(meta.text, sizeof meta.text, "%s", longer);
+    CHECK(k > (int)sizeof meta.text - 1);
+    CHECK(nn_checkpoint_save(path, &m.params, &meta, &err) == -1);
+    CHECK(contains(err.msg, path) && contains(err.msg, "probably cut short"));
+    unsigned char *now = read_all(path, &now_len);
+    CHECK(now && now_len == old_len && memcmp(now, old, old_len) == 0);
+    free(now);
+    free(old);
+    free(longer);
+    model_free(&m);
+}
+
+/* A FIFO where a checkpoint (or its temporary file) should be: refused at once, no hang
+ * (nobody writes to the FIFO, so a blocking open would wait forever; alarm turns a hang
+ * into a failure). */
+TEST(checkpoint_fifo_is_refused_without_hanging) {
+    model m;
+    model_init(&m, 4, 2);
+    nn_error err = {{0}};
+    const char *path = tmp_path("fifo.ckpt");
+    remove(path);
+    CHECK(mkfifo(path, 0600) == 0);
+    unsigned left = alarm(10);
+    CHECK(nn_checkpoint_load(path, &m.params, NULL, &err) == -1);
+    CHECK(contains(err.msg, path) && contains(err.msg, "not a regular file"));
+    nn_ckpt_meta *meta = calloc(1, sizeof *meta);
+    CHECK(nn_checkpoint_info(path, meta, NULL, &err) == -1);
+    CHECK(contains(err.msg, "not a regular file"));
+    /* the temporary name taken by a FIFO: the save fails, it does not block */
+    const char *target = tmp_path("fifo2.ckpt");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
+    remove(tmp);
+    CHECK(mkfifo(tmp, 0600) == 0);
+    CHECK(nn_checkpoint_save(target, &m.params, NULL, &err) == -1);
+    CHECK(contains(err.msg, "not a regular file") || contains(err.msg, "No such device"));
+    alarm(left);
+    remove(tmp);
+    remove(path);
+    free(meta);
+    model_free(&m);
+}

@@ -260,7 +260,15 @@ TEST(fuzz_spec_rejects_non_finite_numbers) {
 /* "convt 1 k1 s40000, flatten" on a (1, 8, 8) input: the convt's output (1, 280001, 280001)
  * has 7.8e10 values per example, and flatten counted them in int (signed overflow).  Every
  * layer's output must now fit an int, and the message says which layer made it too big. */
+/* These nets test the shape arithmetic, far beyond the memory limit (nn_net_new refuses
+ * them for that first by default): the limit is lifted while they run. */
+static void lift_memory_limit(bool on) {
+    if (on) setenv("HENBUN_NET_MEMORY_MAX", "1e30", 1);
+    else unsetenv("HENBUN_NET_MEMORY_MAX");
+}
+
 TEST(fuzz_net_rejects_outputs_beyond_int) {
+    lift_memory_limit(true);
     ag_rng r;
     ag_rng_seed(&r, 1);
     nn_error err = {{0}};
@@ -273,6 +281,13 @@ TEST(fuzz_net_rejects_outputs_beyond_int) {
     /* just below the limit builds: (1, 46334, 46334) is 2146839556 values */
     net = nn_net_parse("convt 1 k1 s6619, flatten", 3, (int[]){1, 8, 8}, NULL, &r, &err);
     CHECK(net != NULL && net->out_ndim == 1 && net->out_shape[0] == 2146839556);
+    nn_net_free(net);
+    lift_memory_limit(false);
+    /* under the default limit, the same net is refused for its activations, at layer 0 */
+    net = nn_net_parse("convt 1 k1 s6619, flatten", 3, (int[]){1, 8, 8}, NULL, &r, &err);
+    CHECK(net == NULL);
+    expect_msg(__LINE__, "convt s6619", err.msg, "spec:1: layer 0 (convt 1 k1 s6619): input "
+               "(1, 8, 8): the network up to here would need about");
     nn_net_free(net);
 }
 
@@ -303,6 +318,7 @@ TEST(fuzz_net_rejects_bad_input_shapes) {
  * reshape's product could overflow too.  Shape arithmetic is now 64-bit and every size the
  * layers keep in an int is checked to fit one. */
 TEST(fuzz_layer_shape_arithmetic_does_not_overflow) {
+    lift_memory_limit(true);
     /* stride² = 2.5e9: the output (1, 350001, 350001) is then refused by nn_net_new */
     EXPECT_BUILD_ERROR("convt 1 k1 s50000", 3, (int[]){1, 8, 8},
                        "output (1, 350001, 350001) has more than 2147483647 values per example");
@@ -320,6 +336,7 @@ TEST(fuzz_layer_shape_arithmetic_does_not_overflow) {
     /* a reshape whose numbers multiply past 2^63 */
     EXPECT_BUILD_ERROR("reshape 1000000 1000000 1000000", 1, (int[]){16},
                        "cannot reshape 16 values into (1000000, 1000000, 1000000)");
+    lift_memory_limit(false);
 }
 
 /* What only a C spec array can say (the text parser refuses it): a NaN dropout rate, a
@@ -355,7 +372,7 @@ TEST(fuzz_dropout_rate_checked_in_the_ops_precision) {
     if (sizeof(ag_real) == sizeof(float)) {
         CHECK(net == NULL);
         expect_msg(__LINE__, "dropout 0.999999999996", err.msg,
-                   "layer 1 (dropout 1): input (4): dropout rate must be in [0, 1), got "
+                   "spec:11: layer 1 (dropout 0.999999999996): input (4): dropout rate must be in [0, 1), got "
                    "0.999999999996 (1 in float precision)");
     } else if (net) {
         ag_tape *t = ag_tape_new(1);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static const char *tmp_path(const char *name) {
@@ -187,4 +189,85 @@ TEST(idx_rejects_huge_dims_without_allocating) {
     make_header(b, 2, (uint32_t[]){0, 5}, 0x08);
     write_raw(raw, b, 12);
     expect_fail(raw, "IDX dimension 0 is 0");
+}
+
+/* The bytes of a tiny gzipped IDX file (3x2x4, noisy enough to need real deflate blocks). */
+static size_t tiny_gz(uint8_t *z, size_t cap, size_t *raw_len) {
+    uint8_t b[4096 + 16];
+    size_t n = make_idx(b, 2, (uint32_t[]){64, 64}, 0x08);
+    for (size_t i = 12; i < n; i++) b[i] = (uint8_t)(i * 2654435761u >> 13);
+    *raw_len = n;
+    const char *p = tmp_path("whole.idx.gz");
+    write_gz(p, b, n);
+    FILE *f = fopen(p, "rb");
+    size_t zn = f ? fread(z, 1, cap, f) : 0;
+    if (f) fclose(f);
+    return zn;
+}
+
+TEST(idx_rejects_every_damaged_gzip) {
+    uint8_t z[8192], d[8192 + 64];
+    size_t raw_len, zn = tiny_gz(z, sizeof z, &raw_len);
+    CHECK(zn > 100 && zn < sizeof z);
+    const char *p = tmp_path("damaged.idx.gz");
+    /* the intact file loads */
+    write_raw(p, z, zn);
+    nn_error err = {{0}};
+    nn_idx *x = nn_idx_load(p, &err);
+    CHECK(x && x->size == 4096);
+    nn_idx_free(x);
+    /* 1 to 10 bytes cut off the end: the trailer (CRC-32 + length) or more is missing */
+    for (size_t cut = 1; cut <= 10; cut++) {
+        write_raw(p, z, zn - cut);
+        expect_fail(p, "truncated gzip stream");
+    }
+    /* trailing garbage after a complete stream, and a second stream */
+    memcpy(d, z, zn);
+    memcpy(d + zn, "garbage", 7);
+    write_raw(p, d, zn + 7);
+    expect_fail(p, "unexpected bytes after the end of the gzip stream");
+    d[zn] = 0;
+    write_raw(p, d, zn + 1);
+    expect_fail(p, "unexpected bytes after the end of the gzip stream");
+    memcpy(d + zn, z, zn);
+    write_raw(p, d, 2 * zn);
+    expect_fail(p, "unexpected bytes after the end of the gzip stream");
+    /* a flipped payload byte, with and without the trailer: CRC mismatch or a bad block */
+    for (size_t cut = 0; cut <= 8; cut += 8) {
+        for (size_t at = 20; at < zn - 8; at += (zn - 28) / 7) {
+            memcpy(d, z, zn);
+            d[at] ^= 0x10;
+            write_raw(p, d, zn - cut);
+            x = nn_idx_load(p, &err);
+            if (x) test_fail(__FILE__, __LINE__, "byte %zu flipped, %zu cut: accepted", at, cut);
+            nn_idx_free(x);
+        }
+    }
+    /* a bad CRC-32: the message says how far the data got (not "after 0 bytes") */
+    memcpy(d, z, zn);
+    d[zn - 8] ^= 1;
+    write_raw(p, d, zn);
+    expect_fail(p, "incorrect data check");
+    CHECK(strstr(err.msg, "after 0 ") == NULL);
+    x = nn_idx_load(p, &err);
+    CHECK(x == NULL && strstr(err.msg, "4096") != NULL && strstr(err.msg, "after 0 ") == NULL);
+    nn_idx_free(x);
+    /* a bad length field */
+    memcpy(d, z, zn);
+    d[zn - 4] ^= 1;
+    write_raw(p, d, zn);
+    expect_fail(p, "incorrect length check");
+}
+
+/* A FIFO (or any non-regular file) is refused at once instead of blocking in open(): with
+ * nobody writing to it, a blocking open would hang forever (alarm: fail instead of hang). */
+TEST(idx_refuses_a_fifo_without_hanging) {
+    const char *p = tmp_path("fifo.idx");
+    remove(p);
+    CHECK(mkfifo(p, 0600) == 0);
+    unsigned left = alarm(10);
+    expect_fail(p, "not a regular file");
+    alarm(left);
+    remove(p);
+    expect_fail(test_tmpdir(), "not a regular file"); /* a directory */
 }

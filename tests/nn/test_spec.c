@@ -311,7 +311,7 @@ TEST(spec_shape_errors_name_layer_spec_and_shape) {
     EXPECT_BUILD_ERROR("conv 4 k3, maxpool k2, maxpool k2, maxpool k2", 3, (int[]){1, 6, 6},
                        "layer 3 (maxpool k2): input (4, 1, 1): a 2x2 window");
     EXPECT_BUILD_ERROR("conv 4", 3, (int[]){1, 6, 6},
-                       "layer 0 (conv 4 k0): input (1, 6, 6): conv needs a kernel size k >= 1");
+                       "spec:1: layer 0 (conv 4): input (1, 6, 6): conv needs a kernel size k >= 1");
     EXPECT_BUILD_ERROR("maxpool k2 op1", 3, (int[]){1, 6, 6},
                        "maxpool has no output padding (op1); only convt does");
     EXPECT_BUILD_ERROR("convt 2 k3 s2 op2", 3, (int[]){1, 6, 6},

@@ -158,7 +158,7 @@ if [ $took -le 20 ] && [ -s "$dir/t/vae.ckpt" ] && grep -q 'resume with:' "$dir/
     eval "HENBUN_STOP_AFTER_STEPS=2 $cmd" >/dev/null 2>"$dir/t2.err"
     status_is "vae: its resume command runs at 1 rank (stopped 2 steps on)" 130 $? "$dir/t2.err"
     says "vae: ... 2 steps after the SIGTERM's step" "$dir/t2.err" \
-        "step $(($(sed -n 's/.*stopped.* step \([0-9][0-9]*\).*/\1/p' "$dir/t.err") + 2))[ )]"
+        "step $(($(sed -n 's/.*stopped.*[ (]step \([0-9][0-9]*\).*/\1/p' "$dir/t.err") + 2))[ )]"
 else
     bad "vae: SIGTERM to mpirun (status $status after $took s):"; tail -n 5 "$dir/t.err"
 fi

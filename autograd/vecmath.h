@@ -1,0 +1,30 @@
+/* vecmath.h — dispatched SIMD loops for the elementwise math that dominates a step after
+ * the GEMM (not public API).  Each has an *_avx512 and an *_avx2 version (vecmath_avx512.c,
+ * vecmath_avx2.c, compiled with their target flags); callers go through the ag_vec_*
+ * wrappers, which pick by ag_kernel_isa() and fall back to the plain C loop they are given.
+ *
+ * The vector exp and log1p are our own polynomials (vecmath_kernel.h states their error
+ * bounds; tests/autograd/test_loss.c checks them), so results differ from the scalar loop
+ * in the last bits.  Float only; the double build keeps the scalar loops. */
+#ifndef HENBUN_AUTOGRAD_VECMATH_H
+#define HENBUN_AUTOGRAD_VECMATH_H
+
+#include "autograd/kernels.h"
+
+#if defined(AG_HAVE_X86_KERNELS) && !defined(AG_DOUBLE)
+#define AG_HAVE_VECMATH 1
+/* out[i] = max(l,0) - l·y + log1p(e^-|l|)     (BCE with logits, forward) */
+void ag_bce_fwd_avx512(long n, const float *l, const float *y, float *out);
+void ag_bce_fwd_avx2(long n, const float *l, const float *y, float *out);
+/* dl[i] += dout[i]·(σ(l) - y)  (dl may be NULL);  dy[i] -= dout[i]·l  (dy may be NULL) */
+void ag_bce_bwd_avx512(long n, const float *l, const float *y, const float *dout, float *dl, float *dy);
+void ag_bce_bwd_avx2(long n, const float *l, const float *y, const float *dout, float *dl, float *dy);
+/* For the tests: e^x for x <= 0 and log1p(t) for 0 <= t <= 1, on whole vectors only
+ * (n a multiple of 16). */
+void ag_vec_exp_neg_avx512(long n, const float *x, float *out);
+void ag_vec_exp_neg_avx2(long n, const float *x, float *out);
+void ag_vec_log1p_01_avx512(long n, const float *x, float *out);
+void ag_vec_log1p_01_avx2(long n, const float *x, float *out);
+#endif
+
+#endif

@@ -1,0 +1,412 @@
+/* anomaly_parts.c — the parts of examples/anomaly.c around its model and its step (see
+ * anomaly_parts.h): flags, help, presets, the scores of the test images, the ROC curve,
+ * the pictures, auroc.csv and the result line. */
+#include "examples/common/anomaly_parts.h"
+#include "examples/common/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "anomaly"
+#define MAX_CLASSES ANOMALY_CLASSES
+#define ROC_POINTS ANOMALY_ROC_POINTS
+#define HIST_BINS 60
+
+typedef anomaly_flags config;
+typedef anomaly_outcome outcome;
+
+static const char *const fashion_names[MAX_CLASSES] = {
+    "t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "boot"};
+
+
+const char *const anomaly_help_epilog =
+    "Leave-one-class-out: for each held-out class the VAE trains on the other nine classes of\n"
+    "the training set, then every test image is scored by --score (higher = more anomalous)\n"
+    "and the AUROC of finding the held-out class among the test images is reported.\n"
+    "\n"
+    "presets for --encoder/--decoder (the same as build/vae; or give spec text, docs/spec.md):\n"
+    "  mlp    encoder: linear 400, relu, linear 2*LATENT     decoder: linear 400, relu, linear 784\n"
+    "  conv   encoder: conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, linear 256, relu,\n"
+    "                  linear 2*LATENT\n"
+    "         decoder: linear 256, relu, linear 3136, relu, reshape 64 7 7, convt 32 k4 s2 p1,\n"
+    "                  relu, convt 1 k4 s2 p1\n"
+    "  iwae   encoder: linear 200, tanh, linear 200, tanh, linear 2*LATENT\n"
+    "         decoder: linear 200, tanh, linear 200, tanh, linear 784\n"
+    "\n"
+    "examples:\n"
+    "  build/anomaly --holdout 3                      one digit, 10 epochs\n"
+    "  build/anomaly --holdout all                    all ten digits, per-digit table and mean\n"
+    "  build/anomaly --holdout 1,7 --score iwae --iwae-k 50\n"
+    "  build/anomaly --dataset fashion --holdout all\n"
+    "\n"
+    "Writes roc.png, scores_D.png per held-out class, auroc.csv, and holdout_D.ckpt after\n"
+    "every epoch; Ctrl-C (or SIGTERM) ends the current step, saves it and prints the command\n"
+    "that resumes the run exactly (the same flags and --resume).  The last line printed is\n"
+    "'result: mean_auroc=... auroc_D=... latent=... epochs=... seconds=...'.";
+
+/* Expands a preset name to spec text (into buf) or returns the text unchanged — the
+ * presets of build/vae, so that a model studied there can be tried here, except that mlp
+ * keeps the default He initialisation (build/vae's uses PyTorch's, to match its reference
+ * run; the AUROCs in the README were measured with this one). */
+cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
+    static cli_opt opts[32];
+    cli_opt table[] = {
+        {"dataset", CLI_CHOICE, &c->dataset, "mnist|fashion", "which data"},
+        {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets"},
+        {"holdout", CLI_STRING, &c->holdout, "D|D,D|all",
+         "class(es) to hold out, each in its own run; all = 0..9"},
+        {"score", CLI_CHOICE, &c->score, "elbo|iwae",
+         "anomaly score: -ELBO, or minus the IWAE bound with --iwae-k samples"},
+        {"iwae-k", CLI_INT, &c->iwae_k, "K", "importance samples for --score iwae"},
+        {"elbo-samples", CLI_INT, &c->elbo_samples, "L",
+         "draws of z per test image for --score elbo (L of seed 000 eq. (8))"},
+        {"latent", CLI_INT, &c->latent, "N", "latent dimensions"},
+        {"encoder", CLI_STRING, &c->encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
+        {"decoder", CLI_STRING, &c->decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
+        {"likelihood", CLI_CHOICE, &c->likelihood, "bernoulli|gaussian|gaussian-learned",
+         "p(x|z): Bernoulli logits, Gaussian with fixed sigma, or learned variance"},
+        {"sigma", CLI_REAL, &c->sigma, "S", "standard deviation of the fixed Gaussian"},
+        {"binarize", CLI_CHOICE, &c->binarize, "none|static|dynamic|threshold",
+         "grey values, one fixed Bernoulli draw, a fresh draw per batch, or x > 0.5"},
+        {"epochs", CLI_INT, &r->epochs, "N", "training epochs per held-out class"},
+        {"batch", CLI_INT, &r->batch, "N", "minibatch size"},
+        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate"},
+        {"train-n", CLI_INT, &c->train_n, "N", "train on the first N normal images only (0: all)"},
+        {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
+        {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
+        {"out", CLI_STRING, &r->out, "DIR",
+         "roc.png, scores_D.png, auroc.csv and holdout_D.ckpt go here"},
+        {"resume", CLI_FLAG, &c->resume, NULL,
+         "continue a stopped run from the checkpoints in --out (give the same flags)"},
+        {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar or per-epoch lines"},
+        {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
+         "debugging: die at the first operation that makes a NaN or an inf"},
+        {0}};
+    memcpy(opts, table, sizeof table);
+    return opts;
+}
+
+/* What fixes the training of a held-out class (not the epochs: --resume may train
+ * further); a checkpoint made with other settings is not resumed. */
+const setting *anomaly_settings(anomaly_flags *c, run_flags *r, int *cls) {
+    static setting s[13];
+    memcpy(s, (setting[]){
+        {"dataset", SET_STRING, &c->dataset},       {"encoder", SET_STRING, &c->encoder},
+        {"decoder", SET_STRING, &c->decoder},       {"likelihood", SET_STRING, &c->likelihood},
+        {"sigma", SET_DOUBLE, &c->sigma},           {"binarize", SET_STRING, &c->binarize},
+        {"latent", SET_INT, &c->latent},            {"batch", SET_INT, &r->batch},
+        {"lr", SET_DOUBLE, &c->lr},                 {"train_n", SET_INT, &c->train_n},
+        {"seed", SET_U64, &r->seed},                {"holdout", SET_INT, cls},
+        {0}}, sizeof s);
+    return s;
+}
+
+/* Expands a preset name to spec text (into buf) or returns the text unchanged — the
+ * presets of build/vae, so that a model studied there can be tried here, except that mlp
+ * keeps the default He initialisation (build/vae's uses PyTorch's, to match its reference
+ * run; the AUROCs in the README were measured with this one). */
+const char *anomaly_spec_text(const char *s, bool encoder, int latent, char *buf, size_t n) {
+    if (!strcmp(s, "mlp"))
+        snprintf(buf, n, encoder ? "linear 400, relu, linear %d" : "linear 400, relu, linear 784",
+                 2 * latent);
+    else if (!strcmp(s, "conv"))
+        snprintf(buf, n, encoder ? "conv 32 k4 s2 p1, relu, conv 64 k4 s2 p1, relu, flatten, "
+                                   "linear 256, relu, linear %d"
+                                 : "linear 256, relu, linear 3136, relu, reshape 64 7 7, "
+                                   "convt 32 k4 s2 p1, relu, convt 1 k4 s2 p1",
+                 2 * latent);
+    else if (!strcmp(s, "iwae"))
+        snprintf(buf, n, encoder ? "linear 200, tanh, linear 200, tanh, linear %d"
+                                 : "linear 200, tanh, linear 200, tanh, linear 784",
+                 2 * latent);
+    else
+        return s;
+    return buf;
+}
+
+/* "3", "1,7" or "all" -> the list of classes to hold out in turn; -1 on a bad list. */
+int anomaly_parse_holdout(const char *s, int *out) {
+    if (!strcmp(s, "all")) {
+        for (int d = 0; d < MAX_CLASSES; d++) out[d] = d;
+        return MAX_CLASSES;
+    }
+    int n = 0;
+    bool seen[MAX_CLASSES] = {0};
+    for (const char *p = s; *p;) {
+        char *end;
+        long d = strtol(p, &end, 10);
+        if (end == p || d < 0 || d >= MAX_CLASSES || seen[d] || (*end && *end != ','))
+            return -1;
+        seen[d] = true;
+        out[n++] = (int)d;
+        p = *end ? end + 1 : end;
+        if (*end && !*p) return -1; /* a trailing comma */
+    }
+    return n > 0 ? n : -1;
+}
+
+typedef struct { double s; bool pos; } scored;
+static int by_score_desc(const void *a, const void *b) {
+    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return (x < y) - (x > y);
+}
+
+/* The ROC curve: lowering the threshold from the highest score, each distinct score adds
+ * its examples at once (ties move the curve diagonally, which is what makes the area equal
+ * the AUROC with ties counting ½).  Thinned to at most ROC_POINTS points for the plot. */
+static int roc_curve(const double *score, const bool *positive, int n, double *fpr,
+                     double *tpr) {
+    scored *v = malloc(sizeof *v * (size_t)n);
+    double *fx = malloc(sizeof(double) * ((size_t)n + 1));
+    double *ty = malloc(sizeof(double) * ((size_t)n + 1));
+    if (!v || !fx || !ty) ag_error(PROG, "out of memory");
+    double P = 0, N = 0;
+    for (int i = 0; i < n; i++) {
+        v[i] = (scored){score[i], positive[i]};
+        P += positive[i], N += !positive[i];
+    }
+    qsort(v, (size_t)n, sizeof *v, by_score_desc);
+    int m = 0;
+    double tp = 0, fp = 0;
+    fx[m] = 0, ty[m++] = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        for (; j < n && v[j].s == v[i].s; j++) tp += v[j].pos, fp += !v[j].pos;
+        fx[m] = N > 0 ? fp / N : 0, ty[m++] = P > 0 ? tp / P : 0;
+        i = j;
+    }
+    int k = 0;
+    for (int q = 0; q < ROC_POINTS; q++) { /* evenly spaced picks, ends included */
+        int i = (int)((double)q * (m - 1) / (ROC_POINTS - 1) + 0.5);
+        if (k > 0 && fx[i] == fpr[k - 1] && ty[i] == tpr[k - 1]) continue;
+        fpr[k] = fx[i], tpr[k++] = ty[i];
+    }
+    free(v);
+    free(fx);
+    free(ty);
+    return k;
+}
+
+nn_dataset *anomaly_load_split(const config *c, uint64_t seed, const char *split,
+                               nn_error *err) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", c->data_dir, c->dataset);
+    nn_dataset *d = nn_dataset_load_mnist(dir, split, err);
+    if (d && !strcmp(c->binarize, "static"))
+        nn_dataset_binarize_bernoulli(d, run_seed(seed, !strcmp(split, "test"), 99));
+    else if (d && !strcmp(c->binarize, "threshold"))
+        nn_dataset_binarize_threshold(d, (ag_real)0.5);
+    return d;
+}
+
+
+/* −ELBO of every image of d with L draws of z each, seed 000 eq. (8): the KL in closed
+ * form plus the mean over the draws of −ln p(x|z_l).  (vae_evaluate draws one; more draws
+ * make the ranking less noisy.)  Returns d->n scores, which the caller frees. */
+static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
+    int bs = 4096 / L > 1 ? 4096 / L : 1; /* images per pass: about 4096 decoded rows */
+    double *score = malloc(sizeof(double) * (size_t)d->n);
+    int *idx = malloc(sizeof(int) * (size_t)bs), *rep = malloc(sizeof(int) * (size_t)bs * L);
+    if (!score || !idx || !rep) ag_error(PROG, "out of memory");
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    bool was_training = m->training;
+    vae_set_training(m, false);
+    for (int start = 0; start < d->n; start += bs) {
+        int b = d->n - start < bs ? d->n - start : bs;
+        for (int i = 0; i < b; i++) idx[i] = start + i;
+        for (int l = 0; l < L; l++)
+            for (int i = 0; i < b; i++) rep[l * b + i] = i;  /* rows [x; x; ...; x] */
+        ag_tape_clear(t);
+        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL), *mu, *logvar;
+        vae_encode(m, t, x, &mu, &logvar);
+        ag_tensor *kl = vae_kl_normal(t, mu, logvar);                               /* (b) */
+        ag_tensor *z = ag_reparameterize(t, ag_index_select(t, mu, rep, b * L),
+                                         ag_index_select(t, logvar, rep, b * L));
+        ag_tensor *nll = vae_neg_log_likelihood(m, t, vae_decode_raw(m, t, z),
+                                                ag_index_select(t, x, rep, b * L));  /* (L·b) */
+        for (int i = 0; i < b; i++) {
+            double s = 0;
+            for (int l = 0; l < L; l++) s += nll->data[l * b + i];
+            score[start + i] = kl->data[i] + s / L;
+        }
+    }
+    vae_set_training(m, was_training);
+    ag_tape_free(t);
+    free(idx);
+    free(rep);
+    return score;
+}
+
+void anomaly_score(vae *m, const anomaly_flags *c, const nn_dataset *test, int cls,
+                   uint64_t seed, anomaly_outcome *o) {
+    /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
+    bool iwae = !strcmp(c->score, "iwae");
+    o->cls = cls;
+    if (iwae || c->elbo_samples == 1) {
+        vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0, seed);
+        o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
+        vae_eval_free(&ev);
+    } else {
+        o->score = elbo_scores(m, test, c->elbo_samples, seed);
+    }
+    o->positive = malloc(sizeof(bool) * (size_t)test->n);
+    if (!o->positive) ag_error(PROG, "out of memory");
+    double sn = 0, sa = 0;
+    int nn = 0, na = 0;
+    for (int i = 0; i < test->n; i++) {
+        o->positive[i] = test->y[i] == cls;
+        if (o->positive[i]) sa += o->score[i], na++;
+        else sn += o->score[i], nn++;
+    }
+    o->score_normal = sn / nn, o->score_anomal = sa / na;
+    o->auroc = vae_auroc(o->score, o->positive, test->n);
+    o->n_roc = roc_curve(o->score, o->positive, test->n, o->fpr, o->tpr);
+}
+
+/* ---- outputs -------------------------------------------------------------------------------- */
+
+const char *anomaly_class_name(const config *c, int cls, char *buf, size_t n) {
+    if (!strcmp(c->dataset, "fashion")) snprintf(buf, n, "%d %s", cls, fashion_names[cls]);
+    else snprintf(buf, n, "digit %d", cls);
+    return buf;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Histograms of the scores of normal and held-out test images, as fractions per bin, over
+ * the 0.5% to 99.5% quantiles of all scores (a few extreme scores would squash the rest). */
+static int scores_png(const config *c, const outcome *o, int n, const char *path, nn_error *err) {
+    double *sorted = malloc(sizeof(double) * (size_t)n);
+    if (!sorted) ag_error(PROG, "out of memory");
+    memcpy(sorted, o->score, sizeof(double) * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof(double), by_value);
+    double lo = sorted[n / 200], hi = sorted[n - 1 - n / 200], w = (hi - lo) / HIST_BINS;
+    free(sorted);
+    if (!(w > 0)) w = 1;
+    double x[HIST_BINS], hn[HIST_BINS] = {0}, ha[HIST_BINS] = {0}, nn = 0, na = 0;
+    for (int b = 0; b < HIST_BINS; b++) x[b] = lo + (b + 0.5) * w;
+    for (int i = 0; i < n; i++) {
+        int b = (int)floor((o->score[i] - lo) / w);
+        if (b < 0 || b >= HIST_BINS) continue;
+        if (o->positive[i]) ha[b]++, na++;
+        else hn[b]++, nn++;
+    }
+    for (int b = 0; b < HIST_BINS; b++) hn[b] /= nn > 0 ? nn : 1, ha[b] /= na > 0 ? na : 1;
+    char name[48], title[160];
+    anomaly_class_name(c, o->cls, name, sizeof name);
+    nn_series s[2] = {{"normal test images", x, hn, HIST_BINS}, {name, x, ha, HIST_BINS}};
+    snprintf(title, sizeof title, "%s held out: %s scores (AUROC %.3f)", name,
+             !strcmp(c->score, "iwae") ? "-IWAE" : "-ELBO", o->auroc);
+    return nn_plot_lines_png(path, s, 2, &(nn_plot_opts){.title = title,
+                                                         .xlabel = "score (nats)",
+                                                         .ylabel = "fraction per bin"}, err);
+}
+
+static int roc_png(const config *c, const outcome *o, int n_out, const char *path,
+                   nn_error *err) {
+    static const double diag[2] = {0, 1};
+    nn_series s[MAX_CLASSES + 1];
+    char names[MAX_CLASSES][48], title[128];
+    int k = 0;
+    for (int i = 0; i < n_out; i++) {
+        char cn[40];
+        snprintf(names[i], sizeof names[i], "%s  %.3f", anomaly_class_name(c, o[i].cls, cn, sizeof cn),
+                 o[i].auroc);
+        s[k++] = (nn_series){names[i], o[i].fpr, o[i].tpr, o[i].n_roc};
+    }
+    if (k < MAX_CLASSES) s[k++] = (nn_series){"chance", diag, diag, 2}; /* the plot takes 10 */
+    snprintf(title, sizeof title, "ROC, held-out class vs the rest (%s, latent %d)", c->score,
+             c->latent);
+    return nn_plot_lines_png(path, s, k, &(nn_plot_opts){.title = title,
+                                                         .xlabel = "false positive rate",
+                                                         .ylabel = "true positive rate",
+                                                         .width = 640, .height = 560}, err);
+}
+
+/* auroc.csv, written to a temporary file and renamed, so it is never half there. */
+static int write_csv(const char *path, const outcome *o, int n, nn_error *err) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return nn_fail(err, "%s: cannot write", tmp);
+    fprintf(f, "holdout,auroc,score_normal,score_anomalous,train_neg_elbo,seconds\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%d,%.6f,%.4f,%.4f,%.4f,%.1f\n", o[i].cls, o[i].auroc, o[i].score_normal,
+                o[i].score_anomal, o[i].train_neg_elbo, o[i].seconds);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return nn_fail(err, "%s: cannot write", path);
+    }
+    return 0;
+}
+
+int anomaly_report(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *res,
+                   int n_runs, int n_test, double seconds) {
+    char path[4200];
+    nn_error err;
+    double mean = 0;
+    if (n_runs > 1) printf("\n  class   AUROC\n");
+    for (int i = 0; i < n_runs; i++) {
+        mean += res[i].auroc / n_runs;
+        if (n_runs > 1) printf("  %5d   %.3f\n", res[i].cls, res[i].auroc);
+    }
+    if (n_runs > 1) printf("  mean    %.3f\n\n", mean);
+    if (roc_png(c, res, n_runs, run_path(path, sizeof path, r->out, "roc.png"), &err) ||
+        write_csv(run_path(path, sizeof path, r->out, "auroc.csv"), res, n_runs, &err)) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    for (int i = 0; i < n_runs; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "scores_%d.png", res[i].cls);
+        if (scores_png(c, &res[i], n_test, run_path(path, sizeof path, r->out, name), &err)) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            return 1;
+        }
+    }
+    printf("pictures in %s/ (roc.png, scores_D.png, auroc.csv)\n", r->out);
+    printf("result: mean_auroc=%.3f", mean);
+    for (int i = 0; i < n_runs; i++) printf(" auroc_%d=%.3f", res[i].cls, res[i].auroc);
+    printf(" score=%s", c->score);
+    if (!strcmp(c->score, "iwae")) printf(" iwae_k=%d", c->iwae_k);
+    else printf(" elbo_samples=%d", c->elbo_samples);
+    printf(" latent=%d epochs=%d seconds=%.1f\n", c->latent, r->epochs, seconds);
+    return 0;
+}
+
+int anomaly_check_classes(const anomaly_flags *c, const nn_dataset *train,
+                          const nn_dataset *test, const int *classes, int n_runs) {
+    for (int r = 0; r < n_runs; r++) {
+        int n_normal = 0, n_anom = 0;
+        for (int i = 0; i < train->n; i++) n_normal += train->y[i] != classes[r];
+        for (int i = 0; i < test->n; i++) n_anom += test->y[i] == classes[r];
+        if (c->train_n > 0 && c->train_n < n_normal) n_normal = c->train_n;
+        const char *why = n_normal == 0 ? "no training images outside class %d to train on"
+                          : n_anom == 0 ? "no test images of class %d"
+                          : n_anom == test->n ? "only test images of class %d" : NULL;
+        if (why) {
+            fprintf(stderr, PROG ": %s/%s: ", c->data_dir, c->dataset);
+            fprintf(stderr, why, classes[r]);
+            fprintf(stderr, "\n");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads) {
+    printf("henbun %s anomaly detection: %s, holdout %s, score %s", AG_REAL_NAME, c->dataset,
+           c->holdout, c->score);
+    if (!strcmp(c->score, "iwae")) printf(" (k=%d)", c->iwae_k);
+    else if (c->elbo_samples > 1) printf(" (L=%d)", c->elbo_samples);
+    printf(", latent %d, %s/%s, %s likelihood, %d epoch%s, %d thread%s\n", c->latent, c->encoder,
+           c->decoder, c->likelihood, r->epochs, r->epochs == 1 ? "" : "s", threads,
+           threads == 1 ? "" : "s");
+}

@@ -1,0 +1,62 @@
+/* anomaly_parts.h — what examples/anomaly.c needs besides its model and its step: its flags
+ * and the settings a checkpoint keeps, the help text, the network presets, the --holdout
+ * list, the scores of the test images and what is made of them (AUROC, ROC curve, the
+ * pictures, auroc.csv and the result line). */
+#ifndef HENBUN_EXAMPLES_ANOMALY_PARTS_H
+#define HENBUN_EXAMPLES_ANOMALY_PARTS_H
+
+#include "examples/common/harness.h"
+#include "vae/vae.h"
+
+#define ANOMALY_CLASSES 10
+#define ANOMALY_ROC_POINTS 256 /* points per plotted ROC curve (the AUROC uses them all) */
+
+/* The program's own flags (the run's are in run_flags). */
+typedef struct anomaly_flags {
+    const char *dataset, *data_dir, *holdout, *score, *encoder, *decoder, *likelihood, *binarize;
+    int latent, iwae_k, elbo_samples, train_n;
+    double lr, sigma;
+    bool resume; /* a flag: continue from the checkpoints in --out */
+} anomaly_flags;
+
+/* What one held-out class came to. */
+typedef struct anomaly_outcome {
+    int cls;
+    double auroc;
+    double score_normal, score_anomal; /* mean scores of normal and held-out test images */
+    double train_neg_elbo;             /* mean −ELBO over the last training epoch */
+    double seconds;
+    int n_roc;                         /* ROC curve: false/true positive rates */
+    double fpr[ANOMALY_ROC_POINTS], tpr[ANOMALY_ROC_POINTS];
+    double *score;                     /* (n test) per-image scores; owned */
+    bool *positive;                    /* (n test) held-out class?; owned */
+} anomaly_outcome;
+
+/* The option table and the checkpoint's settings table (static: one call each); the
+ * settings end with holdout=, the class being trained (*cls). */
+cli_opt *anomaly_options(anomaly_flags *c, run_flags *r);
+const setting *anomaly_settings(anomaly_flags *c, run_flags *r, int *cls);
+extern const char *const anomaly_help_epilog;
+/* A preset (mlp, conv, iwae) as spec text into buf (n bytes), or s itself. */
+const char *anomaly_spec_text(const char *s, bool encoder, int latent, char *buf, size_t n);
+/* "3", "1,7" or "all" -> the classes to hold out in turn; -1 on a bad list. */
+int anomaly_parse_holdout(const char *s, int *out);
+/* A split of the data set, binarized as the flags say. */
+nn_dataset *anomaly_load_split(const anomaly_flags *c, uint64_t seed, const char *split,
+                               nn_error *err);
+/* Scores every test image with model m (−ELBO with L draws, or −IWAE), and fills o. */
+void anomaly_score(vae *m, const anomaly_flags *c, const nn_dataset *test, int cls,
+                   uint64_t seed, anomaly_outcome *o);
+/* The table, roc.png, scores_D.png, auroc.csv and "result: ..."; 0 or 1 (after a message). */
+int anomaly_report(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *o,
+                   int n_runs, int n_test, double seconds);
+/* Every held-out class leaves images to train on and test images on both sides?  0, or
+ * 1 after a message. */
+int anomaly_check_classes(const anomaly_flags *c, const nn_dataset *train,
+                          const nn_dataset *test, const int *classes, int n_runs);
+/* The header line: what is trained, and how. */
+void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads);
+/* "digit 3" or "3 dress" (into buf). */
+const char *anomaly_class_name(const anomaly_flags *c, int cls, char *buf, size_t n);
+
+#endif
