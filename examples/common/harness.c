@@ -265,6 +265,9 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
                                                bar counts steps; a step may set its own) */
             h->global_examples = h->step_examples, h->dist_flags = 0;
             harness_step r = h->train_step(h, t, stats);
+            if (dist && !h->last_grads) /* ag_backward alone: N ranks would be N runs */
+                nn_dist_abort(h->dist, "%s's training step does not sum its gradients over the "
+                                       "ranks (harness_backward): run it without mpirun", h->name);
             if (dist) { /* decided alike on every rank: the flags and the norm are global */
                 if ((h->dist_flags & NN_DIST_NONFINITE) || !isfinite(r.grad_norm)) {
                     if (root && run_check_finite(h->name, r.loss, r.grad_norm, h->params,
