@@ -424,6 +424,9 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     ag_tape *t = ag_tape_new(f->seed);
     if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
     code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
+    for (int k = 0; k < 4; k++) /* the sums belong to this model's parameters */
+        nn_dist_grads_free(h->grads[k]), h->grads[k] = NULL, h->grads_of[k] = NULL;
+    h->last_grads = NULL;
     if (csv && nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
     root_only(h, true);
     if (!root || (!code && !h->result)) {
@@ -544,7 +547,6 @@ int harness_main(harness *h, int argc, char **argv) {
         nn_dist_abort(h->dist, "%s stopped with exit status %d (see above): ending every rank",
                       h->name, code);
     }
-    for (int k = 0; k < 4; k++) nn_dist_grads_free(h->grads[k]);
     nn_dist_finalize(h->dist);
     return code;
 }
