@@ -196,7 +196,7 @@ int main(int argc, char **argv) {
         .stats = {"d_loss", "g_loss", "D(x)", "D(G(z))", "js"}, .n_stats = 5, .n_bar = 5,
         .steps_weigh_equally = true, .check = check, .load = load, .build = build,
         .train_step = step, .epoch_end = epoch_end, .meta_text = meta_text,
-        .describe = gan_describe, .result = gan_print_result, .eval = gan_print_eval,
+        .describe = gan_describe, .result = gan_print_result, .eval = gan_print_eval, .captions = gan_captions,
         .release = gan_release};
     h.cli = &(cli_program){"gan", "Train a GAN (seed 004: an MLP GAN or a DCGAN) on MNIST or "
                                   "Fashion-MNIST and score its samples with a classifier.",

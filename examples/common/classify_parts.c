@@ -62,6 +62,11 @@ const setting *classify_settings(classify_program *p, run_flags *r) {
     return table;
 }
 
+const harness_caption classify_captions[] = {
+    {"errors.png", "test images the classifier gets wrong, each with its label and the predicted class"},
+    {"curves.png", "loss and error per epoch on the training and the test set"},
+    {0}};
+
 const char *const classify_help_epilog =
     "presets for --arch (--net SPEC overrides it with any spec text, see docs/spec.md;\n"
     "the last layer must give 10 logits):\n"

@@ -294,13 +294,18 @@ int gan_print_eval(harness *h) {
     int n = c->eval_n > 0 ? c->eval_n : 5000;
     gan_scores s = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
     print_scores("generated", &s, &p->ref);
-    printf("result: inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
+    harness_result(h, " inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
            "fid_floor=%.3f real_inception_score=%.3f eval_n=%d iters=%ld seconds=%.1f "
-           "arch=%s dataset=%s\n", s.cls.inception, s.cls.covered, s.cls.class_kl,
+           "arch=%s dataset=%s", s.cls.inception, s.cls.covered, s.cls.class_kl,
            s.cls.confidence, s.fid, p->ref.fid_floor, p->ref.real_is, n, h->step,
            run_seconds() - t0, c->arch, c->dataset);
     return 0;
 }
+
+const harness_caption gan_captions[] = {
+    {"samples.png", "64 generated images from a fixed z, the same z every time"},
+    {"progress.png", "the same fixed z over training: one row per snapshot, labelled by its epoch"},
+    {0}};
 
 void gan_print_result(harness *h) {
     gan_program *p = h->program;
@@ -315,20 +320,19 @@ void gan_print_result(harness *h) {
         s = gan_score(p->g, &p->ref, c, h->flags.batch, c->eval_n, run_seed(h->flags.seed, 6, 0));
         print_scores("final", &s, &p->ref);
     }
-    printf("result:");
     if (final_scores)
-        printf(" inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
+        harness_result(h, " inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
                "fid_floor=%.3f real_inception_score=%.3f eval_n=%d", s.cls.inception,
                s.cls.covered, s.cls.class_kl, s.cls.confidence, s.fid, p->ref.fid_floor,
                p->ref.real_is, c->eval_n);
-    printf(" d_real=%.4f d_fake=%.4f js=%.4f iters=%ld epochs=%.2f seconds=%.1f "
+    harness_result(h, " d_real=%.4f d_fake=%.4f js=%.4f iters=%ld epochs=%.2f seconds=%.1f "
            "sec_per_1000_iters=%.2f cpu_sec_per_1000_iters=%.2f", last[2], last[3], last[4],
            h->step, (double)h->step / h->per_epoch, h->total_seconds, per1000,
            1000 * h->train_cpu / h->steps_done);
     if (!strcmp(c->arch, "dcgan"))  /* the unit of bench/torch_dcgan.py */
-        printf(" sec_per_100_iters=%.3f cpu_sec_per_100_iters=%.3f", per1000 / 10,
+        harness_result(h, " sec_per_100_iters=%.3f cpu_sec_per_100_iters=%.3f", per1000 / 10,
                100 * h->train_cpu / h->steps_done);
-    printf(" threads=%d arch=%s dataset=%s\n", h->threads, c->arch, c->dataset);
+    harness_result(h, " threads=%d arch=%s dataset=%s", h->threads, c->arch, c->dataset);
 }
 
 void gan_release(harness *h) {

@@ -1,18 +1,78 @@
 /* harness.c — the run machinery of the training programs (see harness.h): flags, checks,
  * checkpoints, exact resumption, signals, logs and pictures around a program's step. */
 #include "examples/common/harness.h"
+#include "examples/common/outdir.h"
+#include "examples/common/report.h"
 #include "examples/common/run.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name) {
     return run_path(buf, n, h->flags.out, name);
+}
+
+/* ---- the run page (OUT/index.html beside run.json and result.json; see report.h) -------- */
+
+static char result_text[16384]; /* " key=value ..." of the result line, from harness_result */
+
+void harness_result(harness *h, const char *fmt, ...) {
+    (void)h;
+    size_t len = strlen(result_text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result_text + len, sizeof result_text - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Writes DIR/run.json with `status` and the settings text, then DIR/index.html.  The page
+ * is for people: a failure to write it is reported, never fatal to the run. */
+static void page_write(const harness *h, const char *dir, const char *status,
+                       const char *settings) {
+    const char *files[64], *caps[64];
+    int n = 0;
+    for (const harness_caption *c = h->captions; c && c->file && n < 64; c++)
+        files[n] = c->file, caps[n++] = c->caption;
+    report_run r = {.program = h->name, .argc = h->argc, .argv = h->argv, .settings = settings,
+                    .status = status, .n_captions = n, .caption_files = files, .captions = caps};
+    nn_error err;
+    if (report_write_run_json(dir, &r, &err) || report_write_page(dir, NULL, &err))
+        fprintf(stderr, "%s: the run page: %s\n", h->name, err.msg);
+}
+
+/* The figures given with harness_result: written to DIR/JSON (result.json, eval.json), the
+ * page rewritten (status: run.json's new status, or NULL to keep it), its path printed, then
+ * the "result:" line itself, as the last line of the run. */
+static void result_emit(const harness *h, const char *dir, const char *json,
+                        const char *status, const char *settings) {
+    static char buf[sizeof result_text];
+    const char *keys[512], *values[512];
+    int n = 0;
+    memcpy(buf, result_text, sizeof buf);
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok && n < 512;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) continue;
+        *eq = 0;
+        keys[n] = tok, values[n++] = eq + 1;
+    }
+    nn_error err;
+    if (report_write_figures_json(dir, json, keys, values, n, &err))
+        fprintf(stderr, "%s: the run page: %s\n", h->name, err.msg);
+    if (status) page_write(h, dir, status, settings);
+    else if (report_write_page(dir, NULL, &err))
+        fprintf(stderr, "%s: the run page: %s\n", h->name, err.msg);
+    char page[4096];
+    if (!outdir_join(page, sizeof page, dir, "index.html")) printf("run page: %s\n", page);
+    if (result_text[0]) printf("result:%s\n", result_text);
+    fflush(stdout);
 }
 
 /* ---- flags and checkpoint fields --------------------------------------------------------- */
@@ -234,6 +294,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         if (h->pictures && (f->pictures_every <= 1 || (epoch + 1) % f->pictures_every == 0 ||
                             h->step == total))
             h->pictures(h);
+        page_write(h, f->out, "running", h->meta.text); /* the page follows the run */
         if (run_stop_requested() && h->step < total) { /* between epochs: nothing lost */
             fprintf(stderr, "%s: %s: stopped after epoch %ld (%s %ld); checkpoint %s\n", h->name,
                     run_stop_signal(), epoch + 1, noun, h->step, ckpt);
@@ -243,6 +304,41 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     }
     nn_progress_free(bar);
     return code;
+}
+
+/* ---- the out folder ---------------------------------------------------------------------- */
+
+/* Makes DIR and takes its lock for the rest of the process (two runs never share a folder),
+ * then removes what killed runs left.  0, or exit status 1 after a message. */
+static int outdir_take(const harness *h, const char *dir) {
+    static int lock = -1;
+    nn_error err;
+    if (run_mkdir(dir, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    if (lock >= 0) return 0;
+    if ((lock = outdir_lock(h->name, dir)) < 0) return 1;
+    outdir_clean_stale(h->name, dir);
+    return 0;
+}
+
+/* --eval: the hook's figures go to eval.json beside the checkpoint (or in --out), and the
+ * page of that folder shows them. */
+static int eval_run(harness *h, const char *ckpt) {
+    static char dir[4096];
+    const char *out = given(h->argc, h->argv, "out") ? h->flags.out
+                                                     : run_dirname(dir, sizeof dir, ckpt);
+    int code = h->eval(h);
+    if (code) return code;
+    if (outdir_take(h, out)) { /* the figures are printed all the same */
+        if (result_text[0]) printf("result:%s\n", result_text);
+        return 1;
+    }
+    char path[4096];
+    bool has_run = !outdir_join(path, sizeof path, out, "run.json") && !access(path, F_OK);
+    result_emit(h, out, "eval.json", has_run ? NULL : "done", h->meta.text);
+    return 0;
 }
 
 /* ---- the program ------------------------------------------------------------------------- */
@@ -271,7 +367,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         h->step = (long)h->meta.step;
     }
     if (h->describe && (!f->quiet || f->eval)) h->describe(h);
-    if (f->eval) return h->eval(h);
+    if (f->eval) return eval_run(h, ckpt_in);
 
     /* The batches, and the checks of a resumed step, before anything is written. */
     ag_rng data_rng;
@@ -298,10 +394,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     double sums[1 + HARNESS_MAX_STATS] = {0};
     if (f->resume && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats))
         memset(sums, 0, sizeof sums);
-    if (run_mkdir(f->out, &err)) {
-        fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        return 1;
-    }
+    if (outdir_take(h, f->out)) return 1;
     char ckpt[4096], log[4096];
     harness_path(h, ckpt, sizeof ckpt, h->ckpt_name);
     harness_path(h, log, sizeof log, "log.csv");
@@ -318,16 +411,27 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         fprintf(stderr, "%s: %s\n", h->name, err.msg);
         return 1;
     }
+    static char settings[NN_CKPT_TEXT_MAX];
+    settings_write(settings, sizeof settings, h->name, h->remembered);
+    page_write(h, f->out, "running", settings);
     ag_tape *t = ag_tape_new(f->seed);
     int code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
     if (nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
-    if (!code && h->steps_done > 0) h->result(h);
-    else if (!code && h->step_name)
+    if (!code && h->steps_done > 0) {
+        h->result(h);
+        result_emit(h, f->out, "result.json", "done", h->meta.text);
+    } else if (code) {
+        page_write(h, f->out, code >= 128 ? "stopped" : "failed", h->meta.text);
+        char page[4096];
+        if (!outdir_join(page, sizeof page, f->out, "index.html"))
+            fprintf(stderr, "%s: run page: %s\n", h->name, page);
+    } else if (!code && h->step_name)
         printf("nothing to do: the checkpoint is already at %s %ld (raise --epochs or --iters)\n",
                h->step_name ? h->step_name : "step", h->step);
     else if (!code)
         printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
                h->start_epoch);
+    if (!code && h->steps_done == 0) page_write(h, f->out, "done", h->meta.text);
     ag_tape_free(t);
     return code;
 }
@@ -363,6 +467,7 @@ int harness_main(harness *h, int argc, char **argv) {
     static char out_buf[4096]; /* --resume writes beside its checkpoint unless told */
     if (f->resume && !given(argc, argv, "out"))
         f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
+    if (f->out && outdir_check_path(h->name, "out", f->out, 64)) return 2; /* never cut short */
     h->threads = run_threads(f->threads);
     if (f->fp_trap && run_fp_trap(h->name)) return 2;
 

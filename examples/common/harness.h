@@ -49,6 +49,11 @@ typedef struct harness_step {
     double loss, grad_norm;
 } harness_step;
 
+/* A picture's caption on the run page (OUT/index.html): "samples.png", "64 samples ...". */
+typedef struct harness_caption {
+    const char *file, *caption;
+} harness_caption;
+
 typedef struct harness harness;
 struct harness {
     /* ---- what the program declares ---- */
@@ -75,6 +80,8 @@ struct harness {
     int log_step_column;             /* > 0: log.csv's column of the step count, by which a
                                         --resume rewinds it (else by the epoch, column 0) */
     void *program;                   /* the program's own state, handed to every hook */
+    const harness_caption *captions; /* what each picture shows, for the run page
+                                        ({file, caption} pairs, {0}-ended; may be NULL) */
 
     /* ---- the hooks (NULL: nothing to do) ---- */
     /* The settings are sound?  0, or -1 with why (no program name) in why[n]; called for
@@ -97,9 +104,12 @@ struct harness {
     void (*pictures)(harness *h);
     /* Appends the program's own lines to a checkpoint's meta text (after the settings). */
     void (*meta_text)(harness *h, char *text, size_t size);
-    /* Prints the last lines: where things are, and "result: ...". */
+    /* Prints the last lines (where things are) and gives the figures of the result line
+     * with harness_result; the harness prints "result: ..." after it and writes them to
+     * result.json. */
     void (*result)(harness *h);
-    /* --eval: measures the loaded model and prints its result; returns the exit status. */
+    /* --eval: measures the loaded model and gives its figures with harness_result (printed
+     * as "result: ..." and written to eval.json); returns the exit status. */
     int (*eval)(harness *h);
     /* Frees what build() made (also when build failed half-way). */
     void (*release)(harness *h);
@@ -135,6 +145,15 @@ nn_batch harness_batch(harness *h, ag_tape *t);
 
 /* Was --name given on the command line? */
 bool harness_given(const harness *h, const char *name);
+
+/* Appends " key=value ..." (printf-style, each pair led by a space) to the run's result
+ * line, from the result and eval hooks.  The harness prints "result:<text>" once the hook
+ * returns and writes the same figures to result.json (eval.json for --eval). */
+void harness_result(harness *h, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* "<out>/<name>" in buf. */
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name);

@@ -143,6 +143,16 @@ const char *vae_preset_text(const char *s, bool encoder, int latent, char *buf, 
 }
 
 
+const harness_caption vae_captions[] = {
+    {"samples.png", "64 images decoded from z drawn from the prior N(0, I), the same z every time"},
+    {"recon.png", "32 test images (left) and their reconstructions: the decoder's mean at z = E[z|x]"},
+    {"curves.png", "-ELBO per epoch on the training and the test set (nats per example; lower is better)"},
+    {"manifold.png", "the decoder over a 20x20 grid of z at Gaussian quantiles (latent 2)"},
+    {"latent.png", "E[z|x] of the test images, coloured by their digit (latent 2)"},
+    {"traverse.png", "one latent dimension per row (the most informative first) from -3 to 3, the others "
+                     "at the first test image's code"},
+    {0}};
+
 /* ---- pictures ------------------------------------------------------------------------------ */
 
 static double inv_normal_cdf(double p) {
@@ -319,11 +329,11 @@ void vae_print_result(harness *h) {
     double iwae = iwae_nll(h, m, c, c->eval_n);
     printf("pictures and checkpoint in %s/ (samples.png, recon.png, curves.png, %s, log.csv, "
            "vae.ckpt)\n", h->flags.out, c->latent == 2 ? "manifold.png, latent.png" : "traverse.png");
-    printf("result: test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev->neg_elbo,
-           ev->recon, ev->kl, ev->active_units);
-    if (c->iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d", iwae, c->iwae_k);
-    printf(" epochs=%d seconds=%.1f sec_per_epoch=%.2f\n", h->start_epoch + h->epochs_done,
-           h->total_seconds, h->train_seconds / h->epochs_done);
+    harness_result(h, " test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev->neg_elbo,
+                   ev->recon, ev->kl, ev->active_units);
+    if (c->iwae_k > 0) harness_result(h, " iwae_nll=%.2f iwae_k=%d", iwae, c->iwae_k);
+    harness_result(h, " epochs=%d seconds=%.1f sec_per_epoch=%.2f", h->start_epoch + h->epochs_done,
+                   h->total_seconds, h->train_seconds / h->epochs_done);
 }
 
 int vae_print_eval(harness *h) {
@@ -340,10 +350,10 @@ int vae_print_eval(harness *h) {
            ev.recon, ev.kl, ev.active_units, c->latent);
     static char extra[8192];
     vae_measure_codes(m, h->train, h->test, c, &h->flags, extra, sizeof extra);
-    printf("result: test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev.neg_elbo, ev.recon,
-           ev.kl, ev.active_units);
-    if (c->iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d iwae_n=%d", iwae, c->iwae_k, n);
-    printf("%s epochs=%d seconds=%.1f\n", extra, h->start_epoch, run_seconds() - t0);
+    harness_result(h, " test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev.neg_elbo,
+                   ev.recon, ev.kl, ev.active_units);
+    if (c->iwae_k > 0) harness_result(h, " iwae_nll=%.2f iwae_k=%d iwae_n=%d", iwae, c->iwae_k, n);
+    harness_result(h, "%s epochs=%d seconds=%.1f", extra, h->start_epoch, run_seconds() - t0);
     vae_eval_free(&ev);
     return 0;
 }

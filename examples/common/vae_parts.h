@@ -47,6 +47,9 @@ void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_
 void vae_measure_codes(vae *m, const nn_dataset *train, const nn_dataset *test,
                        const vae_flags *c, const run_flags *r, char *result, size_t size);
 
+/* What each picture shows (the run page's captions). */
+extern const harness_caption vae_captions[];
+
 /* Hooks of the harness (h->program is a vae_program): the header (model and threads), the
  * pictures, the last lines of a training run (where the files are, "result: ..."), --eval's
  * figures (returns the exit status), and freeing what the program built. */
