@@ -52,6 +52,13 @@ static int check(harness *h, char *why, size_t n) {
         snprintf(why, n, "progress_stride must be >= 1");
         return -1;
     }
+    long long width = c->z_dim > 784 ? c->z_dim : 784; /* z or an image, per example */
+    size_t size;
+    if (!cli_product(&size, HARNESS_MAX_VALUES, 2, (long long[]){r->batch, width})) {
+        snprintf(why, n, "--batch %d x %lld values is too large (at most %lld a step)", r->batch,
+                 width, (long long)HARNESS_MAX_VALUES);
+        return -1;
+    }
     if (c->z_dim >= 1 && r->batch >= 2 && c->d_steps >= 1 && r->epochs >= 0 && c->iters >= 0 &&
         c->eval_n >= 0 && c->score_n >= 0 && c->lr > 0 && c->beta1 >= 0 && c->beta1 < 1)
         return 0;
@@ -104,8 +111,10 @@ static int build(harness *h) {
                      .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX : GAN_NON_SATURATING,
                      .d_steps = c->d_steps, .seed = run_seed(h->flags.seed, 0, 0)};
     nn_error err;
-    if (!(p->g = gan_new(&gc, &err))) {
-        fprintf(stderr, "gan: %s\n", err.msg);
+    if (!(p->g = gan_new(&gc, &err))) { /* NULL text: the --arch preset, no caret */
+        harness_spec_error(h, err.msg, 2, (const char *[]){"generator", "discriminator"},
+                           (const char *[]){"--generator", "--discriminator"},
+                           (const char *[]){c->generator, c->discriminator});
         return 2;
     }
     p->opt_g = nn_adam(&p->g->g_params, c->lr);

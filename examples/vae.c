@@ -17,6 +17,20 @@
 static int check(harness *h, char *why, size_t n) {
     const vae_flags *c = &((vae_program *)h->program)->c;
     const run_flags *r = &h->flags;
+    /* What a step holds: batch x samples x (an image, or the 2 x latent of q(z|x)); and the
+     * k importance samples of --iwae-k per example.  Checked before anything is allocated. */
+    long long width = 2LL * c->latent > 784 ? 2LL * c->latent : 784;
+    size_t size;
+    if (!cli_product(&size, HARNESS_MAX_VALUES, 3, (long long[]){r->batch, c->samples, width})) {
+        snprintf(why, n, "--batch %d x --samples %d x %lld values is too large (at most %lld a "
+                 "step)", r->batch, c->samples, width, (long long)HARNESS_MAX_VALUES);
+        return -1;
+    }
+    if (!cli_product(&size, HARNESS_MAX_VALUES, 2, (long long[]){c->iwae_k, width})) {
+        snprintf(why, n, "--iwae-k %d x %lld values is too large (at most %lld)", c->iwae_k,
+                 width, (long long)HARNESS_MAX_VALUES);
+        return -1;
+    }
     if (c->latent >= 1 && r->batch >= 1 && c->samples >= 1 && r->epochs >= 0 && c->lr > 0 &&
         c->lr_min >= 0 && c->lr_min <= c->lr && r->pictures_every >= 1 && c->sigma > 0 &&
         c->beta >= 0 && c->warmup >= 0)
@@ -67,8 +81,10 @@ static int build(harness *h) {
         .mmd_kernel = !strcmp(c->kernel, "imq") ? VAE_KERNEL_IMQ : VAE_KERNEL_GAUSSIAN,
         .mmd_scale = c->kernel_scale, .tc_alpha = c->alpha, .tc_beta = c->tc_beta,
         .tc_gamma = c->gamma, .dataset_size = h->train->n};
-    if (!(p->m = vae_new(&vc, &err))) {
-        fprintf(stderr, "vae: %s\n", err.msg);
+    if (!(p->m = vae_new(&vc, &err))) { /* a preset's text is shown too: it is what ran */
+        harness_spec_error(h, err.msg, 2, (const char *[]){"encoder", "decoder"},
+                           (const char *[]){"--encoder", "--decoder"},
+                           (const char *[]){vc.encoder_text, vc.decoder_text});
         return 2;
     }
     p->opt = nn_adam(vae_params(p->m), c->lr);

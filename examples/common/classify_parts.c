@@ -18,13 +18,13 @@ cli_opt *classify_options(classify_flags *c, run_flags *r) {
         {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets (DIR/mnist, DIR/fashion)"},
         {"arch", CLI_CHOICE, &c->arch, "mlp|cnn", "network preset (listed below)"},
         {"net", CLI_STRING, &c->net, "SPEC", "spec text of your own network, ending in 10 logits"},
-        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done"},
-        {"batch", CLI_INT, &r->batch, "N", "minibatch size"},
-        {"lr", CLI_REAL, &c->lr, "LR", "base learning rate"},
+        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done", CLI_IN(0, 1e6)},
+        {"batch", CLI_INT, &r->batch, "N", "minibatch size", CLI_IN(1, 65536)},
+        {"lr", CLI_REAL, &c->lr, "LR", "base learning rate", CLI_IN_OC(0, 10)},
         {"optim", CLI_CHOICE, &c->optim, "adam|adamw|sgd", "optimizer"},
         {"schedule", CLI_CHOICE, &c->schedule, "constant|cosine|step", "learning-rate schedule"},
-        {"warmup", CLI_INT, &c->warmup, "STEPS", "linear learning-rate warm-up steps"},
-        {"weight-decay", CLI_REAL, &c->weight_decay, "WD", "L2 penalty (adam, sgd) or decoupled decay (adamw)"},
+        {"warmup", CLI_INT, &c->warmup, "STEPS", "linear learning-rate warm-up steps", CLI_IN(0, 1e9)},
+        {"weight-decay", CLI_REAL, &c->weight_decay, "WD", "L2 penalty (adam, sgd) or decoupled decay (adamw)", CLI_IN(0, 10)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
         {"out", CLI_STRING, &r->out, "DIR", "checkpoint, log and pictures [out/classify-DATASET]"},
@@ -94,12 +94,7 @@ const char *const classify_help_epilog =
     "The last line printed is 'result: key=value ...' with the headline figures.";
 
 void classify_spec_error(const char *text, const char *msg) {
-    fprintf(stderr, "classify: --net: %s\n", msg);
-    int col = 0;
-    if (sscanf(msg, "spec:%d:", &col) == 1 && col >= 1 && strlen(text) < 200 &&
-        !strchr(text, '\n')) {
-        fprintf(stderr, "  %s\n  %*s^\n", text, col - 1, "");
-    }
+    nn_spec_print_error(stderr, "classify: --net", text, msg);
 }
 
 int classify_argmax(const ag_real *l, int n) {

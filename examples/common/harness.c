@@ -75,6 +75,21 @@ static void result_emit(const harness *h, const char *dir, const char *json,
     fflush(stdout);
 }
 
+/* ---- spec text errors --------------------------------------------------------------------- */
+
+void harness_spec_error(const harness *h, const char *msg, int n, const char *const *names,
+                        const char *const *flags, const char *const *texts) {
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(names[i]);
+        if (strncmp(msg, names[i], k) || strncmp(msg + k, ": ", 2)) continue;
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "%s: %s", h->name, flags[i]);
+        nn_spec_print_error(stderr, prefix, texts[i], msg + k + 2);
+        return;
+    }
+    fprintf(stderr, "%s: %s\n", h->name, msg);
+}
+
 /* ---- flags and checkpoint fields --------------------------------------------------------- */
 
 /* The option whose value is the setting's (the flag that sets it), or NULL. */
@@ -110,6 +125,22 @@ static bool is_choice(const char *choices, const char *v, size_t len) {
     return false;
 }
 
+/* The table's defaults of the numeric options, before the flags: like cli_parse, a field
+ * holding its default (0 for "automatic") is good though the user may not type it. */
+static double defaults[128];
+
+static double opt_value(const cli_opt *o) {
+    return o->type == CLI_INT ? *(int *)o->dst : o->type == CLI_U64 ? (double)*(uint64_t *)o->dst
+                              : o->type == CLI_REAL ? *(double *)o->dst : NAN;
+}
+
+/* Is x inside r (cli.h: no bound flags, no bound)? */
+static bool in_range(cli_range r, double x) {
+    if ((r.flags & CLI_HAS_MIN) && ((r.flags & CLI_MIN_OPEN) ? x <= r.min : x < r.min)) return false;
+    if ((r.flags & CLI_HAS_MAX) && ((r.flags & CLI_MAX_OPEN) ? x >= r.max : x > r.max)) return false;
+    return true;
+}
+
 /* A checkpoint's settings are read like flags: every field that is there must parse whole,
  * be finite, fit its type and (for a choice) be one of the choices.  0, or -1 with why. */
 static int check_fields(const harness *h, const char *text, char *why, size_t n) {
@@ -125,12 +156,13 @@ static int check_fields(const harness *h, const char *text, char *why, size_t n)
         memcpy(buf, v, len), buf[len] = 0;
         char *end = buf;
         bool good = len > 0;
+        double x = NAN; /* a number's value, checked against its flag's range */
         errno = 0;
         switch (s->kind) {
-        case SET_INT: { long x = strtol(buf, &end, 10); good &= x >= INT_MIN && x <= INT_MAX; break; }
-        case SET_LONG: (void)strtol(buf, &end, 10); break;
-        case SET_U64: good &= buf[0] != '-'; (void)strtoull(buf, &end, 10); break;
-        case SET_DOUBLE: good &= isfinite(strtod(buf, &end)); break;
+        case SET_INT: { long v = strtol(buf, &end, 10); good &= v >= INT_MIN && v <= INT_MAX; x = (double)v; break; }
+        case SET_LONG: x = (double)strtol(buf, &end, 10); break;
+        case SET_U64: good &= buf[0] != '-'; x = (double)strtoull(buf, &end, 10); break;
+        case SET_DOUBLE: good &= isfinite(x = strtod(buf, &end)); break;
         case SET_BOOL: good &= !strcmp(buf, "0") || !strcmp(buf, "1"); end = buf + len; break;
         case SET_STRING: {
             const cli_opt *o = flag_of(h, s);
@@ -143,6 +175,13 @@ static int check_fields(const harness *h, const char *text, char *why, size_t n)
             snprintf(why, n, "field '%s' holds '%s', which is not a valid %s", s->key, buf,
                      s->kind == SET_STRING ? "choice" : s->kind == SET_DOUBLE ? "finite number"
                                                                           : "value");
+            return -1;
+        }
+        const cli_opt *o = flag_of(h, s);
+        if (!isnan(x) && o && o - h->opts < 128 && x != defaults[o - h->opts] &&
+            !in_range(o->range, x)) {
+            snprintf(why, n, "field '%s' holds %s, outside the range of --%s", s->key, buf,
+                     o->name);
             return -1;
         }
     }
@@ -444,6 +483,7 @@ int harness_main(harness *h, int argc, char **argv) {
     if (h->n_stats < 1 || h->n_stats > HARNESS_MAX_STATS || h->n_bar > h->n_stats ||
         h->n_bar > NN_PROGRESS_MAX_VALUES || h->n_columns < 1 || h->n_columns > HARNESS_MAX_COLUMNS)
         ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
+    for (int i = 0; h->opts[i].name && i < 128; i++) defaults[i] = opt_value(&h->opts[i]);
     int rc = cli_parse(argc, argv, h->cli, h->opts);
     if (rc) return rc < 0 ? 2 : 0;
     char why[512];

@@ -34,6 +34,9 @@
 
 #define HARNESS_MAX_STATS 8    /* figures a step reports */
 #define HARNESS_MAX_COLUMNS 64 /* columns of log.csv */
+/* The most numbers one tensor of a step may hold, by the flags (cli_product): 2^28, 1 GiB
+ * of floats.  Flags that would multiply past it are a usage error (exit 2). */
+#define HARNESS_MAX_VALUES ((size_t)1 << 28)
 
 /* The flags every training program has; its option table points at these fields. */
 typedef struct run_flags {
@@ -154,6 +157,14 @@ void harness_result(harness *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Prints a model's error msg ("encoder: spec:19: unknown layer ...") naming the flag whose
+ * spec text it is, with the text-and-caret display (nn_spec_print_error):
+ *   "vae: --encoder: spec:19: ..." then the text and a caret under column 19.
+ * names[i] ("encoder") is the word before the message, flags[i] ("--encoder") the flag and
+ * texts[i] the text as the user gave it (NULL: a preset, shown without caret); n of them. */
+void harness_spec_error(const harness *h, const char *msg, int n, const char *const *names,
+                        const char *const *flags, const char *const *texts);
 
 /* "<out>/<name>" in buf. */
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name);
