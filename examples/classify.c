@@ -218,6 +218,16 @@ static void release(harness *h) {
     nn_net_free(p->net);
 }
 
+/* --export's metadata: the network's spec text and what it reads and answers. */
+static const char *const *export_meta(harness *h) {
+    classify_program *p = h->program;
+    static const char *meta[12];
+    const char *m[] = {"model", "classify", "net", p->c.net, "arch", p->arch,
+                       "dataset", p->c.dataset, "classes", "10", NULL};
+    memcpy(meta, m, sizeof m);
+    return meta;
+}
+
 static const char *const columns[] = {"epoch", "train_loss", "train_acc", "test_loss",
                                       "test_acc", "lr", "seconds"};
 static const char *const may_change[] = {"dataset", "net", "optim", "lr", "schedule", "warmup",
@@ -232,7 +242,7 @@ int main(int argc, char **argv) {
         .stats = {"loss", "acc"}, .n_stats = 2, .n_bar = 2, .counts = 1u << 1,
         .check = check, .load = load, .build = build, .train_step = step, .epoch_end = epoch_end,
         .describe = describe, .pictures = pictures, .result = result, .eval = eval,
-        .captions = classify_captions,
+        .captions = classify_captions, .export_meta = export_meta,
         .release = release};
     h.cli = &(cli_program){"classify", "Train a classifier on MNIST or Fashion-MNIST, or "
                                        "evaluate a saved one.", classify_help_epilog};

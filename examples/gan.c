@@ -195,6 +195,9 @@ static void meta_text(harness *h, char *text, size_t size) {
 static const char *const columns[] = {"epoch", "iters", "d_loss", "g_loss", "d_real", "d_fake",
                                       "js", "inception", "classes", "fid", "seconds"};
 
+/* The checkpoint's training state: Adam's moments and the progress picture's rows. */
+static const char *const gan_state[] = {"opt_g.", "opt_d.", "progress.", NULL};
+
 int main(int argc, char **argv) {
     static gan_program p = {.c = {.dataset = "mnist", .data_dir = "data", .arch = "mlp",
         .gen_loss = "ns", .sample_bn = "batch", .z_dim = 100, .d_steps = 1, .eval_n = 5000,
@@ -205,7 +208,8 @@ int main(int argc, char **argv) {
         .stats = {"d_loss", "g_loss", "D(x)", "D(G(z))", "js"}, .n_stats = 5, .n_bar = 5,
         .steps_weigh_equally = true, .check = check, .load = load, .build = build,
         .train_step = step, .epoch_end = epoch_end, .meta_text = meta_text,
-        .describe = gan_describe, .result = gan_print_result, .eval = gan_print_eval, .captions = gan_captions,
+        .describe = gan_describe, .result = gan_print_result, .eval = gan_print_eval, .captions = gan_captions, .export_meta = gan_export_meta,
+        .state_prefixes = gan_state,
         .release = gan_release};
     h.cli = &(cli_program){"gan", "Train a GAN (seed 004: an MLP GAN or a DCGAN) on MNIST or "
                                   "Fashion-MNIST and score its samples with a classifier.",

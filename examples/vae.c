@@ -153,7 +153,8 @@ int main(int argc, char **argv) {
         .stats = {"-elbo", "recon", "kl", "loss"}, .n_stats = 4, .n_bar = 3,
         .check = check, .load = load, .build = build, .train_step = step, .epoch_end = epoch_end,
         .describe = vae_describe, .pictures = vae_pictures_hook, .result = vae_print_result,
-        .eval = vae_print_eval, .release = vae_release, .captions = vae_captions};
+        .eval = vae_print_eval, .release = vae_release, .captions = vae_captions,
+        .export_meta = vae_export_meta};
     h.cli = &(cli_program){"vae", "Train a variational autoencoder (seeds 000, 001) on MNIST or "
                                   "Fashion-MNIST, or evaluate a saved one.", vae_help_epilog};
     h.opts = vae_options(&p.c, &h.flags);

@@ -30,6 +30,9 @@ cli_opt *classify_options(classify_flags *c, run_flags *r) {
         {"out", CLI_STRING, &r->out, "DIR", "checkpoint, log and pictures [out/classify-DATASET]"},
         {"resume", CLI_STRING, &r->resume, "CKPT", "continue a run from its checkpoint"},
         {"eval", CLI_STRING, &r->eval, "CKPT", "evaluate a saved classifier on the test set and exit"},
+        {"export", CLI_STRING, &r->export_to, "FILE",
+         "also write the model's weights to FILE.safetensors, spec text and settings in its "
+         "metadata (docs/safetensors.md); --eval takes such a file too"},
         {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar, no network table"},
         {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
          "debugging: die at the first operation that makes a NaN or an inf"},

@@ -35,6 +35,9 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"classifier", CLI_STRING, &c->classifier, "CKPT",
          "classifier that scores the samples [out/classify-DATASET/classifier.ckpt]"},
         {"eval", CLI_STRING, &r->eval, "CKPT", "score a saved generator and exit"},
+        {"export", CLI_STRING, &r->export_to, "FILE",
+         "also write the model's weights to FILE.safetensors, spec text and settings in its "
+         "metadata (docs/safetensors.md); --eval takes such a file too"},
         {"eval-n", CLI_INT, &c->eval_n, "N", "samples scored at the end (0: no final scores)", CLI_IN(0, 1e6)},
         {"score-n", CLI_INT, &c->score_n, "N", "samples scored after each epoch (0: none)", CLI_IN(0, 1e6)},
         {"sample-bn", CLI_CHOICE, &c->sample_bn, "batch|running",
@@ -300,6 +303,21 @@ int gan_print_eval(harness *h) {
            s.cls.confidence, s.fid, p->ref.fid_floor, p->ref.real_is, n, h->step,
            run_seconds() - t0, c->arch, c->dataset);
     return 0;
+}
+
+const char *const *gan_export_meta(harness *h) {
+    const gan_program *p = h->program;
+    const gan_flags *c = &p->c;
+    static char latent[16];
+    snprintf(latent, sizeof latent, "%d", c->z_dim);
+    static const char *meta[16];
+    const char *m[] = {"model", "gan", "arch", c->arch, "latent", latent, "dataset", c->dataset,
+                       c->generator ? "generator" : NULL, c->generator,
+                       "discriminator", c->discriminator, NULL};
+    if (m[8] && !c->discriminator) m[10] = NULL;
+    else if (!m[8] && c->discriminator) m[8] = "discriminator", m[9] = c->discriminator, m[10] = NULL;
+    memcpy(meta, m, sizeof m);
+    return meta;
 }
 
 const harness_caption gan_captions[] = {

@@ -75,6 +75,103 @@ static void result_emit(const harness *h, const char *dir, const char *json,
     fflush(stdout);
 }
 
+/* ---- --export and weights-only loads (docs/safetensors.md) ------------------------------- */
+
+static bool is_state(const harness *h, const char *name) {
+    static const char *const optim[] = {"optim.", NULL};
+    for (const char *const *p = h->state_prefixes ? h->state_prefixes : optim; *p; p++)
+        if (!strncmp(name, *p, strlen(*p))) return true;
+    return false;
+}
+
+/* The model's tensors: what the checkpoint holds less the training state (names as there). */
+static void weights_of(const harness *h, nn_param_list *w) {
+    for (int i = 0; i < h->saved->n; i++)
+        if (!is_state(h, h->saved->items[i].name))
+            nn_params_add(w, NULL, h->saved->items[i].name, h->saved->items[i].value,
+                          h->saved->items[i].trainable);
+}
+
+/* --export: the weights and, in __metadata__, the settings text (what --eval rebuilds the
+ * model from), the epoch and step, and the program's own keys.  0, or 1 after a message. */
+static int export_weights(harness *h) {
+    if (!h->flags.export_to) return 0;
+    char epoch[32], step[32];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)h->meta.epoch);
+    snprintf(step, sizeof step, "%lld", (long long)h->meta.step);
+    const char *meta[64] = {"format", "henbun", "program", h->name, "precision", AG_REAL_NAME,
+                            "config", h->meta.text, "epoch", epoch, "step", step};
+    int n = 12;
+    const char *const *mine = h->export_meta ? h->export_meta(h) : NULL;
+    for (; mine && *mine && mine[1] && n < 62; mine += 2) meta[n++] = mine[0], meta[n++] = mine[1];
+    meta[n] = NULL;
+    nn_param_list w = {0};
+    weights_of(h, &w);
+    nn_error err;
+    int rc = nn_safetensors_save(h->flags.export_to, &w, meta, &err);
+    nn_params_free(&w);
+    if (rc) {
+        fprintf(stderr, "%s: --export: %s\n", h->name, err.msg);
+        return 1;
+    }
+    printf("weights in %s (safetensors: spec text and settings in its __metadata__)\n",
+           h->flags.export_to);
+    return 0;
+}
+
+/* --eval of a .safetensors that --export wrote: its settings into h->meta (as a checkpoint's
+ * would be).  0, or 1 after a message naming the file. */
+static int export_info(harness *h, const char *path) {
+    nn_error err;
+    nn_safetensors *f = nn_safetensors_open(path, &err);
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    const char *prog = nn_safetensors_meta(f, "program");
+    const char *text = nn_safetensors_meta(f, "config");
+    const char *epoch = nn_safetensors_meta(f, "epoch"), *step = nn_safetensors_meta(f, "step");
+    int code = 0;
+    char *end1 = NULL, *end2 = NULL;
+    if (!prog || strcmp(prog, h->name) || !text) {
+        fprintf(stderr, "%s: %s: not a %s export (its __metadata__ has %s)\n", h->name, path,
+                h->name, !prog ? "no 'program'" : strcmp(prog, h->name) ? "another 'program'"
+                                                                         : "no 'config'");
+        code = 1;
+    } else if (strlen(text) >= sizeof h->meta.text) {
+        fprintf(stderr, "%s: %s: 'config' is too long\n", h->name, path);
+        code = 1;
+    } else {
+        memset(&h->meta, 0, sizeof h->meta);
+        memcpy(h->meta.text, text, strlen(text) + 1);
+        h->meta.epoch = epoch ? strtoll(epoch, &end1, 10) : 0;
+        h->meta.step = step ? strtoll(step, &end2, 10) : 0;
+        if ((end1 && *end1) || (end2 && *end2)) {
+            fprintf(stderr, "%s: %s: field 'epoch' or 'step' is not a whole number\n", h->name, path);
+            code = 1;
+        }
+    }
+    nn_safetensors_close(f);
+    return code;
+}
+
+/* --eval: the weights only, from a checkpoint (its training state passed over) or from a
+ * .safetensors export.  0, or -1 with err. */
+static int load_weights(harness *h, const char *path, nn_error *err) {
+    nn_param_list w = {0};
+    weights_of(h, &w);
+    int rc;
+    if (nn_safetensors_probe(path)) {
+        nn_safetensors *f = nn_safetensors_open(path, err);
+        rc = f ? (nn_safetensors_read(f, &w, NULL, err) < 0 ? -1 : 0) : -1;
+        nn_safetensors_close(f);
+    } else {
+        rc = nn_checkpoint_load_weights(path, &w, &h->meta, err);
+    }
+    nn_params_free(&w);
+    return rc;
+}
+
 /* ---- spec text errors --------------------------------------------------------------------- */
 
 void harness_spec_error(const harness *h, const char *msg, int n, const char *const *names,
@@ -387,7 +484,8 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     run_flags *f = &h->flags;
     nn_error err;
     if (ckpt_in) {
-        if (nn_checkpoint_load(ckpt_in, h->saved, &h->meta, &err)) {
+        if (f->eval ? load_weights(h, ckpt_in, &err)
+                    : nn_checkpoint_load(ckpt_in, h->saved, &h->meta, &err)) {
             fprintf(stderr, "%s: %s\n", h->name, err.msg);
             return 1;
         }
@@ -406,7 +504,10 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         h->step = (long)h->meta.step;
     }
     if (h->describe && (!f->quiet || f->eval)) h->describe(h);
-    if (f->eval) return eval_run(h, ckpt_in);
+    if (f->eval) {
+        int code = export_weights(h); /* --eval CKPT --export F converts a checkpoint */
+        return code ? code : eval_run(h, ckpt_in);
+    }
 
     /* The batches, and the checks of a resumed step, before anything is written. */
     ag_rng data_rng;
@@ -456,6 +557,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     ag_tape *t = ag_tape_new(f->seed);
     int code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
     if (nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+    if (!code) code = export_weights(h);
     if (!code && h->steps_done > 0) {
         h->result(h);
         result_emit(h, f->out, "result.json", "done", h->meta.text);
@@ -498,7 +600,15 @@ int harness_main(harness *h, int argc, char **argv) {
     const char *ckpt_in = f->eval ? f->eval : f->resume;
     if (ckpt_in) { /* the model comes from the checkpoint */
         nn_error err;
-        if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
+        if (nn_safetensors_probe(ckpt_in)) { /* an --export: weights and settings only */
+            if (f->resume) {
+                fprintf(stderr, "%s: --resume %s: a .safetensors holds the weights only, not "
+                                "the optimizer's state: resume from the checkpoint\n", h->name,
+                        ckpt_in);
+                return 1;
+            }
+            if ((rc = export_info(h, ckpt_in))) return rc;
+        } else if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
             fprintf(stderr, "%s: %s\n", h->name, err.msg);
             return 1;
         }

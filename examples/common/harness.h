@@ -43,6 +43,7 @@ typedef struct run_flags {
     int epochs, batch, threads, pictures_every;
     uint64_t seed;
     const char *out, *resume, *eval;
+    const char *export_to;       /* --export FILE.safetensors: the model's weights */
     bool quiet, fp_trap;
 } run_flags;
 
@@ -83,6 +84,9 @@ struct harness {
     int log_step_column;             /* > 0: log.csv's column of the step count, by which a
                                         --resume rewinds it (else by the epoch, column 0) */
     void *program;                   /* the program's own state, handed to every hook */
+    const char *const *state_prefixes; /* names in saved that are training state, not the
+                                        model ("optim.", ...; NULL-ended; NULL: "optim."):
+                                        left out of --export, not needed by --eval */
     const harness_caption *captions; /* what each picture shows, for the run page
                                         ({file, caption} pairs, {0}-ended; may be NULL) */
 
@@ -114,6 +118,10 @@ struct harness {
     /* --eval: measures the loaded model and gives its figures with harness_result (printed
      * as "result: ..." and written to eval.json); returns the exit status. */
     int (*eval)(harness *h);
+    /* --export: the program's own metadata (key, value, ..., NULL; e.g. the spec text and
+     * what a reader needs to rebuild the model), beside the harness's "format" (henbun),
+     * "program", "precision", "config" (the settings text), "epoch" and "step".  The strings must outlive the call. */
+    const char *const *(*export_meta)(harness *h);
     /* Frees what build() made (also when build failed half-way). */
     void (*release)(harness *h);
 

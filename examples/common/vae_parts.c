@@ -46,6 +46,9 @@ cli_opt *vae_options(vae_flags *c, run_flags *r) {
         {"pictures-every", CLI_INT, &r->pictures_every, "N", "refresh the pictures every N epochs", CLI_IN(1, 1e6)},
         {"resume", CLI_STRING, &r->resume, "CKPT", "continue a run from its checkpoint"},
         {"eval", CLI_STRING, &r->eval, "CKPT", "evaluate a saved model on the test set and exit"},
+        {"export", CLI_STRING, &r->export_to, "FILE",
+         "also write the model's weights to FILE.safetensors, spec text and settings in its "
+         "metadata (docs/safetensors.md); --eval takes such a file too"},
         {"iwae-k", CLI_INT, &c->iwae_k, "K", "also estimate -log p(x) with K importance samples", CLI_IN(0, 100000)},
         {"eval-n", CLI_INT, &c->eval_n, "N", "test examples for the IWAE estimate (0: all)", CLI_IN(0, 1e7)},
         {"measure-n", CLI_INT, &c->measure_n, "N", "test examples for MI and TC (0: all; O(N^2) time)", CLI_IN(0, 1e6)},
@@ -152,6 +155,23 @@ const harness_caption vae_captions[] = {
     {"traverse.png", "one latent dimension per row (the most informative first) from -3 to 3, the others "
                      "at the first test image's code"},
     {0}};
+
+const char *const *vae_export_meta(harness *h) {
+    const vae_program *p = h->program;
+    static char enc[1024], dec[1024], latent[16], shape[48], lik[32];
+    const vae_flags *c = &p->c;
+    snprintf(latent, sizeof latent, "%d", c->latent);
+    snprintf(shape, sizeof shape, "%d,%d,%d", h->test->shape[0], h->test->shape[1], h->test->shape[2]);
+    snprintf(lik, sizeof lik, "%s", c->likelihood);
+    for (char *q = lik; *q; q++) *q = *q == '-' ? '_' : *q; /* gaussian_learned, as documented */
+    static const char *meta[24];
+    const char *m[] = {"model", "vae", "encoder", vae_preset_text(c->encoder, true, c->latent, enc, sizeof enc),
+                       "decoder", vae_preset_text(c->decoder, false, c->latent, dec, sizeof dec),
+                       "latent", latent, "likelihood", lik, "x_shape", shape, "objective", c->objective,
+                       "dataset", c->dataset, NULL};
+    memcpy(meta, m, sizeof m);
+    return meta;
+}
 
 /* ---- pictures ------------------------------------------------------------------------------ */
 

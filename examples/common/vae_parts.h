@@ -47,6 +47,9 @@ void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_
 void vae_measure_codes(vae *m, const nn_dataset *train, const nn_dataset *test,
                        const vae_flags *c, const run_flags *r, char *result, size_t size);
 
+/* --export's metadata: model=vae, encoder/decoder (spec text), latent, likelihood, x_shape,
+ * objective, dataset (the keys of docs/safetensors.md that scripts/henbun_safetensors.py reads). */
+const char *const *vae_export_meta(harness *h);
 /* What each picture shows (the run page's captions). */
 extern const harness_caption vae_captions[];
 
