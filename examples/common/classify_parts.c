@@ -20,7 +20,7 @@ cli_opt *classify_options(classify_flags *c, run_flags *r) {
         {"net", CLI_STRING, &c->net, "SPEC", "spec text of your own network, ending in 10 logits"},
         {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done", CLI_IN(0, 1e6)},
         {"batch", CLI_INT, &r->batch, "N", "minibatch size", CLI_IN(1, 65536)},
-        {"lr", CLI_REAL, &c->lr, "LR", "base learning rate", CLI_IN_OC(0, 10)},
+        {"lr", CLI_REAL, &c->lr, "LR", "base learning rate", CLI_IN_OC(0, 1e30)},
         {"optim", CLI_CHOICE, &c->optim, "adam|adamw|sgd", "optimizer"},
         {"schedule", CLI_CHOICE, &c->schedule, "constant|cosine|step", "learning-rate schedule"},
         {"warmup", CLI_INT, &c->warmup, "STEPS", "linear learning-rate warm-up steps", CLI_IN(0, 1e9)},

@@ -26,7 +26,7 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done (0: 20 for mlp, 5 for dcgan)", CLI_IN(0, 1e6)},
         {"iters", CLI_INT, &c->iters, "N", "train until this many iterations are done (overrides --epochs)", CLI_IN(0, 1e9)},
         {"batch", CLI_INT, &r->batch, "N", "minibatch size (real and fake alike)", CLI_IN(2, 65536)},
-        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate of G and D", CLI_IN_OC(0, 10)},
+        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate of G and D", CLI_IN_OC(0, 1e30)},
         {"beta1", CLI_REAL, &c->beta1, "B", "Adam's first-moment decay", CLI_IN_CO(0, 1)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},

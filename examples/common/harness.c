@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name) {
@@ -82,6 +83,13 @@ static bool is_state(const harness *h, const char *name) {
     for (const char *const *p = h->state_prefixes ? h->state_prefixes : optim; *p; p++)
         if (!strncmp(name, *p, strlen(*p))) return true;
     return false;
+}
+
+/* Is path an --export?  Only a regular file is opened to look (a FIFO would block the
+ * open); anything else goes to the checkpoint reader, which says what is wrong with it. */
+static bool is_export(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && nn_safetensors_probe(path);
 }
 
 /* The model's tensors: what the checkpoint holds less the training state (names as there). */
@@ -161,7 +169,7 @@ static int load_weights(harness *h, const char *path, nn_error *err) {
     nn_param_list w = {0};
     weights_of(h, &w);
     int rc;
-    if (nn_safetensors_probe(path)) {
+    if (is_export(path)) {
         nn_safetensors *f = nn_safetensors_open(path, err);
         rc = f ? (nn_safetensors_read(f, &w, NULL, err) < 0 ? -1 : 0) : -1;
         nn_safetensors_close(f);
@@ -463,14 +471,11 @@ static int outdir_take(const harness *h, const char *dir) {
  * page of that folder shows them. */
 static int eval_run(harness *h, const char *ckpt) {
     static char dir[4096];
-    const char *out = given(h->argc, h->argv, "out") ? h->flags.out
-                                                     : run_dirname(dir, sizeof dir, ckpt);
+    const char *out = h->flags.out = given(h->argc, h->argv, "out")
+                                         ? h->flags.out : run_dirname(dir, sizeof dir, ckpt);
+    if (outdir_take(h, out)) return 1; /* the hook may draw into it (vae: kl_dims.png) */
     int code = h->eval(h);
     if (code) return code;
-    if (outdir_take(h, out)) { /* the figures are printed all the same */
-        if (result_text[0]) printf("result:%s\n", result_text);
-        return 1;
-    }
     char path[4096];
     bool has_run = !outdir_join(path, sizeof path, out, "run.json") && !access(path, F_OK);
     result_emit(h, out, "eval.json", has_run ? NULL : "done", h->meta.text);
@@ -600,7 +605,7 @@ int harness_main(harness *h, int argc, char **argv) {
     const char *ckpt_in = f->eval ? f->eval : f->resume;
     if (ckpt_in) { /* the model comes from the checkpoint */
         nn_error err;
-        if (nn_safetensors_probe(ckpt_in)) { /* an --export: weights and settings only */
+        if (is_export(ckpt_in)) { /* an --export: weights and settings only */
             if (f->resume) {
                 fprintf(stderr, "%s: --resume %s: a .safetensors holds the weights only, not "
                                 "the optimizer's state: resume from the checkpoint\n", h->name,

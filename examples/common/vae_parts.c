@@ -36,7 +36,7 @@ cli_opt *vae_options(vae_flags *c, run_flags *r) {
         {"gamma", CLI_REAL, &c->gamma, "G", "btcvae: weight of the dimension-wise KL", CLI_IN(0, 1e6)},
         {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done", CLI_IN(0, 1e6)},
         {"batch", CLI_INT, &r->batch, "N", "minibatch size", CLI_IN(1, 65536)},
-        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate", CLI_IN_OC(0, 10)},
+        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate", CLI_IN_OC(0, 1e30)},
         {"lr-min", CLI_REAL, &c->lr_min, "LR",
          "cosine decay of the learning rate to LR by the last epoch (0: constant)", CLI_IN(0, 10)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
@@ -152,6 +152,8 @@ const harness_caption vae_captions[] = {
     {"curves.png", "-ELBO per epoch on the training and the test set (nats per example; lower is better)"},
     {"manifold.png", "the decoder over a 20x20 grid of z at Gaussian quantiles (latent 2)"},
     {"latent.png", "E[z|x] of the test images, coloured by their digit (latent 2)"},
+    {"kl_dims.png", "--eval: KL(q(z_j|x) || N(0,1)) of each latent dimension j, mean over the "
+                    "test images; the title counts the active units (Var E[z_j|x] > 0.01)"},
     {"traverse.png", "one latent dimension per row (the most informative first) from -3 to 3, the others "
                      "at the first test image's code"},
     {0}};
@@ -231,8 +233,13 @@ void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_
                 zs->data[(i * k + j) * 2 + 1] = (ag_real)inv_normal_cdf(1 - (i + 0.5) / k);
             }
         ag_tensor *img = ag_reshape(t, vae_decode(m, t, zs), 4, (int[]){k * k, C, H, W});
-        if (nn_tensor_grid_png(run_path(path, sizeof path, r->out, "manifold.png"), img,
-                               &(nn_grid_opts){.cols = k, .pad = -1, .title = "decoder over z"}, &err))
+        double z1[20], z2[20]; /* the axes: z1 along x, z2 up (its top row first) */
+        for (int i = 0; i < k; i++) z1[i] = zs->data[i * 2 + 0], z2[i] = zs->data[i * k * 2 + 1];
+        if (nn_tensor_grid_axes_png(run_path(path, sizeof path, r->out, "manifold.png"), img,
+                                    &(nn_grid_opts){.cols = k, .pad = -1},
+                                    &(nn_grid_axes){.title = "decoder over z", .xlabel = "z1",
+                                                    .ylabel = "z2", .col_values = z1,
+                                                    .row_values = z2}, &err))
             fprintf(stderr, "vae: %s\n", err.msg);
         if (ev && ev->mu) {
             nn_points pts = {"test codes", ev->mu, ev->n, test->y};
@@ -253,23 +260,25 @@ void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_
                     order[a] = order[b], order[b] = tmp;
                 }
         ag_tensor *zs = ag_zeros(t, 2, (int[]){rows * cols, z});
-        char *caps[10 * 11] = {0};
-        char capbuf[10 * 11][16];
-        for (int r = 0; r < rows; r++)
+        char labbuf[10][16];
+        const char *labels[10];
+        double values[11];
+        for (int r = 0; r < rows; r++) {
+            snprintf(labbuf[r], sizeof labbuf[r], "z%d", order[r]);
+            labels[r] = labbuf[r];
             for (int q = 0; q < cols; q++) {
                 ag_real *row = zs->data + (size_t)(r * cols + q) * z;
                 memcpy(row, ev->mu, sizeof(ag_real) * (size_t)z);
-                row[order[r]] = (ag_real)(-3 + 6.0 * q / (cols - 1));
-                if (q == 0) snprintf(capbuf[r * cols + q], 16, "z%d", order[r]);
-                else capbuf[r * cols + q][0] = 0;
-                caps[r * cols + q] = capbuf[r * cols + q];
+                row[order[r]] = (ag_real)(values[q] = -3 + 6.0 * q / (cols - 1));
             }
+        }
         ag_tensor *img = ag_reshape(t, vae_decode(m, t, zs), 4, (int[]){rows * cols, C, H, W});
-        if (nn_tensor_grid_png(run_path(path, sizeof path, r->out, "traverse.png"), img,
-                               &(nn_grid_opts){.cols = cols, .scale = 2,
-                                               .captions = (const char *const *)caps,
-                                               .title = "latent traversal: z_j from -3 to 3"},
-                               &err))
+        /* the row labels beside their rows, the z_j values along the top */
+        if (nn_tensor_grid_axes_png(run_path(path, sizeof path, r->out, "traverse.png"), img,
+                                    &(nn_grid_opts){.cols = cols, .scale = 2},
+                                    &(nn_grid_axes){.title = "latent traversal: z_j from -3 to 3",
+                                                    .xlabel = "z_j", .col_values = values,
+                                                    .row_labels = labels}, &err))
             fprintf(stderr, "vae: %s\n", err.msg);
     }
     vae_set_training(m, true);
@@ -296,6 +305,17 @@ void vae_measure_codes(vae *m, const nn_dataset *train, const nn_dataset *test,
            info.mi + info.marginal_kl, info.active_units, z, run_seconds() - t0);
     for (int k = 0; k < z; k++) printf(" %.2f", info.kl_per_dim[k]);
     printf("\n");
+    /* The same as a bar chart (a dashed line at 0.01 nats: a dimension below it carries
+     * next to nothing); active units (Var E[z|x] > 0.01) are counted in the title. */
+    char path[4096], title[96];
+    nn_error err;
+    snprintf(title, sizeof title, "KL per latent dimension (%d of %d active)", info.active_units, z);
+    if (nn_plot_bars_png(run_path(path, sizeof path, r->out, "kl_dims.png"), NULL,
+                         info.kl_per_dim, z,
+                         &(nn_plot_opts){.title = title, .xlabel = "latent dimension",
+                                         .ylabel = "nats", .ref_name = "0.01 nats",
+                                         .ref_y = 0.01}, &err))
+        fprintf(stderr, "vae: %s\n", err.msg);
     size_t len = strlen(result);
     len += (size_t)snprintf(result + len, size - len, " mi=%.3f mi_max=%.3f tc=%.3f tc_gauss=%.3f "
                             "dim_kl=%.3f marginal_kl=%.3f mmd=%.4f measure_n=%d measure_outer=%d "
