@@ -190,8 +190,8 @@ static void result(harness *h) {
     classify_program *p = h->program;
     printf("checkpoint, log and pictures in %s/ (classifier.ckpt, log.csv, errors.png, "
            "curves.png)\n", h->flags.out);
-    printf("result: test_acc=%.4f test_loss=%.4f epochs=%d seconds=%.1f arch=%s dataset=%s "
-           "sec_per_epoch=%.1f\n", p->ev.acc, p->ev.loss, h->start_epoch + h->epochs_done,
+    harness_result(h, " test_acc=%.4f test_loss=%.4f epochs=%d seconds=%.1f arch=%s dataset=%s "
+                   "sec_per_epoch=%.1f", p->ev.acc, p->ev.loss, h->start_epoch + h->epochs_done,
            h->total_seconds, p->arch, p->c.dataset, h->train_seconds / h->epochs_done);
 }
 
@@ -203,8 +203,8 @@ static int eval(harness *h) {
     classify_print_confusion(h->test, &ev, !strcmp(p->c.dataset, "fashion"));
     printf("test loss %.4f, accuracy %.2f%% (%d of %d), after %d epochs of training\n",
            ev.loss, 100 * ev.acc, ev.correct, ev.n, h->start_epoch);
-    printf("result: test_acc=%.4f test_loss=%.4f epochs=%d seconds=%.1f arch=%s dataset=%s\n",
-           ev.acc, ev.loss, h->start_epoch, secs, p->arch, p->c.dataset);
+    harness_result(h, " test_acc=%.4f test_loss=%.4f epochs=%d seconds=%.1f arch=%s dataset=%s",
+                   ev.acc, ev.loss, h->start_epoch, secs, p->arch, p->c.dataset);
     classify_eval_free(&ev);
     return 0;
 }
@@ -216,6 +216,16 @@ static void release(harness *h) {
     nn_params_free(&p->saved);
     nn_optim_free(p->opt);
     nn_net_free(p->net);
+}
+
+/* --export's metadata: the network's spec text and what it reads and answers. */
+static const char *const *export_meta(harness *h) {
+    classify_program *p = h->program;
+    static const char *meta[12];
+    const char *m[] = {"model", "classify", "net", p->c.net, "arch", p->arch,
+                       "dataset", p->c.dataset, "classes", "10", NULL};
+    memcpy(meta, m, sizeof m);
+    return meta;
 }
 
 static const char *const columns[] = {"epoch", "train_loss", "train_acc", "test_loss",
@@ -232,6 +242,7 @@ int main(int argc, char **argv) {
         .stats = {"loss", "acc"}, .n_stats = 2, .n_bar = 2, .counts = 1u << 1,
         .check = check, .load = load, .build = build, .train_step = step, .epoch_end = epoch_end,
         .describe = describe, .pictures = pictures, .result = result, .eval = eval,
+        .captions = classify_captions, .export_meta = export_meta,
         .release = release};
     h.cli = &(cli_program){"classify", "Train a classifier on MNIST or Fashion-MNIST, or "
                                        "evaluate a saved one.", classify_help_epilog};

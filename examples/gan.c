@@ -52,6 +52,13 @@ static int check(harness *h, char *why, size_t n) {
         snprintf(why, n, "progress_stride must be >= 1");
         return -1;
     }
+    long long width = c->z_dim > 784 ? c->z_dim : 784; /* z or an image, per example */
+    size_t size;
+    if (!cli_product(&size, HARNESS_MAX_VALUES, 2, (long long[]){r->batch, width})) {
+        snprintf(why, n, "--batch %d x %lld values is too large (at most %lld a step)", r->batch,
+                 width, (long long)HARNESS_MAX_VALUES);
+        return -1;
+    }
     if (c->z_dim >= 1 && r->batch >= 2 && c->d_steps >= 1 && r->epochs >= 0 && c->iters >= 0 &&
         c->eval_n >= 0 && c->score_n >= 0 && c->lr > 0 && c->beta1 >= 0 && c->beta1 < 1)
         return 0;
@@ -104,8 +111,10 @@ static int build(harness *h) {
                      .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX : GAN_NON_SATURATING,
                      .d_steps = c->d_steps, .seed = run_seed(h->flags.seed, 0, 0)};
     nn_error err;
-    if (!(p->g = gan_new(&gc, &err))) {
-        fprintf(stderr, "gan: %s\n", err.msg);
+    if (!(p->g = gan_new(&gc, &err))) { /* NULL text: the --arch preset, no caret */
+        harness_spec_error(h, err.msg, 2, (const char *[]){"generator", "discriminator"},
+                           (const char *[]){"--generator", "--discriminator"},
+                           (const char *[]){c->generator, c->discriminator});
         return 2;
     }
     p->opt_g = nn_adam(&p->g->g_params, c->lr);
@@ -192,6 +201,9 @@ static void meta_text(harness *h, char *text, size_t size) {
 static const char *const columns[] = {"epoch", "iters", "d_loss", "g_loss", "d_real", "d_fake",
                                       "js", "inception", "classes", "fid", "seconds"};
 
+/* The checkpoint's training state: Adam's moments and the progress picture's rows. */
+static const char *const gan_state[] = {"opt_g.", "opt_d.", "progress.", NULL};
+
 int main(int argc, char **argv) {
     static gan_program p = {.c = {.dataset = "mnist", .data_dir = "data", .arch = "mlp",
         .gen_loss = "ns", .sample_bn = "batch", .z_dim = 100, .d_steps = 1, .eval_n = 5000,
@@ -202,7 +214,8 @@ int main(int argc, char **argv) {
         .stats = {"d_loss", "g_loss", "D(x)", "D(G(z))", "js"}, .n_stats = 5, .n_bar = 5,
         .steps_weigh_equally = true, .check = check, .load = load, .build = build,
         .train_step = step, .epoch_end = epoch_end, .meta_text = meta_text,
-        .describe = gan_describe, .result = gan_print_result, .eval = gan_print_eval,
+        .describe = gan_describe, .result = gan_print_result, .eval = gan_print_eval, .captions = gan_captions, .export_meta = gan_export_meta,
+        .state_prefixes = gan_state,
         .release = gan_release};
     h.cli = &(cli_program){"gan", "Train a GAN (seed 004: an MLP GAN or a DCGAN) on MNIST or "
                                   "Fashion-MNIST and score its samples with a classifier.",

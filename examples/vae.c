@@ -13,24 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The settings are sound (for the flags, and again for a checkpoint's). */
-static int check(harness *h, char *why, size_t n) {
-    const vae_flags *c = &((vae_program *)h->program)->c;
-    const run_flags *r = &h->flags;
-    if (nn_dist_size(h->dist) > 1 && strcmp(c->objective, "elbo") && strcmp(c->objective, "iwae")) {
-        snprintf(why, n, "--objective %s: its loss is not a mean over examples, which training "
-                         "on several ranks needs (elbo and iwae are)", c->objective);
-        return -1;
-    }
-    if (c->latent >= 1 && r->batch >= 1 && c->samples >= 1 && r->epochs >= 0 && c->lr > 0 &&
-        c->lr_min >= 0 && c->lr_min <= c->lr && r->pictures_every >= 1 && c->sigma > 0 &&
-        c->beta >= 0 && c->warmup >= 0)
-        return 0;
-    snprintf(why, n, "--latent, --batch, --samples, --pictures-every must be >= 1, --epochs, "
-                     "--beta, --warmup >= 0, --lr, --sigma > 0, 0 <= --lr-min <= --lr");
-    return -1;
-}
-
 static nn_dataset *load_split(harness *h, const char *split, nn_error *err) {
     const vae_flags *c = &((vae_program *)h->program)->c;
     char dir[4096];
@@ -72,8 +54,10 @@ static int build(harness *h) {
         .mmd_kernel = !strcmp(c->kernel, "imq") ? VAE_KERNEL_IMQ : VAE_KERNEL_GAUSSIAN,
         .mmd_scale = c->kernel_scale, .tc_alpha = c->alpha, .tc_beta = c->tc_beta,
         .tc_gamma = c->gamma, .dataset_size = h->train->n};
-    if (!(p->m = vae_new(&vc, &err))) {
-        fprintf(stderr, "vae: %s\n", err.msg);
+    if (!(p->m = vae_new(&vc, &err))) { /* a preset's text is shown too: it is what ran */
+        harness_spec_error(h, err.msg, 2, (const char *[]){"encoder", "decoder"},
+                           (const char *[]){"--encoder", "--decoder"},
+                           (const char *[]){vc.encoder_text, vc.decoder_text});
         return 2;
     }
     p->opt = nn_adam(vae_params(p->m), c->lr);
@@ -141,9 +125,10 @@ int main(int argc, char **argv) {
         .flags = {.epochs = 10, .batch = 128, .pictures_every = 5, .seed = 1, .out = "out/vae"},
         .columns = columns, .n_columns = 8,
         .stats = {"-elbo", "recon", "kl", "loss"}, .n_stats = 4, .n_bar = 3,
-        .check = check, .load = load, .build = build, .train_step = step, .epoch_end = epoch_end,
+        .check = vae_check, .load = load, .build = build, .train_step = step, .epoch_end = epoch_end,
         .describe = vae_describe, .pictures = vae_pictures_hook, .result = vae_print_result,
-        .eval = vae_print_eval, .release = vae_release};
+        .eval = vae_print_eval, .release = vae_release, .captions = vae_captions,
+        .export_meta = vae_export_meta};
     h.cli = &(cli_program){"vae", "Train a variational autoencoder (seeds 000, 001) on MNIST or "
                                   "Fashion-MNIST, or evaluate a saved one.", vae_help_epilog};
     h.opts = vae_options(&p.c, &h.flags);

@@ -9,4 +9,5 @@ cd "$(dirname "$0")/.."
 build/vae --dataset mnist --epochs "${EPOCHS:-10}" --out out/demo "$@"
 echo
 echo "Look at out/demo/samples.png (new digits), out/demo/recon.png (test digits and their"
-echo "reconstructions), out/demo/traverse.png and out/demo/curves.png."
+echo "reconstructions), out/demo/traverse.png and out/demo/curves.png, all on one page:"
+echo "$(pwd)/out/demo/index.html"

@@ -11,7 +11,7 @@ tmp=$out.tmp.$$
     echo
     echo "Generated from each program's \`--help\` by \`scripts/gen_programs_doc.sh\`; \`make test\`"
     echo "checks that it is current. Build them with \`make\`; they land in \`build/\`."
-    for p in vae anomaly classify gan gan2d boltzmann custom_op; do
+    for p in vae anomaly classify gan gan2d boltzmann custom_op report; do
         [ -x "build/$p" ] || continue
         echo
         echo "## build/$p"

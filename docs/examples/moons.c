@@ -11,6 +11,8 @@
 #include "examples/common/run.c" /* first: it asks for the GNU extensions it needs */
 #include "examples/common/cli.c"
 #include "examples/common/harness.c"
+#include "examples/common/outdir.c"
+#include "examples/common/report.c"
 #include "examples/common/settings.c"
 
 #include <math.h>
@@ -100,9 +102,10 @@ static void epoch_end(harness *h, const double *mean, double *row) {
     row[1] = mean[0], row[2] = acc;
 }
 
+/* The figures of the result line: the harness prints them and writes result.json. */
 static void result(harness *h) {
-    printf("result: test_acc=%.3f epochs=%d\n", test_acc(h->program, h->test),
-           h->start_epoch + h->epochs_done);
+    harness_result(h, " test_acc=%.3f epochs=%d", test_acc(h->program, h->test),
+                   h->start_epoch + h->epochs_done);
 }
 
 static int eval(harness *h) {

@@ -18,18 +18,21 @@ cli_opt *classify_options(classify_flags *c, run_flags *r) {
         {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets (DIR/mnist, DIR/fashion)"},
         {"arch", CLI_CHOICE, &c->arch, "mlp|cnn", "network preset (listed below)"},
         {"net", CLI_STRING, &c->net, "SPEC", "spec text of your own network, ending in 10 logits"},
-        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done"},
-        {"batch", CLI_INT, &r->batch, "N", "minibatch size"},
-        {"lr", CLI_REAL, &c->lr, "LR", "base learning rate"},
+        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done", CLI_IN(0, 1e6)},
+        {"batch", CLI_INT, &r->batch, "N", "minibatch size", CLI_IN(1, 65536)},
+        {"lr", CLI_REAL, &c->lr, "LR", "base learning rate", CLI_IN_OC(0, 1e30)},
         {"optim", CLI_CHOICE, &c->optim, "adam|adamw|sgd", "optimizer"},
         {"schedule", CLI_CHOICE, &c->schedule, "constant|cosine|step", "learning-rate schedule"},
-        {"warmup", CLI_INT, &c->warmup, "STEPS", "linear learning-rate warm-up steps"},
-        {"weight-decay", CLI_REAL, &c->weight_decay, "WD", "L2 penalty (adam, sgd) or decoupled decay (adamw)"},
+        {"warmup", CLI_INT, &c->warmup, "STEPS", "linear learning-rate warm-up steps", CLI_IN(0, 1e9)},
+        {"weight-decay", CLI_REAL, &c->weight_decay, "WD", "L2 penalty (adam, sgd) or decoupled decay (adamw)", CLI_IN(0, 10)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
         {"out", CLI_STRING, &r->out, "DIR", "checkpoint, log and pictures [out/classify-DATASET]"},
         {"resume", CLI_STRING, &r->resume, "CKPT", "continue a run from its checkpoint"},
         {"eval", CLI_STRING, &r->eval, "CKPT", "evaluate a saved classifier on the test set and exit"},
+        {"export", CLI_STRING, &r->export_to, "FILE",
+         "also write the model's weights to FILE.safetensors, spec text and settings in its "
+         "metadata (docs/safetensors.md); --eval takes such a file too"},
         {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar, no network table"},
         {"sync-bn", CLI_FLAG, &r->sync_bn, NULL, "batch norm under mpirun: global batch statistics"},
         {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
@@ -63,6 +66,11 @@ const setting *classify_settings(classify_program *p, run_flags *r) {
     return table;
 }
 
+const harness_caption classify_captions[] = {
+    {"errors.png", "test images the classifier gets wrong, each with its label and the predicted class"},
+    {"curves.png", "loss and error per epoch on the training and the test set"},
+    {0}};
+
 const char *const classify_help_epilog =
     "presets for --arch (--net SPEC overrides it with any spec text, see docs/spec.md;\n"
     "the last layer must give 10 logits):\n"
@@ -90,12 +98,7 @@ const char *const classify_help_epilog =
     "The last line printed is 'result: key=value ...' with the headline figures.";
 
 void classify_spec_error(const char *text, const char *msg) {
-    fprintf(stderr, "classify: --net: %s\n", msg);
-    int col = 0;
-    if (sscanf(msg, "spec:%d:", &col) == 1 && col >= 1 && strlen(text) < 200 &&
-        !strchr(text, '\n')) {
-        fprintf(stderr, "  %s\n  %*s^\n", text, col - 1, "");
-    }
+    nn_spec_print_error(stderr, "classify: --net", text, msg);
 }
 
 int classify_argmax(const ag_real *l, int n) {

@@ -47,6 +47,8 @@ typedef struct classify_program {
 cli_opt *classify_options(classify_flags *c, run_flags *r);
 const setting *classify_settings(classify_program *p, run_flags *r);
 extern const char *const classify_help_epilog;
+/* What each picture shows (the run page's captions). */
+extern const harness_caption classify_captions[];
 
 /* Prints a spec-text error, and when it carries a column ("spec:COL: ...") the text with a
  * caret under that column. */

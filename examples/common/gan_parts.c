@@ -19,15 +19,15 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"arch", CLI_CHOICE, &c->arch, "mlp|dcgan", "network presets (listed below)"},
         {"generator", CLI_STRING, &c->generator, "SPEC", "spec text of G instead of the preset (z -> image)"},
         {"discriminator", CLI_STRING, &c->discriminator, "SPEC", "spec text of D instead of the preset (image -> 1 logit)"},
-        {"latent", CLI_INT, &c->z_dim, "N", "dimensions of z"},
+        {"latent", CLI_INT, &c->z_dim, "N", "dimensions of z", CLI_IN(1, 4096)},
         {"gen-loss", CLI_CHOICE, &c->gen_loss, "ns|minimax",
          "G minimises -E ln D(G(z)) (non-saturating) or E ln(1 - D(G(z))) (seed 004 eq. (21))"},
-        {"d-steps", CLI_INT, &c->d_steps, "K", "discriminator steps per generator step (k of eq. (20))"},
-        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done (0: 20 for mlp, 5 for dcgan)"},
-        {"iters", CLI_INT, &c->iters, "N", "train until this many iterations are done (overrides --epochs)"},
-        {"batch", CLI_INT, &r->batch, "N", "minibatch size (real and fake alike)"},
-        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate of G and D"},
-        {"beta1", CLI_REAL, &c->beta1, "B", "Adam's first-moment decay"},
+        {"d-steps", CLI_INT, &c->d_steps, "K", "discriminator steps per generator step (k of eq. (20))", CLI_IN(1, 1000)},
+        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done (0: 20 for mlp, 5 for dcgan)", CLI_IN(0, 1e6)},
+        {"iters", CLI_INT, &c->iters, "N", "train until this many iterations are done (overrides --epochs)", CLI_IN(0, 1e9)},
+        {"batch", CLI_INT, &r->batch, "N", "minibatch size (real and fake alike)", CLI_IN(2, 65536)},
+        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate of G and D", CLI_IN_OC(0, 1e30)},
+        {"beta1", CLI_REAL, &c->beta1, "B", "Adam's first-moment decay", CLI_IN_CO(0, 1)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
         {"out", CLI_STRING, &r->out, "DIR", "checkpoint, log and pictures [out/gan-ARCH]"},
@@ -35,8 +35,11 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"classifier", CLI_STRING, &c->classifier, "CKPT",
          "classifier that scores the samples [out/classify-DATASET/classifier.ckpt]"},
         {"eval", CLI_STRING, &r->eval, "CKPT", "score a saved generator and exit"},
-        {"eval-n", CLI_INT, &c->eval_n, "N", "samples scored at the end (0: no final scores)"},
-        {"score-n", CLI_INT, &c->score_n, "N", "samples scored after each epoch (0: none)"},
+        {"export", CLI_STRING, &r->export_to, "FILE",
+         "also write the model's weights to FILE.safetensors, spec text and settings in its "
+         "metadata (docs/safetensors.md); --eval takes such a file too"},
+        {"eval-n", CLI_INT, &c->eval_n, "N", "samples scored at the end (0: no final scores)", CLI_IN(0, 1e6)},
+        {"score-n", CLI_INT, &c->score_n, "N", "samples scored after each epoch (0: none)", CLI_IN(0, 1e6)},
         {"sample-bn", CLI_CHOICE, &c->sample_bn, "batch|running",
          "batch norm of G when sampling: batch statistics (as in training) or running averages"},
         {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar, no network tables"},
@@ -295,13 +298,33 @@ int gan_print_eval(harness *h) {
     int n = c->eval_n > 0 ? c->eval_n : 5000;
     gan_scores s = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
     print_scores("generated", &s, &p->ref);
-    printf("result: inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
+    harness_result(h, " inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
            "fid_floor=%.3f real_inception_score=%.3f eval_n=%d iters=%ld seconds=%.1f "
-           "arch=%s dataset=%s\n", s.cls.inception, s.cls.covered, s.cls.class_kl,
+           "arch=%s dataset=%s", s.cls.inception, s.cls.covered, s.cls.class_kl,
            s.cls.confidence, s.fid, p->ref.fid_floor, p->ref.real_is, n, h->step,
            run_seconds() - t0, c->arch, c->dataset);
     return 0;
 }
+
+const char *const *gan_export_meta(harness *h) {
+    const gan_program *p = h->program;
+    const gan_flags *c = &p->c;
+    static char latent[16];
+    snprintf(latent, sizeof latent, "%d", c->z_dim);
+    static const char *meta[16];
+    const char *m[] = {"model", "gan", "arch", c->arch, "latent", latent, "dataset", c->dataset,
+                       c->generator ? "generator" : NULL, c->generator,
+                       "discriminator", c->discriminator, NULL};
+    if (m[8] && !c->discriminator) m[10] = NULL;
+    else if (!m[8] && c->discriminator) m[8] = "discriminator", m[9] = c->discriminator, m[10] = NULL;
+    memcpy(meta, m, sizeof m);
+    return meta;
+}
+
+const harness_caption gan_captions[] = {
+    {"samples.png", "64 generated images from a fixed z, the same z every time"},
+    {"progress.png", "the same fixed z over training: one row per snapshot, labelled by its epoch"},
+    {0}};
 
 void gan_print_result(harness *h) {
     gan_program *p = h->program;
@@ -316,20 +339,19 @@ void gan_print_result(harness *h) {
         s = gan_score(p->g, &p->ref, c, h->flags.batch, c->eval_n, run_seed(h->flags.seed, 6, 0));
         print_scores("final", &s, &p->ref);
     }
-    printf("result:");
     if (final_scores)
-        printf(" inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
+        harness_result(h, " inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
                "fid_floor=%.3f real_inception_score=%.3f eval_n=%d", s.cls.inception,
                s.cls.covered, s.cls.class_kl, s.cls.confidence, s.fid, p->ref.fid_floor,
                p->ref.real_is, c->eval_n);
-    printf(" d_real=%.4f d_fake=%.4f js=%.4f iters=%ld epochs=%.2f seconds=%.1f "
+    harness_result(h, " d_real=%.4f d_fake=%.4f js=%.4f iters=%ld epochs=%.2f seconds=%.1f "
            "sec_per_1000_iters=%.2f cpu_sec_per_1000_iters=%.2f", last[2], last[3], last[4],
            h->step, (double)h->step / h->per_epoch, h->total_seconds, per1000,
            1000 * h->train_cpu / h->steps_done);
     if (!strcmp(c->arch, "dcgan"))  /* the unit of bench/torch_dcgan.py */
-        printf(" sec_per_100_iters=%.3f cpu_sec_per_100_iters=%.3f", per1000 / 10,
+        harness_result(h, " sec_per_100_iters=%.3f cpu_sec_per_100_iters=%.3f", per1000 / 10,
                100 * h->train_cpu / h->steps_done);
-    printf(" threads=%d arch=%s dataset=%s\n", h->threads, c->arch, c->dataset);
+    harness_result(h, " threads=%d arch=%s dataset=%s", h->threads, c->arch, c->dataset);
 }
 
 void gan_release(harness *h) {

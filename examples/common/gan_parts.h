@@ -79,6 +79,11 @@ void gan_pictures(gan_program *p, const run_flags *r, long per_epoch, long step,
  * "result: ...", --eval's scores, freeing what the program built. */
 void gan_describe(harness *h);
 void gan_print_result(harness *h);
+/* --export's metadata: model=gan, arch, latent, dataset, and --generator/--discriminator's
+ * spec text when given. */
+const char *const *gan_export_meta(harness *h);
+/* What each picture shows (the run page's captions). */
+extern const harness_caption gan_captions[];
 int gan_print_eval(harness *h);
 void gan_release(harness *h);
 

@@ -3,18 +3,198 @@
  * data parallelism over the ranks of an MPI job (nn/dist.h; one rank without MPI, where
  * every dist call below is skipped or a no-op). */
 #include "examples/common/harness.h"
+#include "examples/common/outdir.h"
+#include "examples/common/report.h"
 #include "examples/common/run.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name) {
     return run_path(buf, n, h->flags.out, name);
+}
+
+/* ---- the run page (OUT/index.html beside run.json and result.json; see report.h) -------- */
+
+static char result_text[16384]; /* " key=value ..." of the result line, from harness_result */
+
+void harness_result(harness *h, const char *fmt, ...) {
+    (void)h;
+    size_t len = strlen(result_text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result_text + len, sizeof result_text - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Writes DIR/run.json with `status` and the settings text, then DIR/index.html.  The page
+ * is for people: a failure to write it is reported, never fatal to the run. */
+static void page_write(const harness *h, const char *dir, const char *status,
+                       const char *settings) {
+    const char *files[64], *caps[64];
+    int n = 0;
+    for (const harness_caption *c = h->captions; c && c->file && n < 64; c++)
+        files[n] = c->file, caps[n++] = c->caption;
+    report_run r = {.program = h->name, .argc = h->argc, .argv = h->argv, .settings = settings,
+                    .status = status, .n_captions = n, .caption_files = files, .captions = caps};
+    nn_error err;
+    if (report_write_run_json(dir, &r, &err) || report_write_page(dir, NULL, &err))
+        fprintf(stderr, "%s: the run page: %s\n", h->name, err.msg);
+}
+
+/* The figures given with harness_result: written to DIR/JSON (result.json, eval.json), the
+ * page rewritten (status: run.json's new status, or NULL to keep it), its path printed, then
+ * the "result:" line itself, as the last line of the run. */
+static void result_emit(const harness *h, const char *dir, const char *json,
+                        const char *status, const char *settings) {
+    static char buf[sizeof result_text];
+    const char *keys[512], *values[512];
+    int n = 0;
+    memcpy(buf, result_text, sizeof buf);
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok && n < 512;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) continue;
+        *eq = 0;
+        keys[n] = tok, values[n++] = eq + 1;
+    }
+    nn_error err;
+    if (report_write_figures_json(dir, json, keys, values, n, &err))
+        fprintf(stderr, "%s: the run page: %s\n", h->name, err.msg);
+    if (status) page_write(h, dir, status, settings);
+    else if (report_write_page(dir, NULL, &err))
+        fprintf(stderr, "%s: the run page: %s\n", h->name, err.msg);
+    char page[4096];
+    if (!outdir_join(page, sizeof page, dir, "index.html")) printf("run page: %s\n", page);
+    if (result_text[0]) printf("result:%s\n", result_text);
+    fflush(stdout);
+}
+
+/* ---- --export and weights-only loads (docs/safetensors.md) ------------------------------- */
+
+static bool is_state(const harness *h, const char *name) {
+    static const char *const optim[] = {"optim.", NULL};
+    for (const char *const *p = h->state_prefixes ? h->state_prefixes : optim; *p; p++)
+        if (!strncmp(name, *p, strlen(*p))) return true;
+    return false;
+}
+
+/* Is path an --export?  Only a regular file is opened to look (a FIFO would block the
+ * open); anything else goes to the checkpoint reader, which says what is wrong with it. */
+static bool is_export(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && nn_safetensors_probe(path);
+}
+
+/* The model's tensors: what the checkpoint holds less the training state (names as there). */
+static void weights_of(const harness *h, nn_param_list *w) {
+    for (int i = 0; i < h->saved->n; i++)
+        if (!is_state(h, h->saved->items[i].name))
+            nn_params_add(w, NULL, h->saved->items[i].name, h->saved->items[i].value,
+                          h->saved->items[i].trainable);
+}
+
+/* --export: the weights and, in __metadata__, the settings text (what --eval rebuilds the
+ * model from), the epoch and step, and the program's own keys.  0, or 1 after a message. */
+static int export_weights(harness *h) {
+    if (!h->flags.export_to) return 0;
+    char epoch[32], step[32];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)h->meta.epoch);
+    snprintf(step, sizeof step, "%lld", (long long)h->meta.step);
+    const char *meta[64] = {"format", "henbun", "program", h->name, "precision", AG_REAL_NAME,
+                            "config", h->meta.text, "epoch", epoch, "step", step};
+    int n = 12;
+    const char *const *mine = h->export_meta ? h->export_meta(h) : NULL;
+    for (; mine && *mine && mine[1] && n < 62; mine += 2) meta[n++] = mine[0], meta[n++] = mine[1];
+    meta[n] = NULL;
+    nn_param_list w = {0};
+    weights_of(h, &w);
+    nn_error err;
+    int rc = nn_safetensors_save(h->flags.export_to, &w, meta, &err);
+    nn_params_free(&w);
+    if (rc) {
+        fprintf(stderr, "%s: --export: %s\n", h->name, err.msg);
+        return 1;
+    }
+    printf("weights in %s (safetensors: spec text and settings in its __metadata__)\n",
+           h->flags.export_to);
+    return 0;
+}
+
+/* --eval of a .safetensors that --export wrote: its settings into h->meta (as a checkpoint's
+ * would be).  0, or 1 after a message naming the file. */
+static int export_info(harness *h, const char *path) {
+    nn_error err;
+    nn_safetensors *f = nn_safetensors_open(path, &err);
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    const char *prog = nn_safetensors_meta(f, "program");
+    const char *text = nn_safetensors_meta(f, "config");
+    const char *epoch = nn_safetensors_meta(f, "epoch"), *step = nn_safetensors_meta(f, "step");
+    int code = 0;
+    char *end1 = NULL, *end2 = NULL;
+    if (!prog || strcmp(prog, h->name) || !text) {
+        fprintf(stderr, "%s: %s: not a %s export (its __metadata__ has %s)\n", h->name, path,
+                h->name, !prog ? "no 'program'" : strcmp(prog, h->name) ? "another 'program'"
+                                                                         : "no 'config'");
+        code = 1;
+    } else if (strlen(text) >= sizeof h->meta.text) {
+        fprintf(stderr, "%s: %s: 'config' is too long\n", h->name, path);
+        code = 1;
+    } else {
+        memset(&h->meta, 0, sizeof h->meta);
+        memcpy(h->meta.text, text, strlen(text) + 1);
+        h->meta.epoch = epoch ? strtoll(epoch, &end1, 10) : 0;
+        h->meta.step = step ? strtoll(step, &end2, 10) : 0;
+        if ((end1 && *end1) || (end2 && *end2)) {
+            fprintf(stderr, "%s: %s: field 'epoch' or 'step' is not a whole number\n", h->name, path);
+            code = 1;
+        }
+    }
+    nn_safetensors_close(f);
+    return code;
+}
+
+/* --eval: the weights only, from a checkpoint (its training state passed over) or from a
+ * .safetensors export.  0, or -1 with err. */
+static int load_weights(harness *h, const char *path, nn_error *err) {
+    nn_param_list w = {0};
+    weights_of(h, &w);
+    int rc;
+    if (is_export(path)) {
+        nn_safetensors *f = nn_safetensors_open(path, err);
+        rc = f ? (nn_safetensors_read(f, &w, NULL, err) < 0 ? -1 : 0) : -1;
+        nn_safetensors_close(f);
+    } else {
+        rc = nn_checkpoint_load_weights(path, &w, &h->meta, err);
+    }
+    nn_params_free(&w);
+    return rc;
+}
+
+/* ---- spec text errors --------------------------------------------------------------------- */
+
+void harness_spec_error(const harness *h, const char *msg, int n, const char *const *names,
+                        const char *const *flags, const char *const *texts) {
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(names[i]);
+        if (strncmp(msg, names[i], k) || strncmp(msg + k, ": ", 2)) continue;
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "%s: %s", h->name, flags[i]);
+        nn_spec_print_error(stderr, prefix, texts[i], msg + k + 2);
+        return;
+    }
+    fprintf(stderr, "%s: %s\n", h->name, msg);
 }
 
 /* ---- flags and checkpoint fields --------------------------------------------------------- */
@@ -52,6 +232,22 @@ static bool is_choice(const char *choices, const char *v, size_t len) {
     return false;
 }
 
+/* The table's defaults of the numeric options, before the flags: like cli_parse, a field
+ * holding its default (0 for "automatic") is good though the user may not type it. */
+static double defaults[128];
+
+static double opt_value(const cli_opt *o) {
+    return o->type == CLI_INT ? *(int *)o->dst : o->type == CLI_U64 ? (double)*(uint64_t *)o->dst
+                              : o->type == CLI_REAL ? *(double *)o->dst : NAN;
+}
+
+/* Is x inside r (cli.h: no bound flags, no bound)? */
+static bool in_range(cli_range r, double x) {
+    if ((r.flags & CLI_HAS_MIN) && ((r.flags & CLI_MIN_OPEN) ? x <= r.min : x < r.min)) return false;
+    if ((r.flags & CLI_HAS_MAX) && ((r.flags & CLI_MAX_OPEN) ? x >= r.max : x > r.max)) return false;
+    return true;
+}
+
 /* A checkpoint's settings are read like flags: every field that is there must parse whole,
  * be finite, fit its type and (for a choice) be one of the choices.  0, or -1 with why. */
 static int check_fields(const harness *h, const char *text, char *why, size_t n) {
@@ -67,12 +263,13 @@ static int check_fields(const harness *h, const char *text, char *why, size_t n)
         memcpy(buf, v, len), buf[len] = 0;
         char *end = buf;
         bool good = len > 0;
+        double x = NAN; /* a number's value, checked against its flag's range */
         errno = 0;
         switch (s->kind) {
-        case SET_INT: { long x = strtol(buf, &end, 10); good &= x >= INT_MIN && x <= INT_MAX; break; }
-        case SET_LONG: (void)strtol(buf, &end, 10); break;
-        case SET_U64: good &= buf[0] != '-'; (void)strtoull(buf, &end, 10); break;
-        case SET_DOUBLE: good &= isfinite(strtod(buf, &end)); break;
+        case SET_INT: { long v = strtol(buf, &end, 10); good &= v >= INT_MIN && v <= INT_MAX; x = (double)v; break; }
+        case SET_LONG: x = (double)strtol(buf, &end, 10); break;
+        case SET_U64: good &= buf[0] != '-'; x = (double)strtoull(buf, &end, 10); break;
+        case SET_DOUBLE: good &= isfinite(x = strtod(buf, &end)); break;
         case SET_BOOL: good &= !strcmp(buf, "0") || !strcmp(buf, "1"); end = buf + len; break;
         case SET_STRING: {
             const cli_opt *o = flag_of(h, s);
@@ -85,6 +282,13 @@ static int check_fields(const harness *h, const char *text, char *why, size_t n)
             snprintf(why, n, "field '%s' holds '%s', which is not a valid %s", s->key, buf,
                      s->kind == SET_STRING ? "choice" : s->kind == SET_DOUBLE ? "finite number"
                                                                           : "value");
+            return -1;
+        }
+        const cli_opt *o = flag_of(h, s);
+        if (!isnan(x) && o && o - h->opts < 128 && x != defaults[o - h->opts] &&
+            !in_range(o->range, x)) {
+            snprintf(why, n, "field '%s' holds %s, outside the range of --%s", s->key, buf,
+                     o->name);
             return -1;
         }
     }
@@ -339,6 +543,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         if (root && h->pictures && (f->pictures_every <= 1 ||
                                     (epoch + 1) % f->pictures_every == 0 || h->step == total))
             h->pictures(h);
+        if (root) page_write(h, f->out, "running", h->meta.text); /* the page follows the run */
         root_only(h, false);
         if (stop && h->step < total) { /* between epochs: nothing lost */
             if (root) {
@@ -353,6 +558,38 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     return code;
 }
 
+/* ---- the out folder ---------------------------------------------------------------------- */
+
+/* Makes DIR and takes its lock for the rest of the process (two runs never share a folder),
+ * then removes what killed runs left.  0, or exit status 1 after a message. */
+static int outdir_take(const harness *h, const char *dir) {
+    static int lock = -1;
+    nn_error err;
+    if (run_mkdir(dir, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    if (lock >= 0) return 0;
+    if ((lock = outdir_lock(h->name, dir)) < 0) return 1;
+    outdir_clean_stale(h->name, dir);
+    return 0;
+}
+
+/* --eval: the hook's figures go to eval.json beside the checkpoint (or in --out), and the
+ * page of that folder shows them. */
+static int eval_run(harness *h, const char *ckpt) {
+    static char dir[4096];
+    const char *out = h->flags.out = given(h->argc, h->argv, "out")
+                                         ? h->flags.out : run_dirname(dir, sizeof dir, ckpt);
+    if (outdir_take(h, out)) return 1; /* the hook may draw into it (vae: kl_dims.png) */
+    int code = h->eval(h);
+    if (code) return code;
+    char path[4096];
+    bool has_run = !outdir_join(path, sizeof path, out, "run.json") && !access(path, F_OK);
+    result_emit(h, out, "eval.json", has_run ? NULL : "done", h->meta.text);
+    return 0;
+}
+
 /* ---- the program ------------------------------------------------------------------------- */
 
 static int open_log(harness *h, const char *log, nn_csv **csv);
@@ -362,7 +599,8 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     run_flags *f = &h->flags;
     nn_error err;
     if (ckpt_in) {
-        if (nn_checkpoint_load(ckpt_in, h->saved, &h->meta, &err)) {
+        if (f->eval ? load_weights(h, ckpt_in, &err)
+                    : nn_checkpoint_load(ckpt_in, h->saved, &h->meta, &err)) {
             fprintf(stderr, "%s: %s\n", h->name, err.msg);
             return 1;
         }
@@ -383,9 +621,11 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     const bool root = harness_root(h), dist = multi(h);
     if (dist) nn_dist_broadcast(h->dist, h->saved); /* every rank starts from rank 0's */
     if (h->describe && (!f->quiet || f->eval) && root) h->describe(h);
-    if (f->eval) { /* rank 0 measures; the others are done */
+    if (f->eval) { /* rank 0 measures (and converts, with --export); the others are done */
         root_only(h, true);
-        return root ? h->eval(h) : 0;
+        if (!root) return 0;
+        int code = export_weights(h); /* --eval CKPT --export F converts a checkpoint */
+        return code ? code : eval_run(h, ckpt_in);
     }
 
     /* The batches, and the checks of a resumed step, before anything is written. */
@@ -420,7 +660,12 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     harness_path(h, log, sizeof log, "log.csv");
     nn_csv *csv = NULL;
     int code;
-    if (root && (code = open_log(h, log, &csv))) return code; /* rank 0 writes files */
+    if (root) { /* rank 0 writes files: the folder (locked), the log, the page */
+        if ((code = outdir_take(h, f->out)) || (code = open_log(h, log, &csv))) return code;
+        static char settings[NN_CKPT_TEXT_MAX];
+        settings_write(settings, sizeof settings, h->name, h->remembered);
+        page_write(h, f->out, "running", settings);
+    }
     ag_tape *t = ag_tape_new(f->seed);
     if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
     code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
@@ -429,15 +674,27 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     h->last_grads = NULL;
     if (csv && nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
     root_only(h, true);
-    if (!root || (!code && !h->result)) {
-        /* the lines below are rank 0's; a program of several runs reports after them */
-    } else if (!code && h->steps_done > 0) h->result(h);
-    else if (!code && h->step_name)
+    if (!code && root) code = export_weights(h);
+    if (!root) {
+        /* the lines below are rank 0's */
+    } else if (!code && !h->result) {
+        /* a program of several runs reports after them */
+        page_write(h, f->out, "done", h->meta.text);
+    } else if (!code && h->steps_done > 0) {
+        h->result(h);
+        result_emit(h, f->out, "result.json", "done", h->meta.text);
+    } else if (code) {
+        page_write(h, f->out, code >= 128 ? "stopped" : "failed", h->meta.text);
+        char page[4096];
+        if (!outdir_join(page, sizeof page, f->out, "index.html"))
+            fprintf(stderr, "%s: run page: %s\n", h->name, page);
+    } else if (!code && h->step_name)
         printf("nothing to do: the checkpoint is already at %s %ld (raise --epochs or --iters)\n",
                h->step_name ? h->step_name : "step", h->step);
     else if (!code)
         printf("nothing to do: the checkpoint is already at epoch %d (raise --epochs)\n",
                h->start_epoch);
+    if (!code && h->steps_done == 0 && root && h->result) page_write(h, f->out, "done", h->meta.text);
     ag_tape_free(t);
     return code;
 }
@@ -476,6 +733,7 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
         h->n_columns > HARNESS_MAX_COLUMNS)
         ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
     ended_together = true; /* until a file is read, every rank meets the same errors */
+    for (int i = 0; h->opts[i].name && i < 128; i++) defaults[i] = opt_value(&h->opts[i]);
     int rc = cli_parse(argc, argv, h->cli, h->opts);
     if (rc) return *code = rc < 0 ? 2 : 0, false;
     char why[512];
@@ -494,7 +752,15 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
     const char *ckpt_in = f->eval ? f->eval : f->resume;
     if (ckpt_in) { /* the model comes from the checkpoint */
         nn_error err;
-        if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
+        if (is_export(ckpt_in)) { /* an --export: weights and settings only */
+            if (f->resume) {
+                fprintf(stderr, "%s: --resume %s: a .safetensors holds the weights only, not "
+                                "the optimizer's state: resume from the checkpoint\n", h->name,
+                        ckpt_in);
+                return 1;
+            }
+            if ((rc = export_info(h, ckpt_in))) return rc;
+        } else if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
             fprintf(stderr, "%s: %s\n", h->name, err.msg);
             return *code = 1, false;
         }
@@ -504,6 +770,7 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
     static char out_buf[4096]; /* --resume writes beside its checkpoint unless told */
     if (f->resume && !given(argc, argv, "out"))
         f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
+    if (f->out && outdir_check_path(h->name, "out", f->out, 64)) return 2; /* never cut short */
     h->threads = run_threads(f->threads);
     if (f->fp_trap && run_fp_trap(h->name)) return *code = 2, false;
     if (multi(h)) nn_dist_sync_batchnorm(h->dist, f->sync_bn);

@@ -39,12 +39,16 @@
 
 #define HARNESS_MAX_STATS 8    /* figures a step reports */
 #define HARNESS_MAX_COLUMNS 64 /* columns of log.csv */
+/* The most numbers one tensor of a step may hold, by the flags (cli_product): 2^28, 1 GiB
+ * of floats.  Flags that would multiply past it are a usage error (exit 2). */
+#define HARNESS_MAX_VALUES ((size_t)1 << 28)
 
 /* The flags every training program has; its option table points at these fields. */
 typedef struct run_flags {
     int epochs, batch, threads, pictures_every;
     uint64_t seed;
     const char *out, *resume, *eval;
+    const char *export_to;       /* --export FILE.safetensors: the model's weights */
     bool quiet, fp_trap;
     bool sync_bn;  /* --sync-bn (programs with batch norm): statistics over all ranks */
 } run_flags;
@@ -54,6 +58,11 @@ typedef struct run_flags {
 typedef struct harness_step {
     double loss, grad_norm;
 } harness_step;
+
+/* A picture's caption on the run page (OUT/index.html): "samples.png", "64 samples ...". */
+typedef struct harness_caption {
+    const char *file, *caption;
+} harness_caption;
 
 typedef struct harness harness;
 struct harness {
@@ -94,6 +103,11 @@ struct harness {
     const char *run_label;           /* "holdout 3": names the run on the bar and in messages */
     bool resume_in_out;              /* --resume is a flag: each run continues from its
                                         checkpoint in --out (the resume command says so) */
+    const char *const *state_prefixes; /* names in saved that are training state, not the
+                                        model ("optim.", ...; NULL-ended; NULL: "optim."):
+                                        left out of --export, not needed by --eval */
+    const harness_caption *captions; /* what each picture shows, for the run page
+                                        ({file, caption} pairs, {0}-ended; may be NULL) */
 
     /* ---- the hooks (NULL: nothing to do) ---- */
     /* The settings are sound?  0, or -1 with why (no program name) in why[n]; called for
@@ -122,10 +136,17 @@ struct harness {
     /* Appends the program's own lines to a checkpoint's meta text (after the settings); it
      * may set h->meta.rng too. */
     void (*meta_text)(harness *h, char *text, size_t size);
-    /* Prints the last lines: where things are, and "result: ...". */
+    /* Prints the last lines (where things are) and gives the figures of the result line
+     * with harness_result; the harness prints "result: ..." after it and writes them to
+     * result.json. */
     void (*result)(harness *h);
-    /* --eval: measures the loaded model and prints its result; returns the exit status. */
+    /* --eval: measures the loaded model and gives its figures with harness_result (printed
+     * as "result: ..." and written to eval.json); returns the exit status. */
     int (*eval)(harness *h);
+    /* --export: the program's own metadata (key, value, ..., NULL; e.g. the spec text and
+     * what a reader needs to rebuild the model), beside the harness's "format" (henbun),
+     * "program", "precision", "config" (the settings text), "epoch" and "step".  The strings must outlive the call. */
+    const char *const *(*export_meta)(harness *h);
     /* Frees what build() made (also when build failed half-way). */
     void (*release)(harness *h);
 
@@ -205,6 +226,23 @@ bool harness_root(const harness *h);
 
 /* Was --name given on the command line? */
 bool harness_given(const harness *h, const char *name);
+
+/* Appends " key=value ..." (printf-style, each pair led by a space) to the run's result
+ * line, from the result and eval hooks.  The harness prints "result:<text>" once the hook
+ * returns and writes the same figures to result.json (eval.json for --eval). */
+void harness_result(harness *h, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Prints a model's error msg ("encoder: spec:19: unknown layer ...") naming the flag whose
+ * spec text it is, with the text-and-caret display (nn_spec_print_error):
+ *   "vae: --encoder: spec:19: ..." then the text and a caret under column 19.
+ * names[i] ("encoder") is the word before the message, flags[i] ("--encoder") the flag and
+ * texts[i] the text as the user gave it (NULL: a preset, shown without caret); n of them. */
+void harness_spec_error(const harness *h, const char *msg, int n, const char *const *names,
+                        const char *const *flags, const char *const *texts);
 
 /* "<out>/<name>" in buf. */
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name);

@@ -19,40 +19,43 @@ cli_opt *vae_options(vae_flags *c, run_flags *r) {
          "grey values, one fixed Bernoulli draw, or a fresh draw per batch"},
         {"encoder", CLI_STRING, &c->encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
         {"decoder", CLI_STRING, &c->decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
-        {"latent", CLI_INT, &c->latent, "N", "latent dimensions"},
+        {"latent", CLI_INT, &c->latent, "N", "latent dimensions", CLI_IN(1, 4096)},
         {"likelihood", CLI_CHOICE, &c->likelihood, "bernoulli|gaussian|gaussian-learned",
          "p(x|z): Bernoulli logits, Gaussian with fixed sigma, or learned variance"},
-        {"sigma", CLI_REAL, &c->sigma, "S", "standard deviation of the fixed Gaussian"},
+        {"sigma", CLI_REAL, &c->sigma, "S", "standard deviation of the fixed Gaussian", CLI_IN_OC(0, 1e6)},
         {"objective", CLI_CHOICE, &c->objective, "elbo|iwae|mmd|infovae|btcvae",
          "training objective (see below)"},
-        {"samples", CLI_INT, &c->samples, "L", "z samples per example (L of seed 000 eq. (8); k for iwae)"},
-        {"beta", CLI_REAL, &c->beta, "B", "weight of the KL term"},
-        {"warmup", CLI_INT, &c->warmup, "STEPS", "KL weight rises from 0 to beta over this many steps"},
-        {"alpha", CLI_REAL, &c->alpha, "A", "infovae: alpha (KL weight 1-alpha); btcvae: weight of MI"},
-        {"lambda", CLI_REAL, &c->lambda, "L", "infovae/mmd: lambda (MMD weight alpha+lambda-1)"},
+        {"samples", CLI_INT, &c->samples, "L", "z samples per example (L of seed 000 eq. (8); k for iwae)", CLI_IN(1, 10000)},
+        {"beta", CLI_REAL, &c->beta, "B", "weight of the KL term", CLI_IN(0, 1e6)},
+        {"warmup", CLI_INT, &c->warmup, "STEPS", "KL weight rises from 0 to beta over this many steps", CLI_IN(0, 1e9)},
+        {"alpha", CLI_REAL, &c->alpha, "A", "infovae: alpha (KL weight 1-alpha); btcvae: weight of MI", CLI_IN(-1e6, 1e6)},
+        {"lambda", CLI_REAL, &c->lambda, "L", "infovae/mmd: lambda (MMD weight alpha+lambda-1)", CLI_IN(0, 1e9)},
         {"kernel", CLI_CHOICE, &c->kernel, "gaussian|imq", "MMD kernel"},
-        {"kernel-scale", CLI_REAL, &c->kernel_scale, "S", "MMD kernel scale s (0: 2*latent)"},
-        {"tc-beta", CLI_REAL, &c->tc_beta, "B", "btcvae: weight of the total correlation"},
-        {"gamma", CLI_REAL, &c->gamma, "G", "btcvae: weight of the dimension-wise KL"},
-        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done"},
-        {"batch", CLI_INT, &r->batch, "N", "minibatch size"},
-        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate"},
+        {"kernel-scale", CLI_REAL, &c->kernel_scale, "S", "MMD kernel scale s (default: 2*latent)", CLI_IN_OC(0, 1e9)},
+        {"tc-beta", CLI_REAL, &c->tc_beta, "B", "btcvae: weight of the total correlation", CLI_IN(0, 1e6)},
+        {"gamma", CLI_REAL, &c->gamma, "G", "btcvae: weight of the dimension-wise KL", CLI_IN(0, 1e6)},
+        {"epochs", CLI_INT, &r->epochs, "N", "train until this many epochs are done", CLI_IN(0, 1e6)},
+        {"batch", CLI_INT, &r->batch, "N", "minibatch size", CLI_IN(1, 65536)},
+        {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate", CLI_IN_OC(0, 1e30)},
         {"lr-min", CLI_REAL, &c->lr_min, "LR",
-         "cosine decay of the learning rate to LR by the last epoch (0: constant)"},
+         "cosine decay of the learning rate to LR by the last epoch (0: constant)", CLI_IN(0, 10)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
         {"out", CLI_STRING, &r->out, "DIR",
          "pictures, log.csv, vae.ckpt (--resume: the checkpoint's directory)"},
-        {"pictures-every", CLI_INT, &r->pictures_every, "N", "refresh the pictures every N epochs"},
+        {"pictures-every", CLI_INT, &r->pictures_every, "N", "refresh the pictures every N epochs", CLI_IN(1, 1e6)},
         {"resume", CLI_STRING, &r->resume, "CKPT", "continue a run from its checkpoint"},
         {"eval", CLI_STRING, &r->eval, "CKPT", "evaluate a saved model on the test set and exit"},
-        {"iwae-k", CLI_INT, &c->iwae_k, "K", "also estimate -log p(x) with K importance samples"},
-        {"eval-n", CLI_INT, &c->eval_n, "N", "test examples for the IWAE estimate (0: all)"},
-        {"measure-n", CLI_INT, &c->measure_n, "N", "test examples for MI and TC (0: all; O(N^2) time)"},
+        {"export", CLI_STRING, &r->export_to, "FILE",
+         "also write the model's weights to FILE.safetensors, spec text and settings in its "
+         "metadata (docs/safetensors.md); --eval takes such a file too"},
+        {"iwae-k", CLI_INT, &c->iwae_k, "K", "also estimate -log p(x) with K importance samples", CLI_IN(0, 100000)},
+        {"eval-n", CLI_INT, &c->eval_n, "N", "test examples for the IWAE estimate (0: all)", CLI_IN(0, 1e7)},
+        {"measure-n", CLI_INT, &c->measure_n, "N", "test examples for MI and TC (0: all; O(N^2) time)", CLI_IN(0, 1e6)},
         {"measure-outer", CLI_INT, &c->measure_outer, "N",
-         "draws z averaged in MI and TC, each against all --measure-n posteriors (0: all)"},
-        {"probe-n", CLI_INT, &c->probe_n, "N", "training examples for the linear probe (0: all)"},
-        {"probe-epochs", CLI_INT, &c->probe_epochs, "N", "epochs of the linear probe (0: no probe)"},
+         "draws z averaged in MI and TC, each against all --measure-n posteriors (0: all)", CLI_IN(0, 1e6)},
+        {"probe-n", CLI_INT, &c->probe_n, "N", "training examples for the linear probe (0: all)", CLI_IN(0, 1e7)},
+        {"probe-epochs", CLI_INT, &c->probe_epochs, "N", "epochs of the linear probe (0: no probe)", CLI_IN(0, 10000)},
         {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar"},
         {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
          "debugging: die at the first operation that makes a NaN or an inf"},
@@ -142,6 +145,67 @@ const char *vae_preset_text(const char *s, bool encoder, int latent, bool torch_
 }
 
 
+const harness_caption vae_captions[] = {
+    {"samples.png", "64 images decoded from z drawn from the prior N(0, I), the same z every time"},
+    {"recon.png", "32 test images (left) and their reconstructions: the decoder's mean at z = E[z|x]"},
+    {"curves.png", "-ELBO per epoch on the training and the test set (nats per example; lower is better)"},
+    {"manifold.png", "the decoder over a 20x20 grid of z at Gaussian quantiles (latent 2)"},
+    {"latent.png", "E[z|x] of the test images, coloured by their digit (latent 2)"},
+    {"kl_dims.png", "--eval: KL(q(z_j|x) || N(0,1)) of each latent dimension j, mean over the "
+                    "test images; the title counts the active units (Var E[z_j|x] > 0.01)"},
+    {"traverse.png", "one latent dimension per row (the most informative first) from -3 to 3, the others "
+                     "at the first test image's code"},
+    {0}};
+
+const char *const *vae_export_meta(harness *h) {
+    const vae_program *p = h->program;
+    static char enc[1024], dec[1024], latent[16], shape[48], lik[32];
+    const vae_flags *c = &p->c;
+    snprintf(latent, sizeof latent, "%d", c->latent);
+    snprintf(shape, sizeof shape, "%d,%d,%d", h->test->shape[0], h->test->shape[1], h->test->shape[2]);
+    snprintf(lik, sizeof lik, "%s", c->likelihood);
+    for (char *q = lik; *q; q++) *q = *q == '-' ? '_' : *q; /* gaussian_learned, as documented */
+    static const char *meta[24];
+    const char *m[] = {"model", "vae", "encoder", vae_preset_text(c->encoder, true, c->latent, true, enc, sizeof enc),
+                       "decoder", vae_preset_text(c->decoder, false, c->latent, true, dec, sizeof dec),
+                       "latent", latent, "likelihood", lik, "x_shape", shape, "objective", c->objective,
+                       "dataset", c->dataset, NULL};
+    memcpy(meta, m, sizeof m);
+    return meta;
+}
+
+/* The settings are sound (for the flags, and again for a checkpoint's). */
+int vae_check(harness *h, char *why, size_t n) {
+    const vae_flags *c = &((vae_program *)h->program)->c;
+    const run_flags *r = &h->flags;
+    if (nn_dist_size(h->dist) > 1 && strcmp(c->objective, "elbo") && strcmp(c->objective, "iwae")) {
+        snprintf(why, n, "--objective %s: its loss is not a mean over examples, which training "
+                         "on several ranks needs (elbo and iwae are)", c->objective);
+        return -1;
+    }
+    /* What a step holds: batch x samples x (an image, or the 2 x latent of q(z|x)); and the
+     * k importance samples of --iwae-k per example.  Checked before anything is allocated. */
+    long long width = 2LL * c->latent > 784 ? 2LL * c->latent : 784;
+    size_t size;
+    if (!cli_product(&size, HARNESS_MAX_VALUES, 3, (long long[]){r->batch, c->samples, width})) {
+        snprintf(why, n, "--batch %d x --samples %d x %lld values is too large (at most %lld a "
+                 "step)", r->batch, c->samples, width, (long long)HARNESS_MAX_VALUES);
+        return -1;
+    }
+    if (!cli_product(&size, HARNESS_MAX_VALUES, 2, (long long[]){c->iwae_k, width})) {
+        snprintf(why, n, "--iwae-k %d x %lld values is too large (at most %lld)", c->iwae_k,
+                 width, (long long)HARNESS_MAX_VALUES);
+        return -1;
+    }
+    if (c->latent >= 1 && r->batch >= 1 && c->samples >= 1 && r->epochs >= 0 && c->lr > 0 &&
+        c->lr_min >= 0 && c->lr_min <= c->lr && r->pictures_every >= 1 && c->sigma > 0 &&
+        c->beta >= 0 && c->warmup >= 0)
+        return 0;
+    snprintf(why, n, "--latent, --batch, --samples, --pictures-every must be >= 1, --epochs, "
+                     "--beta, --warmup >= 0, --lr, --sigma > 0, 0 <= --lr-min <= --lr");
+    return -1;
+}
+
 /* ---- pictures ------------------------------------------------------------------------------ */
 
 static double inv_normal_cdf(double p) {
@@ -200,8 +264,13 @@ void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_
                 zs->data[(i * k + j) * 2 + 1] = (ag_real)inv_normal_cdf(1 - (i + 0.5) / k);
             }
         ag_tensor *img = ag_reshape(t, vae_decode(m, t, zs), 4, (int[]){k * k, C, H, W});
-        if (nn_tensor_grid_png(run_path(path, sizeof path, r->out, "manifold.png"), img,
-                               &(nn_grid_opts){.cols = k, .pad = -1, .title = "decoder over z"}, &err))
+        double z1[20], z2[20]; /* the axes: z1 along x, z2 up (its top row first) */
+        for (int i = 0; i < k; i++) z1[i] = zs->data[i * 2 + 0], z2[i] = zs->data[i * k * 2 + 1];
+        if (nn_tensor_grid_axes_png(run_path(path, sizeof path, r->out, "manifold.png"), img,
+                                    &(nn_grid_opts){.cols = k, .pad = -1},
+                                    &(nn_grid_axes){.title = "decoder over z", .xlabel = "z1",
+                                                    .ylabel = "z2", .col_values = z1,
+                                                    .row_values = z2}, &err))
             fprintf(stderr, "vae: %s\n", err.msg);
         if (ev && ev->mu) {
             nn_points pts = {"test codes", ev->mu, ev->n, test->y};
@@ -222,23 +291,25 @@ void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_
                     order[a] = order[b], order[b] = tmp;
                 }
         ag_tensor *zs = ag_zeros(t, 2, (int[]){rows * cols, z});
-        char *caps[10 * 11] = {0};
-        char capbuf[10 * 11][16];
-        for (int r = 0; r < rows; r++)
+        char labbuf[10][16];
+        const char *labels[10];
+        double values[11];
+        for (int r = 0; r < rows; r++) {
+            snprintf(labbuf[r], sizeof labbuf[r], "z%d", order[r]);
+            labels[r] = labbuf[r];
             for (int q = 0; q < cols; q++) {
                 ag_real *row = zs->data + (size_t)(r * cols + q) * z;
                 memcpy(row, ev->mu, sizeof(ag_real) * (size_t)z);
-                row[order[r]] = (ag_real)(-3 + 6.0 * q / (cols - 1));
-                if (q == 0) snprintf(capbuf[r * cols + q], 16, "z%d", order[r]);
-                else capbuf[r * cols + q][0] = 0;
-                caps[r * cols + q] = capbuf[r * cols + q];
+                row[order[r]] = (ag_real)(values[q] = -3 + 6.0 * q / (cols - 1));
             }
+        }
         ag_tensor *img = ag_reshape(t, vae_decode(m, t, zs), 4, (int[]){rows * cols, C, H, W});
-        if (nn_tensor_grid_png(run_path(path, sizeof path, r->out, "traverse.png"), img,
-                               &(nn_grid_opts){.cols = cols, .scale = 2,
-                                               .captions = (const char *const *)caps,
-                                               .title = "latent traversal: z_j from -3 to 3"},
-                               &err))
+        /* the row labels beside their rows, the z_j values along the top */
+        if (nn_tensor_grid_axes_png(run_path(path, sizeof path, r->out, "traverse.png"), img,
+                                    &(nn_grid_opts){.cols = cols, .scale = 2},
+                                    &(nn_grid_axes){.title = "latent traversal: z_j from -3 to 3",
+                                                    .xlabel = "z_j", .col_values = values,
+                                                    .row_labels = labels}, &err))
             fprintf(stderr, "vae: %s\n", err.msg);
     }
     vae_set_training(m, true);
@@ -265,6 +336,17 @@ void vae_measure_codes(vae *m, const nn_dataset *train, const nn_dataset *test,
            info.mi + info.marginal_kl, info.active_units, z, run_seconds() - t0);
     for (int k = 0; k < z; k++) printf(" %.2f", info.kl_per_dim[k]);
     printf("\n");
+    /* The same as a bar chart (a dashed line at 0.01 nats: a dimension below it carries
+     * next to nothing); active units (Var E[z|x] > 0.01) are counted in the title. */
+    char path[4096], title[96];
+    nn_error err;
+    snprintf(title, sizeof title, "KL per latent dimension (%d of %d active)", info.active_units, z);
+    if (nn_plot_bars_png(run_path(path, sizeof path, r->out, "kl_dims.png"), NULL,
+                         info.kl_per_dim, z,
+                         &(nn_plot_opts){.title = title, .xlabel = "latent dimension",
+                                         .ylabel = "nats", .ref_name = "0.01 nats",
+                                         .ref_y = 0.01}, &err))
+        fprintf(stderr, "vae: %s\n", err.msg);
     size_t len = strlen(result);
     len += (size_t)snprintf(result + len, size - len, " mi=%.3f mi_max=%.3f tc=%.3f tc_gauss=%.3f "
                             "dim_kl=%.3f marginal_kl=%.3f mmd=%.4f measure_n=%d measure_outer=%d "
@@ -318,11 +400,11 @@ void vae_print_result(harness *h) {
     double iwae = iwae_nll(h, m, c, c->eval_n);
     printf("pictures and checkpoint in %s/ (samples.png, recon.png, curves.png, %s, log.csv, "
            "vae.ckpt)\n", h->flags.out, c->latent == 2 ? "manifold.png, latent.png" : "traverse.png");
-    printf("result: test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev->neg_elbo,
-           ev->recon, ev->kl, ev->active_units);
-    if (c->iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d", iwae, c->iwae_k);
-    printf(" epochs=%d seconds=%.1f sec_per_epoch=%.2f\n", h->start_epoch + h->epochs_done,
-           h->total_seconds, h->train_seconds / h->epochs_done);
+    harness_result(h, " test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev->neg_elbo,
+                   ev->recon, ev->kl, ev->active_units);
+    if (c->iwae_k > 0) harness_result(h, " iwae_nll=%.2f iwae_k=%d", iwae, c->iwae_k);
+    harness_result(h, " epochs=%d seconds=%.1f sec_per_epoch=%.2f", h->start_epoch + h->epochs_done,
+                   h->total_seconds, h->train_seconds / h->epochs_done);
 }
 
 int vae_print_eval(harness *h) {
@@ -339,10 +421,10 @@ int vae_print_eval(harness *h) {
            ev.recon, ev.kl, ev.active_units, c->latent);
     static char extra[8192];
     vae_measure_codes(m, h->train, h->test, c, &h->flags, extra, sizeof extra);
-    printf("result: test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev.neg_elbo, ev.recon,
-           ev.kl, ev.active_units);
-    if (c->iwae_k > 0) printf(" iwae_nll=%.2f iwae_k=%d iwae_n=%d", iwae, c->iwae_k, n);
-    printf("%s epochs=%d seconds=%.1f\n", extra, h->start_epoch, run_seconds() - t0);
+    harness_result(h, " test_neg_elbo=%.2f recon=%.2f kl=%.2f active_units=%d", ev.neg_elbo,
+                   ev.recon, ev.kl, ev.active_units);
+    if (c->iwae_k > 0) harness_result(h, " iwae_nll=%.2f iwae_k=%d iwae_n=%d", iwae, c->iwae_k, n);
+    harness_result(h, "%s epochs=%d seconds=%.1f", extra, h->start_epoch, run_seconds() - t0);
     vae_eval_free(&ev);
     return 0;
 }

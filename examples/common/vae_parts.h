@@ -35,6 +35,8 @@ const setting *vae_settings(vae_flags *c, run_flags *r);
 extern const char *const vae_help_epilog;
 /* The preset "mlp", "conv" or "iwae" as spec text for a latent size (into buf), or s
  * itself when it is spec text already. */
+/* The settings are sound (the flags, and again a checkpoint's): 0, or -1 with why. */
+int vae_check(harness *h, char *why, size_t n);
 /* torch_init: the mlp preset's layers use PyTorch's default initialisation (build/vae, to
  * match its PyTorch reference run); false: He/Xavier by look-ahead (build/anomaly, whose
  * README figures were measured so).  The one place the presets are written. */
@@ -50,6 +52,12 @@ void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_
  * appended to result as " key=value" pairs. */
 void vae_measure_codes(vae *m, const nn_dataset *train, const nn_dataset *test,
                        const vae_flags *c, const run_flags *r, char *result, size_t size);
+
+/* --export's metadata: model=vae, encoder/decoder (spec text), latent, likelihood, x_shape,
+ * objective, dataset (the keys of docs/safetensors.md that scripts/henbun_safetensors.py reads). */
+const char *const *vae_export_meta(harness *h);
+/* What each picture shows (the run page's captions). */
+extern const harness_caption vae_captions[];
 
 /* Hooks of the harness (h->program is a vae_program): the header (model and threads), the
  * pictures, the last lines of a training run (where the files are, "result: ..."), --eval's

@@ -34,9 +34,11 @@ fi
 
 # Wall-clock figures vary from run to run: fields of the result line and log columns whose
 # name holds "sec" (seconds, sec_per_epoch, ...) or ends in "_per_s", and "1.2s" in text;
-# the seconds column of gan2d's table; the temporary directory is called DIR.
+# the seconds column of gan2d's table; the temporary directory is called DIR.  The line
+# naming the run page (index.html, run.json, result.json, eval.json: new files, skipped
+# below like the folder's .henbun.lock) is not a result.
 normal_text() {
-    sed -E -e "s|$dir|DIR|g" -e 's/ [a-z0-9_]*(sec[a-z0-9_]*|_per_s)=[^ ]*//g' \
+    sed -E -e '/^run page: /d' -e "s|$dir|DIR|g" -e 's/ [a-z0-9_]*(sec[a-z0-9_]*|_per_s)=[^ ]*//g' \
            -e '/^([0-9]+ |GAN \(pack)/s/ +[0-9.]+$/ #/' -e 's/[0-9]+(\.[0-9]+)?s\b/#s/g' -e 's/[0-9]+ effective samples\/s/# effective samples\/s/'
 }
 normal_csv() {
@@ -51,7 +53,9 @@ check() {
     name=$1 out=$2
     normal_text <"$dir/$name.stdout" >"$dir/$name.txt"
     (cd "$out" && for f in *; do
-        case $f in *.csv) ;; *) sha256sum "$f" ;; esac
+        # the run page's files are new beside the results, not results themselves
+        case $f in *.csv | index.html | run.json | result.json | eval.json) ;;
+                   *) sha256sum "$f" ;; esac
     done) >"$dir/$name.files"
     for f in "$out"/*.csv; do [ -f "$f" ] && normal_csv "$f" >"$dir/$name.$(basename "$f")"; done
     if [ "$record" = 1 ]; then
@@ -88,7 +92,7 @@ run boltzmann build/boltzmann --energy gmm --iters 100 --log-every 10 --batch 32
     --latent-draws 2 --threads 1 --quiet
 run gan2d build/gan2d --iters 200 --log-every 50 --runs 2 --batch 32 --pictures 2 --threads 1 --quiet
 
-# --eval of a saved model prints its figures and writes nothing.
+# --eval of a saved model prints its figures (and writes only eval.json and the run page).
 if [ -f "$dir/vae/vae.ckpt" ]; then
     build/vae $d --eval "$dir/vae/vae.ckpt" --iwae-k 4 --eval-n 32 --measure-n 64 \
         --measure-outer 16 --probe-n 128 --probe-epochs 1 >"$dir/vae-eval.stdout" 2>"$dir/err" ||
