@@ -50,13 +50,18 @@ static bool is_choice(const char *choices, const char *v, size_t len) {
     return false;
 }
 
-/* A checkpoint's settings are read like flags: every field that is there must parse whole,
- * be finite, fit its type and (for a choice) be one of the choices.  0, or -1 with why. */
-static int check_fields(const harness *h, const char *text, char *why, size_t n) {
+/* A checkpoint's settings are read like flags: every field that is there must be there once
+ * (settings_read keeps the last), parse whole, be finite, fit its type, lie in its flag's
+ * range and (for a choice) be one of the choices.  0, or -1 with why. */
+int harness_check_fields(const harness *h, const char *text, char *why, size_t n) {
     for (const setting *s = h->remembered; s->key; s++) {
         const char *v = settings_value(text, s->key);
         if (!v) continue;
         size_t len = strcspn(v, "\n");
+        if (v[len] && settings_value(v + len + 1, s->key)) {
+            snprintf(why, n, "field '%s' appears twice", s->key);
+            return -1;
+        }
         char buf[512];
         if (len >= sizeof buf) {
             snprintf(why, n, "field '%s' is %zu bytes long", s->key, len);
@@ -64,20 +69,26 @@ static int check_fields(const harness *h, const char *text, char *why, size_t n)
         }
         memcpy(buf, v, len), buf[len] = 0;
         char *end = buf;
-        bool good = len > 0;
+        const cli_opt *o = flag_of(h, s);
+        double x = 0; /* the number, for o's range */
+        bool good = len > 0 && (s->kind == SET_STRING || (buf[0] != ' ' && buf[0] != '\t'));
         errno = 0;
         switch (s->kind) {
-        case SET_INT: { long x = strtol(buf, &end, 10); good &= x >= INT_MIN && x <= INT_MAX; break; }
-        case SET_LONG: (void)strtol(buf, &end, 10); break;
-        case SET_U64: good &= buf[0] != '-'; (void)strtoull(buf, &end, 10); break;
-        case SET_DOUBLE: good &= isfinite(strtod(buf, &end)); break;
+        case SET_INT: { long k = strtol(buf, &end, 10); good &= k >= INT_MIN && k <= INT_MAX; x = (double)k; break; }
+        case SET_LONG: x = (double)strtol(buf, &end, 10); break;
+        case SET_U64: good &= buf[0] != '-'; x = (double)strtoull(buf, &end, 10); break;
+        case SET_DOUBLE: x = strtod(buf, &end); good &= isfinite(x); break;
         case SET_BOOL: good &= !strcmp(buf, "0") || !strcmp(buf, "1"); end = buf + len; break;
-        case SET_STRING: {
-            const cli_opt *o = flag_of(h, s);
+        case SET_STRING:
             good = !o || o->type != CLI_CHOICE || is_choice(o->metavar, buf, len);
             end = buf + len;
             break;
         }
+        bool number = o && (o->type == CLI_INT || o->type == CLI_U64 || o->type == CLI_REAL);
+        if (good && !errno && !*end && number && !cli_in_range(o, x)) {
+            snprintf(why, n, "field '%s' holds %s, outside the range of --%s (see --help)",
+                     s->key, buf, o->name);
+            return -1;
         }
         if (!good || errno || *end) {
             snprintf(why, n, "field '%s' holds '%s', which is not a valid %s", s->key, buf,
@@ -103,7 +114,7 @@ static const char *setting_text(const setting *s, char *buf, size_t n) {
 static int read_settings(harness *h, const char *path, bool resuming, int argc, char **argv) {
     static char text[NN_CKPT_TEXT_MAX], keep[NN_CKPT_TEXT_MAX]; /* strings point here */
     char why[768], mine[512], theirs[512];
-    if (check_fields(h, h->meta.text, why, sizeof why)) {
+    if (harness_check_fields(h, h->meta.text, why, sizeof why)) {
         fprintf(stderr, "%s: %s: %s\n", h->name, path, why);
         return 1;
     }

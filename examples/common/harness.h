@@ -168,6 +168,11 @@ nn_batch harness_batch(harness *h, ag_tape *t);
 bool harness_given(const harness *h, const char *name);
 
 /* "<out>/<name>" in buf. */
+/* Checks the fields of a checkpoint's meta text against h->remembered and h->opts, as a
+ * --resume or --eval does before settings_read (exposed for tests/fuzz/fuzz_settings.c):
+ * each field present once, whole, finite, in its flag's range or choices.  0, or -1 with
+ * why ("field 'lr' ...") in why[n]. */
+int harness_check_fields(const harness *h, const char *text, char *why, size_t n);
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name);
 
 #endif
