@@ -218,7 +218,9 @@ MPI_FLT   := $(call TREE,mpi-float)
 MPI_DBL   := $(call TREE,mpi-double)
 MPI_CC     = OMPI_CC=$(CC) $(MPICC)
 MPI_TREE  := $(if $(filter double,$(REAL)),$(MPI_DBL),$(MPI_FLT))
-DIST_TESTS := $(if $(HAVE_MPI),$(MPI_FLT)/dist_driver $(MPI_DBL)/dist_driver)
+DIST_TESTS := $(if $(HAVE_MPI),$(MPI_FLT)/dist_driver $(MPI_DBL)/dist_driver \
+                               build/mpi/vae build/mpi/gan build/mpi/classify \
+                               $(MPI_DBL)/bin/vae $(MPI_DBL)/bin/gan)
 
 $(MPI_FLT)/nn/dist.o: nn/dist.c Makefile $(FLT_STAMP) | build/.deps
 	@mkdir -p $(dir $@)
@@ -239,6 +241,12 @@ $(MPI_DBL)/dist_driver: tests/dist/dist_driver.c $(MPI_DBL)/libhenbun.a
 build/mpi/%: examples/%.c $(EX_COMMON:%.c=$(LIBTREE)/%.o) $(MPI_TREE)/libhenbun.a
 	@mkdir -p $(dir $@)
 	$(MPI_CC) $(CFLAGS_COMMON) $(if $(filter double,$(REAL)),-DAG_DOUBLE) -DHENBUN_MPI $(CFLAGS) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+
+# Programs in double under MPI, for the 1e-12 checks of tests/programs/dist_programs.sh.
+$(MPI_DBL)/bin/%: examples/%.c $(EX_COMMON:%.c=$(DBL)/%.o) $(MPI_DBL)/libhenbun.a
+	@mkdir -p $(dir $@)
+	$(MPI_CC) $(CFLAGS_COMMON) -DAG_DOUBLE -DHENBUN_MPI $(CFLAGS) \
 	    -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 .PHONY: mpi

@@ -146,7 +146,7 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     for (int i = 0; i < b.size; i++)
         correct += classify_argmax(logits->data + (size_t)i * N_CLASSES, N_CLASSES) == b.y[i];
     stats[0] = ag_item(loss), stats[1] = correct;
-    ag_backward(t, loss);
+    harness_backward(h, t, loss);               /* ag_backward (+ the sum over MPI ranks) */
     double norm = nn_optim_step(p->opt);
     ag_tape_clear(t);
     return (harness_step){stats[0], norm};

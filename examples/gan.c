@@ -132,23 +132,29 @@ static int build(harness *h) {
 static harness_step step(harness *h, ag_tape *t, double *stats) {
     gan_program *p = h->program;
     const int k = p->c.d_steps;
+    const uint64_t z_draws = 2 * (uint64_t)p->c.z_dim; /* a row's z ~ N(0, I) */
     gan_stats st;
     ag_rng_seed(ag_tape_rng(t), run_seed(h->flags.seed, 2, (uint64_t)h->step)); /* its z's */
     memset(stats, 0, 5 * sizeof *stats);
     for (int i = 0; i < k; i++) {
         nn_batch b = harness_batch(h, t);
         nn_optim_zero_grad(p->opt_d);
+        harness_skip_draws(h, t, z_draws, false); /* under MPI: the z's of this rank's rows */
         ag_tensor *d_loss = gan_d_loss(p->g, t, b.x, &st); /* −V(D, G), fakes as constants */
-        ag_backward(t, d_loss);
+        harness_skip_draws(h, t, z_draws, true);
+        /* ag_backward, and under MPI the sum of D's gradients over the ranks */
+        bool finite = harness_backward_of(h, t, d_loss, &p->g->d_params);
         double norm = nn_optim_step(p->opt_d);
         ag_tape_clear(t);
-        if (!isfinite(st.d_loss) || !isfinite(norm)) return (harness_step){st.d_loss, norm};
+        if (!finite || !isfinite(norm)) return (harness_step){st.d_loss, norm};
         stats[0] += st.d_loss / k, stats[4] += st.js / k;
         stats[2] += st.d_real / k, stats[3] += st.d_fake / k;
     }
     nn_optim_zero_grad(p->opt_g);
-    ag_tensor *g_loss = gan_g_loss(p->g, t, h->flags.batch, &st); /* through D, into G */
-    ag_backward(t, g_loss);
+    int n = harness_rows(h, h->flags.batch);                /* this rank's z's, under MPI */
+    harness_skip_draws(h, t, z_draws, false);
+    ag_tensor *g_loss = gan_g_loss(p->g, t, n, &st);         /* through D, into G */
+    harness_backward_of(h, t, g_loss, &p->g->g_params);     /* ag_backward (+ G's sum) */
     double norm = nn_optim_step(p->opt_g);                    /* G's parameters only */
     ag_tape_clear(t);
     stats[1] = st.g_loss;

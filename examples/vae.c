@@ -17,6 +17,11 @@
 static int check(harness *h, char *why, size_t n) {
     const vae_flags *c = &((vae_program *)h->program)->c;
     const run_flags *r = &h->flags;
+    if (nn_dist_size(h->dist) > 1 && strcmp(c->objective, "elbo") && strcmp(c->objective, "iwae")) {
+        snprintf(why, n, "--objective %s: its loss is not a mean over examples, which training "
+                         "on several ranks needs (elbo and iwae are)", c->objective);
+        return -1;
+    }
     if (c->latent >= 1 && r->batch >= 1 && c->samples >= 1 && r->epochs >= 0 && c->lr > 0 &&
         c->lr_min >= 0 && c->lr_min <= c->lr && r->pictures_every >= 1 && c->sigma > 0 &&
         c->beta >= 0 && c->warmup >= 0)
@@ -91,10 +96,11 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     nn_batch b = harness_batch(h, t);
     nn_optim_zero_grad(p->opt);
     ag_rng_seed(ag_tape_rng(t), vae_step_seed(h->flags.seed, h->step));
+    harness_skip_draws(h, t, 2 * (uint64_t)p->c.latent * (uint64_t)p->c.samples, false); /* ε */
     p->m->step = h->step;                       /* the KL warm-up follows the step count */
     vae_stats st;
     ag_tensor *loss = vae_loss(p->m, t, b.x, true, &st); /* −ELBO (or −IWAE), batch mean */
-    ag_backward(t, loss);
+    harness_backward(h, t, loss);               /* ag_backward (+ the sum over MPI ranks) */
     double norm = nn_optim_step(p->opt);        /* Adam on every parameter */
     ag_tape_clear(t);
     stats[0] = st.neg_elbo, stats[1] = st.recon, stats[2] = st.kl, stats[3] = st.loss;

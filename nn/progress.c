@@ -41,15 +41,8 @@ nn_progress *nn_progress_new(const nn_progress_opts *o) {
     if (o->n_values < 0 || o->n_values > NN_PROGRESS_MAX_VALUES)
         ag_error("nn_progress_new", "n_values = %d (0 to %d)", o->n_values,
                  NN_PROGRESS_MAX_VALUES);
-    nn_progress *p = calloc(1, sizeof *p);
-    if (!p) ag_error("nn_progress_new", "out of memory");
-    p->out = o->out ? o->out : stderr;
-    p->tty = o->mode == NN_PROGRESS_TERMINAL ||
-             (o->mode == NN_PROGRESS_AUTO && isatty(fileno(p->out)));
-    p->summary = o->summary;
-    p->n_values = o->n_values;
+    /* The formats are checked before anything is allocated: ag_error may not return. */
     for (int i = 0; i < o->n_values; i++) {
-        snprintf(p->names[i], sizeof p->names[i], "%s", o->names[i] ? o->names[i] : "?");
         const char *f = o->formats[i] ? o->formats[i] : "%.4g";
         /* One conversion of a double (%f, %e or %g with flags, width, precision), plus %%. */
         int conversions = 0;
@@ -60,10 +53,21 @@ nn_progress *nn_progress_new(const nn_progress_opts *o) {
             if (!*c || !strchr("fFeEgG", *c)) conversions = 99;
             conversions++;
         }
-        if (conversions != 1 || strlen(f) >= sizeof p->formats[i])
+        if (conversions != 1 || strlen(f) >= sizeof ((nn_progress *)0)->formats[i])
             ag_error("nn_progress_new", "format \"%s\" of value %d: need one %%f, %%e or %%g "
                      "conversion, under 16 characters", f, i);
-        snprintf(p->formats[i], sizeof p->formats[i], "%s", f);
+    }
+    nn_progress *p = calloc(1, sizeof *p);
+    if (!p) ag_error("nn_progress_new", "out of memory");
+    p->out = o->out ? o->out : stderr;
+    p->tty = o->mode == NN_PROGRESS_TERMINAL ||
+             (o->mode == NN_PROGRESS_AUTO && isatty(fileno(p->out)));
+    p->summary = o->summary;
+    p->n_values = o->n_values;
+    for (int i = 0; i < o->n_values; i++) {
+        snprintf(p->names[i], sizeof p->names[i], "%s", o->names[i] ? o->names[i] : "?");
+        snprintf(p->formats[i], sizeof p->formats[i], "%s",
+                 o->formats[i] ? o->formats[i] : "%.4g");
         p->scales[i] = o->scales[i] != 0 ? o->scales[i] : 1;
     }
     p->run_total = o->run_total > 0 ? o->run_total : 0;

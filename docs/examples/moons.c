@@ -75,7 +75,7 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     ag_tensor *logits = nn_forward(p->net, t, b.x, true);                     /* (B, 2) */
     ag_tensor *loss = ag_mean(t, ag_softmax_cross_entropy(t, logits, b.y));
     stats[0] = ag_item(loss);
-    ag_backward(t, loss);
+    harness_backward(h, t, loss);  /* ag_backward; under mpirun, + the sum over the ranks */
     double norm = nn_optim_step(p->opt);
     ag_tape_clear(t);
     return (harness_step){stats[0], norm};

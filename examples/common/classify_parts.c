@@ -31,6 +31,7 @@ cli_opt *classify_options(classify_flags *c, run_flags *r) {
         {"resume", CLI_STRING, &r->resume, "CKPT", "continue a run from its checkpoint"},
         {"eval", CLI_STRING, &r->eval, "CKPT", "evaluate a saved classifier on the test set and exit"},
         {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar, no network table"},
+        {"sync-bn", CLI_FLAG, &r->sync_bn, NULL, "batch norm under mpirun: global batch statistics"},
         {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
          "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};

@@ -40,6 +40,7 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"sample-bn", CLI_CHOICE, &c->sample_bn, "batch|running",
          "batch norm of G when sampling: batch statistics (as in training) or running averages"},
         {"quiet", CLI_FLAG, &r->quiet, NULL, "no progress bar, no network tables"},
+        {"sync-bn", CLI_FLAG, &r->sync_bn, NULL, "batch norm under mpirun: global batch statistics"},
         {"fp-trap", CLI_FLAG, &r->fp_trap, NULL,
          "debugging: die at the first operation that makes a NaN or an inf"},
         {0}};

@@ -1,5 +1,7 @@
 /* harness.c — the run machinery of the training programs (see harness.h): flags, checks,
- * checkpoints, exact resumption, signals, logs and pictures around a program's step. */
+ * checkpoints, exact resumption, signals, logs and pictures around a program's step, and
+ * data parallelism over the ranks of an MPI job (nn/dist.h; one rank without MPI, where
+ * every dist call below is skipped or a no-op). */
 #include "examples/common/harness.h"
 #include "examples/common/run.h"
 
@@ -148,21 +150,90 @@ static int read_settings(harness *h, const char *path, bool resuming, int argc, 
 
 /* ---- training ---------------------------------------------------------------------------- */
 
+/* Under mpirun with more than one rank?  (h->dist is NULL for a program that calls
+ * harness_begin/run/end itself: one process.) */
+static bool multi(const harness *h) { return h->dist && nn_dist_size(h->dist) > 1; }
+/* The run ended on every rank at the same step (a NaN, a stop request): no abort. */
+static bool ended_together;
+
+bool harness_root(const harness *h) { return !h->dist || nn_dist_is_root(h->dist); }
+
+/* All n rows: the share of the only process. */
+static nn_dist_shard whole(int n) { return (nn_dist_shard){.count = n, .global = n, .weight = 1}; }
+
 nn_batch harness_batch(harness *h, ag_tape *t) {
     nn_batch b;
     if (!nn_batcher_next(h->batcher, t, &b)) ag_error(h->name, "batcher ran dry inside an epoch");
+    h->global_examples += b.size;
+    /* Every rank got the same global batch b; it keeps its rows. */
+    h->shard = multi(h) ? nn_dist_shard_batch(h->dist, t, &b) : whole(b.size);
     h->step_examples += b.size;
     return b;
+}
+
+int harness_rows(harness *h, int n) {
+    h->shard = multi(h) ? nn_dist_shard_of(h->dist, n) : whole(n);
+    return h->shard.count;
+}
+
+void harness_skip_draws(harness *h, ag_tape *t, uint64_t per_row, bool after) {
+    if (!multi(h)) return;
+    const nn_dist_shard *s = &h->shard;
+    nn_dist_rng_skip(ag_tape_rng(t),
+                     per_row * (uint64_t)(after ? s->global - s->offset - s->count : s->offset));
+}
+
+bool harness_backward_of(harness *h, ag_tape *t, ag_tensor *loss, const nn_param_list *params) {
+    if (!multi(h)) {
+        ag_backward(t, loss);
+        return isfinite(ag_item(loss));
+    }
+    int k = 0; /* the sum of this list, made at its first use (the first step) */
+    while (k < 4 && h->grads[k] && h->grads_of[k] != params) k++;
+    if (k == 4) ag_error(h->name, "harness_backward_of: more than 4 parameter lists");
+    if (!h->grads[k]) h->grads[k] = nn_dist_grads_new(h->dist, params, 0), h->grads_of[k] = params;
+    h->last_grads = h->grads[k];
+    int f = nn_dist_backward(h->grads[k], t, loss, h->shard.weight,
+                             run_stop_requested() ? NN_DIST_STOP : 0);
+    h->dist_flags |= f;
+    return !(f & NN_DIST_NONFINITE);
+}
+
+bool harness_backward(harness *h, ag_tape *t, ag_tensor *loss) {
+    return harness_backward_of(h, t, loss, h->params);
 }
 
 /* Saves the checkpoint: the settings, the program's lines, and the running sums of an
  * epoch stopped half-way (sums non-NULL). */
 static int save(harness *h, const char *ckpt, long epoch, const double *sums) {
+    if (!harness_root(h)) return 0; /* rank 0 writes it */
     h->meta.epoch = epoch, h->meta.step = h->step;
     settings_write(h->meta.text, sizeof h->meta.text, h->name, h->remembered);
     if (h->meta_text) h->meta_text(h, h->meta.text, sizeof h->meta.text);
     if (sums) run_text_put(h->meta.text, sizeof h->meta.text, "epoch_sums", sums, 1 + h->n_stats);
-    return run_save_checkpoint(h->name, ckpt, h->saved, &h->meta);
+    int rc = run_save_checkpoint(h->name, ckpt, h->saved, &h->meta);
+    if (rc && multi(h)) nn_dist_abort(h->dist, "could not save %s: ending every rank", ckpt);
+    return rc;
+}
+
+/* Runs a hook of rank 0 alone (evaluation, pictures, the result): the other ranks go on to
+ * the next step's sums and wait there.  Synchronized batch norm is off meanwhile (a
+ * forward pass there must not wait for ranks that do not run it). */
+static void root_only(harness *h, bool begin) {
+    if (multi(h) && h->flags.sync_bn) nn_dist_sync_batchnorm(h->dist, !begin);
+}
+
+/* Why the run stops: the signal this rank got, else another rank's. */
+static const char *stop_name(void) {
+    return run_stop_signal() ? run_stop_signal() : "a stop request on another rank";
+}
+
+/* The command that resumes the run (and, under mpirun, that any number of ranks may). */
+static void print_resume(const harness *h, int argc, char **argv, const char *ckpt) {
+    run_print_resume(argc, argv, ckpt);
+    if (multi(h))
+        fprintf(stderr, "  (under mpirun -np N, with %d or any other number of ranks)\n",
+                nn_dist_size(h->dist));
 }
 
 /* The epochs from the checkpoint's (or the first) to the end; returns the exit status. */
@@ -171,12 +242,13 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     run_flags *f = &h->flags;
     const char *noun = h->step_name ? h->step_name : "step";
     const int per_step = h->batches_per_step > 0 ? h->batches_per_step : 1;
+    const bool root = harness_root(h), dist = multi(h);
     char where[64] = ""; /* "holdout 3, " before an epoch, for a program of several runs */
     if (h->run_label) snprintf(where, sizeof where, "%s, ", h->run_label);
     nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
                            .n_values = h->n_bar};
     for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
-    nn_progress *bar = nn_progress_new(&po);
+    nn_progress *bar = root ? nn_progress_new(&po) : NULL; /* rank 0 shows it */
     int code = 0;
     nn_error err;
     run_catch_signals();
@@ -189,7 +261,7 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
         ag_rng_seed(data_rng, run_seed(f->seed, stream, (uint64_t)epoch)); /* its order */
         long examples = h->batcher ? nn_batcher_num_examples(h->batcher) : end - h->step;
         long left = h->batcher ? (end - h->step) * per_step * f->batch : end - h->step;
-        nn_progress_begin(bar, label, left < examples ? left : examples);
+        if (bar) nn_progress_begin(bar, label, left < examples ? left : examples);
         h->epoch_t0 = run_seconds();
         clock_t cpu0 = clock();
         /* After a mid-epoch stop, skip the batches already trained on: the same order. */
@@ -202,36 +274,59 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             double stats[HARNESS_MAX_STATS];
             h->step_examples = !h->batcher; /* harness_batch counts them (without data, the
                                                bar counts steps; a step may set its own) */
+            h->global_examples = h->step_examples, h->dist_flags = 0;
             harness_step r = h->train_step(h, t, stats);
-            if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params, "%sepoch %ld %s %ld",
-                                  where, epoch + 1, noun, h->step + 1)) {
+            if (dist && !h->last_grads) /* ag_backward alone: N ranks would be N runs */
+                nn_dist_abort(h->dist, "%s's training step does not sum its gradients over the "
+                                       "ranks (harness_backward): run it without mpirun", h->name);
+            if (dist) { /* decided alike on every rank: the flags and the norm are global */
+                if ((h->dist_flags & NN_DIST_NONFINITE) || !isfinite(r.grad_norm)) {
+                    if (root && run_check_finite(h->name, r.loss, r.grad_norm, h->params,
+                                                 "%sepoch %ld %s %ld", where, epoch + 1, noun,
+                                                 h->step + 1))
+                        run_report_nonfinite(h->name, h->params, "%sepoch %ld %s %ld", where,
+                                             epoch + 1, noun, h->step + 1);
+                    if (root)
+                        fprintf(stderr, "%s: a NaN or an inf on %d of %d ranks: every rank "
+                                        "stops\n", h->name,
+                                nn_dist_grads_nonfinite_ranks(h->last_grads), nn_dist_size(h->dist));
+                    code = 1, ended_together = true;
+                    break;
+                }
+            } else if (!run_check_finite(h->name, r.loss, r.grad_norm, h->params,
+                                         "%sepoch %ld %s %ld", where, epoch + 1, noun, h->step + 1)) {
                 code = 1;
                 break;
             }
             h->step++, h->steps_done++;
-            double w = h->steps_weigh_equally ? 1 : h->step_examples;
+            /* An epoch's means weigh a step by its examples, or equally (then this rank's
+             * part of a step is its share of the rows): the sums over the ranks, taken at
+             * the end of the epoch, are one process's. */
+            double w = !h->steps_weigh_equally ? h->step_examples : dist ? h->shard.weight : 1;
             sums[0] += w;
             for (int i = 0; i < h->n_stats; i++) {
                 bool count = h->counts >> i & 1;
                 sums[1 + i] += count ? stats[i] : stats[i] * w;
                 if (count) stats[i] /= h->step_examples; /* the bar shows the fraction */
             }
-            nn_progress_step(bar, h->step_examples, stats);
+            if (bar) nn_progress_step(bar, dist ? h->global_examples : h->step_examples, stats);
             stopped = run_step_done();
+            if (dist) stopped = h->dist_flags & NN_DIST_STOP; /* seen by every rank at once */
         }
         while (h->batcher && nn_batcher_next(h->batcher, t, &b)) ag_tape_clear(t); /* leftovers */
-        nn_progress_end(bar);
+        if (bar) nn_progress_end(bar);
         if (code) break;
+        if (dist) nn_dist_sum(h->dist, sums, 1 + h->n_stats); /* each rank held its part */
         h->epoch_seconds = run_seconds() - h->epoch_t0;
         h->train_cpu += (double)(clock() - cpu0) / CLOCKS_PER_SEC;
         if (h->step < end) { /* a signal stopped the epoch half-way */
-            code = run_stop_status();
-            if (!save(h, ckpt, epoch, sums)) {
+            code = run_stop_status(), ended_together = true;
+            if (!save(h, ckpt, epoch, sums) && root) {
                 fprintf(stderr, "%s: %s: stopped at %sepoch %ld %s %ld (%ld of %ld %ss); "
-                                "checkpoint %s\n", h->name, run_stop_signal(), where, epoch + 1, noun,
+                                "checkpoint %s\n", h->name, stop_name(), where, epoch + 1, noun,
                         h->step, h->step - epoch * h->per_epoch, h->per_epoch,
                         per_step == 1 && !h->step_name ? "batche" : noun, ckpt);
-                run_print_resume(argc, argv, h->resume_in_out ? NULL : ckpt);
+                print_resume(h, argc, argv, h->resume_in_out ? NULL : ckpt);
             }
             break;
         }
@@ -239,25 +334,30 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
             h->batcher ? (double)(epoch + 1) : (double)h->step}; /* without data: the step */
         for (int i = 0; i < h->n_stats; i++) mean[i] = sums[1 + i] / sums[0];
         memset(sums, 0, sizeof(double) * (size_t)(1 + h->n_stats));
-        h->epoch_end(h, mean, row);
+        root_only(h, true);
+        if (root) h->epoch_end(h, mean, row);
         h->train_seconds += h->epoch_seconds;
         h->total_seconds += run_seconds() - h->epoch_t0;
         h->epochs_done++;
         if (csv && nn_csv_row(csv, row, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        bool stop = dist ? stopped : run_stop_requested(); /* under N ranks: as every rank saw */
         bool due = h->save_every <= 1 || (epoch + 1) % h->save_every == 0 || h->step == total ||
-                   run_stop_requested();
+                   stop;
         if (due && save(h, ckpt, h->step / h->per_epoch, NULL)) {
             code = 1;
             break;
         }
-        if (h->pictures && (f->pictures_every <= 1 || (epoch + 1) % f->pictures_every == 0 ||
-                            h->step == total))
+        if (root && h->pictures && (f->pictures_every <= 1 ||
+                                    (epoch + 1) % f->pictures_every == 0 || h->step == total))
             h->pictures(h);
-        if (run_stop_requested() && h->step < total) { /* between epochs: nothing lost */
-            fprintf(stderr, "%s: %s: stopped after %sepoch %ld (%s %ld); checkpoint %s\n",
-                    h->name, run_stop_signal(), where, epoch + 1, noun, h->step, ckpt);
-            run_print_resume(argc, argv, h->resume_in_out ? NULL : ckpt);
-            code = run_stop_status();
+        root_only(h, false);
+        if (stop && h->step < total) { /* between epochs: nothing lost */
+            if (root) {
+                fprintf(stderr, "%s: %s: stopped after %sepoch %ld (%s %ld); checkpoint %s\n",
+                        h->name, stop_name(), where, epoch + 1, noun, h->step, ckpt);
+                print_resume(h, argc, argv, h->resume_in_out ? NULL : ckpt);
+            }
+            code = run_stop_status(), ended_together = true;
         }
     }
     nn_progress_free(bar);
@@ -265,6 +365,8 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
 }
 
 /* ---- the program ------------------------------------------------------------------------- */
+
+static int open_log(harness *h, const char *log, nn_csv **csv);
 
 /* Everything after the data and the model exist; returns the exit status. */
 static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
@@ -289,8 +391,13 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         h->start_epoch = (int)h->meta.epoch;
         h->step = (long)h->meta.step;
     }
-    if (h->describe && (!f->quiet || f->eval)) h->describe(h);
-    if (f->eval) return h->eval(h);
+    const bool root = harness_root(h), dist = multi(h);
+    if (dist) nn_dist_broadcast(h->dist, h->saved); /* every rank starts from rank 0's */
+    if (h->describe && (!f->quiet || f->eval) && root) h->describe(h);
+    if (f->eval) { /* rank 0 measures; the others are done */
+        root_only(h, true);
+        return root ? h->eval(h) : 0;
+    }
 
     /* The batches, and the checks of a resumed step, before anything is written. */
     ag_rng data_rng;
@@ -317,36 +424,24 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     /* A run stopped inside an epoch left that epoch's examples and sums in its checkpoint,
      * so the resumed epoch reports the means of all of it. */
     double sums[1 + HARNESS_MAX_STATS] = {0};
-    if (ckpt_in && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats))
-        memset(sums, 0, sizeof sums);
-    if (run_mkdir(f->out, &err)) {
-        fprintf(stderr, "%s: %s\n", h->name, err.msg);
-        return 1;
-    }
+    if ((ckpt_in && run_text_get(h->meta.text, "epoch_sums", sums, 1 + h->n_stats)) || !root)
+        memset(sums, 0, sizeof sums); /* under N ranks rank 0 holds them: they are summed */
     char ckpt[4096], log[4096];
     harness_path(h, ckpt, sizeof ckpt, h->ckpt_name);
     harness_path(h, log, sizeof log, "log.csv");
-    /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
-     * checkpoint has not seen (written after it, they are written again). */
-    double upto = h->log_step_column > 0 || !h->train ? (double)h->step : (double)h->start_epoch;
     nn_csv *csv = NULL;
-    if (h->columns) {
-        if (!f->resume) remove(log);
-        else if (run_log_rewind(log, h->log_step_column, 1, &upto, &err)) {
-            fprintf(stderr, "%s: %s\n", h->name, err.msg);
-            return 1;
-        }
-        if (!(csv = nn_csv_open(log, h->n_columns, h->columns, &err))) {
-            fprintf(stderr, "%s: %s\n", h->name, err.msg);
-            return 1;
-        }
-    }
+    int code;
+    if (root && (code = open_log(h, log, &csv))) return code; /* rank 0 writes files */
     ag_tape *t = ag_tape_new(f->seed);
     if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
-    int code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
+    code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
+    for (int k = 0; k < 4; k++) /* the sums belong to this model's parameters */
+        nn_dist_grads_free(h->grads[k]), h->grads[k] = NULL, h->grads_of[k] = NULL;
+    h->last_grads = NULL;
     if (csv && nn_csv_close(csv, &err)) fprintf(stderr, "%s: %s\n", h->name, err.msg);
-    if (!code && !h->result) {
-        /* a program of several runs reports after them */
+    root_only(h, true);
+    if (!root || (!code && !h->result)) {
+        /* the lines below are rank 0's; a program of several runs reports after them */
     } else if (!code && h->steps_done > 0) h->result(h);
     else if (!code && h->step_name)
         printf("nothing to do: the checkpoint is already at %s %ld (raise --epochs or --iters)\n",
@@ -358,6 +453,30 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
     return code;
 }
 
+/* Makes --out and log.csv (a fresh one, or rewound to the checkpoint on --resume). */
+static int open_log(harness *h, const char *log, nn_csv **csv) {
+    run_flags *f = &h->flags;
+    nn_error err;
+    if (run_mkdir(f->out, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    /* A fresh run starts a fresh log; a resumed one drops the rows of epochs the
+     * checkpoint has not seen (written after it, they are written again). */
+    double upto = h->log_step_column > 0 || !h->train ? (double)h->step : (double)h->start_epoch;
+    if (!h->columns) return 0; /* no log */
+    if (!f->resume) remove(log);
+    else if (run_log_rewind(log, h->log_step_column, 1, &upto, &err)) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    if (!(*csv = nn_csv_open(log, h->n_columns, h->columns, &err))) {
+        fprintf(stderr, "%s: %s\n", h->name, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 bool harness_given(const harness *h, const char *name) { return given(h->argc, h->argv, name); }
 
 bool harness_begin(harness *h, int argc, char **argv, int *code) {
@@ -367,6 +486,7 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
         h->n_bar > NN_PROGRESS_MAX_VALUES || (h->columns && h->n_columns < 1) ||
         h->n_columns > HARNESS_MAX_COLUMNS)
         ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
+    ended_together = true; /* until a file is read, every rank meets the same errors */
     int rc = cli_parse(argc, argv, h->cli, h->opts);
     if (rc) return *code = rc < 0 ? 2 : 0, false;
     char why[512];
@@ -381,6 +501,7 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
         fprintf(stderr, "%s: %s\n", h->name, why);
         return *code = 2, false;
     }
+    ended_together = false;
     const char *ckpt_in = f->eval ? f->eval : f->resume;
     if (ckpt_in) { /* the model comes from the checkpoint */
         nn_error err;
@@ -396,6 +517,7 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
         f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
     h->threads = run_threads(f->threads);
     if (f->fp_trap && run_fp_trap(h->name)) return *code = 2, false;
+    if (multi(h)) nn_dist_sync_batchnorm(h->dist, f->sync_bn);
     return !(*code = h->load ? h->load(h) : 0); /* no load: no data set */
 }
 
@@ -415,11 +537,27 @@ void harness_end(harness *h) {
     h->train = h->test = NULL;
 }
 
-int harness_main(harness *h, int argc, char **argv) {
+static int main_body(harness *h, int argc, char **argv) {
     int code;
     if (harness_begin(h, argc, argv, &code)) code = harness_run(h, h->flags.eval ? h->flags.eval
                                                                                  : h->flags.resume);
     if (h->release) h->release(h);
     harness_end(h);
+    return code;
+}
+
+int harness_main(harness *h, int argc, char **argv) {
+    h->dist = nn_dist_init(&argc, &argv);
+    if (!harness_root(h) && !freopen("/dev/null", "w", stdout)) /* rank 0 prints */
+        nn_dist_abort(h->dist, "cannot open /dev/null");
+    int code = main_body(h, argc, argv);
+    /* A rank that fails alone (a file it cannot read) must not leave the others waiting in
+     * a sum: any failure not reached by every rank together ends the whole job. */
+    if (code && multi(h) && !ended_together) {
+        fflush(stdout);
+        nn_dist_abort(h->dist, "%s stopped with exit status %d (see above): ending every rank",
+                      h->name, code);
+    }
+    nn_dist_finalize(h->dist);
     return code;
 }

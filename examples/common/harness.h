@@ -11,7 +11,11 @@
  *     checkpoint, so a resumed run ends bit for bit where a straight one does;
  *   - Ctrl-C/SIGTERM: the step finishes, a checkpoint is saved, the resume command printed;
  *   - a NaN or inf stops the run naming the tensor; --fp-trap; the progress bar;
- *   - log.csv (rewound on --resume), pictures every --pictures-every epochs, the result line.
+ *   - log.csv (rewound on --resume), pictures every --pictures-every epochs, the result line;
+ *   - data parallelism (built with `make MPI=1`, run under mpirun -np N): each rank takes its
+ *     slice of the same global batch (--batch), harness_backward sums the gradients, the
+ *     parameters start from rank 0's, and only rank 0 prints and writes files; N ranks give
+ *     one process's run (see README "Scaling out").
  *
  * A program fills a harness with its flags, its settings and its hooks, and calls
  * harness_main (see docs/write-a-program.md):
@@ -30,6 +34,7 @@
 
 #include "examples/common/cli.h"
 #include "examples/common/settings.h"
+#include "nn/dist.h"
 #include "nn/nn.h"
 
 #define HARNESS_MAX_STATS 8    /* figures a step reports */
@@ -41,6 +46,7 @@ typedef struct run_flags {
     uint64_t seed;
     const char *out, *resume, *eval;
     bool quiet, fp_trap;
+    bool sync_bn;  /* --sync-bn (programs with batch norm): statistics over all ranks */
 } run_flags;
 
 /* What a training step returns: its loss and the gradient norm nn_optim_step returned,
@@ -142,7 +148,15 @@ struct harness {
     nn_batcher *batcher;             /* the training batches (harness_batch) */
     int argc;                        /* the command line */
     char **argv;
-    int step_examples;               /* examples the current step took */
+    int step_examples;               /* examples the current step took (this rank's) */
+    /* data parallelism (one rank of one without MPI) */
+    nn_dist *dist;                   /* the job: rank, size */
+    nn_dist_grads *grads[4];         /* the gradient sums (more than one rank): of params, */
+    const nn_param_list *grads_of[4];/* ... or of these lists (harness_backward_of) */
+    nn_dist_grads *last_grads;       /* the last one used */
+    nn_dist_shard shard;             /* this rank's rows of the last batch / harness_rows */
+    int dist_flags;                  /* the step's flags, OR-ed over ranks (NN_DIST_*) */
+    long global_examples;            /* examples the current step took, all ranks */
 };
 
 /* Runs the program: parses, checks, loads, builds, trains or evaluates; returns the exit
@@ -163,6 +177,31 @@ void harness_end(harness *h);
 
 /* The next training batch, on tape t (inside train_step). */
 nn_batch harness_batch(harness *h, ag_tape *t);
+
+/* The backward pass of a training step, in place of ag_backward(t, loss): in one process it
+ * is ag_backward; under N ranks, the backward of this rank's part of the global loss (its
+ * mean times its share of the rows of the last harness_batch / harness_rows) with the
+ * gradients of params summed over the ranks, so that the nn_optim_step after it makes one
+ * process's update on every rank.  A stop request and a NaN travel with the sums, so every
+ * rank leaves together.  false when a rank's loss was a NaN or an inf. */
+bool harness_backward(harness *h, ag_tape *t, ag_tensor *loss);
+/* The same, summing the gradients of `params` only (a list that lives as long as the run):
+ * for a model with one optimizer per network (a GAN's D and G), one sum per network. */
+bool harness_backward_of(harness *h, ag_tape *t, ag_tensor *loss, const nn_param_list *params);
+
+/* This rank's share of n rows that are not a data batch (a batch of noise): the number of
+ * rows to make here (n in one process); it sets the weight of the next harness_backward. */
+int harness_rows(harness *h, int n);
+
+/* Noise drawn per row of a batch: under N ranks, advances t's PRNG past the draws of the
+ * global batch's rows before this rank's slice (after = false; call it before drawing) or
+ * after it (after = true; call it after drawing), so that every row gets the noise it gets
+ * in one process.  per_row: 64-bit draws a row takes (a normal takes two, a uniform one).
+ * Nothing in one process. */
+void harness_skip_draws(harness *h, ag_tape *t, uint64_t per_row, bool after);
+
+/* Is this the rank that prints and writes files (always, in one process)? */
+bool harness_root(const harness *h);
 
 /* Was --name given on the command line? */
 bool harness_given(const harness *h, const char *name);
