@@ -65,12 +65,17 @@ static void range_str(cli_range r, char *buf, size_t n) {
         snprintf(buf, n, "%s %s", r.flags & CLI_MAX_OPEN ? "<" : "<=", b);
 }
 
-/* 0 when x is inside o's range, else prints "<prog>: --name: must be in [a, b], got V". */
-static int check_range(const cli_program *prog, const cli_opt *o, double x, const char *v) {
+bool cli_in_range(const cli_opt *o, double x) {
     cli_range r = range_of(o);
     bool lo_ok = !(r.flags & CLI_HAS_MIN) || (r.flags & CLI_MIN_OPEN ? x > r.min : x >= r.min);
     bool hi_ok = !(r.flags & CLI_HAS_MAX) || (r.flags & CLI_MAX_OPEN ? x < r.max : x <= r.max);
-    if (lo_ok && hi_ok) return 0;
+    return lo_ok && hi_ok;
+}
+
+/* 0 when x is inside o's range, else prints "<prog>: --name: must be in [a, b], got V". */
+static int check_range(const cli_program *prog, const cli_opt *o, double x, const char *v) {
+    if (cli_in_range(o, x)) return 0;
+    cli_range r = range_of(o);
     char want[100];
     range_str(r, want, sizeof want);
     fprintf(stderr, "%s: --%s: must be %s, got %s%s\n", prog->name, o->name, want, v,

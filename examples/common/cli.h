@@ -104,6 +104,9 @@ int cli_parse(int argc, char **argv, const cli_program *prog, cli_opt *opts);
 void cli_usage(const cli_program *prog, const cli_opt *opts, void *file);
 /* Prints "<name> (henbun VERSION, float|double)": what --version shows. */
 void cli_version(const char *name);
+/* Is x inside o's range (its own, or --threads' implicit one)?  What cli_parse checks,
+ * without the message: the harness checks a checkpoint's fields with it. */
+bool cli_in_range(const cli_opt *o, double x);
 /* The largest --threads accepted: 4 x the online cores, at least 4, at most 256. */
 int cli_max_threads(void);
 

@@ -236,25 +236,29 @@ static bool is_choice(const char *choices, const char *v, size_t len) {
  * holding its default (0 for "automatic") is good though the user may not type it. */
 static double defaults[128];
 
+static double opt_value(const cli_opt *o);
+
+void harness_note_defaults(const harness *h) {
+    for (int i = 0; h->opts[i].name && i < 128; i++) defaults[i] = opt_value(&h->opts[i]);
+}
+
 static double opt_value(const cli_opt *o) {
     return o->type == CLI_INT ? *(int *)o->dst : o->type == CLI_U64 ? (double)*(uint64_t *)o->dst
                               : o->type == CLI_REAL ? *(double *)o->dst : NAN;
 }
 
-/* Is x inside r (cli.h: no bound flags, no bound)? */
-static bool in_range(cli_range r, double x) {
-    if ((r.flags & CLI_HAS_MIN) && ((r.flags & CLI_MIN_OPEN) ? x <= r.min : x < r.min)) return false;
-    if ((r.flags & CLI_HAS_MAX) && ((r.flags & CLI_MAX_OPEN) ? x >= r.max : x > r.max)) return false;
-    return true;
-}
-
-/* A checkpoint's settings are read like flags: every field that is there must parse whole,
- * be finite, fit its type and (for a choice) be one of the choices.  0, or -1 with why. */
-static int check_fields(const harness *h, const char *text, char *why, size_t n) {
+/* A checkpoint's settings are read like flags: every field that is there must be there once
+ * (settings_read keeps the last), parse whole, be finite, fit its type, lie in its flag's
+ * range and (for a choice) be one of the choices.  0, or -1 with why. */
+int harness_check_fields(const harness *h, const char *text, char *why, size_t n) {
     for (const setting *s = h->remembered; s->key; s++) {
         const char *v = settings_value(text, s->key);
         if (!v) continue;
         size_t len = strcspn(v, "\n");
+        if (v[len] && settings_value(v + len + 1, s->key)) {
+            snprintf(why, n, "field '%s' appears twice", s->key);
+            return -1;
+        }
         char buf[512];
         if (len >= sizeof buf) {
             snprintf(why, n, "field '%s' is %zu bytes long", s->key, len);
@@ -262,33 +266,32 @@ static int check_fields(const harness *h, const char *text, char *why, size_t n)
         }
         memcpy(buf, v, len), buf[len] = 0;
         char *end = buf;
-        bool good = len > 0;
-        double x = NAN; /* a number's value, checked against its flag's range */
+        const cli_opt *o = flag_of(h, s);
+        double x = 0; /* the number, for o's range */
+        bool good = len > 0 && (s->kind == SET_STRING || (buf[0] != ' ' && buf[0] != '\t'));
         errno = 0;
         switch (s->kind) {
-        case SET_INT: { long v = strtol(buf, &end, 10); good &= v >= INT_MIN && v <= INT_MAX; x = (double)v; break; }
+        case SET_INT: { long k = strtol(buf, &end, 10); good &= k >= INT_MIN && k <= INT_MAX; x = (double)k; break; }
         case SET_LONG: x = (double)strtol(buf, &end, 10); break;
         case SET_U64: good &= buf[0] != '-'; x = (double)strtoull(buf, &end, 10); break;
-        case SET_DOUBLE: good &= isfinite(x = strtod(buf, &end)); break;
+        case SET_DOUBLE: x = strtod(buf, &end); good &= isfinite(x); break;
         case SET_BOOL: good &= !strcmp(buf, "0") || !strcmp(buf, "1"); end = buf + len; break;
-        case SET_STRING: {
-            const cli_opt *o = flag_of(h, s);
+        case SET_STRING:
             good = !o || o->type != CLI_CHOICE || is_choice(o->metavar, buf, len);
             end = buf + len;
             break;
         }
+        bool number = o && (o->type == CLI_INT || o->type == CLI_U64 || o->type == CLI_REAL);
+        bool is_default = o && o - h->opts < 128 && x == defaults[o - h->opts]; /* "0: auto" */
+        if (good && !errno && !*end && number && !is_default && !cli_in_range(o, x)) {
+            snprintf(why, n, "field '%s' holds %s, outside the range of --%s (see --help)",
+                     s->key, buf, o->name);
+            return -1;
         }
         if (!good || errno || *end) {
             snprintf(why, n, "field '%s' holds '%s', which is not a valid %s", s->key, buf,
                      s->kind == SET_STRING ? "choice" : s->kind == SET_DOUBLE ? "finite number"
                                                                           : "value");
-            return -1;
-        }
-        const cli_opt *o = flag_of(h, s);
-        if (!isnan(x) && o && o - h->opts < 128 && x != defaults[o - h->opts] &&
-            !in_range(o->range, x)) {
-            snprintf(why, n, "field '%s' holds %s, outside the range of --%s", s->key, buf,
-                     o->name);
             return -1;
         }
     }
@@ -309,7 +312,7 @@ static const char *setting_text(const setting *s, char *buf, size_t n) {
 static int read_settings(harness *h, const char *path, bool resuming, int argc, char **argv) {
     static char text[NN_CKPT_TEXT_MAX], keep[NN_CKPT_TEXT_MAX]; /* strings point here */
     char why[768], mine[512], theirs[512];
-    if (check_fields(h, h->meta.text, why, sizeof why)) {
+    if (harness_check_fields(h, h->meta.text, why, sizeof why)) {
         fprintf(stderr, "%s: %s: %s\n", h->name, path, why);
         return 1;
     }
@@ -733,7 +736,7 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
         h->n_columns > HARNESS_MAX_COLUMNS)
         ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
     ended_together = true; /* until a file is read, every rank meets the same errors */
-    for (int i = 0; h->opts[i].name && i < 128; i++) defaults[i] = opt_value(&h->opts[i]);
+    harness_note_defaults(h);
     int rc = cli_parse(argc, argv, h->cli, h->opts);
     if (rc) return *code = rc < 0 ? 2 : 0, false;
     char why[512];

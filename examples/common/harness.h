@@ -244,6 +244,16 @@ void harness_result(harness *h, const char *fmt, ...)
 void harness_spec_error(const harness *h, const char *msg, int n, const char *const *names,
                         const char *const *flags, const char *const *texts);
 
+/* Notes the option table's values as its defaults, before the flags are parsed: a field
+ * holding its flag's default (0 for "automatic") passes harness_check_fields's range check.
+ * harness_begin calls it. */
+void harness_note_defaults(const harness *h);
+/* Checks the fields of a checkpoint's meta text against h->remembered and h->opts, as a
+ * --resume or --eval does before settings_read (exposed for tests/fuzz/fuzz_settings.c):
+ * each field present once, whole, finite, in its flag's range or choices.  0, or -1 with
+ * why ("field 'lr' ...") in why[n]. */
+int harness_check_fields(const harness *h, const char *text, char *why, size_t n);
+
 /* "<out>/<name>" in buf. */
 const char *harness_path(const harness *h, char *buf, size_t n, const char *name);
 

@@ -4,7 +4,7 @@
 #   make fuzz           build, then run each target for FUZZ_SECONDS (default 180), one after
 #                       another; prints each target's executions; fails on any crash
 #   make fuzz-ci        the same for 20 seconds a target
-#   make fuzz-build     build only: build/fuzz/fuzz_{idx,checkpoint,spec,cli,safetensors}
+#   make fuzz-build     build only: build/fuzz/fuzz_{idx,checkpoint,spec,cli,safetensors,settings}
 #   make fuzz-corpus    regenerate the seed corpora tests/fuzz/corpus/<target>/ (committed)
 #
 # The library is compiled again, with clang, coverage instrumentation and ASan + UBSan
@@ -14,7 +14,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 180
-FUZZ_TARGETS := idx checkpoint spec cli safetensors
+FUZZ_TARGETS := idx checkpoint spec cli safetensors settings
 FZ           := build/fuzz
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O1 -g -fno-omit-frame-pointer \
                 $(ARCHFLAGS) -fopenmp -fno-math-errno -Wall -Wextra -Wno-unknown-pragmas -Wno-pass-failed -I. -MMD -MP \
@@ -26,9 +26,11 @@ FUZZ_MAXLEN_checkpoint := 4096
 FUZZ_MAXLEN_safetensors := 4096
 FUZZ_MAXLEN_spec       := 512
 FUZZ_MAXLEN_cli        := 512
+FUZZ_MAXLEN_settings   := 4096
 # What libFuzzer closes of the target's output (1 stdout, 3 stdout and stderr): the CLI
 # parser's messages would only slow it down; elsewhere stderr shows ag_error's message.
 FUZZ_FDMASK_cli        := 3
+FUZZ_FDMASK_settings   := 3
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
 
@@ -61,8 +63,9 @@ $(FZ)/libhenbun.a: $(LIB_SRC:%.c=$(FZ)/obj/%.o)
 	@rm -f $@; ar rcs $@ $^
 
 $(FZ)/fuzz_cli: $(FZ)/obj/examples/common/cli.o
+$(FZ)/fuzz_settings: $(patsubst %,$(FZ)/obj/examples/common/%.o,harness run outdir settings cli)
 $(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FZ)/libhenbun.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
 
 # The seed generator is an ordinary program (no libFuzzer main) on the same library.
 $(FZ)/make_corpus: $(FZ)/obj/tests/fuzz/make_corpus.o $(FZ)/libhenbun.a

@@ -663,9 +663,39 @@ static void make_cli(void) {
     put_file("cli", name, nul, sizeof nul - 1);
 }
 
+/* fuzz_settings' meta texts: what its table writes, and hostile fields of every class. */
+static const char *const settings_texts[] = {
+    "program=fuzz\nlatent=20\nwarmup=0\nsamples=1\nstep=0\nseed=1\nlr=0.001\nbeta=1\n"
+    "drop=0.5\nshift=0\nbinarize=0\ndataset=mnist\nobjective=elbo\nnet=linear 10\n",
+    "program=fuzz\nlatent=4096\nseed=1000000000000000\nlr=10\ndrop=0\nshift=-1e300\n"
+    "binarize=1\ndataset=fashion\nobjective=iwae\nepoch_sums=1,2,3\n",
+    "program=fuzz\nlatent=0\n",
+    "program=fuzz\nlatent=2147483648\n",
+    "program=fuzz\nlr=inf\n",
+    "program=fuzz\nlr=nan\n",
+    "program=fuzz\nlr=0.001\nlr=-1\n",
+    "program=fuzz\ndrop=1\n",
+    "program=fuzz\nseed=-1\n",
+    "program=fuzz\nseed= -1\n",
+    "program=fuzz\nobjective=bogus\n",
+    "program=fuzz\nobjective=elbo|iwae\n",
+    "program=fuzz\nbinarize=2\n",
+    "program=fuzz\nlatent=\n",
+    "program=vae\nlatent=20\n",
+};
+
+static void make_settings(void) {
+    fresh_dir("settings");
+    char name[32];
+    for (size_t i = 0; i < sizeof settings_texts / sizeof *settings_texts; i++) {
+        snprintf(name, sizeof name, "meta-%02zu", i);
+        put_file("settings", name, settings_texts[i], strlen(settings_texts[i]));
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR   (writes DIR/{idx,checkpoint,spec,cli,safetensors}/)\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR   (writes DIR/{idx,checkpoint,spec,cli,safetensors,settings}/)\n", argv[0]);
         return 2;
     }
     root = argv[1];
@@ -674,7 +704,8 @@ int main(int argc, char **argv) {
     make_specs();
     make_cli();
     make_safetensors();
+    make_settings();
     if (failures) fprintf(stderr, "make_corpus: %d check(s) failed\n", failures);
-    else printf("make_corpus: seeds written to %s/{idx,checkpoint,spec,cli,safetensors}\n", root);
+    else printf("make_corpus: seeds written to %s/{idx,checkpoint,spec,cli,safetensors,settings}\n", root);
     return failures ? 1 : 0;
 }

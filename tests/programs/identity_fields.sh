@@ -48,6 +48,9 @@ hostile vae "$dir/vae/vae.ckpt" "text:lr=inf" "vae: lr=inf" "field 'lr'" --epoch
 hostile vae "$dir/vae/vae.ckpt" "text:lr=nan" "vae: lr=nan" "field 'lr'" --epochs 2
 hostile vae "$dir/vae/vae.ckpt" "text:objective=bogus" "vae: objective=bogus" "field 'objective'" --epochs 2
 hostile vae "$dir/vae/vae.ckpt" "text:samples=-3" "vae: samples=-3" "samples" --epochs 2
+# A field twice: settings_read keeps the last line, so the check must see every line (found
+# by tests/fuzz/fuzz_settings.c: a good first lr= hid an inf after it).
+hostile vae "$dir/vae/vae.ckpt" "$(printf 'text:lr=0.001\nlr=inf')" "vae: lr twice" "field 'lr' appears twice" --epochs 2
 hostile vae "$dir/vae/vae.ckpt" "nan:0" "vae: a NaN weight" "holds a NaN or an inf" --epochs 2
 hostile classify "$dir/cls/classifier.ckpt" "epoch:-1" "classify: epoch -1" "field 'epoch'" --epochs 3
 hostile classify "$dir/cls/classifier.ckpt" "epoch:2147483648" "classify: epoch 2^31" "field 'epoch'" --epochs 3
