@@ -63,7 +63,7 @@ $(FZ)/libhenbun.a: $(LIB_SRC:%.c=$(FZ)/obj/%.o)
 	@rm -f $@; ar rcs $@ $^
 
 $(FZ)/fuzz_cli: $(FZ)/obj/examples/common/cli.o
-$(FZ)/fuzz_settings: $(patsubst %,$(FZ)/obj/examples/common/%.o,harness run outdir settings cli)
+$(FZ)/fuzz_settings: $(patsubst %,$(FZ)/obj/examples/common/%.o,harness run outdir settings cli report)
 $(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FZ)/libhenbun.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
 
