@@ -12,11 +12,10 @@
  * (examples/common/harness.h) does the rest: flags, checkpoints, exact --resume, Ctrl-C,
  * NaN stops, log.csv; evaluation and pictures are in examples/common/classify_parts.c.
  *
- * The checkpoint rebuilds itself: its text holds "key=value" lines, among them
- *   program=classify  dataset=mnist  input=1 28 28  classes=10  net=<spec text>  optim=adam
- * and its tensors are the network's ("net.<index>.<type>.<name>") and the optimizer's
- * ("optim.*"); vae/gan_eval.c loads it to score GAN samples.  On --resume and --eval the
- * flags given on the command line win over the checkpoint's (but not --batch).  All
+ * The checkpoint rebuilds itself: its text holds "key=value" lines (program=classify
+ * dataset=mnist input=1 28 28 classes=10 net=<spec text> optim=adam), its tensors are the
+ * network's and the optimizer's; gan_scorer_load (vae/gan.h) loads it to score GAN samples.
+ * On --resume and --eval the flags given win over the checkpoint's (but not --batch).  All
  * randomness is a function of (seed, epoch, step), which makes --resume exact. */
 #include "examples/common/classify_parts.h"
 #include "examples/common/harness.h"
@@ -26,8 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The presets of --arch, sized to train in minutes on 2 cores (figures in the README); He
- * initialisation is chosen automatically before each ReLU. */
+/* The presets of --arch, sized to train in minutes on 2 cores; He init before each ReLU. */
 static const char *const mlp_spec =
     "linear 512, batchnorm, relu, dropout 0.2, linear 512, batchnorm, relu, dropout 0.2, "
     "linear 10";
