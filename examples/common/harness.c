@@ -760,9 +760,9 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
                 fprintf(stderr, "%s: --resume %s: a .safetensors holds the weights only, not "
                                 "the optimizer's state: resume from the checkpoint\n", h->name,
                         ckpt_in);
-                return 1;
+                return *code = 1, false;
             }
-            if ((rc = export_info(h, ckpt_in))) return rc;
+            if ((rc = export_info(h, ckpt_in))) return *code = rc, false;
         } else if (nn_checkpoint_info(ckpt_in, &h->meta, NULL, &err)) {
             fprintf(stderr, "%s: %s\n", h->name, err.msg);
             return *code = 1, false;
@@ -773,7 +773,8 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
     static char out_buf[4096]; /* --resume writes beside its checkpoint unless told */
     if (f->resume && !given(argc, argv, "out"))
         f->out = run_dirname(out_buf, sizeof out_buf, f->resume);
-    if (f->out && outdir_check_path(h->name, "out", f->out, 64)) return 2; /* never cut short */
+    if (f->out && outdir_check_path(h->name, "out", f->out, 64)) /* never cut short */
+        return *code = 2, false;
     h->threads = run_threads(f->threads);
     if (f->fp_trap && run_fp_trap(h->name)) return *code = 2, false;
     if (multi(h)) nn_dist_sync_batchnorm(h->dist, f->sync_bn);
