@@ -293,37 +293,7 @@ static bool take32(cursor *c, uint32_t *x) {
 }
 
 static int read_whole_file(ckpt *c, nn_error *err) {
-    /* O_NONBLOCK, then fstat: a FIFO or a device is refused instead of hanging the open. */
-    int fd = open(c->path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) return nn_fail(err, "%s: cannot open: %s", c->path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return nn_fail(err, "%s: not a regular file", c->path);
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        close(fd);
-        return nn_fail(err, "%s: cannot open: %s", c->path, strerror(errno));
-    }
-    if ((uintmax_t)st.st_size > SIZE_MAX) {
-        fclose(f);
-        return nn_fail(err, "%s: too large to read (%jd bytes)", c->path, (intmax_t)st.st_size);
-    }
-    c->len = (size_t)st.st_size;
-    c->buf = malloc(c->len ? c->len : 1);
-    if (!c->buf) {
-        fclose(f);
-        return nn_fail(err, "%s: out of memory for %zu bytes", c->path, c->len);
-    }
-    size_t got = fread(c->buf, 1, c->len, f);
-    bool failed = ferror(f) != 0;
-    fclose(f);
-    if (failed || got != c->len)
-        return nn_fail(err, "%s: read error after %zu of %zu bytes", c->path, got, c->len);
-    return 0;
+    return nn_read_file(c->path, &c->buf, &c->len, err);
 }
 
 static int cmp_record(const void *a, const void *b) {

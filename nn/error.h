@@ -14,6 +14,7 @@
 #define HENBUN_NN_ERROR_H
 
 #include "autograd/version.h"
+#include <stddef.h>
 
 HENBUN_BEGIN_DECLS
 
@@ -28,6 +29,11 @@ int nn_fail(nn_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Reads the whole regular file at path into *buf (malloc'd, *len bytes; the caller frees
+ * it).  Opened non-blocking and checked with fstat first, so a FIFO or a device is refused
+ * ("not a regular file") instead of hanging.  0, or -1 with err naming the file. */
+int nn_read_file(const char *path, unsigned char **buf, size_t *len, nn_error *err);
 
 HENBUN_END_DECLS
 

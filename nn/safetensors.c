@@ -255,32 +255,6 @@ void nn_safetensors_close(nn_safetensors *f) {
     free(f);
 }
 
-static int read_whole_file(nn_safetensors *f, nn_error *err) {
-    FILE *in = fopen(f->path, "rb");
-    if (!in) return nn_fail(err, "%s: cannot open: %s", f->path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(in), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(in);
-        return nn_fail(err, "%s: not a regular file", f->path);
-    }
-    if ((uintmax_t)st.st_size > SIZE_MAX) {
-        fclose(in);
-        return nn_fail(err, "%s: too large to read (%jd bytes)", f->path, (intmax_t)st.st_size);
-    }
-    f->len = (size_t)st.st_size; /* the file's real size, not a claim inside it */
-    f->buf = malloc(f->len ? f->len : 1);
-    if (!f->buf) {
-        fclose(in);
-        return nn_fail(err, "%s: out of memory for %zu bytes", f->path, f->len);
-    }
-    size_t got = fread(f->buf, 1, f->len, in);
-    bool failed = ferror(in) != 0;
-    fclose(in);
-    if (failed || got != f->len)
-        return nn_fail(err, "%s: read error after %zu of %zu bytes", f->path, got, f->len);
-    return 0;
-}
-
 static const char *shape_str(int ndim, const int *shape, char *buf, size_t n) {
     int k = snprintf(buf, n, "(");
     for (int d = 0; d < ndim && k > 0 && (size_t)k < n; d++)
@@ -446,7 +420,7 @@ nn_safetensors *nn_safetensors_open(const char *path, nn_error *err) {
         nn_fail(err, "%s: out of memory", path);
         return NULL;
     }
-    if (read_whole_file(f, err) || verify(f, err)) {
+    if (nn_read_file(f->path, &f->buf, &f->len, err) || verify(f, err)) {
         nn_safetensors_close(f);
         return NULL;
     }
