@@ -203,7 +203,7 @@ void classify_errors_png(const char *path, const nn_dataset *test, const classif
     qsort(w, (size_t)n_wrong, sizeof *w, by_confidence);
     for (int i = 0; i < n; i++) {
         int j = w[i].index;
-        memcpy(x + (size_t)i * test->dim, nn_dataset_example(test, j), sizeof(ag_real) * test->dim);
+        nn_dataset_values(test, j, x + (size_t)i * test->dim);
         snprintf(cap[i], sizeof cap[i], "%d>%d", test->y[j], e->pred[j]);
         caps[i] = cap[i];
     }
