@@ -126,8 +126,8 @@ void nn_dataset_binarize_threshold(nn_dataset *d, ag_real threshold);
 void nn_dataset_binarize_bernoulli(nn_dataset *d, uint64_t seed);
 
 /* Copies examples idx[0..n) into a new tensor on t (bytes converted to values on the way):
- * shape (n, C, H, W) (or (n, D) for flat examples), or (n, dim) when flatten.  When labels is non-NULL and d has labels, writes
- * the n labels there.  For evaluation and pictures (e.g. the first 64 test images). */
+ * shape (n, C, H, W) (or (n, D) for flat examples), or (n, dim) when flatten.  When labels
+ * is non-NULL and d has labels, writes the n labels there.  For evaluation and pictures (e.g. the first 64 test images). */
 ag_tensor *nn_dataset_batch(const nn_dataset *d, ag_tape *t, const int *idx, int n,
                             bool flatten, int *labels);
 

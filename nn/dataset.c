@@ -294,7 +294,8 @@ void nn_dataset_binarize_threshold(nn_dataset *d, ag_real threshold) {
     if (!d) ag_error("nn_dataset_binarize_threshold", "dataset is NULL");
     size_t n = (size_t)d->n * d->dim;
     if (d->pixels)
-        for (size_t i = 0; i < n; i++) d->pixels[i] = byte_value(d->pixels[i]) > threshold ? 255 : 0;
+        for (size_t i = 0; i < n; i++)
+            d->pixels[i] = byte_value(d->pixels[i]) > threshold ? 255 : 0;
     else
         for (size_t i = 0; i < n; i++) d->x[i] = d->x[i] > threshold ? 1 : 0;
 }
