@@ -674,7 +674,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         settings_write(settings, sizeof settings, h->name, h->remembered);
         page_write(h, f->out, "running", settings);
     }
-    ag_tape *t = ag_tape_new(f->seed);
+    ag_tape *t = h->tape = ag_tape_new(f->seed);
     if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
     code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
     for (int k = 0; k < 4; k++) /* the sums belong to this model's parameters */
@@ -704,6 +704,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
                h->start_epoch);
     if (!code && h->steps_done == 0 && root && h->result) page_write(h, f->out, "done", h->meta.text);
     ag_tape_free(t);
+    h->tape = NULL;
     return code;
 }
 
