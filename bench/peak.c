@@ -121,6 +121,7 @@ static double peak_gflops(enum peak_isa isa, int dbl, int threads)
     return best;
 }
 
+#ifndef PEAK_NO_MAIN
 /* The widest vector unit this build and this CPU can use. */
 static enum peak_isa peak_best_isa(void)
 {
@@ -133,7 +134,6 @@ static enum peak_isa peak_best_isa(void)
     return PEAK_ISA_C;
 }
 
-#ifndef PEAK_NO_MAIN
 int main(int argc, char **argv)
 {
     const char *csv = NULL;
