@@ -50,10 +50,14 @@ gemm_blocking ag_gemm_derive_blocking(const ag_cache_geometry *cg, int mr, int n
 /* One GEMM kernel (gemm_kernel.h): C[m0:m1, n0:n1] of the product described by g, done
  * serially by the blocked algorithm with an mr × nr register tile.
  * Two fusions for the linear layer (ops_linalg.c), both optional (NULL):
- *   bias    (length N) is added to every row of C in the store of the first K slice:
- *           C = alpha·op(A)·op(B) + (beta·C + bias), the parenthesis added last;
- *   rowsum  (length M) gets rowsum[i] += Σ_k op(A)[i][k], summed in k order from k = 0
- *           while A is packed (the slab with n0 == 0 owns it, so it is summed once). */
+ *   bias    is added to C in the store of the first K slice:
+ *           C = alpha·op(A)·op(B) + (beta·C + bias), the parenthesis added last; bias[j]
+ *           to column j of C as stored (length N; with ct, length M: bias[i] to (i, j));
+ *   rowsum  (length M) gets rowsum[i] += Σ_k op(A)[i][k], and colsum (length N) gets
+ *           colsum[j] += Σ_k op(B)[k][j], each summed in k order from k = 0 while its
+ *           operand is packed (by one slab only: the one at n0 = 0, resp. m0 = 0).
+ * ct: C is stored transposed, element (i, j) at C[j·ldc + i] (gemm.c computes a narrow
+ * C = op(A)·op(B) as Cᵀ = op(B)ᵀ·op(A)ᵀ this way; only kernels with ct_store do it). */
 typedef struct gemm_args {
     bool ta, tb;
     int M, N, K;
@@ -62,13 +66,15 @@ typedef struct gemm_args {
     int lda, ldb, ldc;
     ag_real *C;
     const ag_real *bias;
-    ag_real *rowsum;
+    ag_real *rowsum, *colsum;
+    bool ct;
     gemm_blocking blk;
 } gemm_args;
 
 typedef struct ag_gemm_kernel {
     const char *name;
-    int mr, nr;
+    int mr, nr, vl;             /* register tile, vector lanes */
+    bool ct_store;              /* can store C transposed (gemm_args.ct) */
     bool (*slab)(const gemm_args *g, int m0, int m1, int n0, int n1);
 } ag_gemm_kernel;
 

@@ -527,3 +527,42 @@ TEST(gemm_fused_degenerate_sizes)
     ag_gemm_fused(true, false, 2, 0, 2, 1, A, 3, nan_b, 1, 0, C, 1, NULL, sum);    /* N = 0 */
     CHECK(sum[0] == 6 + 5 && sum[1] == 15 + 7 && C[0] == bias[0]);
 }
+
+/* A narrow C (N = 20, 40) is computed transposed where that fills more vector lanes
+ * (gemm.c, transposing_pays): the bits must be those of the plain path, here obtained by
+ * asking for Cᵀ = op(B)ᵀ·op(A)ᵀ directly (N' = M is wide: not transposed again). */
+TEST(gemm_narrow_c_transposed_gives_the_same_bits)
+{
+    static const int shapes[][3] = {{128, 40, 400}, {400, 20, 128}, {45, 20, 300}, {131, 9, 70}};
+    ag_isa saved = ag_kernel_isa();
+    ag_rng r;
+    ag_rng_seed(&r, 14);
+    for (int isa = 0; isa < AG_ISA_COUNT; isa++) {
+        if (!ag_kernel_force((ag_isa)isa)) continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++) {
+                bool ta = t & 1, tb = t & 2;
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                int lda = ta ? M : K, ldb = tb ? K : N;
+                ag_real *A = random_matrix(&r, ta ? K : M, ta ? M : K, lda);
+                ag_real *B = random_matrix(&r, tb ? N : K, tb ? K : N, ldb);
+                ag_real *C = random_matrix(&r, M, N, N), *CT = malloc((size_t)M * N * sizeof *CT);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) CT[(size_t)j * M + i] = C[(size_t)i * N + j];
+                ag_gemm(ta, tb, M, N, K, (ag_real)0.7, A, lda, B, ldb, (ag_real)0.4, C, N);
+                ag_gemm(!tb, !ta, N, M, K, (ag_real)0.7, B, ldb, A, lda, (ag_real)0.4, CT, M);
+                int differ = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++)
+                        differ += memcmp(&C[(size_t)i * N + j], &CT[(size_t)j * M + i], sizeof *C) != 0;
+                if (differ)
+                    test_fail(__FILE__, __LINE__, "%s M=%d N=%d K=%d ta=%d tb=%d: %d elements differ "
+                              "from the transposed product", ag_isa_name((ag_isa)isa), M, N, K, ta, tb, differ);
+                free(A);
+                free(B);
+                free(C);
+                free(CT);
+            }
+    }
+    CHECK(ag_kernel_force(saved));
+}
