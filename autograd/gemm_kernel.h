@@ -193,14 +193,14 @@ static INLINE void K(store_ct)(int nv, vec acc[MR][NV], ag_real *restrict c, ptr
     __m256 add = bias ? LD8(bias) : _mm256_setzero_ps();
     UNROLL for (int v = 0; v < nv; v++)
         UNROLL for (int h = 0; h < VL / 8; h++) {
-            if (v * VL + h * 8 >= n) break;
+            if (v * VL + h * 8 >= n) continue;
             __m256 r[8];
             UNROLL for (int i = 0; i < 8; i++) r[i] = _mm256_setzero_ps();
             UNROLL for (int i = 0; i < MR; i++) r[i] = HALF256(acc[i][v], h);
             K(transpose8x8)(r);
             UNROLL for (int l = 0; l < 8; l++) {
                 int j = v * VL + h * 8 + l;
-                if (j >= n) break;
+                if (j >= n) continue;
                 float *p = c + j * ldc;
                 __m256 x;
                 if (beta == 0) x = bias ? _mm256_fmadd_ps(va, r[l], add) : _mm256_mul_ps(va, r[l]);
@@ -280,8 +280,7 @@ static INLINE void K(kernel_body)(int nv, int kc, const ag_real *restrict a,
     vec va = V_SET1(alpha), vb = V_SET1(beta), add[NV];
     UNROLL for (int v = 0; v < nv; v++) add[v] = bias ? V_LD(bias + v * VL, v) : V_SET1(0);
     UNROLL for (int i = 0; i < MR; i++) {
-        if (i >= m) break;
-        UNROLL for (int v = 0; v < nv; v++) {
+        if (i < m) UNROLL for (int v = 0; v < nv; v++) {
             ag_real *p = c + i * ldc + v * VL;
             vec r;
             if (beta == 0) r = bias ? V_FMA(va, acc[i][v], add[v])            /* alpha·ab + bias */
