@@ -18,6 +18,12 @@
  *     every forward with training = true, whether or not gradients are being recorded.
  *   eval: the running averages, which are then constants of the op.
  *   eps: 1e-5, or the spec's number ("batchnorm 1e-3", .f) when nonzero.
+ *   activation: a relu or leaky_relu right after a batchnorm in a net runs inside the
+ *     same op (batchnorm's forward_with_next, nn_forward): y = act(γx̂ + β) in the one pass
+ *     that normalises, and backward takes dy·act'(γx̂ + β) (recomputed from x) in the passes
+ *     it makes anyway.  Unfused, the activation would read and write the whole tensor once
+ *     more each way and keep a second tensor on the tape.  The arithmetic is the same, so
+ *     the results are the same bits as the two layers run one after the other.
  * layernorm: μ, var over all the features of one example; γ, β have the per-example shape
  *   (elementwise affine, like PyTorch's LayerNorm(x.shape[1:])).  Same in training and
  *   eval; eps as for batchnorm. */
@@ -46,14 +52,31 @@ static int check_eps(const nn_layer *l, nn_error *err) {
  * are batch statistics — then they are functions of x and backward differentiates
  * through them. */
 
+enum { BN_ACT_NONE, BN_ACT_RELU, BN_ACT_LEAKY }; /* the activation fused after the norm */
+
 typedef struct {
     int N, C, S;
     bool batch_stats;
+    signed char act;              /* BN_ACT_*; slope for BN_ACT_LEAKY */
     const ag_real *mean, *invstd; /* (C) each, arena */
     double M;                     /* values per channel the statistics were taken over */
     void (*reduce)(double *v, int n, void *ctx); /* synchronized batch norm, or NULL */
     void *reduce_ctx;
+    ag_real slope;
 } bn_attr;
+
+/* The fused activation and its derivative at v = γx̂ + β, exactly as ag_relu and
+ * ag_leaky_relu compute them (NaN rule included: relu passes a NaN and its gradient). */
+static inline ag_real bn_act(const bn_attr *a, ag_real v) {
+    if (a->act == BN_ACT_RELU) return v > 0 || v != v ? v : 0;
+    if (a->act == BN_ACT_LEAKY) return v > 0 ? v : a->slope * v;
+    return v;
+}
+static inline ag_real bn_act_grad(const bn_attr *a, ag_real dy, ag_real v) {
+    if (a->act == BN_ACT_RELU) return dy * (ag_real)(v > 0 || v != v);
+    if (a->act == BN_ACT_LEAKY) return dy * (v > 0 ? 1 : a->slope);
+    return dy;
+}
 
 /* ---- synchronized batch norm (see nn/dist.h) ---------------------------------------------
  * With a reduce hook installed, the per-channel sums behind the batch statistics, and the
@@ -78,26 +101,31 @@ static void bn_fwd(ag_node *n) {
         ag_real scale = gamma[c] * a->invstd[c], shift = beta[c] - a->mean[c] * scale;
         for (int i = 0; i < N; i++) {
             size_t o = ((size_t)i * C + c) * S;
-            for (int s = 0; s < S; s++) y[o + s] = x[o + s] * scale + shift; /* γx̂ + β */
+            for (int s = 0; s < S; s++) y[o + s] = bn_act(a, x[o + s] * scale + shift); /* γx̂ + β */
         }
     });
 }
 
+/* Backward.  g = dy·act'(γx̂ + β) is the gradient at the norm's output (g = dy without a
+ * fused activation); the formulas below are in g. */
 static void bn_bwd(ag_node *n) {
     const bn_attr *a = AG_ATTR(n, bn_attr);
-    const ag_real *x = n->in[0]->data, *gamma = n->in[1]->data, *dy = n->out->grad;
+    const ag_real *x = n->in[0]->data, *gamma = n->in[1]->data, *beta = n->in[2]->data;
+    const ag_real *dy = n->out->grad;
     ag_real *dx = ag_node_grad(n, 0), *dgamma = ag_node_grad(n, 1), *dbeta = ag_node_grad(n, 2);
     int N = a->N, C = a->C, S = a->S;
     double M = a->M;
-    double *sums = ag_tape_alloc(n->tape, 2 * sizeof(double) * (size_t)C); /* Σdy, Σdy·x̂ */
+    double *sums = ag_tape_alloc(n->tape, 2 * sizeof(double) * (size_t)C); /* Σg, Σg·x̂ */
     AG_PARALLEL_FOR(c, C, (long)N * C * S > PAR_MIN, {
         ag_real mu = a->mean[c], is = a->invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;           /* Σ dy,  Σ dy·x̂ over channel c */
+        ag_real scale = gamma[c] * is, shift = beta[c] - mu * scale; /* as forward */
+        double sum_dy = 0, sum_dy_xhat = 0;           /* Σ g,  Σ g·x̂ over channel c */
         for (int i = 0; i < N; i++) {
             size_t o = ((size_t)i * C + c) * S;
             for (int s = 0; s < S; s++) {
-                sum_dy += dy[o + s];
-                sum_dy_xhat += (double)dy[o + s] * ((x[o + s] - mu) * is);
+                ag_real g = bn_act_grad(a, dy[o + s], x[o + s] * scale + shift);
+                sum_dy += g;
+                sum_dy_xhat += (double)g * ((x[o + s] - mu) * is);
             }
         }
         if (dgamma) dgamma[c] += (ag_real)sum_dy_xhat;  /* dγ = Σ dy·x̂ */
@@ -110,6 +138,7 @@ static void bn_bwd(ag_node *n) {
     if (a->batch_stats && a->reduce) a->reduce(sums, 2 * C, a->reduce_ctx);
     AG_PARALLEL_FOR(c, C, (long)N * C * S > PAR_MIN, {
         ag_real mu = a->mean[c], is = a->invstd[c];
+        ag_real scale = gamma[c] * is, shift = beta[c] - mu * scale;
         double sum_dy = sums[c], sum_dy_xhat = sums[C + c];
         ag_real k = gamma[c] * is;
         /* batch statistics: dx = (1/M)·γ/σ·(M·dy − Σdy − x̂·Σ(dy·x̂));  fixed ones: γ/σ·dy */
@@ -119,7 +148,8 @@ static void bn_bwd(ag_node *n) {
             size_t o = ((size_t)i * C + c) * S;
             for (int s = 0; s < S; s++) {
                 ag_real xhat = (x[o + s] - mu) * is;
-                dx[o + s] += k * (dy[o + s] - mean_dy - xhat * mean_dy_xhat);
+                ag_real g = bn_act_grad(a, dy[o + s], x[o + s] * scale + shift);
+                dx[o + s] += k * (g - mean_dy - xhat * mean_dy_xhat);
             }
         }
     });
@@ -145,8 +175,10 @@ static int batchnorm_build(nn_layer *l, ag_rng *rng, nn_error *err) {
     return 0;
 }
 
-static ag_tensor *batchnorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool training) {
-    bn_attr a = {.N = x->shape[0], .C = l->in_shape[0], .S = 1, .batch_stats = training};
+static ag_tensor *batchnorm_act(nn_layer *l, ag_tape *t, ag_tensor *x, bool training, int act,
+                                ag_real slope) {
+    bn_attr a = {.N = x->shape[0], .C = l->in_shape[0], .S = 1, .batch_stats = training,
+                 .act = (signed char)act, .slope = slope};
     for (int i = 1; i < l->in_ndim; i++) a.S *= l->in_shape[i];
     ag_real *running_mean = l->params.items[BN_RUNNING_MEAN].value->data;
     ag_real *running_var = l->params.items[BN_RUNNING_VAR].value->data;
@@ -204,10 +236,25 @@ static ag_tensor *batchnorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool 
                     3, x->ndim, x->shape, &a, sizeof a);
 }
 
+static ag_tensor *batchnorm_forward(nn_layer *l, ag_tape *t, ag_tensor *x, bool training) {
+    return batchnorm_act(l, t, x, training, BN_ACT_NONE, 0);
+}
+
+/* batchnorm, then a relu or leaky_relu: one op (see the top of the file). */
+static ag_tensor *batchnorm_forward_with_next(nn_layer *l, const nn_layer *next, ag_tape *t,
+                                              ag_tensor *x, bool training) {
+    if (next->type == &nn_relu_type) return batchnorm_act(l, t, x, training, BN_ACT_RELU, 0);
+    if (next->type == &nn_leaky_relu_type)   /* the slope as nn_leaky_relu_type reads it */
+        return batchnorm_act(l, t, x, training, BN_ACT_LEAKY,
+                             (ag_real)(next->spec.f ? next->spec.f : 0.01));
+    return NULL;
+}
+
 const nn_layer_type nn_batchnorm_type = {
     .name = "batchnorm", .usage = "batchnorm [EPS]", .arg = NN_ARG_REAL_OPT,
     .init_transparent = true,
-    .build = batchnorm_build, .forward = batchnorm_forward};
+    .build = batchnorm_build, .forward = batchnorm_forward,
+    .forward_with_next = batchnorm_forward_with_next};
 
 /* ---- layernorm: the op ------------------------------------------------------------------------
  * in: x (N, D...), γ and β of x's per-example shape.  Statistics per example, computed
