@@ -434,6 +434,14 @@ TEST(conv2d_batch_equals_image_by_image)
     check_batch_vs_images(false, (int[]){2, 4, 80, 80}, (int[]){2, 4, 5, 5}, 1, 2, 0);
 }
 
+/* Forward keeps conv2d's columns for dW up to 16 MB per call (ops_conv.c); this one's
+ * are 144 × 9·4096 values, 21 MB, so its backward rebuilds them: the other path, same
+ * gradients. */
+TEST(conv2d_batch_equals_image_by_image_columns_not_kept)
+{
+    check_batch_vs_images(false, (int[]){9, 16, 64, 64}, (int[]){4, 16, 3, 3}, 1, 1, 0);
+}
+
 TEST(conv_transpose2d_batch_equals_image_by_image)
 {
     /* per image: (16·8·8 + 4) × (24·24) = 592k values; 48×48 output */
