@@ -17,6 +17,11 @@ const char *ag_named_shape_str(const ag_tensor *x, char *buf, size_t n);
 int ag_axis(const char *op, const ag_tensor *x, int axis);
 /* Uninitialised tensor on the tape. */
 ag_tensor *ag_empty(ag_tape *t, int ndim, const int *shape);
+/* ag_apply for an op whose output is x's memory seen with another shape (a view: same
+ * size, nothing copied).  The output has its own gradient buffer, so backward works as for
+ * any op; only the values are shared. */
+ag_tensor *ag_apply_view(ag_tape *t, const ag_op *op, ag_tensor *x, int out_ndim,
+                         const int *out_shape);
 /* Raises "op: expected <what>, got shape (...)" when cond is false. */
 #define AG_CHECK_SHAPE(op, cond, x, what)                                              \
     do {                                                                               \

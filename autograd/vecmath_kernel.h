@@ -26,6 +26,7 @@
 
 typedef float vf __attribute__((vector_size(W * 4)));
 typedef int32_t vi __attribute__((vector_size(W * 4)));
+typedef double vd __attribute__((vector_size(W * 8)));
 
 static inline vf V(load)(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void V(store)(float *p, vf v) { memcpy(p, &v, sizeof v); }
@@ -91,28 +92,63 @@ void V(ag_bce_fwd)(long n, const float *l, const float *y, float *out)
     }
 }
 
-static inline void V(bce_bwd_block)(const float *l, const float *y, const float *dout, float *dl,
-                                    float *dy)
+/* Σ bce over n values, added in double: W running double lanes (a fixed order, whatever
+ * the thread count), then the lanes and the tail in index order. */
+double V(ag_bce_sum)(long n, const float *l, const float *y)
 {
-    vf x = V(load)(l), g = V(load)(dout);
+    vd acc = {0};
+    long i = 0;
+    for (; i + W <= n; i += W)
+        acc += __builtin_convertvector(V(bce_value)(V(load)(l + i), V(load)(y + i)), vd);
+    double s = 0;
+    for (int k = 0; k < W; k++) s += acc[k];
+    if (i < n) {                /* the tail through padded copies; the padding is not added */
+        size_t k = (size_t)(n - i) * sizeof(float);
+        float a[W] = {0}, b[W] = {0}, c[W];
+        memcpy(a, l + i, k), memcpy(b, y + i, k);
+        V(store)(c, V(bce_value)(V(load)(a), V(load)(b)));
+        for (long j = 0; j < n - i; j++) s += c[j];
+    }
+    return s;
+}
+
+static inline void V(bce_bwd_block)(const float *l, const float *y, vf g, float *dl, float *dy)
+{
+    vf x = V(load)(l);
     if (dl) V(store)(dl, V(load)(dl) + g * (V(sigmoid)(x) - V(load)(y)));   /* σ(l) - y */
     if (dy) V(store)(dy, V(load)(dy) - g * x);                              /* -l */
 }
 
-void V(ag_bce_bwd)(long n, const float *l, const float *y, const float *dout, float *dl, float *dy)
+/* The backward over n values with the output gradient dout[i] (dout != NULL) or the one
+ * value g for all of them (dout == NULL: the gradient of a sum). */
+static void V(bce_bwd)(long n, const float *l, const float *y, const float *dout, float g,
+                       float *dl, float *dy)
 {
     long i = 0;
-    for (; i + W <= n; i += W) V(bce_bwd_block)(l + i, y + i, dout + i, dl ? dl + i : NULL, dy ? dy + i : NULL);
+    for (; i + W <= n; i += W)
+        V(bce_bwd_block)(l + i, y + i, dout ? V(load)(dout + i) : V(splat)(g), dl ? dl + i : NULL,
+                         dy ? dy + i : NULL);
     if (i < n) {
         size_t k = (size_t)(n - i) * sizeof(float);
-        float a[W] = {0}, b[W] = {0}, g[W] = {0}, p[W] = {0}, q[W] = {0};
-        memcpy(a, l + i, k), memcpy(b, y + i, k), memcpy(g, dout + i, k);
+        float a[W] = {0}, b[W] = {0}, d[W] = {0}, p[W] = {0}, q[W] = {0};
+        memcpy(a, l + i, k), memcpy(b, y + i, k);
+        if (dout) memcpy(d, dout + i, k);
         if (dl) memcpy(p, dl + i, k);
         if (dy) memcpy(q, dy + i, k);
-        V(bce_bwd_block)(a, b, g, dl ? p : NULL, dy ? q : NULL);
+        V(bce_bwd_block)(a, b, dout ? V(load)(d) : V(splat)(g), dl ? p : NULL, dy ? q : NULL);
         if (dl) memcpy(dl + i, p, k);
         if (dy) memcpy(dy + i, q, k);
     }
+}
+
+void V(ag_bce_bwd)(long n, const float *l, const float *y, const float *dout, float *dl, float *dy)
+{
+    V(bce_bwd)(n, l, y, dout, 0, dl, dy);
+}
+
+void V(ag_bce_sum_bwd)(long n, const float *l, const float *y, float g, float *dl, float *dy)
+{
+    V(bce_bwd)(n, l, y, NULL, g, dl, dy);
 }
 
 /* For the tests: the vector exp and log1p on n values. */
