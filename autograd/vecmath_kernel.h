@@ -17,6 +17,7 @@
  * the BCE values and gradients differ from the scalar loop in the last bits. */
 #include "autograd/vecmath.h"
 
+#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -27,6 +28,8 @@
 typedef float vf __attribute__((vector_size(W * 4)));
 typedef int32_t vi __attribute__((vector_size(W * 4)));
 typedef double vd __attribute__((vector_size(W * 8)));
+typedef float vf8 __attribute__((vector_size(32)));        /* 8 floats, 8 doubles: the */
+typedef double vd8 __attribute__((vector_size(64)));       /* gradient norm's 8 sums */
 
 static inline vf V(load)(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void V(store)(float *p, vf v) { memcpy(p, &v, sizeof v); }
@@ -149,6 +152,68 @@ void V(ag_bce_bwd)(long n, const float *l, const float *y, const float *dout, fl
 void V(ag_bce_sum_bwd)(long n, const float *l, const float *y, float g, float *dl, float *dy)
 {
     V(bce_bwd)(n, l, y, NULL, g, dl, dy);
+}
+
+/* ---- Adam's update (nn/optim.c), the same arithmetic as its scalar loop ----------------
+ * gj = c·g + l2·w;  m = β1 m + (1-β1) gj;  v = β2 v + (1-β2) gj gj;
+ * w = decay·w − step·m / (√v · inv_sqrt_bc2 + eps)
+ * Every operation is the scalar loop's, in its order (no fused multiply-add: ISO C mode
+ * does not contract), and sqrt and division are correctly rounded in every width, so the
+ * result is bit for bit the scalar loop's.  With sumsq != NULL also Σ g² in double, in the
+ * order of nn/optim.c's sum_squares: element j into partial sum j mod 8, the n mod 8 last
+ * ones into s in order, then the 8 partial sums in order. */
+
+static inline vf8 V(load8)(const float *p) { vf8 x; memcpy(&x, p, sizeof x); return x; }
+
+static inline void V(adam_scalar)(float *w, const float *g, float *m, float *v,
+                                  const ag_adam_hyper *h)
+{
+#pragma STDC FP_CONTRACT OFF
+    float gj = h->c * *g + h->l2 * *w;
+    *m = h->b1 * *m + (1 - h->b1) * gj;
+    *v = h->b2 * *v + (1 - h->b2) * gj * gj;
+    *w = h->decay * *w - h->step * *m / (__builtin_sqrtf(*v) * h->inv_sqrt_bc2 + h->eps);
+}
+
+void V(ag_adam_update)(long n, float *w, const float *g, float *m, float *v,
+                       const ag_adam_hyper *h, double *sumsq)
+{
+#pragma STDC FP_CONTRACT OFF    /* clang contracts by default; GCC does not in ISO C mode */
+    const vf c = V(splat)(h->c), l2 = V(splat)(h->l2), b1 = V(splat)(h->b1),
+             b2 = V(splat)(h->b2), ob1 = V(splat)(1 - h->b1), ob2 = V(splat)(1 - h->b2),
+             step = V(splat)(h->step), isb = V(splat)(h->inv_sqrt_bc2),
+             eps = V(splat)(h->eps), decay = V(splat)(h->decay);
+    vd8 acc = {0};
+    long j = 0;
+    for (; j + W <= n; j += W) {
+        vf gj = c * V(load)(g + j) + l2 * V(load)(w + j);
+        vf mj = b1 * V(load)(m + j) + ob1 * gj;
+        vf vj = b2 * V(load)(v + j) + ob2 * gj * gj;
+        vf r;
+#if W == 16
+        r = (vf)_mm512_sqrt_ps((__m512)vj);
+#else
+        r = (vf)_mm256_sqrt_ps((__m256)vj);
+#endif
+        V(store)(m + j, mj);
+        V(store)(v + j, vj);
+        V(store)(w + j, decay * V(load)(w + j) - step * mj / (r * isb + eps));
+        if (sumsq)
+            for (int k = 0; k < W; k += 8) {
+                vd8 d = __builtin_convertvector(V(load8)(g + j + k), vd8);
+                acc += d * d;
+            }
+    }
+    for (long i = j; i < n; i++) V(adam_scalar)(w + i, g + i, m + i, v + i, h);
+    if (!sumsq) return;
+    for (; j + 8 <= n; j += 8) {
+        vd8 d = __builtin_convertvector(V(load8)(g + j), vd8);
+        acc += d * d;
+    }
+    double s = 0;
+    for (; j < n; j++) s += (double)g[j] * g[j];
+    for (int k = 0; k < 8; k++) s += acc[k];
+    *sumsq = s;
 }
 
 /* For the tests: the vector exp and log1p on n values. */
