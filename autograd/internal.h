@@ -15,6 +15,9 @@ const char *ag_shape_fmt(int ndim, const int *shape, char *buf, size_t n);
 const char *ag_named_shape_str(const ag_tensor *x, char *buf, size_t n);
 /* Normalised axis (negative counts from the end), or an error naming op and shape. */
 int ag_axis(const char *op, const ag_tensor *x, int axis);
+/* ag_rng_normal's transform of its two uniforms (u in (0, 1], v in [0, 1)), for loops
+ * that draw the uniforms in order and transform them on several threads. */
+double ag_normal_of_uniforms(double u, double v);
 /* Uninitialised tensor on the tape. */
 ag_tensor *ag_empty(ag_tape *t, int ndim, const int *shape);
 /* ag_apply for an op whose output is x's memory seen with another shape (a view: same

@@ -89,10 +89,14 @@ uint64_t ag_rng_u64(ag_rng *r) {
 
 double ag_rng_uniform(ag_rng *r) { return (double)(ag_rng_u64(r) >> 11) * 0x1.0p-53; }
 
+double ag_normal_of_uniforms(double u, double v) {
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);          /* Box–Muller */
+}
+
 double ag_rng_normal(ag_rng *r) {
-    /* Box–Muller; 1 - u keeps the log argument in (0, 1]. */
+    /* 1 - u keeps the log argument in (0, 1]. */
     double u = 1.0 - ag_rng_uniform(r), v = ag_rng_uniform(r);
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+    return ag_normal_of_uniforms(u, v);
 }
 
 uint32_t ag_rng_below(ag_rng *r, uint32_t n) {
