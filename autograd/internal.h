@@ -18,6 +18,8 @@ int ag_axis(const char *op, const ag_tensor *x, int axis);
 /* ag_rng_normal's transform of its two uniforms (u in (0, 1], v in [0, 1)), for loops
  * that draw the uniforms in order and transform them on several threads. */
 double ag_normal_of_uniforms(double u, double v);
+/* p[0..n) := 0, by all threads when n is large. */
+void ag_zero_fill(ag_real *p, size_t n);
 /* Uninitialised tensor on the tape. */
 ag_tensor *ag_empty(ag_tape *t, int ndim, const int *shape);
 /* ag_apply for an op whose output is x's memory seen with another shape (a view: same

@@ -183,7 +183,7 @@ ag_real *ag_node_grad(ag_node *n, int i) {
     if (!x->grad) {
         if (x->owns_memory) ag_error(n->op->name, "parameter without a gradient buffer");
         x->grad = ag_tape_alloc(n->tape, x->size * sizeof(ag_real));
-        memset(x->grad, 0, x->size * sizeof(ag_real));
+        ag_zero_fill(x->grad, x->size);
     }
     return x->grad;
 }
@@ -202,7 +202,7 @@ void ag_backward_seed(ag_tape *t, ag_tensor *out, const ag_tensor *seed) {
     /* Intermediates start from zero on every call; only leaves accumulate. */
     for (int i = 0; i < t->n_nodes; i++) {
         ag_tensor *y = t->nodes[i]->out;
-        if (y->grad) memset(y->grad, 0, y->size * sizeof(ag_real));
+        if (y->grad) ag_zero_fill(y->grad, y->size);
     }
     if (!out->grad) {
         out->grad = ag_tape_alloc(t, out->size * sizeof(ag_real));
