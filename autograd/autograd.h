@@ -278,6 +278,8 @@ ag_tensor *ag_avg_pool2d(ag_tape *t, ag_tensor *x, int k, int stride, int pad);
 
 /* shape (ops_shape.c) */
 ag_tensor *ag_reshape(ag_tape *t, ag_tensor *x, int ndim, const int *shape); /* -1 infers */
+    /* a view: shares x's values (no copy), gradients flow back; x itself if the shape is
+     * the same */
 ag_tensor *ag_transpose(ag_tape *t, ag_tensor *x, int axis0, int axis1); /* swap 2 axes */
 ag_tensor *ag_permute(ag_tape *t, ag_tensor *x, const int *perm);   /* perm has x->ndim */
 ag_tensor *ag_concat(ag_tape *t, ag_tensor **xs, int n, int axis); /* xs[0..n) joined */
@@ -288,10 +290,13 @@ ag_tensor *ag_index_select(ag_tape *t, ag_tensor *x, const int *idx, int n);
 ag_tensor *ag_gather(ag_tape *t, ag_tensor *x, const int *idx);
 
 /* losses, numerically stable from logits (ops_loss.c).  Each returns per-element values
- * of the input's shape (sum or mean them as you need), except softmax_cross_entropy,
- * which returns one value per row (N). */
+ * of the input's shape (sum or mean them as you need), except softmax_cross_entropy and
+ * bce_with_logits_rows, which return one value per row (N). */
 ag_tensor *ag_bce_with_logits(ag_tape *t, ag_tensor *logits, ag_tensor *target);
     /* max(l,0) - l*y + log(1 + e^-|l|) */
+ag_tensor *ag_bce_with_logits_rows(ag_tape *t, ag_tensor *logits, ag_tensor *target);
+    /* (N): the same values summed over each row x[i, ...], without storing them one by
+     * one (a Bernoulli likelihood summed over pixels; ag_sum_axis of the above, fused) */
 ag_tensor *ag_softmax_cross_entropy(ag_tape *t, ag_tensor *logits, const int *labels);
     /* logsumexp(l_i) - l_i[label_i] */
 ag_tensor *ag_mse(ag_tape *t, ag_tensor *pred, ag_tensor *target);

@@ -15,8 +15,18 @@ const char *ag_shape_fmt(int ndim, const int *shape, char *buf, size_t n);
 const char *ag_named_shape_str(const ag_tensor *x, char *buf, size_t n);
 /* Normalised axis (negative counts from the end), or an error naming op and shape. */
 int ag_axis(const char *op, const ag_tensor *x, int axis);
+/* ag_rng_normal's transform of its two uniforms (u in (0, 1], v in [0, 1)), for loops
+ * that draw the uniforms in order and transform them on several threads. */
+double ag_normal_of_uniforms(double u, double v);
+/* p[0..n) := 0, by all threads when n is large. */
+void ag_zero_fill(ag_real *p, size_t n);
 /* Uninitialised tensor on the tape. */
 ag_tensor *ag_empty(ag_tape *t, int ndim, const int *shape);
+/* ag_apply for an op whose output is x's memory seen with another shape (a view: same
+ * size, nothing copied).  The output has its own gradient buffer, so backward works as for
+ * any op; only the values are shared. */
+ag_tensor *ag_apply_view(ag_tape *t, const ag_op *op, ag_tensor *x, int out_ndim,
+                         const int *out_shape);
 /* Raises "op: expected <what>, got shape (...)" when cond is false. */
 #define AG_CHECK_SHAPE(op, cond, x, what)                                              \
     do {                                                                               \

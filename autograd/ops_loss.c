@@ -3,7 +3,8 @@
  * Why fused instead of composed from unary and binary ops: the stable forms below never
  * evaluate e^x for a large x (no overflow) nor log of a number rounded to 0 (no -inf), and
  * their derivatives come out simple (σ(l) - y, softmax - onehot).  Each op returns a value
- * per element (per row for the softmax cross-entropy); reduce with ag_sum / ag_mean. */
+ * per element (per row for the softmax cross-entropy and the row-summed BCE); reduce with
+ * ag_sum / ag_mean. */
 #include "autograd/autograd.h"
 #include "autograd/internal.h"
 #include "autograd/vecmath.h"
@@ -99,6 +100,63 @@ ag_tensor *ag_bce_with_logits(ag_tape *t, ag_tensor *logits, ag_tensor *target) 
     check_same("bce_with_logits", logits, target, "logits", "target");
     return ag_apply(t, &bce_op, (ag_tensor *[]){logits, target}, 2, logits->ndim, logits->shape,
                     NULL, 0);
+}
+
+/* ---- BCE summed over each row: the same values, never stored one by one ---------------
+ * out[r] = Σ_j bce(l[r, j], y[r, j]) over the row r of x seen as (N, size/N), the sum in
+ * double.  A likelihood summed over pixels is what a VAE needs, and this op saves the
+ * composed form's two passes over an (N, D) per-element loss (ag_sum_axis forward, and its
+ * backward spreading dy[r] over the row).  Backward: d/dl = dy[r]·(σ(l) - y), d/dy = -dy[r]·l. */
+
+static double bce_row_sum(long D, const ag_real *l, const ag_real *y) {
+#ifdef AG_HAVE_VECMATH
+    ag_isa isa = ag_kernel_isa();
+    if (isa == AG_ISA_AVX512) return ag_bce_sum_avx512(D, l, y);
+    if (isa == AG_ISA_AVX2) return ag_bce_sum_avx2(D, l, y);
+#endif
+    double s = 0;
+    for (long j = 0; j < D; j++) s += (l[j] > 0 ? l[j] : 0) - l[j] * y[j] + LOG1P(EXP(-FABS(l[j])));
+    return s;
+}
+
+static void bce_row_bwd(long D, const ag_real *l, const ag_real *y, ag_real g, ag_real *dl,
+                        ag_real *dy) {
+#ifdef AG_HAVE_VECMATH
+    ag_isa isa = ag_kernel_isa();
+    if (isa == AG_ISA_AVX512) { ag_bce_sum_bwd_avx512(D, l, y, g, dl, dy); return; }
+    if (isa == AG_ISA_AVX2) { ag_bce_sum_bwd_avx2(D, l, y, g, dl, dy); return; }
+#endif
+    for (long j = 0; j < D; j++) {
+        if (dl) dl[j] += g * (sigmoid(l[j]) - y[j]); /* σ(l) - y */
+        if (dy) dy[j] -= g * l[j];                   /* -l */
+    }
+}
+
+static void bce_rows_fwd(ag_node *n) {
+    const ag_real *l = n->in[0]->data, *y = n->in[1]->data;           /* (N, D) */
+    ag_real *out = n->out->data;                                        /* (N) */
+    long N = (long)n->out->size, D = N ? (long)(n->in[0]->size / (size_t)N) : 0;
+    AG_PARALLEL_FOR(r, N, N > 1 && N * D > AG_PAR_MIN, {
+        out[r] = (ag_real)bce_row_sum(D, l + r * D, y + r * D);
+    });
+}
+
+static void bce_rows_bwd(ag_node *n) {
+    const ag_real *l = n->in[0]->data, *y = n->in[1]->data, *dout = n->out->grad;
+    ag_real *dl = ag_node_grad(n, 0), *dy = ag_node_grad(n, 1);
+    long N = (long)n->out->size, D = N ? (long)(n->in[0]->size / (size_t)N) : 0;
+    AG_PARALLEL_FOR(r, N, N > 1 && N * D > AG_PAR_MIN, {
+        bce_row_bwd(D, l + r * D, y + r * D, dout[r], dl ? dl + r * D : NULL,
+                    dy ? dy + r * D : NULL);
+    });
+}
+
+static const ag_op bce_rows_op = {"bce_with_logits_rows", bce_rows_fwd, bce_rows_bwd};
+
+ag_tensor *ag_bce_with_logits_rows(ag_tape *t, ag_tensor *logits, ag_tensor *target) {
+    check_same("bce_with_logits_rows", logits, target, "logits", "target");
+    return ag_apply(t, &bce_rows_op, (ag_tensor *[]){logits, target}, 2, 1,
+                    (int[]){logits->shape[0]}, NULL, 0);
 }
 
 /* ---- softmax cross-entropy over the classes of each row --------------------------------

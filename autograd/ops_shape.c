@@ -4,8 +4,11 @@
  * index_select can copy one input to several outputs (repeated indices); its backward sums
  * those serially, so the additions neither race nor depend on the thread count.
  *
- * Every output is a fresh copy: no op here aliases its input's memory, so nothing can
- * change under a tensor after it was made. */
+ * Every output but reshape's is a fresh copy.  reshape is a view (ag_apply_view): the same
+ * values in the same order need no copy, so its output shares the input's memory (and has
+ * a gradient buffer of its own).  No op writes into a tensor it did not make, so a view
+ * never changes under its reader; a caller who writes into x->data after reshaping x
+ * changes the view too (ag_copy first if that is not wanted). */
 #include "autograd/autograd.h"
 #include "autograd/internal.h"
 
@@ -19,9 +22,7 @@ static void add_into(ag_real *dst, const ag_real *src, long n) {
 
 /* ---- reshape: the same values in the same order, another shape -------------------------- */
 
-static void reshape_fwd(ag_node *n) {
-    memcpy(n->out->data, n->in[0]->data, n->out->size * sizeof(ag_real));
-}
+static void reshape_fwd(ag_node *n) { (void)n; /* the output is a view of the input */ }
 static void reshape_bwd(ag_node *n) {                     /* dx += dy, element for element */
     ag_real *dx = ag_node_grad(n, 0);
     if (!dx) return;
@@ -49,7 +50,9 @@ ag_tensor *ag_reshape(ag_tape *t, ag_tensor *x, int ndim, const int *shape) {
         ag_error("reshape", "cannot reshape %s (%zu elements) to %s", ag_shape_str(x, a, sizeof a),
                  x->size, ag_shape_fmt(ndim, shape, b, sizeof b));
     if (infer >= 0) s[infer] = (int)(x->size / known);
-    return ag_apply(t, &reshape_op, &x, 1, ndim, s, NULL, 0);
+    if (ndim == x->ndim && memcmp(s, x->shape, sizeof(int) * (size_t)ndim) == 0)
+        return x;                                        /* already that shape: no node */
+    return ag_apply_view(t, &reshape_op, x, ndim, s);
 }
 
 /* ---- permute and transpose ------------------------------------------------------------------

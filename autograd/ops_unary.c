@@ -27,13 +27,16 @@
 
 typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bounds, p */
 
-/* The loop every op shares: y[i] = EXPR over x[i] (and a, b). */
+/* The loop every op shares: y[i] = EXPR over x[i] (and a, b).  The constants are read
+ * into locals before the loop: read through the node inside it, a load that only some
+ * branches make (leaky_relu's slope) kept the loop scalar, as the compiler may not
+ * assume the store to y leaves them alone. */
 #define FORWARD(name, EXPR)                                                            \
     static void name##_fwd(ag_node *n) {                                               \
         const ag_real *x = n->in[0]->data;                                             \
         ag_real *y = n->out->data;                                                     \
-        const scalars *s = AG_ATTR(n, scalars);                                        \
-        (void)s;                                                                       \
+        const ag_real a = AG_ATTR(n, scalars)->a, b = AG_ATTR(n, scalars)->b;         \
+        (void)a; (void)b;                                                              \
         long size = (long)n->out->size;                                                \
         AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {                                  \
             ag_real v = x[i];                                                          \
@@ -47,8 +50,8 @@ typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bou
         ag_real *dx = ag_node_grad(n, 0);                                              \
         if (!dx) return;                                                               \
         const ag_real *x = n->in[0]->data, *y = n->out->data, *dy = n->out->grad;      \
-        const scalars *s = AG_ATTR(n, scalars);                                        \
-        (void)s; (void)x; (void)y;                                                     \
+        const ag_real a = AG_ATTR(n, scalars)->a, b = AG_ATTR(n, scalars)->b;         \
+        (void)a; (void)b; (void)x; (void)y;                                            \
         long size = (long)n->out->size;                                                \
         AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {                                  \
             ag_real v = x[i], out = y[i];                                              \
@@ -69,9 +72,12 @@ typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bou
  * that would skip it, and the loop stays scalar (5% of a VAE epoch, 11x the -march=native
  * build's masked AVX-512 loop).  The source always multiplies, so letting the compiler
  * speculate the multiply changes no result and raises no flag the source would not.  A
- * declaration before the table carries the attribute to the definition. */
+ * declaration before the table carries the attribute to the definition.  leaky_relu's
+ * backward (dy·1 or dy·a) is the same case: the branchy scalar loop was 10% of a DCGAN
+ * step; speculating dy·a could only raise an overflow flag for a slope |a| > 1. */
 #if defined(__GNUC__) && !defined(__clang__)
 static void relu_bwd(ag_node *n) __attribute__((optimize("no-trapping-math")));
+static void leaky_relu_bwd(ag_node *n) __attribute__((optimize("no-trapping-math")));
 #endif
 
 /*     name        op name        forward y = f(v)                 backward f'(v)          */
@@ -82,24 +88,26 @@ UNARY(sqrt_,      "sqrt",       SQRT(v),                           (ag_real)0.5 
 UNARY(square,     "square",     v * v,                             2 * v)
 UNARY(abs_,       "abs",        FABS(v),                           (v > 0) - (v < 0))
 /* x^0 = 1 everywhere, so its derivative is 0 even at x = 0 (where 0 · 0^-1 would be NaN) */
-UNARY(pow_,       "pow",        POW(v, s->a),                      s->a == 0 ? 0 : s->a * POW(v, s->a - 1))
+UNARY(pow_,       "pow",        POW(v, a),                         a == 0 ? 0 : a * POW(v, a - 1))
 UNARY(sigmoid,    "sigmoid",    v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v)),
                                                                    out * (1 - out))  /* σ' = σ(1-σ) */
 UNARY(tanh_,      "tanh",       TANH(v),                           1 - out * out)
 /* NaN rule (autograd.h): relu(NaN) is NaN, and its gradient flows as for x > 0 */
 UNARY(relu,       "relu",       v > 0 || v != v ? v : 0,           v > 0 || v != v)
-UNARY(leaky_relu, "leaky_relu", v > 0 ? v : s->a * v,              v > 0 ? 1 : s->a)
-UNARY(elu,        "elu",        v > 0 ? v : s->a * (EXP(v) - 1),   v > 0 ? 1 : out + s->a)
+/* leaky_relu as max(v,0) + a·(v ≤ 0 ? v : 0): branch-free (selects, one multiply in every
+ * lane), and a·v only where the source computes it; NaN gives 0 + a·NaN = NaN */
+UNARY(leaky_relu, "leaky_relu", (v > 0 ? v : 0) + a * (v > 0 ? 0 : v), v > 0 ? 1 : a)
+UNARY(elu,        "elu",        v > 0 ? v : a * (EXP(v) - 1),      v > 0 ? 1 : out + a)
 /* softplus(v) = log(1+e^v) = max(v,0) + log1p(e^-|v|): no overflow for large |v|. */
 UNARY(softplus,   "softplus",   (v > 0 ? v : 0) + LOG1P(EXP(-FABS(v))),
                                                        v >= 0 ? 1 / (1 + EXP(-v)) : EXP(v) / (1 + EXP(v)))
 /* log σ(v) = -softplus(-v); its derivative is σ(-v) = 1 - σ(v). */
 UNARY(log_sigmoid,"log_sigmoid",(v < 0 ? v : 0) - LOG1P(EXP(-FABS(v))),
                                                        v >= 0 ? EXP(-v) / (1 + EXP(-v)) : 1 / (1 + EXP(v)))
-UNARY(clamp,      "clamp",      v < s->a ? s->a : (v > s->b ? s->b : v),   /* NaN stays */
-                                                                   !(v < s->a) && !(v > s->b))
-UNARY(scale,      "scale",      s->a * v,                          s->a)
-UNARY(add_scalar, "add_scalar", v + s->a,                          1)
+UNARY(clamp,      "clamp",      v < a ? a : (v > b ? b : v),       /* NaN stays */
+                                                                   !(v < a) && !(v > b))
+UNARY(scale,      "scale",      a * v,                             a)
+UNARY(add_scalar, "add_scalar", v + a,                             1)
 
 ag_tensor *ag_neg(ag_tape *t, ag_tensor *x) { return neg_apply(t, x, 0, 0); }
 ag_tensor *ag_exp(ag_tape *t, ag_tensor *x) { return exp__apply(t, x, 0, 0); }

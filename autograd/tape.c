@@ -118,8 +118,11 @@ void ag_tape_set_backward_hook(ag_tape *t, void (*fn)(void *ctx, int i), void *c
 
 /* ---- applying an op ------------------------------------------------------------------ */
 
-ag_tensor *ag_apply(ag_tape *t, const ag_op *op, ag_tensor **in, int n_in, int out_ndim,
-                    const int *out_shape, const void *attr, size_t attr_size) {
+/* ag_apply, and ag_apply_view when `alias` is non-NULL: the output is then a header over
+ * that memory instead of a fresh arena buffer. */
+static ag_tensor *apply(ag_tape *t, const ag_op *op, ag_tensor **in, int n_in, int out_ndim,
+                        const int *out_shape, const void *attr, size_t attr_size,
+                        ag_real *alias) {
     if (!t) ag_error(op->name, "no tape given");
     if (n_in < 0 || n_in > AG_MAX_INPUTS)
         ag_error(op->name, "%d inputs; an op takes at most %d", n_in, AG_MAX_INPUTS);
@@ -132,7 +135,13 @@ ag_tensor *ag_apply(ag_tape *t, const ag_op *op, ag_tensor **in, int n_in, int o
         for (int i = 0; i < n_in; i++) any |= in[i] && in[i]->requires_grad;
         record = any;
     }
-    ag_tensor *out = ag_empty(t, out_ndim, out_shape);
+    ag_tensor *out;
+    if (alias) {
+        out = ag_tape_alloc(t, sizeof *out);
+        ag_tensor_init(out, out_ndim, out_shape, alias);
+    } else {
+        out = ag_empty(t, out_ndim, out_shape);
+    }
     /* Unrecorded ops still run through a node (on the stack) so forward has one signature. */
     ag_node local, *n = record ? ag_tape_alloc(t, sizeof *n) : &local;
     memset(n, 0, sizeof *n);
@@ -158,13 +167,23 @@ ag_tensor *ag_apply(ag_tape *t, const ag_op *op, ag_tensor **in, int n_in, int o
     return out;
 }
 
+ag_tensor *ag_apply(ag_tape *t, const ag_op *op, ag_tensor **in, int n_in, int out_ndim,
+                    const int *out_shape, const void *attr, size_t attr_size) {
+    return apply(t, op, in, n_in, out_ndim, out_shape, attr, attr_size, NULL);
+}
+
+ag_tensor *ag_apply_view(ag_tape *t, const ag_op *op, ag_tensor *x, int out_ndim,
+                         const int *out_shape) {
+    return apply(t, op, &x, 1, out_ndim, out_shape, NULL, 0, x->data);
+}
+
 ag_real *ag_node_grad(ag_node *n, int i) {
     ag_tensor *x = n->in[i];
     if (!x || !x->requires_grad) return NULL;
     if (!x->grad) {
         if (x->owns_memory) ag_error(n->op->name, "parameter without a gradient buffer");
         x->grad = ag_tape_alloc(n->tape, x->size * sizeof(ag_real));
-        memset(x->grad, 0, x->size * sizeof(ag_real));
+        ag_zero_fill(x->grad, x->size);
     }
     return x->grad;
 }
@@ -183,7 +202,7 @@ void ag_backward_seed(ag_tape *t, ag_tensor *out, const ag_tensor *seed) {
     /* Intermediates start from zero on every call; only leaves accumulate. */
     for (int i = 0; i < t->n_nodes; i++) {
         ag_tensor *y = t->nodes[i]->out;
-        if (y->grad) memset(y->grad, 0, y->size * sizeof(ag_real));
+        if (y->grad) ag_zero_fill(y->grad, y->size);
     }
     if (!out->grad) {
         out->grad = ag_tape_alloc(t, out->size * sizeof(ag_real));

@@ -19,6 +19,22 @@ void ag_bce_fwd_avx2(long n, const float *l, const float *y, float *out);
 /* dl[i] += dout[i]·(σ(l) - y)  (dl may be NULL);  dy[i] -= dout[i]·l  (dy may be NULL) */
 void ag_bce_bwd_avx512(long n, const float *l, const float *y, const float *dout, float *dl, float *dy);
 void ag_bce_bwd_avx2(long n, const float *l, const float *y, const float *dout, float *dl, float *dy);
+/* Σ_i [max(l,0) - l·y + log1p(e^-|l|)], added in double   (BCE summed over a row) */
+double ag_bce_sum_avx512(long n, const float *l, const float *y);
+double ag_bce_sum_avx2(long n, const float *l, const float *y);
+/* The backward of that sum, whose gradient g is one value for the n elements:
+ * dl[i] += g·(σ(l) - y) (dl may be NULL);  dy[i] -= g·l (dy may be NULL) */
+void ag_bce_sum_bwd_avx512(long n, const float *l, const float *y, float g, float *dl, float *dy);
+void ag_bce_sum_bwd_avx2(long n, const float *l, const float *y, float g, float *dl, float *dy);
+/* One Adam/AdamW update of n parameters (nn/optim.c states the formula and its scalar
+ * loop; these give the same bits).  With sumsq != NULL, also *sumsq = Σ g² in double. */
+typedef struct ag_adam_hyper {
+    float c, l2, b1, b2, step, inv_sqrt_bc2, eps, decay;
+} ag_adam_hyper;
+void ag_adam_update_avx512(long n, float *w, const float *g, float *m, float *v,
+                           const ag_adam_hyper *h, double *sumsq);
+void ag_adam_update_avx2(long n, float *w, const float *g, float *m, float *v,
+                         const ag_adam_hyper *h, double *sumsq);
 /* For the tests: e^x for x <= 0 and log1p(t) for 0 <= t <= 1, on whole vectors only
  * (n a multiple of 16). */
 void ag_vec_exp_neg_avx512(long n, const float *x, float *out);

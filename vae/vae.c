@@ -134,8 +134,7 @@ ag_tensor *vae_neg_log_likelihood(vae *m, ag_tape *t, ag_tensor *raw, ag_tensor 
     ag_tensor *per_value;
     switch (m->cfg.likelihood) {
     case VAE_BERNOULLI:          /* −ln Bern(x; σ(l)) = BCE(l, x), also for grey x ∈ [0,1] */
-        per_value = ag_bce_with_logits(t, raw, x);
-        break;
+        return ag_bce_with_logits_rows(t, raw, x);              /* (N): summed in one op */
     case VAE_GAUSSIAN: {         /* −ln N(x; mean, σ²): the squared error of seed 001 */
         ag_tensor *lv = ag_scalar(t, (ag_real)(2 * log(m->cfg.sigma)));
         per_value = ag_gaussian_nll(t, raw, lv, x);

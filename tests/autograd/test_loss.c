@@ -87,6 +87,59 @@ TEST(bce_with_logits_gradcheck) {
     ag_tensor_free(in[1]);
 }
 
+/* ---- bce_with_logits_rows: the row sums of the op above, in one op ----------------------- */
+
+/* Against the double formula, over rows of 37 values (vector lanes and a tail), on a 3-D
+ * input seen as (N, rest); then its backward against the composed form's. */
+TEST(bce_with_logits_rows_values_and_backward) {
+    enum { N = 3, D = 37 };
+    ag_rng r;
+    ag_rng_seed(&r, 12);
+    ag_tensor *l = heap(&r, 3, (int[]){N, 1, D}, -30, 30, "logits");
+    ag_tensor *y = heap(&r, 3, (int[]){N, 1, D}, 0, 1, "target");
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *out = ag_bce_with_logits_rows(t, l, y);
+    CHECK(out->ndim == 1 && out->shape[0] == N);
+    for (int i = 0; i < N; i++) {
+        double want = 0, mag = 0;
+        for (int j = 0; j < D; j++) {
+            double L = l->data[i * D + j], Y = y->data[i * D + j];
+            want += fmax(L, 0) - L * Y + log1p(exp(-fabs(L)));
+            mag += fmax(L, 0) + fabs(L * Y) + log1p(exp(-fabs(L)));
+        }
+        CHECK_NEAR(out->data[i], want, 16 * TOL * mag);
+    }
+    const ag_real w[N] = {0.5, -2, 3};   /* the gradient of out: different for each row */
+    ag_backward_seed(t, out, ag_from_data(t, 1, (int[]){N}, w));
+    ag_real got_l[N * D], got_y[N * D];
+    memcpy(got_l, l->grad, sizeof got_l), memcpy(got_y, y->grad, sizeof got_y);
+    ag_zero_grad(l), ag_zero_grad(y);
+    ag_tape_clear(t);
+    ag_tensor *per = ag_sum_axis(t, ag_reshape(t, ag_bce_with_logits(t, l, y), 2,
+                                               (int[]){N, D}), 1, false);
+    ag_backward_seed(t, per, ag_from_data(t, 1, (int[]){N}, w));
+    int bad = 0;
+    for (int k = 0; k < N * D; k++) bad += got_l[k] != l->grad[k] || got_y[k] != y->grad[k];
+    CHECK(bad == 0);    /* the same arithmetic, element by element */
+    ag_tape_free(t);
+    ag_tensor_free(l), ag_tensor_free(y);
+}
+
+static ag_tensor *bce_rows_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    (void)ctx;
+    return ag_bce_with_logits_rows(t, in[0], in[1]);
+}
+
+TEST(bce_with_logits_rows_gradcheck) {
+    ag_rng r;
+    ag_rng_seed(&r, 13);
+    ag_tensor *in[2] = {heap(&r, 2, (int[]){3, 19}, -4, 4, "logits"),
+                        heap(&r, 2, (int[]){3, 19}, 0, 1, "target")};
+    expect_ok("bce_with_logits_rows", ag_gradcheck(bce_rows_fn, in, 2, NULL, NULL));
+    ag_tensor_free(in[0]);
+    ag_tensor_free(in[1]);
+}
+
 /* ---- softmax_cross_entropy ------------------------------------------------------------- */
 
 TEST(softmax_cross_entropy_values) {
@@ -261,6 +314,9 @@ TEST(loss_shape_errors_name_op_and_shapes) {
     ag_tensor *a = ag_zeros(t, 2, (int[]){2, 3}), *b = ag_zeros(t, 2, (int[]){3, 2});
     EXPECT_ERROR(ag_bce_with_logits(t, a, b));
     CHECK(strstr(test_last_error, "bce_with_logits") && strstr(test_last_error, "(2, 3)") &&
+          strstr(test_last_error, "(3, 2)"));
+    EXPECT_ERROR(ag_bce_with_logits_rows(t, a, b));
+    CHECK(strstr(test_last_error, "bce_with_logits_rows") && strstr(test_last_error, "(2, 3)") &&
           strstr(test_last_error, "(3, 2)"));
     EXPECT_ERROR(ag_mse(t, a, b));
     CHECK(strstr(test_last_error, "mse") && strstr(test_last_error, "(2, 3)") &&

@@ -117,3 +117,21 @@ TEST(nan_rule_pow_zero_exponent_has_zero_gradient) {
     ag_tensor_free(x);
     ag_tape_free(t);
 }
+
+/* The row-summed BCE: a NaN logit makes its row's sum and that element's gradient NaN, and
+ * nothing else (16 values a row: one whole AVX-512 vector, two AVX2 ones). */
+TEST(nan_rule_bce_rows_keeps_the_nan_in_its_row) {
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *l = ag_param(2, (int[]){2, 16});
+    ag_tensor *y = ag_full(t, 2, (int[]){2, 16}, 0.5);
+    for (int i = 0; i < 32; i++) l->data[i] = (ag_real)(i % 5 - 2);
+    l->data[3] = NAN;
+    ag_tensor *out = ag_bce_with_logits_rows(t, l, y);
+    CHECK(is_nan(out->data[0]) && !is_nan(out->data[1]));
+    ag_backward(t, ag_sum(t, out));
+    int bad = 0;
+    for (int i = 0; i < 32; i++) bad += is_nan(l->grad[i]) != (i == 3);
+    CHECK(bad == 0);
+    ag_tensor_free(l);
+    ag_tape_free(t);
+}

@@ -5,6 +5,7 @@
 #include "autograd/autograd.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DRAWS 100000
@@ -159,4 +160,32 @@ TEST(dropout_gradcheck) {
     if (!rep.ok) ag_gradcheck_print("dropout", &rep, stderr);
     CHECK(rep.ok);
     ag_tensor_free(x);
+}
+
+/* Enough draws for the threaded transform: the same z on 1 and 2 threads, and the noise is
+ * ag_rng_normal's stream from the tape's seed, element for element. */
+TEST(reparameterize_same_noise_for_any_thread_count) {
+    enum { N = 5003 };
+    int prev = ag_num_threads();
+    ag_real *z[2];
+    for (int run = 0; run < 2; run++) {
+        ag_set_num_threads(run + 1);
+        ag_tape *t = ag_tape_new(99);
+        ag_tensor *mu = ag_full(t, 1, (int[]){N}, 0.25), *lv = ag_full(t, 1, (int[]){N}, -1);
+        ag_tensor *out = ag_reparameterize(t, mu, lv);
+        z[run] = malloc(N * sizeof(ag_real));
+        memcpy(z[run], out->data, N * sizeof(ag_real));
+        ag_tape_free(t);
+    }
+    ag_set_num_threads(prev);
+    CHECK(memcmp(z[0], z[1], N * sizeof(ag_real)) == 0);
+    ag_tape *t = ag_tape_new(99);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        ag_real eps = (ag_real)ag_rng_normal(ag_tape_rng(t));
+        bad += fabs((double)z[0][i] - (0.25 + exp(-0.5) * (double)eps)) > 1e-6;
+    }
+    CHECK(bad == 0);
+    ag_tape_free(t);
+    free(z[0]), free(z[1]);
 }

@@ -54,10 +54,12 @@ TEST(reshape_forward) {
     EXPECT_VALUES(ag_reshape(t, x, 1, (int[]){-1}), 1, (int[]){6}, (double[]){0, 1, 2, 3, 4, 5});
     EXPECT_VALUES(ag_reshape(t, x, 4, (int[]){1, 2, -1, 1}), 4, (int[]){1, 2, 3, 1},
                   (double[]){0, 1, 2, 3, 4, 5});
-    /* a copy: changing the input afterwards does not change the output */
+    /* a view: no copy, so writing into the input shows through; the same shape is x */
     ag_tensor *y = ag_reshape(t, x, 2, (int[]){6, 1});
+    CHECK(y != x && y->data == x->data);
     x->data[0] = 42;
-    CHECK(y->data[0] == 0);
+    CHECK(y->data[0] == 42);
+    CHECK(ag_reshape(t, x, 2, (int[]){2, -1}) == x);
     ag_tape_free(t);
 }
 
@@ -65,6 +67,38 @@ TEST(gradcheck_reshape) {
     shape_ctx a = {2, {4, -1}}, b = {3, {3, 1, 8}};
     GC1("reshape (2,3,4)->(4,-1)", call_reshape, &a, 3, 2, 3, 4);
     GC1("reshape (2,3,4)->(3,1,8)", call_reshape, &b, 3, 2, 3, 4);
+}
+
+/* x reaches the output directly, through a chain of views, and through an op whose
+ * backward reads its own output (exp) seen through a view: each path's gradient is its own
+ * buffer, added into x's. */
+static ag_tensor *call_views(ag_tape *t, ag_tensor **in, void *ctx) {
+    (void)ctx;
+    ag_tensor *x = in[0];                                                       /* (2, 3, 4) */
+    ag_tensor *v = ag_reshape(t, ag_reshape(t, x, 2, (int[]){6, 4}), 1, (int[]){24});
+    ag_tensor *e = ag_reshape(t, ag_exp(t, v), 3, (int[]){2, 3, 4});
+    return ag_add(t, ag_mul(t, e, x), ag_mul(t, ag_reshape(t, v, 3, (int[]){2, 3, 4}), x));
+}
+
+TEST(gradcheck_reshape_views) {
+    GC1("x·exp(x) + x² through views", call_views, NULL, 3, 2, 3, 4);
+}
+
+/* A second backward over the same tape: views get their gradients afresh, leaves add up. */
+TEST(reshape_view_backward_twice) {
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *x = ag_param(2, (int[]){2, 3});
+    for (int i = 0; i < 6; i++) x->data[i] = (ag_real)(i - 2);
+    ag_tensor *v = ag_reshape(t, x, 1, (int[]){6});
+    ag_tensor *w = ag_reshape(t, ag_reshape(t, x, 2, (int[]){3, 2}), 1, (int[]){6});
+    ag_tensor *loss = ag_sum(t, ag_mul(t, v, w));                                   /* Σ x² */
+    ag_backward(t, loss);
+    ag_backward(t, loss);
+    int bad = 0;
+    for (int i = 0; i < 6; i++) bad += x->grad[i] != 2 * 2 * x->data[i];        /* twice 2x */
+    CHECK(bad == 0);
+    ag_tape_free(t);
+    ag_tensor_free(x);
 }
 
 /* ---- transpose and permute ---------------------------------------------------------------------- */
