@@ -444,7 +444,12 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
                            .n_values = h->n_bar};
     for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
+    /* The bar's ETA covers the whole run, not only the epoch: examples per step times the
+     * run's steps, less those a resumed run already did. */
+    double per = h->batcher ? (double)nn_batcher_num_examples(h->batcher) / h->per_epoch : 1;
+    po.run_total = (long)(per * (double)total + 0.5);
     nn_progress *bar = root ? nn_progress_new(&po) : NULL; /* rank 0 shows it */
+    if (bar && h->step > 0) nn_progress_resume(bar, (long)(per * (double)h->step + 0.5));
     int code = 0;
     nn_error err;
     run_catch_signals();
