@@ -9,6 +9,7 @@
  *   - vae_auroc on hand cases and against a brute-force count over all pairs;
  *   - vae_new's errors; a tiny VAE learning a toy dataset; bit-identical repeated runs. */
 #include "tests/test.h"
+#include "tests/check.h" /* HENBUN_ASAN */
 #include "vae/vae.h"
 
 #include <math.h>
