@@ -191,7 +191,7 @@ void ag_gemm_fused(bool ta, bool tb, int M, int N, int K, ag_real alpha, const a
     if (ldc < N || ldc < 1)
         ag_error("gemm", "ldc=%d is less than N=%d", ldc, N);
     gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, bias, rowsum, NULL,
-                   false, ag_gemm_blocking()};
+                   false, false, ag_gemm_blocking()};
     if (M == 0) return;
     if (N == 0 || K == 0 || alpha == 0) {       /* B is not read, nor A but for rowsum */
         if (rowsum) rowsum_plain(&g);
@@ -204,11 +204,15 @@ void ag_gemm_fused(bool ta, bool tb, int M, int N, int K, ag_real alpha, const a
         /* C = op(A)·op(B) computed as Cᵀ = op(B)ᵀ·op(A)ᵀ, stored transposed: the roles of
          * the operands swap (the row sums of op(A) become column sums of the new op(B)). */
         g = (gemm_args){!tb, !ta, N, M, K, alpha, beta, B, A, ldb, lda, ldc, C, bias, NULL,
-                        rowsum, true, g.blk};
+                        rowsum, true, false, g.blk};
         int t = M;
         M = N;
         N = t;
     }
+    /* A narrow C uses each packed panel of A at most three times (N <= 3 NR): packing it would
+     * cost about as much as the FMAs it feeds (a 400×128 A for N = 20: a third of the
+     * time, perf), so the kernel reads op(A) in place (the same values: the same bits). */
+    g.direct_a = N <= 3 * NR && !g.rowsum;
 
     /* No separate path for small products: measured down to 4×4×4, packing into the
      * kernel's layout is never slower than plain loops (which -O2 does not vectorise). */

@@ -233,8 +233,9 @@ static INLINE void K(store_ct)(int nv, vec acc[MR][NV], ag_real *restrict c, ptr
  *
  * beta == 0 writes without reading c, so NaN or garbage in c is ignored.  bias (NULL, or
  * this tile's nv·VL columns of the bias row) is added in the same store. */
-static INLINE void K(kernel_body)(int nv, int kc, const ag_real *restrict a,
-                               const ag_real *restrict b, ag_real *restrict c, ptrdiff_t ldc,
+static INLINE void K(kernel_body)(int nv, int kc, const ag_real *restrict a, ptrdiff_t a_rs,
+                               ptrdiff_t a_cs, const ag_real *restrict b,
+                               ag_real *restrict c, ptrdiff_t ldc,
                                ag_real alpha, ag_real beta, int m, int last,
                                const ag_real *restrict bias, bool ct)
 {
@@ -254,11 +255,11 @@ static INLINE void K(kernel_body)(int nv, int kc, const ag_real *restrict a,
     UNROLL for (int i = 0; i < MR; i++)
         UNROLL for (int v = 0; v < nv; v++) acc[i][v] = V_SET1(0);
 
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+    for (int k = 0; k < kc; k++, a += a_cs, b += NR) {
         vec bv[NV];
         UNROLL for (int v = 0; v < nv; v++) bv[v] = V_LOAD(b + v * VL);
         UNROLL for (int i = 0; i < MR; i++) {
-            vec ai = V_SET1(a[i]);
+            vec ai = V_SET1(a[i * a_rs]);
             UNROLL for (int v = 0; v < nv; v++) acc[i][v] = V_FMA(ai, bv[v], acc[i][v]);
         }
     }
@@ -297,26 +298,35 @@ static INLINE void K(kernel_body)(int nv, int kc, const ag_real *restrict a,
 }
 
 /* A tile of m <= MR rows and n <= NR columns, one instance per vector count, so each is
- * compiled with its own constant nv. */
-static void K(tile_kernel)(int m, int n, int kc, const ag_real *a, const ag_real *b, ag_real *c,
-                        int ldc, ag_real alpha, ag_real beta, const ag_real *bias, bool ct)
+ * compiled with its own constant nv.  A is the packed panel (a_rs = 1, a_cs = MR: constant,
+ * the common case) or, with `direct`, op(A) read in place: element (i, k) at
+ * a[i·a_rs + k·a_cs] (see K(gemm_slab)). */
+#define TILE_CASE(nv_)                                                                       \
+    case nv_:                                                                                \
+        if (direct) K(kernel_body)(nv_, kc, a, a_rs, a_cs, b, c, ldc, alpha, beta, m, last, bias, ct); \
+        else K(kernel_body)(nv_, kc, a, 1, MR, b, c, ldc, alpha, beta, m, last, bias, ct);  \
+        break;
+static void K(tile_kernel)(int m, int n, int kc, const ag_real *a, bool direct, ptrdiff_t a_rs,
+                        ptrdiff_t a_cs, const ag_real *b, ag_real *c, int ldc, ag_real alpha,
+                        ag_real beta, const ag_real *bias, bool ct)
 {
     _Static_assert(NV <= 4, "one case per vector count");
     int nv = (n + VL - 1) / VL, last = n - (nv - 1) * VL;
     switch (nv) {
-    case 1: K(kernel_body)(1, kc, a, b, c, ldc, alpha, beta, m, last, bias, ct); break;
+    TILE_CASE(1)
 #if NV >= 2
-    case 2: K(kernel_body)(2, kc, a, b, c, ldc, alpha, beta, m, last, bias, ct); break;
+    TILE_CASE(2)
 #endif
 #if NV >= 3
-    case 3: K(kernel_body)(3, kc, a, b, c, ldc, alpha, beta, m, last, bias, ct); break;
+    TILE_CASE(3)
 #endif
 #if NV >= 4
-    case 4: K(kernel_body)(4, kc, a, b, c, ldc, alpha, beta, m, last, bias, ct); break;
+    TILE_CASE(4)
 #endif
     default: break;
     }
 }
+#undef TILE_CASE
 
 /* ---------------------------------------------------------------------------------------
  * Packing.  A packed panel is W values wide (W = MR for A, NR for B) and kc deep:
@@ -459,18 +469,23 @@ bool K(gemm_slab)(const gemm_args *g, int m0, int m1, int n0, int n1)
             const ag_real *bias = s == 0 ? g->bias : NULL;
             K(pack_b)(g->tb, g->B, g->ldb, p0, kc, jc, nc, pb, colsum);
             for (int ic = m0; ic < m1; ic += MC) {
-                int mc = K(min_int)(MC, m1 - ic);
-                K(pack_a)(g->ta, g->A, g->lda, ic, mc, p0, kc, pa, rowsum);
+                int mc = K(min_int)(MC, m1 - ic), mc_whole = g->direct_a ? mc / MR * MR : 0;
+                /* direct_a: whole panels are read in place, only a partial last one packed */
+                K(pack_a)(g->ta, g->A, g->lda, ic + mc_whole, mc - mc_whole, p0, kc, pa, rowsum);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int n = K(min_int)(NR, nc - jr);
                     const ag_real *b = pb + (size_t)jr * kc;
                     for (int ir = 0; ir < mc; ir += MR) {
                         int m = K(min_int)(MR, mc - ir);
-                        const ag_real *a = pa + (size_t)ir * kc;
+                        bool direct = ir < mc_whole;
+                        const ag_real *a = direct ? (g->ta ? g->A + (size_t)p0 * g->lda + ic + ir
+                                                           : g->A + (size_t)(ic + ir) * g->lda + p0)
+                                                  : pa + (size_t)(ir - mc_whole) * kc;
                         ag_real *c = g->ct ? g->C + (size_t)(jc + jr) * g->ldc + ic + ir
                                            : g->C + (size_t)(ic + ir) * g->ldc + jc + jr;
                         const ag_real *bt = !bias ? NULL : g->ct ? bias + ic + ir : bias + jc + jr;
-                        K(tile_kernel)(m, n, kc, a, b, c, g->ldc, g->alpha, beta, bt, g->ct);
+                        K(tile_kernel)(m, n, kc, a, direct, g->ta ? 1 : g->lda, g->ta ? g->lda : 1,
+                                       b, c, g->ldc, g->alpha, beta, bt, g->ct);
                     }
                 }
             }

@@ -57,7 +57,9 @@ gemm_blocking ag_gemm_derive_blocking(const ag_cache_geometry *cg, int mr, int n
  *           colsum[j] += Σ_k op(B)[k][j], each summed in k order from k = 0 while its
  *           operand is packed (by one slab only: the one at n0 = 0, resp. m0 = 0).
  * ct: C is stored transposed, element (i, j) at C[j·ldc + i] (gemm.c computes a narrow
- * C = op(A)·op(B) as Cᵀ = op(B)ᵀ·op(A)ᵀ this way; only kernels with ct_store do it). */
+ * C = op(A)·op(B) as Cᵀ = op(B)ᵀ·op(A)ᵀ this way; only kernels with ct_store do it).
+ * direct_a: whole MR-row panels of op(A) are read in place instead of packed (gemm.c sets
+ * it for a narrow C, where a packed A would be read only once or twice; not with rowsum). */
 typedef struct gemm_args {
     bool ta, tb;
     int M, N, K;
@@ -67,7 +69,7 @@ typedef struct gemm_args {
     ag_real *C;
     const ag_real *bias;
     ag_real *rowsum, *colsum;
-    bool ct;
+    bool ct, direct_a;
     gemm_blocking blk;
 } gemm_args;
 
