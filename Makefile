@@ -116,7 +116,7 @@ demo: all
 valgrind:
 	sh scripts/valgrind.sh
 
-bench: all build/bench/peak build/bench/gemm_bench
+bench: all build/bench/peak build/bench/gemm_bench build/bench/conv_bench
 	@[ -f data/mnist/train-images-idx3-ubyte ] || [ -f data/mnist/train-images-idx3-ubyte.gz ] || sh scripts/fetch_data.sh mnist
 	sh bench/run.sh
 

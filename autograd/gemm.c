@@ -26,6 +26,9 @@
  * tiles run the same kernel on a scratch tile), so results are bit-identical for any thread
  * count.
  *
+ * Blocking (KC, MC, NC) is not fixed for one CPU: it is derived once per kernel from the
+ * cache geometry the machine reports (see ag_gemm_derive_blocking below for the model).
+ *
  * Memory: the packing buffers are per-thread scratch (`static _Thread_local`), grown on
  * first use and then reused, so steady-state calls never allocate.  This is the file's one
  * deliberate exception to "no global mutable state": each buffer belongs to one thread and
@@ -34,6 +37,9 @@
 #include "autograd/kernels.h"
 
 #include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Each thread gets at least this many multiply-adds (about 5 µs of work): below it, the
@@ -47,9 +53,9 @@
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-static const ag_gemm_kernel *kernel(void)
+static const ag_gemm_kernel *kernel_for(ag_isa isa)
 {
-    switch (ag_kernel_isa()) {
+    switch (isa) {
 #ifdef AG_HAVE_X86_KERNELS
     case AG_ISA_AVX512: return &ag_gemm_kernel_avx512;
     case AG_ISA_AVX2: return &ag_gemm_kernel_avx2;
@@ -58,18 +64,123 @@ static const ag_gemm_kernel *kernel(void)
     }
 }
 
-/* C = beta * C, with beta == 0 clearing (NaN included): K == 0 or alpha == 0. */
+static const ag_gemm_kernel *kernel(void) { return kernel_for(ag_kernel_isa()); }
+
+/* ---- cache blocking ---------------------------------------------------------------------
+ * The analytic model of Low, Igual, Smith and Quintana-Ortí ("Analytical modeling is enough
+ * for high-performance BLIS", TOMS 2016), for a set-associative L1 of W1 ways of S1 bytes
+ * and an L2 of W2 ways of S2 bytes, s bytes per element:
+ *
+ *   KC: the KC×NR micro-panel of B is reused for every MR×KC micro-panel of A that streams
+ *       past it, so it must stay in L1 while they come and go.  Give A's panel C_A ways and
+ *       B's panel the rest but one (one way for the C tile and stray lines), in proportion
+ *       to their widths: C_A = floor((W1 - 1) / (1 + NR/MR)), KC = C_A·S1 / (MR·s).
+ *       (48 KiB 12-way L1, 8×32 float tile: C_A = 2, KC = 256: B's panel is 32 KiB.)
+ *   MC: the packed MC×KC block of A is reused for every B micro-panel, so it must stay in
+ *       L2 next to the B micro-panel being read and the C tiles being written: give it all
+ *       ways but two, MC = (W2 - 2)·S2 / (KC·s), rounded down to whole MR panels.
+ *       (1 MiB 8-way L2: MC = 768 rows, 768 KiB.)
+ *   NC: the KC×NC block of B lives in L3, shared by the cores and rarely reported right
+ *       by virtual machines; NC = 4096 keeps it at KC·16 KiB (4 MiB for the tile above).
+ * KC is kept within [64, 1024]: below, C's load and store dominate a tile; above, C is
+ * touched so rarely that nothing is left to gain.  A larger KC also means fewer slices of
+ * the K sum, so C is read and written fewer times (1024³: 4 slices rather than 8). */
+gemm_blocking ag_gemm_derive_blocking(const ag_cache_geometry *cg, int mr, int nr, int elem_size)
+{
+    long s1 = cg->l1_bytes / cg->l1_ways, s2 = cg->l2_bytes / cg->l2_ways;
+    long c_a = (long)((cg->l1_ways - 1) / (1.0 + (double)nr / mr));
+    long kc = c_a >= 1 ? c_a * s1 / ((long)mr * elem_size)
+                       : cg->l1_bytes / 2 / ((long)nr * elem_size);   /* too few ways: half of L1 */
+    if (kc < 64) kc = 64;
+    if (kc > 1024) kc = 1024;
+    long mc = (cg->l2_ways > 2 ? (cg->l2_ways - 2) * s2 : cg->l2_bytes / 2) / (kc * elem_size);
+    mc = mc / mr * mr;
+    if (mc < mr) mc = mr;
+    return (gemm_blocking){(int)kc, (int)mc, 4096};
+}
+
+/* One blocking per kernel, derived on the first call (or read from HENBUN_GEMM_BLOCKING). */
+static gemm_blocking blockings[AG_ISA_COUNT];
+static pthread_once_t blockings_once = PTHREAD_ONCE_INIT;
+
+static void derive_blockings(void)
+{
+    const char *env = getenv("HENBUN_GEMM_BLOCKING");
+    int kc = 0, mc = 0, nc = 4096, got = 0;
+    if (env && *env) {
+        char extra;
+        got = sscanf(env, "%d,%d,%d%c", &kc, &mc, &nc, &extra);
+        if ((got != 2 && got != 3) || kc < 1 || mc < 1 || nc < 1 || kc > 1 << 16 || mc > 1 << 20 ||
+            nc > 1 << 20)
+            ag_error("gemm", "HENBUN_GEMM_BLOCKING=%s: expected KC,MC or KC,MC,NC (positive "
+                     "element counts, e.g. 256,768,4096)", env);
+    }
+    for (int i = 0; i < AG_ISA_COUNT; i++) {
+        const ag_gemm_kernel *k = kernel_for((ag_isa)i);
+        if (got) {      /* MC and NC in whole panels of this kernel's tile */
+            int m = (mc + k->mr - 1) / k->mr * k->mr, n = (nc + k->nr - 1) / k->nr * k->nr;
+            blockings[i] = (gemm_blocking){kc, m, n};
+        } else {
+            blockings[i] = ag_gemm_derive_blocking(ag_cache_geometry_get(), k->mr, k->nr,
+                                                   (int)sizeof(ag_real));
+        }
+    }
+}
+
+gemm_blocking ag_gemm_blocking(void)
+{
+    pthread_once(&blockings_once, derive_blockings);
+    return blockings[ag_kernel_isa()];
+}
+
+/* The share of a kernel's FMA lanes that land in C: edge tiles are padded to MR rows and
+ * to whole vectors along N. */
+static double tile_fill(const ag_gemm_kernel *k, int M, int N)
+{
+    return (double)M / ((M + k->mr - 1) / k->mr * k->mr) * N / ((N + k->vl - 1) / k->vl * k->vl);
+}
+
+/* A narrow C wastes lanes: N = 20 fills 20 of 32 (AVX-512 float), N = 40 fills 40 of 48.
+ * Computed transposed, N is cut into MR-row panels instead (20 of 24, 40 of 40) and M,
+ * usually a multiple of the vector width, fills the lanes.  Worth it when the fill grows
+ * by 5% or more; only for narrow C (N < 2 NR), where the 8×8 transposes of the store are
+ * cheap next to the tile's K loop, and the results are the same bits either way (each
+ * element gets the same FMAs, operands swapped, in the same order). */
+static bool transposing_pays(const ag_gemm_kernel *k, int M, int N)
+{
+    return N < 2 * k->nr && tile_fill(k, N, M) > 1.05 * tile_fill(k, M, N);
+}
+
+/* rowsum[i] += Σ_k op(A)[i][k] in k order, without the kernel (K == 0 or alpha == 0). */
+static void rowsum_plain(const gemm_args *g)
+{
+    for (int i = 0; i < g->M; i++) {
+        ag_real s = 0;
+        for (int k = 0; k < g->K; k++) s += g->ta ? g->A[(size_t)k * g->lda + i] : g->A[(size_t)i * g->lda + k];
+        g->rowsum[i] += s;
+    }
+}
+
+/* C = beta * C (+ bias), with beta == 0 clearing (NaN included): K == 0 or alpha == 0. */
 static void scale_c(const gemm_args *g)
 {
     for (int i = 0; i < g->M; i++) {
         ag_real *c = g->C + (size_t)i * g->ldc;
         if (g->beta == 0) memset(c, 0, (size_t)g->N * sizeof *c);
         else if (g->beta != 1) for (int j = 0; j < g->N; j++) c[j] *= g->beta;
+        if (g->bias) for (int j = 0; j < g->N; j++) c[j] += g->bias[j];
     }
 }
 
 void ag_gemm(bool ta, bool tb, int M, int N, int K, ag_real alpha, const ag_real *A, int lda,
              const ag_real *B, int ldb, ag_real beta, ag_real *C, int ldc)
+{
+    ag_gemm_fused(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
+}
+
+void ag_gemm_fused(bool ta, bool tb, int M, int N, int K, ag_real alpha, const ag_real *A,
+                   int lda, const ag_real *B, int ldb, ag_real beta, ag_real *C, int ldc,
+                   const ag_real *bias, ag_real *rowsum)
 {
     if (M < 0 || N < 0 || K < 0)
         ag_error("gemm", "negative size M=%d N=%d K=%d", M, N, K);
@@ -79,12 +190,25 @@ void ag_gemm(bool ta, bool tb, int M, int N, int K, ag_real alpha, const ag_real
         ag_error("gemm", "ldb=%d is less than %s=%d", ldb, tb ? "K" : "N", tb ? K : N);
     if (ldc < N || ldc < 1)
         ag_error("gemm", "ldc=%d is less than N=%d", ldc, N);
-    if (M == 0 || N == 0) return;
-
-    gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, bias, rowsum, NULL,
+                   false, ag_gemm_blocking()};
+    if (M == 0) return;
+    if (N == 0 || K == 0 || alpha == 0) {       /* B is not read, nor A but for rowsum */
+        if (rowsum) rowsum_plain(&g);
+        if (N > 0) scale_c(&g);
+        return;
+    }
     const ag_gemm_kernel *kern = kernel();
     const int MR = kern->mr, NR = kern->nr;
-    if (K == 0 || alpha == 0) { scale_c(&g); return; }    /* A and B are not read */
+    if (kern->ct_store && transposing_pays(kern, M, N)) {
+        /* C = op(A)·op(B) computed as Cᵀ = op(B)ᵀ·op(A)ᵀ, stored transposed: the roles of
+         * the operands swap (the row sums of op(A) become column sums of the new op(B)). */
+        g = (gemm_args){!tb, !ta, N, M, K, alpha, beta, B, A, ldb, lda, ldc, C, bias, NULL,
+                        rowsum, true, g.blk};
+        int t = M;
+        M = N;
+        N = t;
+    }
 
     /* No separate path for small products: measured down to 4×4×4, packing into the
      * kernel's layout is never slower than plain loops (which -O2 does not vectorise). */

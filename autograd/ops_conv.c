@@ -27,10 +27,14 @@
  * not worth a second code path.
  *
  * Memory: every buffer comes from the tape's arena (nothing is malloc'ed per step), sized
- * for one chunk.  Nothing is saved for backward: it redoes im2col chunk by chunk (about
- * 5% of the 64→128 layer's time) rather than hold every column (13 MB per call) until
- * then.  Backward may run more than once on the same tape; it never writes anything
- * forward made.
+ * for one chunk, except conv2d's columns when its weight needs a gradient: then forward
+ * writes each chunk's columns into one buffer for the whole batch and keeps it for
+ * dW = dy · colᵀ, so backward does no second im2col, as long as that buffer stays within
+ * CONV_KEEP_BYTES (16 MB: the DCGAN's 64→128 layer keeps 12.8 MB per call); above that,
+ * backward redoes im2col chunk by chunk.  conv_transpose2d has nothing to keep (its
+ * backward's columns are of dy).  When the weight needs no gradient (a GAN's frozen
+ * discriminator, nn_params_set_requires_grad) nothing is kept.  Backward may run more
+ * than once on the same tape; it never writes anything forward made.
  *
  * Threads: the GEMM threads itself; im2col, col2im, the swaps and the pools split over
  * (image, channel) planes, each written by one thread in a fixed order; the chunking
@@ -95,6 +99,11 @@ static int chunk_images(int rows, int P, int N)
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
+/* conv2d keeps the forward columns for dW up to this many bytes per call (see the top). */
+#ifndef CONV_KEEP_BYTES
+#define CONV_KEEP_BYTES (16u << 20)
+#endif
+
 /* ---- conv2d: y = W · im2col(x) + b ------------------------------------------------------- */
 
 static void conv2d_fwd(ag_node *n)
@@ -105,19 +114,27 @@ static void conv2d_fwd(ag_node *n)
     int N = a->N, F = a->F, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
     size_t in_image = (size_t)g->C * g->H * g->W, out_image = (size_t)F * P;
     int nb = chunk_images(K + F, P, N);
-    ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P) */
+    /* Kept for backward when W needs a gradient (then this node is on the tape): chunk n0's
+     * columns at kept + n0·K·P, the layout backward's chunks read. */
+    size_t all = (size_t)K * N * P;
+    bool keep = w->requires_grad && ag_grad_enabled(n->tape) &&
+                all * sizeof(ag_real) <= CONV_KEEP_BYTES;
+    ag_real *kept = keep ? scratch(n, all) : NULL;
+    ag_real *col = keep ? kept : scratch(n, (size_t)K * nb * P); /* (K, nb·P) per chunk */
     ag_real *yt = scratch(n, (size_t)F * nb * P);              /* (F, nb·P) */
     void *pads = ag_tape_alloc(n->tape, ag_conv_scratch_bytes(g));   /* kernels' scratch */
+    n->saved = kept;
     for (int n0 = 0; n0 < N; n0 += nb) {
         int m = min_int(nb, N - n0), cols = m * P;
+        if (keep) col = kept + (size_t)n0 * K * P;
         ag_im2col(g, m, x->data + n0 * in_image, col, pads);
         ag_gemm(false, false, F, cols, K, 1, w->data, K, col, cols, 0, yt, cols); /* W·col */
         ag_swap01(F, m, P, yt, n->out->data + n0 * out_image, b ? b->data : NULL, false);
     }
 }
 
-/* The column matrix is rebuilt chunk by chunk rather than kept from forward (see the top
- * of the file). */
+/* dW from the columns forward kept, or from columns rebuilt chunk by chunk (see the top
+ * of the file); dx through col2im. */
 static void conv2d_bwd(ag_node *n)
 {
     const conv_attr *a = AG_ATTR(n, conv_attr);
@@ -131,6 +148,7 @@ static void conv2d_bwd(ag_node *n)
     if (db) ag_channel_sum(N, F, P, dy, db);                   /* db_f += Σ_n,p dy */
     if (!dx && !dw) return;
     int nb = chunk_images(K + F, P, N);
+    const ag_real *kept = n->saved;                            /* (K, N·P) by chunks, or NULL */
     ag_real *col = scratch(n, (size_t)K * nb * P);             /* (K, nb·P) */
     ag_real *dyt = scratch(n, (size_t)F * nb * P);             /* (F, nb·P) */
     ag_real *g_w = dw ? scratch(n, (size_t)F * K) : NULL;      /* (F, K) */
@@ -139,8 +157,9 @@ static void conv2d_bwd(ag_node *n)
         int m = min_int(nb, N - n0), cols = m * P;
         ag_swap01(m, F, P, dy + n0 * out_image, dyt, NULL, false);
         if (dw) {                                              /* g_w (+)= dy · colᵀ */
-            ag_im2col(g, m, x->data + n0 * in_image, col, pads);
-            ag_gemm(false, true, F, K, cols, 1, dyt, cols, col, cols, n0 ? 1 : 0, g_w, K);
+            const ag_real *c = kept ? kept + (size_t)n0 * K * P : col;
+            if (!kept) ag_im2col(g, m, x->data + n0 * in_image, col, pads);
+            ag_gemm(false, true, F, K, cols, 1, dyt, cols, c, cols, n0 ? 1 : 0, g_w, K);
         }
         if (dx) {                                              /* dx += col2im(Wᵀ · dy) */
             ag_gemm(true, false, K, cols, F, 1, w->data, K, dyt, cols, 0, col, cols);

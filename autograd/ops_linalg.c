@@ -5,6 +5,7 @@
  * GEMM again expresses with a flag instead of a copy. */
 #include "autograd/autograd.h"
 #include "autograd/internal.h"
+#include "autograd/kernels.h" /* ag_gemm_fused: the bias in the GEMM's store */
 
 #include <string.h>
 
@@ -75,13 +76,16 @@ ag_tensor *ag_matmul(ag_tape *t, ag_tensor *a, ag_tensor *b, bool transpose_a,
 
 /* ---- linear: y = x·Wᵀ + b, the layer every MLP is made of ------------------------------- */
 
+/* The bias rides in the GEMM (kernels.h, ag_gemm_fused): forward adds it in the store of
+ * the first K slice, y = x·Wᵀ + b with b added where a separate pass would have started y
+ * from the bias rows (the same roundings, without the pass); backward sums dy's rows for db
+ * while packing dy for dW = dyᵀ·x. */
 static void linear_fwd(ag_node *n) {
     const ag_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     int N = x->shape[0], in = x->shape[1], out = w->shape[0];
     ag_real *y = n->out->data;                               /* (N, out) */
-    if (b) /* start from the bias rows, then accumulate x·Wᵀ into them */
-        for (int i = 0; i < N; i++) memcpy(y + (size_t)i * out, b->data, sizeof(ag_real) * out);
-    ag_gemm(false, true, N, out, in, 1, x->data, in, w->data, in, b ? 1 : 0, y, out);
+    ag_gemm_fused(false, true, N, out, in, 1, x->data, in, w->data, in, 0, y, out,
+                  b ? b->data : NULL, NULL);
 }
 
 static void linear_bwd(ag_node *n) {
@@ -90,15 +94,20 @@ static void linear_bwd(ag_node *n) {
     const ag_real *dy = n->out->grad;                        /* (N, out) */
     ag_real *dx = ag_node_grad(n, 0), *dw = ag_node_grad(n, 1);
     ag_real *db = n->in[2] ? ag_node_grad(n, 2) : NULL;
-    if (dx) ag_gemm(false, false, N, in, out, 1, dy, out, w->data, in, 1, dx, in); /* dy·W */
-    if (dw) ag_gemm(true, false, out, in, N, 1, dy, out, x->data, in, 1, dw, in);  /* dyᵀ·x */
-    if (db) { /* Σ_rows dy, summed apart and added once, so that db += g is one rounding */
-        ag_real *sum = ag_tape_alloc(n->tape, sizeof(ag_real) * (size_t)out);
+    /* Σ_rows dy, summed apart (in row order) and added once, so that db += g is one rounding */
+    ag_real *sum = NULL;
+    if (db) {
+        sum = ag_tape_alloc(n->tape, sizeof(ag_real) * (size_t)out);
         for (int j = 0; j < out; j++) sum[j] = 0;
+    }
+    if (dx) ag_gemm(false, false, N, in, out, 1, dy, out, w->data, in, 1, dx, in); /* dy·W */
+    if (dw) ag_gemm_fused(true, false, out, in, N, 1, dy, out, x->data, in, 1, dw, in, NULL,
+                          sum);                                                   /* dyᵀ·x */
+    else if (db)
         for (int i = 0; i < N; i++)
             for (int j = 0; j < out; j++) sum[j] += dy[(size_t)i * out + j];
+    if (db)
         for (int j = 0; j < out; j++) db[j] += sum[j];
-    }
 }
 
 static const ag_op linear_op = {"linear", linear_fwd, linear_bwd};

@@ -32,9 +32,22 @@ build/bench/conv_bench: bench/conv_bench.c $(FLT)/libhenbun.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $< $(FLT)/libhenbun.a $(LDLIBS)
 
+# PyTorch's time for the same calls (bench/torch_conv.py) is the peer column when
+# python3-torch is installed; THREADS=1 measures one thread count only.
 .PHONY: bench-conv
 bench-conv: build/bench/conv_bench
-	build/bench/conv_bench --csv build/bench.csv
+	@rm -f build/bench/torch_conv.txt
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+	    for th in $(or $(THREADS),1 2); do \
+	        OMP_NUM_THREADS=$$th OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_conv.py \
+	            --threads $$th >>build/bench/torch_conv.txt || exit 1; \
+	    done; \
+	    build/bench/conv_bench --csv build/bench.csv --peer build/bench/torch_conv.txt \
+	        $(if $(THREADS),--threads $(THREADS)); \
+	else \
+	    echo "(PyTorch not installed: apt-get install python3-torch for the peer column)"; \
+	    build/bench/conv_bench --csv build/bench.csv $(if $(THREADS),--threads $(THREADS)); \
+	fi
 
 # Data-parallel training over MPI (needs mpicc/mpirun): the classic VAE at 1 and 2 ranks and
 # at 2 threads, against PyTorch DDP/gloo; STEPS=600 (an epoch) and REPS=3 by default.

@@ -13,10 +13,14 @@
  *   per-image  the same kernels with one GEMM per image, the alternative ops_conv.c
  *              rejected; kept here so the choice can be re-measured on other machines.
  *
- *   build/bench/conv_bench [--csv PATH] [--reps N] [--threads N]
+ *   build/bench/conv_bench [--csv PATH] [--reps N] [--threads N] [--peer FILE]
  *
- * Columns: median ms per call, GFLOPS of the three GEMMs (2·M·N·K each), and per-image /
- * batched.  The "DCGAN step" line adds the layers as one GAN iteration uses them: D runs
+ * Columns: median ms per call, GFLOPS of the three GEMMs (2·M·N·K each), per-image /
+ * batched, and PyTorch's ms for the same call with henbun's speedup over it when --peer
+ * names the output of bench/torch_conv.py (lines "layer threads ms"; `make bench-conv`
+ * runs both).  At 1 thread the time is the process's CPU time (on a shared machine wall
+ * time measures the neighbours too), at more threads wall time; torch_conv.py does the same.
+ * The "DCGAN step" line adds the layers as one GAN iteration uses them: D runs
  * forward + backward three times (real batch, fake batch, and the generator's pass), G
  * once (G's extra forward without gradients, for D's fake batch, is left out). */
 #include "autograd/autograd.h"
@@ -24,6 +28,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,17 +139,26 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median wall time of `reps` calls, in ms, after two warm-up calls. */
+/* Seconds: CPU time of the process at 1 thread, wall time at more (see the top). */
+static double now(int threads)
+{
+    if (threads > 1) return omp_get_wtime();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Median time of `reps` calls, in ms, after two warm-up calls. */
 static double time_ms(void (*run)(const layer *, problem *, ag_tape *), const layer *L,
-                      problem *p, ag_tape *t, int reps)
+                      problem *p, ag_tape *t, int reps, int threads)
 {
     double *ms = malloc(sizeof *ms * (size_t)reps);
     run(L, p, t);
     run(L, p, t);
     for (int i = 0; i < reps; i++) {
-        double t0 = omp_get_wtime();
+        double t0 = now(threads);
         run(L, p, t);
-        ms[i] = 1e3 * (omp_get_wtime() - t0);
+        ms[i] = 1e3 * (now(threads) - t0);
     }
     qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
     double med = ms[reps / 2];
@@ -152,36 +166,58 @@ static double time_ms(void (*run)(const layer *, problem *, ag_tape *), const la
     return med;
 }
 
+/* PyTorch's ms for (layer, threads) from torch_conv.py's lines, or 0 when not listed. */
+static double peer_ms(const char *path, const char *name, int threads)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    char n[64];
+    int th;
+    double ms, found = 0;
+    if (!f) return 0;
+    while (fscanf(f, "%63s %d %lf", n, &th, &ms) == 3)
+        if (!strcmp(n, name) && th == threads) found = ms;
+    fclose(f);
+    return found;
+}
+
 int main(int argc, char **argv)
 {
-    const char *csv = NULL;
+    const char *csv = NULL, *peer = NULL;
     int reps = 21, only_threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csv = argv[++i];
+        } else if (!strcmp(argv[i], "--peer") && i + 1 < argc) {
+            peer = argv[++i];
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             only_threads = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = atoi(argv[++i]);
             if (reps < 1) reps = 1;
         } else {
-            fprintf(stderr, "usage: %s [--csv PATH] [--reps N] [--threads N]\n"
+            fprintf(stderr, "usage: %s [--csv PATH] [--reps N] [--threads N] [--peer FILE]\n"
                             "  times forward+backward of the DCGAN's conv layers (batch %d) on 1 "
                             "and 2 threads;\n"
                             "  --csv PATH appends rows case,threads,henbun,peer,unit,speedup\n"
                             "  --reps N timed calls per case (median reported; default 21)\n"
-                            "  --threads N runs only that thread count\n",
+                            "  --threads N runs only that thread count\n"
+                            "  --peer FILE PyTorch's times, bench/torch_conv.py's output\n",
                     argv[0], BATCH);
             return !strcmp(argv[i], "--help") ? 0 : 2;
         }
     }
     FILE *f = csv ? fopen(csv, "a") : NULL;
     if (csv && !f) { perror(csv); return 1; }
+    if (peer) {   /* a missing peer file is an error, not an empty column */
+        FILE *pf = fopen(peer, "r");
+        if (!pf) { perror(peer); return 1; }
+        fclose(pf);
+    }
 
     printf("conv layers, batch %d, %s, GEMM kernel %s\n", BATCH, AG_REAL_NAME,
            ag_gemm_kernel_name());
-    printf("%-24s %7s %12s %8s %14s %10s\n", "layer (fwd+bwd)", "threads", "batched ms",
-           "GFLOPS", "per-image ms", "ratio");
+    printf("%-24s %7s %12s %8s %14s %7s %10s %8s\n", "layer (fwd+bwd)", "threads", "batched ms",
+           "GFLOPS", "per-image ms", "ratio", "torch ms", "speedup");
     ag_tape *t = ag_tape_new(1);
     ag_rng r;
     ag_rng_seed(&r, 7);
@@ -189,26 +225,39 @@ int main(int argc, char **argv)
     for (int threads = 1; threads <= max_threads; threads++) {
         if (only_threads && threads != only_threads) continue;
         ag_set_num_threads(threads);
-        double step = 0;
+        double step = 0, peer_step = 0;
         for (int l = 0; l < N_LAYERS; l++) {
             const layer *L = &layers[l];
             problem p = make_problem(L, &r);
             double gemm_flops = 3 * 2.0 * L->F * L->C * L->k * L->k * BATCH *
                                 (L->transposed ? L->H * L->W : p.Ho * p.Wo);
-            double batched = time_ms(run_batched, L, &p, t, reps);
-            double per_image = time_ms(run_per_image, L, &p, t, reps);
-            printf("%-24s %7d %12.2f %8.1f %14.2f %10.2f\n", L->name, threads, batched,
+            double batched = time_ms(run_batched, L, &p, t, reps, threads);
+            double per_image = time_ms(run_per_image, L, &p, t, reps, threads);
+            double torch = peer_ms(peer, L->name, threads);
+            printf("%-24s %7d %12.2f %8.1f %14.2f %7.2f", L->name, threads, batched,
                    gemm_flops / batched * 1e-6, per_image, per_image / batched);
+            if (torch > 0) printf(" %10.2f %8.2f", torch, torch / batched);
+            printf("\n");
             if (f) {   /* per-image is the rejected design, not a peer: its own row */
-                fprintf(f, "conv_%s,%d,%.3f,,ms,\n", L->name, threads, batched);
+                if (torch > 0)
+                    fprintf(f, "conv_%s,%d,%.3f,%.3f,ms,%.2f\n", L->name, threads, batched,
+                            torch, torch / batched);
+                else
+                    fprintf(f, "conv_%s,%d,%.3f,,ms,\n", L->name, threads, batched);
                 fprintf(f, "conv_%s_per_image,%d,%.3f,,ms,\n", L->name, threads, per_image);
             }
             step += (L->transposed ? 1 : 3) * batched;
+            peer_step += (L->transposed ? 1 : 3) * torch;
             free_problem(&p);
         }
-        printf("%-24s %7d %12.2f   (3 × D layers + 1 × G layers)\n", "DCGAN step, convs",
-               threads, step);
-        if (f) fprintf(f, "conv_dcgan_step,%d,%.3f,,ms,\n", threads, step);
+        printf("%-24s %7d %12.2f", "DCGAN step, convs", threads, step);
+        if (peer_step > 0) printf(" %44.2f %8.2f", peer_step, peer_step / step);
+        printf("   (3 × D layers + 1 × G layers)\n");
+        if (f && peer_step > 0)
+            fprintf(f, "conv_dcgan_step,%d,%.3f,%.3f,ms,%.2f\n", threads, step, peer_step,
+                    peer_step / step);
+        else if (f)
+            fprintf(f, "conv_dcgan_step,%d,%.3f,,ms,\n", threads, step);
     }
     ag_tape_free(t);
     if (f && fclose(f) != 0) { perror(csv); return 1; }

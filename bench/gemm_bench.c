@@ -1,6 +1,6 @@
 /* gemm_bench.c — how fast is ag_gemm, against OpenBLAS and against the machine's peak?
  *
- *   build/bench/gemm_bench [--csv PATH] [--threads 1,2] [--seconds 0.2]
+ *   build/bench/gemm_bench [--csv PATH] [--threads 1,2] [--seconds 0.2] [--only TEXT]
  *
  * Times ag_gemm on the shapes a VAE on MNIST multiplies (batch 128, layers 784-400-40 and
  * 20-400-784) and on squares, in the three forms a linear layer uses: forward x·Wᵀ ("nt"),
@@ -13,11 +13,13 @@
  * FMA peak measured by bench/peak.c) and appends rows case,threads,henbun,peer,unit,speedup
  * to the --csv file.  Speed is reported here, never asserted in tests. */
 #include "autograd/autograd.h"
+#include "autograd/kernels.h" /* the blocking in use, printed with the kernel's name */
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PEAK_NO_MAIN
 #include "peak.c" /* peak_gflops(), peak_best_isa(): one translation unit, no header needed */
@@ -67,12 +69,26 @@ static void run_peer(const problem *p)
 }
 #endif
 
+/* The clock: wall time by default; --clock cpu reads the process's CPU time instead, which
+ * on a machine shared with many busy processes leaves out the time the benchmark spent
+ * preempted (a 1024³ product lasts ~10 ms, longer than a time slice: on a loaded machine
+ * almost no wall-clock repetition of it runs undisturbed).  Meaningful at one thread only. */
+static bool cpu_clock;
+
+static double now(void)
+{
+    if (!cpu_clock) return omp_get_wtime();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Seconds per call of f, averaged over `calls` calls. */
 static double time_calls(void (*f)(const problem *), const problem *p, int calls)
 {
-    double t0 = omp_get_wtime();
+    double t0 = now();
     for (int i = 0; i < calls; i++) f(p);
-    return (omp_get_wtime() - t0) / calls;
+    return (now() - t0) / calls;
 }
 
 /* Best GFLOPS of henbun and of the peer (0 when there is none) on problem p.  Repetitions
@@ -106,16 +122,19 @@ static void measure(const problem *p, double seconds, double *henbun, double *pe
 static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
-            "usage: %s [--csv PATH] [--threads LIST] [--seconds S]\n"
+            "usage: %s [--csv PATH] [--threads LIST] [--seconds S] [--only TEXT] [--clock wall|cpu]\n"
             "  --csv PATH      append rows case,threads,henbun,peer,unit,speedup to PATH\n"
             "  --threads LIST  comma-separated thread counts (default 1,2)\n"
-            "  --seconds S     time spent per case and library (default 0.2)\n",
+            "  --seconds S     time spent per case and library (default 0.2)\n"
+            "  --only TEXT     only the cases whose name contains TEXT (e.g. nn_1024)\n"
+            "  --clock C       wall (default) or cpu: process CPU time, for one thread on a\n"
+            "                  busy machine (time spent preempted is not counted)\n",
             prog);
 }
 
 int main(int argc, char **argv)
 {
-    const char *csv = NULL;
+    const char *csv = NULL, *only = NULL;
     int threads[MAX_THREADS] = {1, 2}, n_threads = 2;
     double seconds = 0.2;
     for (int i = 1; i < argc; i++) {
@@ -134,6 +153,12 @@ int main(int argc, char **argv)
                 }
                 threads[n_threads++] = (int)t;
             }
+        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
+            const char *c = argv[++i];
+            if (strcmp(c, "wall") && strcmp(c, "cpu")) { fprintf(stderr, "--clock: expected wall or cpu\n"); return 2; }
+            cpu_clock = !strcmp(c, "cpu");
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            only = argv[++i];
         } else if (!strcmp(argv[i], "--help")) {
             usage(stdout, argv[0]);
             return 0;
@@ -146,7 +171,14 @@ int main(int argc, char **argv)
     if (csv && !out) { perror(csv); return 1; }
     if (out && ftell(out) == 0) fprintf(out, "case,threads,henbun,peer,unit,speedup\n");
 
-    printf("ag_gemm kernel: %s\n", ag_gemm_kernel_name());
+    gemm_blocking blk = ag_gemm_blocking();
+    const ag_cache_geometry *cg = ag_cache_geometry_get();
+    printf("ag_gemm kernel: %s, blocking KC=%d MC=%d NC=%d (L1d %ld KiB %ld-way, L2 %ld KiB "
+           "%ld-way%s)\n", ag_gemm_kernel_name(), blk.kc, blk.mc, blk.nc, cg->l1_bytes >> 10,
+           cg->l1_ways, cg->l2_bytes >> 10, cg->l2_ways, cg->reported ? "" : ", fallback");
+    /* % of peak is against the peak of the instruction set the GEMM kernel uses */
+    enum peak_isa isa = ag_kernel_isa() == AG_ISA_AVX512 ? PEAK_ISA_AVX512
+                        : ag_kernel_isa() == AG_ISA_AVX2 ? PEAK_ISA_AVX2 : PEAK_ISA_C;
     FILE *la = fopen("/proc/loadavg", "r");     /* other work on the machine skews timings */
     double load = 0;
     if (la && fscanf(la, "%lf", &load) == 1)
@@ -162,23 +194,28 @@ int main(int argc, char **argv)
      * on a busy machine some measurements come out low, and the best one is the truth. */
     double peak[MAX_THREADS], measured[MAX_THREADS], per_core = 0;
     for (int t = 0; t < n_threads; t++) {
-        measured[t] = peak_gflops(peak_best_isa(), sizeof(ag_real) == 8, threads[t]);
+        measured[t] = peak_gflops(isa, sizeof(ag_real) == 8, threads[t]);
         per_core = fmax(per_core, measured[t] / threads[t]);
     }
     for (int t = 0; t < n_threads; t++) {
         peak[t] = threads[t] * per_core;
         printf("peak FMA %s %s, %d thread%s: %.1f GFLOPS measured, %.1f used for %%peak\n",
-               peak_isa_name[peak_best_isa()], AG_REAL_NAME, threads[t], threads[t] > 1 ? "s" : "",
+               peak_isa_name[isa], AG_REAL_NAME, threads[t], threads[t] > 1 ? "s" : "",
                measured[t], peak[t]);
     }
 
     int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     int n_forms = (int)(sizeof forms / sizeof forms[0]);
     double log_speedup[MAX_THREADS][3] = {{0}};
+    int n_speedup[MAX_THREADS][3] = {{0}};
     printf("\n%-22s %7s %10s %10s %8s %7s\n", "case", "threads", "henbun", PEER_NAME, "speedup",
            "%peak");
     for (int f = 0; f < n_forms; f++)
         for (int s = 0; s < n_shapes; s++) {
+            char name[64];
+            snprintf(name, sizeof name, "gemm_%s_%dx%dx%d", forms[f].name, shapes[s][0],
+                     shapes[s][1], shapes[s][2]);
+            if (only && !strstr(name, only)) continue;
             problem p = {forms[f].ta, forms[f].tb, shapes[s][0], shapes[s][1], shapes[s][2], 0, 0,
                          NULL, NULL, NULL};
             p.lda = p.ta ? p.M : p.K;
@@ -199,10 +236,8 @@ int main(int argc, char **argv)
 #endif
                 double h, pe;
                 measure(&p, seconds, &h, &pe);
-                char name[64];
-                snprintf(name, sizeof name, "gemm_%s_%dx%dx%d", forms[f].name, p.M, p.N, p.K);
                 double speedup = pe > 0 ? h / pe : 0;
-                if (pe > 0) log_speedup[t][f] += log(speedup) / n_shapes;
+                if (pe > 0) log_speedup[t][f] += log(speedup), n_speedup[t][f]++;
                 char peer_s[16] = "-", speed_s[16] = "-";
                 if (pe > 0) {
                     snprintf(peer_s, sizeof peer_s, "%.1f", pe);
@@ -226,8 +261,10 @@ int main(int argc, char **argv)
     printf("\ngeometric-mean speedup over %s:\n", PEER_NAME);
     for (int t = 0; t < n_threads; t++)
         for (int f = 0; f < n_forms; f++)
-            printf("  %s, %d thread%s: %.3f%s\n", forms[f].name, threads[t], threads[t] > 1 ? "s" : "",
-                   exp(log_speedup[t][f]), f == 0 ? "   <- headline" : "");
+            if (n_speedup[t][f] > 0)
+                printf("  %s, %d thread%s: %.3f%s\n", forms[f].name, threads[t],
+                       threads[t] > 1 ? "s" : "", exp(log_speedup[t][f] / n_speedup[t][f]),
+                       f == 0 ? "   <- headline" : "");
 #endif
     if (out && fclose(out) != 0) { perror(csv); return 1; }
     return 0;

@@ -6,20 +6,24 @@
  *
  *   build/bench/peak [--csv PATH]
  *
- * The widest vector unit the compiler targets is measured (AVX-512, else AVX2+FMA, else
- * plain C, where the figure is only a rough guide); with AVX-512 the AVX2 figure is printed
- * too, since a core may run both at the same rate (Zen 4) or not (Intel server parts).
- * gemm_bench.c includes this file with PEAK_NO_MAIN defined to reuse peak_gflops(). */
+ * The widest vector unit the CPU supports is measured (AVX-512, else AVX2+FMA, else plain
+ * C, where the figure is only a rough guide), chosen at run time like the library's kernels:
+ * the default build has no -mavx512f, so the vector loops are compiled with target
+ * attributes.  With AVX-512 the AVX2 figure is printed too, since a core may run both at
+ * the same rate (Zen 4) or not (Intel server parts).  gemm_bench.c includes this file with
+ * PEAK_NO_MAIN defined to reuse peak_gflops(). */
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(AG_PORTABLE)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(AG_PORTABLE) && \
+    (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define PEAK_AVX2 1
-#if defined(__AVX512F__) && !defined(AG_NO_AVX512)
 #define PEAK_AVX512 1
-#endif
+#define PEAK_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define PEAK_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #endif
 
 enum peak_isa { PEAK_ISA_C, PEAK_ISA_AVX2, PEAK_ISA_AVX512 };
@@ -44,6 +48,27 @@ static const char *const peak_isa_name[] = {"scalar", "avx2", "avx512"};
 #define PEAK_SCALAR_FMA(x, m, a) ((x) * (m) + (a))
 #define PEAK_ID(x) (x)
 
+#ifdef PEAK_AVX512
+PEAK_TARGET_AVX512 static double peak_run_avx512(int dbl, long iters, double *out)
+{
+    double flops = 0, sink = 0;
+    if (dbl) PEAK_LOOP(__m512d, _mm512_set1_pd, _mm512_fmadd_pd, 8, _mm512_cvtsd_f64);
+    else PEAK_LOOP(__m512, _mm512_set1_ps, _mm512_fmadd_ps, 16, _mm512_cvtss_f32);
+    *out = sink;
+    return flops;
+}
+#endif
+#ifdef PEAK_AVX2
+PEAK_TARGET_AVX2 static double peak_run_avx2(int dbl, long iters, double *out)
+{
+    double flops = 0, sink = 0;
+    if (dbl) PEAK_LOOP(__m256d, _mm256_set1_pd, _mm256_fmadd_pd, 4, _mm256_cvtsd_f64);
+    else PEAK_LOOP(__m256, _mm256_set1_ps, _mm256_fmadd_ps, 8, _mm256_cvtss_f32);
+    *out = sink;
+    return flops;
+}
+#endif
+
 /* Runs `iters` rounds on the calling thread; returns the flops done and, in *out, the sum
  * of the accumulators (the caller checks it, so no compiler may skip the work). */
 static double peak_run(enum peak_isa isa, int dbl, long iters, double *out)
@@ -51,16 +76,10 @@ static double peak_run(enum peak_isa isa, int dbl, long iters, double *out)
     double flops = 0, sink = 0;
     switch (isa) {
 #ifdef PEAK_AVX512
-    case PEAK_ISA_AVX512:
-        if (dbl) PEAK_LOOP(__m512d, _mm512_set1_pd, _mm512_fmadd_pd, 8, _mm512_cvtsd_f64);
-        else PEAK_LOOP(__m512, _mm512_set1_ps, _mm512_fmadd_ps, 16, _mm512_cvtss_f32);
-        break;
+    case PEAK_ISA_AVX512: return peak_run_avx512(dbl, iters, out);
 #endif
 #ifdef PEAK_AVX2
-    case PEAK_ISA_AVX2:
-        if (dbl) PEAK_LOOP(__m256d, _mm256_set1_pd, _mm256_fmadd_pd, 4, _mm256_cvtsd_f64);
-        else PEAK_LOOP(__m256, _mm256_set1_ps, _mm256_fmadd_ps, 8, _mm256_cvtss_f32);
-        break;
+    case PEAK_ISA_AVX2: return peak_run_avx2(dbl, iters, out);
 #endif
     default:
         if (dbl) PEAK_LOOP(double, (double), PEAK_SCALAR_FMA, 1, PEAK_ID);
@@ -102,19 +121,19 @@ static double peak_gflops(enum peak_isa isa, int dbl, int threads)
     return best;
 }
 
-/* The widest vector unit this build can use. */
+#ifndef PEAK_NO_MAIN
+/* The widest vector unit this build and this CPU can use. */
 static enum peak_isa peak_best_isa(void)
 {
 #if defined(PEAK_AVX512)
-    return PEAK_ISA_AVX512;
-#elif defined(PEAK_AVX2)
-    return PEAK_ISA_AVX2;
-#else
-    return PEAK_ISA_C;
+    __builtin_cpu_init();
+    bool fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (fma && __builtin_cpu_supports("avx512f")) return PEAK_ISA_AVX512;
+    if (fma) return PEAK_ISA_AVX2;
 #endif
+    return PEAK_ISA_C;
 }
 
-#ifndef PEAK_NO_MAIN
 int main(int argc, char **argv)
 {
     const char *csv = NULL;

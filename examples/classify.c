@@ -155,7 +155,7 @@ static void epoch_end(harness *h, const double *mean, double *row) {
     classify_program *p = h->program;
     double lr = nn_lr_at(&p->sched, p->c.lr, (int64_t)h->epoch * h->per_epoch); /* at its start */
     classify_eval_free(&p->ev);
-    p->ev = classify_evaluate(p->net, h->test);
+    p->ev = classify_evaluate(p->net, h->tape, h->test); /* on the training tape's arena */
     double secs = run_seconds() - h->epoch_t0;
     p->rows[h->epoch] = (classify_row){mean[0], 1 - mean[1], p->ev.loss, 1 - p->ev.acc};
     p->n_rows = h->epoch + 1;
@@ -196,7 +196,7 @@ static void result(harness *h) {
 static int eval(harness *h) {
     classify_program *p = h->program;
     double t0 = run_seconds();
-    classify_eval ev = classify_evaluate(p->net, h->test);
+    classify_eval ev = classify_evaluate(p->net, NULL, h->test);
     double secs = run_seconds() - t0;
     classify_print_confusion(h->test, &ev, !strcmp(p->c.dataset, "fashion"));
     printf("test loss %.4f, accuracy %.2f%% (%d of %d), after %d epochs of training\n",

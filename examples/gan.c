@@ -162,8 +162,10 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     nn_optim_zero_grad(p->opt_g);
     int n = harness_rows(h, h->flags.batch);                /* this rank's z's, under MPI */
     harness_skip_draws(h, t, z_draws, false);
+    nn_params_set_requires_grad(&p->g->d_params, false);    /* no dW for D: G's step */
     ag_tensor *g_loss = gan_g_loss(p->g, t, n, &st);         /* through D, into G */
     harness_backward_of(h, t, g_loss, &p->g->g_params);     /* ag_backward (+ G's sum) */
+    nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);                    /* G's parameters only */
     ag_tape_clear(t);
     stats[1] = st.g_loss;

@@ -134,8 +134,10 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
         if (!isfinite(st.d_loss) || !isfinite(norm)) return (harness_step){st.d_loss, norm};
     }
     nn_optim_zero_grad(p->opt_g);
+    nn_params_set_requires_grad(&p->g->d_params, false); /* no dW for D: G's step */
     ag_tensor *g_loss = gan_g_loss(p->g, t, n, &st);      /* eq. (21): descend in G */
     ag_backward(t, g_loss);
+    nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);
     ag_tape_clear(t);
     memcpy(stats, (double[]){st.d_loss, st.g_loss, st.d_real, st.d_fake, st.js}, 5 * sizeof *stats);

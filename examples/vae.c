@@ -95,7 +95,8 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
 static void epoch_end(harness *h, const double *mean, double *row) {
     vae_program *p = h->program;
     vae_eval_free(&p->ev);
-    p->ev = vae_evaluate(p->m, h->test, 0, 0, run_seed(h->flags.seed, 3, (uint64_t)h->epoch));
+    p->ev = vae_evaluate_on(p->m, h->tape, h->test, 0, 0,  /* on the training tape's arena */
+                            run_seed(h->flags.seed, 3, (uint64_t)h->epoch));
     const vae_eval *ev = &p->ev;
     p->train_curve[h->epochs_done] = mean[0], p->test_curve[h->epochs_done] = ev->neg_elbo;
     bool iwae = !strcmp(p->c.objective, "iwae"); /* its step has no recon/KL split */

@@ -140,20 +140,6 @@ static void check_list(const char *op, const nn_param_list *l) {
     if (dup) ag_error(op, "the name '%s' appears twice in the list", dup);
 }
 
-/* The directory part of path, fsynced so that the rename itself is durable.  Best effort:
- * some file systems refuse to fsync a directory, and the file is complete either way. */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int nn_checkpoint_save(const char *path, const nn_param_list *tensors, const nn_ckpt_meta *meta,
                        nn_error *err) {
     if (!path || !tensors) ag_error("nn_checkpoint_save", "path or tensors is NULL");
@@ -168,34 +154,9 @@ int nn_checkpoint_save(const char *path, const nn_param_list *tensors, const nn_
                        "it was probably cut short (a cut text would not load); at most %d "
                        "bytes are saved", path, NN_CKPT_TEXT_MAX - 1, NN_CKPT_TEXT_MAX - 2);
 
-    size_t tmp_len = strlen(path) + 32;
-    char *tmp = malloc(tmp_len);
-    if (!tmp) return nn_fail(err, "%s: out of memory", path);
-    snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
-
-    /* O_NONBLOCK: a FIFO squatting on the temporary name must not hang the open. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0666);
-    struct stat st;
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-        close(fd);
-        fd = -1;
-        errno = EINVAL;
-    }
-    if (fd < 0) {
-        int e = errno;
-        nn_fail(err, "%s: cannot create the temporary file %s: %s", path, tmp,
-                e == EINVAL ? "it exists and is not a regular file" : strerror(e));
-        free(tmp);
-        return -1;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    writer w = {fdopen(fd, "wb"), crc32(0, Z_NULL, 0), 0};
-    if (!w.f) {
-        w.err = errno;
-        close(fd);
-        goto fail;
-    }
+    nn_atomic_file out;
+    if (nn_atomic_begin(&out, path, err)) return -1;
+    writer w = {out.f, crc32(0, Z_NULL, 0), 0};
 
     put(&w, MAGIC, 8);
     put_u32(&w, NN_CKPT_VERSION);
@@ -219,27 +180,7 @@ int nn_checkpoint_save(const char *path, const nn_param_list *tensors, const nn_
     uint32_t crc = (uint32_t)w.crc;
     put_u32(&w, crc);
 
-    if (!w.err && fflush(w.f) != 0) w.err = errno;
-    if (!w.err && fsync(fileno(w.f)) != 0) w.err = errno;
-    FILE *f = w.f;
-    w.f = NULL;
-    if (fclose(f) != 0 && !w.err) w.err = errno ? errno : EIO;
-    if (w.err) goto fail;
-    if (rename(tmp, path) != 0) {
-        w.err = errno;
-        goto fail;
-    }
-    sync_parent_dir(path);
-    free(tmp);
-    return 0;
-
-fail:
-    if (w.f) fclose(w.f);
-    unlink(tmp);
-    nn_fail(err, "%s: cannot write the checkpoint (via %s): %s; the old file, if any, is "
-            "unchanged", path, tmp, strerror(w.err ? w.err : EIO));
-    free(tmp);
-    return -1;
+    return nn_atomic_end(&out, w.err ? strerror(w.err) : NULL, err);
 }
 
 /* ---- reading and verifying -------------------------------------------------------------- */

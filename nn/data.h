@@ -51,33 +51,50 @@ nn_idx *nn_idx_load(const char *path, nn_error *err);
 void nn_idx_free(nn_idx *x); /* NULL is fine */
 
 /* ---------------------------------------------------------------------------------------
- * A dataset: n examples of one shape, values in [0, 1] (bytes are scaled by 1/255), and
- * optionally one integer label per example.  Every function returning a dataset returns a
- * new one that the caller frees with nn_dataset_free; the data is always copied. */
+ * A dataset: n examples of one shape, values in [0, 1], and optionally one integer label
+ * per example.  The values are stored in one of two ways:
+ *   - pixels: one byte per value, the value being byte / 255 (images: MNIST's 60000 training
+ *     images take 47 MB, not 188 MB as floats); what the IDX loaders return;
+ *   - x: one ag_real per value (any data: points, features, synthetic sets).
+ * Exactly one of the two pointers is non-NULL.  Batches (nn_dataset_batch, nn_batcher) and
+ * nn_dataset_values give ag_real values either way; the byte -> value conversion is
+ * (ag_real)byte / 255, done per batch, so both ways give the same bits.  Every function
+ * returning a dataset returns a new one that the caller frees with nn_dataset_free; the
+ * data is always copied, and subsets keep the parent's storage. */
 typedef struct nn_dataset {
     int n;              /* number of examples */
     int ndim;           /* dimensions of one example: 1 (D) or 3 (C, H, W) */
     int shape[3];       /* shape of one example, e.g. (1, 28, 28) */
     size_t dim;         /* values per example: product of shape */
-    ag_real *x;         /* n * dim values, example i at x + i * dim; owned */
+    uint8_t *pixels;    /* n * dim bytes (value = byte / 255), example i at pixels + i * dim;
+                           owned; NULL when the values are stored in x */
+    ag_real *x;         /* n * dim values, example i at x + i * dim; owned; NULL when the
+                           dataset holds bytes (pixels) */
     int *y;             /* n labels, or NULL when the data has none; owned */
     int n_classes;      /* 1 + the largest label (0 without labels) */
 } nn_dataset;
 
-/* A dataset of n zero examples of the given shape (ndim 1 or 3), with a zeroed label array
- * when `labels` is true; fill x and y, then call nn_dataset_update_classes if y changed. */
+/* A dataset of n zero examples of the given shape (ndim 1 or 3), stored as values (x), with
+ * a zeroed label array when `labels` is true; fill x and y, then call
+ * nn_dataset_update_classes if y changed. */
 nn_dataset *nn_dataset_new(int n, int ndim, const int *shape, bool labels);
-/* The same, copying n * dim values from x and n labels from y (y may be NULL). */
+/* The same stored as bytes (pixels, all 0): for images of 8-bit values. */
+nn_dataset *nn_dataset_new_pixels(int n, int ndim, const int *shape, bool labels);
+/* A value dataset copying n * dim values from x and n labels from y (y may be NULL). */
 nn_dataset *nn_dataset_from_data(int n, int ndim, const int *shape, const ag_real *x,
                                  const int *y);
 void nn_dataset_free(nn_dataset *d); /* NULL is fine */
 /* Recomputes n_classes from y (1 + max label); labels must be >= 0. */
 void nn_dataset_update_classes(nn_dataset *d);
-/* Example i's dim values (no copy). */
+/* Example i's dim values, in place (no copy): value datasets only (a byte dataset has no
+ * ag_real to point at: use nn_dataset_values). */
 ag_real *nn_dataset_example(const nn_dataset *d, int i);
+/* Copies example i's dim values into out, from either storage (bytes scaled by 1/255). */
+void nn_dataset_values(const nn_dataset *d, int i, ag_real *out);
 
-/* Images from an IDX file of bytes and, if labels_path is non-NULL, labels from an IDX file
- * of one byte per example; the counts must agree.  Image files of shape (N, H, W) give
+/* Images from an IDX file of bytes (a byte dataset: the file's bytes are kept as they are)
+ * and, if labels_path is non-NULL, labels from an IDX file of one byte per example; the
+ * counts must agree.  Image files of shape (N, H, W) give
  * examples (1, H, W); (N, C, H, W) stays; (N, D) gives flat examples (D). */
 nn_dataset *nn_dataset_load_idx(const char *images_path, const char *labels_path,
                                 nn_error *err);
@@ -103,13 +120,14 @@ void nn_dataset_split(const nn_dataset *d, int n_first, nn_dataset **first,
 
 /* Static binarization, in place.  threshold: x := (x > threshold); bernoulli: x := 1 with
  * probability x, one fixed draw from a generator seeded with `seed` (the same seed gives
- * the same binary dataset).  For a fresh draw per batch use nn_batch_opts.binarize. */
+ * the same binary dataset).  A byte dataset stays bytes (0 or 255).  For a fresh draw per
+ * batch use nn_batch_opts.binarize. */
 void nn_dataset_binarize_threshold(nn_dataset *d, ag_real threshold);
 void nn_dataset_binarize_bernoulli(nn_dataset *d, uint64_t seed);
 
-/* Copies examples idx[0..n) into a new tensor on t: shape (n, C, H, W) (or (n, D) for flat
- * examples), or (n, dim) when flatten.  When labels is non-NULL and d has labels, writes
- * the n labels there.  For evaluation and pictures (e.g. the first 64 test images). */
+/* Copies examples idx[0..n) into a new tensor on t (bytes converted to values on the way):
+ * shape (n, C, H, W) (or (n, D) for flat examples), or (n, dim) when flatten.  When labels
+ * is non-NULL and d has labels, writes the n labels there.  For evaluation and pictures (e.g. the first 64 test images). */
 ag_tensor *nn_dataset_batch(const nn_dataset *d, ag_tape *t, const int *idx, int n,
                             bool flatten, int *labels);
 

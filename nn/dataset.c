@@ -1,8 +1,11 @@
-/* dataset.c — datasets in memory (values in [0, 1] plus labels), MNIST loading, subsets,
- * binarization, and the minibatch iterator that shuffles per epoch and builds each batch
- * in the tape's arena (no malloc per batch).
+/* dataset.c — datasets in memory (values in [0, 1], kept as bytes for images, plus labels),
+ * MNIST loading, subsets, binarization, and the minibatch iterator that shuffles per epoch
+ * and builds each batch straight from the stored bytes into the tape's arena (no malloc
+ * per batch, no intermediate copy).
  */
 #include "nn/data.h"
+#include "autograd/internal.h"
+#include "autograd/parallel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,32 +18,60 @@ static void *xmalloc(const char *op, size_t n) {
     return p;
 }
 
+/* The value a stored byte stands for.  Every path that turns bytes into values (batches,
+ * nn_dataset_values, binarization) goes through here, and it is the very expression the
+ * float datasets of earlier versions were filled with: a true division (a multiplication
+ * by 1/255 would round some bytes differently), so training sees the same bits. */
+static inline ag_real byte_value(uint8_t b) { return (ag_real)b / 255; }
+
+/* How the examples are stored: bytes per value, and example i's first byte. */
+static size_t value_bytes(const nn_dataset *d) { return d->pixels ? 1 : sizeof(ag_real); }
+static unsigned char *stored(const nn_dataset *d, size_t i) {
+    return d->pixels ? d->pixels + i * d->dim : (unsigned char *)(d->x + i * d->dim);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Construction */
 
-nn_dataset *nn_dataset_new(int n, int ndim, const int *shape, bool labels) {
-    if (n < 0) ag_error("nn_dataset_new", "n = %d examples (must be >= 0)", n);
+/* A dataset's header and labels, checked; the caller attaches the values (x or pixels). */
+static nn_dataset *dataset_shell(const char *op, int n, int ndim, const int *shape,
+                                 bool labels, size_t value_size) {
+    if (n < 0) ag_error(op, "n = %d examples (must be >= 0)", n);
     if (ndim != 1 && ndim != 3)
-        ag_error("nn_dataset_new", "an example has %d dimensions; use 1 (D) or 3 (C, H, W)",
-                 ndim);
-    if (!shape) ag_error("nn_dataset_new", "shape is NULL");
+        ag_error(op, "an example has %d dimensions; use 1 (D) or 3 (C, H, W)", ndim);
+    if (!shape) ag_error(op, "shape is NULL");
     size_t dim = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 1) ag_error("nn_dataset_new", "shape[%d] = %d (must be >= 1)", i,
-                                   shape[i]);
+        if (shape[i] < 1) ag_error(op, "shape[%d] = %d (must be >= 1)", i, shape[i]);
         dim *= (size_t)shape[i];
     }
-    if (dim > SIZE_MAX / sizeof(ag_real) / (n ? (size_t)n : 1))
-        ag_error("nn_dataset_new", "%d examples of %zu values do not fit in memory", n, dim);
-    nn_dataset *d = xmalloc("nn_dataset_new", sizeof *d);
+    if (dim > SIZE_MAX / value_size / (n ? (size_t)n : 1))
+        ag_error(op, "%d examples of %zu values do not fit in memory", n, dim);
+    nn_dataset *d = xmalloc(op, sizeof *d);
     *d = (nn_dataset){.n = n, .ndim = ndim, .dim = dim};
     memcpy(d->shape, shape, (size_t)ndim * sizeof *shape);
-    size_t count = (size_t)n * dim;
+    if (labels) {
+        d->y = calloc(n > 0 ? (size_t)n : 1, sizeof(int));
+        if (!d->y) ag_error(op, "out of memory for %d labels", n);
+        if (n > 0) d->n_classes = 1;
+    }
+    return d;
+}
+
+nn_dataset *nn_dataset_new(int n, int ndim, const int *shape, bool labels) {
+    nn_dataset *d = dataset_shell("nn_dataset_new", n, ndim, shape, labels, sizeof(ag_real));
+    size_t count = (size_t)n * d->dim;
     d->x = calloc(count > 0 ? count : 1, sizeof(ag_real));
-    d->y = labels ? calloc(n > 0 ? (size_t)n : 1, sizeof(int)) : NULL;
-    if (!d->x || (labels && !d->y))
-        ag_error("nn_dataset_new", "out of memory for %d examples of %zu values", n, dim);
-    if (labels && n > 0) d->n_classes = 1;
+    if (!d->x) ag_error("nn_dataset_new", "out of memory for %d examples of %zu values", n, d->dim);
+    return d;
+}
+
+nn_dataset *nn_dataset_new_pixels(int n, int ndim, const int *shape, bool labels) {
+    nn_dataset *d = dataset_shell("nn_dataset_new_pixels", n, ndim, shape, labels, 1);
+    size_t count = (size_t)n * d->dim;
+    d->pixels = calloc(count > 0 ? count : 1, 1);
+    if (!d->pixels)
+        ag_error("nn_dataset_new_pixels", "out of memory for %d examples of %zu bytes", n, d->dim);
     return d;
 }
 
@@ -58,6 +89,7 @@ nn_dataset *nn_dataset_from_data(int n, int ndim, const int *shape, const ag_rea
 
 void nn_dataset_free(nn_dataset *d) {
     if (!d) return;
+    free(d->pixels);
     free(d->x);
     free(d->y);
     free(d);
@@ -77,9 +109,29 @@ void nn_dataset_update_classes(nn_dataset *d) {
 
 ag_real *nn_dataset_example(const nn_dataset *d, int i) {
     if (!d) ag_error("nn_dataset_example", "dataset is NULL");
+    if (!d->x)
+        ag_error("nn_dataset_example", "the dataset holds bytes (pixels), not ag_real values: "
+                 "copy example %d out with nn_dataset_values", i);
     if (i < 0 || i >= d->n)
         ag_error("nn_dataset_example", "example %d out of range [0, %d)", i, d->n);
     return d->x + (size_t)i * d->dim;
+}
+
+/* Example i's values into out: converted from bytes, or copied. */
+static void example_values(const nn_dataset *d, size_t i, ag_real *out) {
+    if (d->pixels) {
+        const uint8_t *p = d->pixels + i * d->dim;
+        for (size_t j = 0; j < d->dim; j++) out[j] = byte_value(p[j]);
+    } else {
+        memcpy(out, d->x + i * d->dim, d->dim * sizeof(ag_real));
+    }
+}
+
+void nn_dataset_values(const nn_dataset *d, int i, ag_real *out) {
+    if (!d || !out) ag_error("nn_dataset_values", "dataset or out is NULL");
+    if (i < 0 || i >= d->n)
+        ag_error("nn_dataset_values", "example %d out of range [0, %d)", i, d->n);
+    example_values(d, (size_t)i, out);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -121,8 +173,10 @@ nn_dataset *nn_dataset_load_idx(const char *images_path, const char *labels_path
             goto done;
         }
     }
-    d = nn_dataset_new(n, ndim, shape, lb != NULL);
-    for (size_t i = 0; i < im->size; i++) d->x[i] = (ag_real)im->data[i] / 255; /* [0,1] */
+    /* The file's bytes become the dataset's pixels as they are: no copy, no conversion. */
+    d = dataset_shell("nn_dataset_load_idx", n, ndim, shape, lb != NULL, 1);
+    d->pixels = im->data;
+    im->data = NULL;
     if (lb) {
         for (int i = 0; i < n; i++) d->y[i] = lb->data[i];
         nn_dataset_update_classes(d);
@@ -180,16 +234,21 @@ const char *const nn_fashion_mnist_classes[10] = {
 /* ---------------------------------------------------------------------------------------
  * Subsets */
 
+/* A dataset of n zero examples shaped and stored like d (bytes or values), labelled if d is. */
+static nn_dataset *dataset_like(const nn_dataset *d, int n) {
+    return d->pixels ? nn_dataset_new_pixels(n, d->ndim, d->shape, d->y != NULL)
+                     : nn_dataset_new(n, d->ndim, d->shape, d->y != NULL);
+}
+
 nn_dataset *nn_dataset_subset(const nn_dataset *d, const int *idx, int n) {
     if (!d || (!idx && n > 0)) ag_error("nn_dataset_subset", "dataset or idx is NULL");
     if (n < 0) ag_error("nn_dataset_subset", "n = %d (must be >= 0)", n);
     for (int i = 0; i < n; i++) /* before allocating: an error handler may longjmp */
         if (idx[i] < 0 || idx[i] >= d->n)
             ag_error("nn_dataset_subset", "idx[%d] = %d out of range [0, %d)", i, idx[i], d->n);
-    nn_dataset *s = nn_dataset_new(n, d->ndim, d->shape, d->y != NULL);
+    nn_dataset *s = dataset_like(d, n);
     for (int i = 0; i < n; i++) {
-        memcpy(s->x + (size_t)i * d->dim, d->x + (size_t)idx[i] * d->dim,
-               d->dim * sizeof(ag_real));
+        memcpy(stored(s, (size_t)i), stored(d, (size_t)idx[i]), d->dim * value_bytes(d));
         if (d->y) s->y[i] = d->y[idx[i]];
     }
     s->n_classes = d->n_classes; /* a subset keeps the label space of its parent */
@@ -200,9 +259,9 @@ nn_dataset *nn_dataset_slice(const nn_dataset *d, int start, int end) {
     if (!d) ag_error("nn_dataset_slice", "dataset is NULL");
     if (start < 0 || end > d->n || start > end)
         ag_error("nn_dataset_slice", "[%d, %d) is not within [0, %d)", start, end, d->n);
-    nn_dataset *s = nn_dataset_new(end - start, d->ndim, d->shape, d->y != NULL);
-    memcpy(s->x, d->x + (size_t)start * d->dim, (size_t)(end - start) * d->dim *
-           sizeof(ag_real));
+    nn_dataset *s = dataset_like(d, end - start);
+    memcpy(stored(s, 0), stored(d, (size_t)start), (size_t)(end - start) * d->dim *
+           value_bytes(d));
     if (d->y) memcpy(s->y, d->y + start, (size_t)(end - start) * sizeof(int));
     s->n_classes = d->n_classes;
     return s;
@@ -234,7 +293,11 @@ void nn_dataset_split(const nn_dataset *d, int n_first, nn_dataset **first,
 void nn_dataset_binarize_threshold(nn_dataset *d, ag_real threshold) {
     if (!d) ag_error("nn_dataset_binarize_threshold", "dataset is NULL");
     size_t n = (size_t)d->n * d->dim;
-    for (size_t i = 0; i < n; i++) d->x[i] = d->x[i] > threshold ? 1 : 0;
+    if (d->pixels)
+        for (size_t i = 0; i < n; i++)
+            d->pixels[i] = byte_value(d->pixels[i]) > threshold ? 255 : 0;
+    else
+        for (size_t i = 0; i < n; i++) d->x[i] = d->x[i] > threshold ? 1 : 0;
 }
 
 void nn_dataset_binarize_bernoulli(nn_dataset *d, uint64_t seed) {
@@ -242,13 +305,18 @@ void nn_dataset_binarize_bernoulli(nn_dataset *d, uint64_t seed) {
     ag_rng r;
     ag_rng_seed(&r, seed);
     size_t n = (size_t)d->n * d->dim;
-    for (size_t i = 0; i < n; i++) d->x[i] = ag_rng_uniform(&r) < d->x[i] ? 1 : 0;
+    if (d->pixels) /* 255 stands for 1 exactly (255 / 255) */
+        for (size_t i = 0; i < n; i++)
+            d->pixels[i] = ag_rng_uniform(&r) < byte_value(d->pixels[i]) ? 255 : 0;
+    else
+        for (size_t i = 0; i < n; i++) d->x[i] = ag_rng_uniform(&r) < d->x[i] ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------------------------------
  * Batches */
 
-/* A tensor on t for n examples: (n, dim) when flat, else (n, C, H, W). */
+/* A tensor on t for n examples: (n, dim) when flat, else (n, C, H, W).  Not zeroed: every
+ * value is written by the copy that follows. */
 static ag_tensor *batch_tensor(const nn_dataset *d, ag_tape *t, int n, bool flatten) {
     int shape[AG_MAX_DIMS] = {n, (int)d->dim};
     int ndim = 2;
@@ -256,7 +324,7 @@ static ag_tensor *batch_tensor(const nn_dataset *d, ag_tape *t, int n, bool flat
         ndim = 4;
         shape[1] = d->shape[0], shape[2] = d->shape[1], shape[3] = d->shape[2];
     }
-    return ag_zeros(t, ndim, shape);
+    return ag_empty(t, ndim, shape);
 }
 
 ag_tensor *nn_dataset_batch(const nn_dataset *d, ag_tape *t, const int *idx, int n,
@@ -269,11 +337,13 @@ ag_tensor *nn_dataset_batch(const nn_dataset *d, ag_tape *t, const int *idx, int
         if (idx[i] < 0 || idx[i] >= d->n)
             ag_error("nn_dataset_batch", "idx[%d] = %d out of range [0, %d)", i, idx[i], d->n);
     ag_tensor *x = batch_tensor(d, t, n, flatten);
-    for (int i = 0; i < n; i++) {
-        memcpy(x->data + (size_t)i * d->dim, d->x + (size_t)idx[i] * d->dim,
-               d->dim * sizeof(ag_real));
-        if (labels && d->y) labels[i] = d->y[idx[i]];
-    }
+    /* Straight from the stored bytes (or values) into the batch; examples are independent,
+     * so a big batch is split over the threads with no change to any value. */
+    const size_t dim = d->dim;
+    AG_PARALLEL_FOR(i, n, (long)n * (long)dim > AG_PAR_MIN,
+                    { example_values(d, (size_t)idx[i], x->data + (size_t)i * dim); });
+    if (labels && d->y)
+        for (int i = 0; i < n; i++) labels[i] = d->y[idx[i]];
     return x;
 }
 

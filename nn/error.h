@@ -15,6 +15,7 @@
 
 #include "autograd/version.h"
 #include <stddef.h>
+#include <stdio.h>
 
 HENBUN_BEGIN_DECLS
 
@@ -34,6 +35,23 @@ int nn_fail(nn_error *err, const char *fmt, ...)
  * it).  Opened non-blocking and checked with fstat first, so a FIFO or a device is refused
  * ("not a regular file") instead of hanging.  0, or -1 with err naming the file. */
 int nn_read_file(const char *path, unsigned char **buf, size_t *len, nn_error *err);
+
+/* Writing a file whole or not at all, the one way nn/ and the programs write results.
+ * nn_atomic_begin opens "<path>.tmp.<pid>" beside path for writing (a FIFO or anything but a
+ * regular file squatting on that name is refused at once, without hanging); the caller
+ * writes through a->f and then calls nn_atomic_end with why = NULL, or with the reason its
+ * writing failed.  nn_atomic_end flushes and fsyncs the file, renames it over path and
+ * fsyncs the directory; on any failure it removes the temporary file, leaves path as it was
+ * and says so in err.  Both return 0, or -1 with err naming the file; after a failed begin
+ * there is nothing to end.  (Programs clean up a temporary file whose process died: see
+ * examples/common/outdir.c.) */
+typedef struct nn_atomic_file {
+    FILE *f;          /* write here */
+    const char *path; /* the caller's string, kept until nn_atomic_end */
+    char *tmp;        /* "<path>.tmp.<pid>" */
+} nn_atomic_file;
+int nn_atomic_begin(nn_atomic_file *a, const char *path, nn_error *err);
+int nn_atomic_end(nn_atomic_file *a, const char *why, nn_error *err);
 
 HENBUN_END_DECLS
 

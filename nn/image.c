@@ -223,7 +223,7 @@ nn_rgb nn_colormap(double v) {
 }
 
 /* ---------------------------------------------------------------------------------------
- * PNG, atomically: write "<path>.tmp-XXXXXX" beside the target, then rename over it. */
+ * PNG, atomically (nn_atomic_begin/end: a temporary file beside the target, renamed over it). */
 
 typedef struct png_sink { FILE *f; bool ok; } png_sink;
 
@@ -234,40 +234,16 @@ static void png_write(void *ctx, void *data, int size) {
 
 int nn_image_write_png(const nn_image *im, const char *path, nn_error *err) {
     if (!im || !path) ag_error("nn_image_write_png", "image or path is NULL");
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp) return nn_fail(err, "%s: out of memory", path);
-    snprintf(tmp, len + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nn_fail(err, "%s: cannot create a temporary file beside it: %s", path,
-                strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; pictures are for sharing */
+    nn_atomic_file out;
+    if (nn_atomic_begin(&out, path, err)) return -1;
+    png_sink s = {out.f, true};
     const char *why = NULL;
-    png_sink s = {fdopen(fd, "wb"), true};
-    if (!s.f) {
-        why = strerror(errno);
-        close(fd);
-    } else {
-        errno = 0;
-        if (!stbi_write_png_to_func(png_write, &s, im->w, im->h, 3, im->rgb, im->w * 3))
-            why = "the PNG encoder failed";
-        else if (!s.ok)
-            why = errno ? strerror(errno) : "short write";
-        if (fclose(s.f) != 0 && !why) why = strerror(errno);
-    }
-    if (!why && rename(tmp, path) != 0) why = strerror(errno);
-    if (why) {
-        nn_fail(err, "%s: cannot write: %s", path, why);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    errno = 0;
+    if (!stbi_write_png_to_func(png_write, &s, im->w, im->h, 3, im->rgb, im->w * 3))
+        why = "the PNG encoder failed";
+    else if (!s.ok)
+        why = errno ? strerror(errno) : "short write";
+    return nn_atomic_end(&out, why, err);
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -80,6 +80,11 @@ struct nn_layer_type {
     /* x: (N, in_shape...) -> (N, out_shape...) on the tape. */
     ag_tensor *(*forward)(nn_layer *l, ag_tape *t, ag_tensor *x, bool training);
     void (*free_state)(nn_layer *l);   /* frees l->state; NULL if none */
+    /* Optional: this layer and the `next` one as one op, when the pair allows it; NULL
+     * when it does not (then nn_forward runs both forwards).  batchnorm takes a following
+     * relu or leaky_relu into its own pass (nn/layers_norm.c).  Same results either way. */
+    ag_tensor *(*forward_with_next)(nn_layer *l, const nn_layer *next, ag_tape *t, ag_tensor *x,
+                                    bool training);
 };
 
 struct nn_layer {

@@ -322,8 +322,17 @@ ag_tensor *nn_forward(nn_net *net, ag_tape *t, ag_tensor *x, bool training) {
         memcpy(shape + 1, net->in_shape, sizeof(int) * (size_t)net->in_ndim);
         x = ag_reshape(t, x, net->in_ndim + 1, shape);
     }
-    for (int i = 0; i < net->n_layers; i++)
-        x = net->layers[i].type->forward(&net->layers[i], t, x, training);
+    for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *l = &net->layers[i];
+        ag_tensor *y = NULL;   /* a layer that takes the next one into its op (layer.h) */
+        if (l->type->forward_with_next && i + 1 < net->n_layers)
+            y = l->type->forward_with_next(l, &net->layers[i + 1], t, x, training);
+        if (y)
+            i++;
+        else
+            y = l->type->forward(l, t, x, training);
+        x = y;
+    }
     return x;
 }
 

@@ -53,6 +53,11 @@ void nn_params_zero_grad(const nn_param_list *l) {
         if (l->items[i].trainable) ag_zero_grad(l->items[i].value);
 }
 
+void nn_params_set_requires_grad(const nn_param_list *l, bool on) {
+    for (int i = 0; i < l->n; i++)
+        if (l->items[i].trainable) l->items[i].value->requires_grad = on;
+}
+
 double nn_params_grad_norm(const nn_param_list *l) {
     double s = 0;
     for (int i = 0; i < l->n; i++) {

@@ -29,6 +29,13 @@ void nn_params_free(nn_param_list *l);       /* frees names and the array, not t
 nn_param *nn_params_find(const nn_param_list *l, const char *name); /* NULL if absent */
 size_t nn_params_count(const nn_param_list *l); /* trainable scalars */
 void nn_params_zero_grad(const nn_param_list *l); /* grad := 0 for trainable entries */
+/* Whether gradients are formed for the trainable entries (their requires_grad; buffers
+ * are untouched).  Off, the ops that use these tensors still pass gradients through to
+ * their other inputs but skip the products that would form the entries' own (ag_node_grad
+ * returns NULL for them) and leave their .grad as it was.  A GAN's generator step freezes
+ * the discriminator this way: the gradient flows through D into G, and no dW GEMM of D
+ * runs (examples/gan.c).  G's gradients are the same, bit for bit, as with D unfrozen. */
+void nn_params_set_requires_grad(const nn_param_list *l, bool on);
 /* Σ‖grad‖² over trainable entries, square-rooted: the global gradient norm. */
 double nn_params_grad_norm(const nn_param_list *l);
 /* First entry whose value (or, if check_grad, gradient) holds a NaN or inf; NULL if none. */

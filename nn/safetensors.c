@@ -139,19 +139,6 @@ static nn_json_out make_header(const nn_param_list *l, const char *const *meta) 
 }
 #undef RAW
 
-/* The directory of path, fsynced so the rename is durable (best effort, as checkpoint.c). */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 /* Header and values into f; errno of the first failure, or 0. */
 static int write_body(FILE *f, const nn_json_out *h, const nn_param_list *l) {
     unsigned char b[8192];
@@ -174,7 +161,6 @@ static int write_body(FILE *f, const nn_json_out *h, const nn_param_list *l) {
             if (fwrite(b, sizeof(ag_real), k, f) != k) return errno ? errno : EIO;
         }
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) return errno ? errno : EIO;
     return 0;
 }
 
@@ -190,36 +176,14 @@ int nn_safetensors_save(const char *path, const nn_param_list *tensors,
         free(h.buf);
         return nn_fail(err, "%s: out of memory for the header", path);
     }
-    size_t tmp_len = strlen(path) + 32;
-    char *tmp = malloc(tmp_len);
-    if (!tmp) {
-        free(h.buf);
-        return nn_fail(err, "%s: out of memory", path);
-    }
-    snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
-    int e = 0;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        e = errno;
-        nn_fail(err, "%s: cannot create the temporary file %s: %s", path, tmp, strerror(e));
-        free(tmp);
+    nn_atomic_file out;
+    if (nn_atomic_begin(&out, path, err)) {
         free(h.buf);
         return -1;
     }
-    e = write_body(f, &h, tensors);
-    if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-    if (!e && rename(tmp, path) != 0) e = errno;
+    int e = write_body(out.f, &h, tensors);
     free(h.buf);
-    if (e) {
-        unlink(tmp);
-        nn_fail(err, "%s: cannot write (via %s): %s; the old file, if any, is unchanged", path,
-                tmp, strerror(e));
-        free(tmp);
-        return -1;
-    }
-    sync_parent_dir(path);
-    free(tmp);
-    return 0;
+    return nn_atomic_end(&out, e ? strerror(e) : NULL, err);
 }
 
 /* ---- reading and verifying ---------------------------------------------------------------- */

@@ -52,8 +52,21 @@ vae_epoch vae_train_epoch(vae *m, nn_optim *opt, nn_batcher *it, ag_tape *t, uin
 }
 
 vae_eval vae_evaluate(vae *m, const nn_dataset *d, int n, int iwae_k, uint64_t seed) {
+    ag_tape *t = ag_tape_new(seed);
+    vae_eval r = vae_evaluate_on(m, t, d, n, iwae_k, seed);
+    ag_tape_free(t);
+    return r;
+}
+
+vae_eval vae_evaluate_on(vae *m, ag_tape *t, const nn_dataset *d, int n, int iwae_k,
+                         uint64_t seed) {
+    if (!t) ag_error("vae_evaluate_on", "tape is NULL");
     if (n <= 0 || n > d->n) n = d->n;
-    int z = m->cfg.z_dim, bs = 500;
+    /* Batches of 128 keep the pass's arena (~27 kB an MNIST example) within a training
+     * step's, so the training tape serves it without growing; an example's ELBO does not
+     * depend on the batch it is in (test vae_evaluate_batches_change_no_bit).  The IWAE
+     * bound's draws do (vae_iwae_bound takes its noise per batch): its batches stay 500. */
+    int z = m->cfg.z_dim, bs = iwae_k > 0 ? 500 : 128;
     vae_eval r = {.iwae_nll = NAN, .n = n};
     r.kl_per_dim = calloc((size_t)z, sizeof(double));
     r.mu_var = calloc((size_t)z, sizeof(double));
@@ -62,8 +75,10 @@ vae_eval vae_evaluate(vae *m, const nn_dataset *d, int n, int iwae_k, uint64_t s
     int *idx = malloc(sizeof(int) * (size_t)bs);
     if (!r.kl_per_dim || !r.mu_var || !r.mu || !r.score || !idx)
         ag_error("vae_evaluate", "out of memory");
-    ag_tape *t = ag_tape_new(seed);
-    ag_set_grad_enabled(t, false);
+    /* The caller's tape as it was, put back at the end: only its arena has served. */
+    ag_rng rng_was = *ag_tape_rng(t);
+    ag_rng_seed(ag_tape_rng(t), seed);
+    bool grad_was = ag_set_grad_enabled(t, false);
     bool was_training = m->training;
     vae_set_training(m, false);
     /* The figures are those of the plain ELBO (β = 1, one sample), whatever the training
@@ -111,7 +126,9 @@ vae_eval vae_evaluate(vae *m, const nn_dataset *d, int n, int iwae_k, uint64_t s
     r.recon /= n, r.kl /= n;
     r.neg_elbo = r.recon + r.kl;
     if (iwae_k > 0) r.iwae_nll = -iw / n;
-    ag_tape_free(t);
+    ag_tape_clear(t);
+    ag_set_grad_enabled(t, grad_was);
+    *ag_tape_rng(t) = rng_was;
     free(idx);
     return r;
 }

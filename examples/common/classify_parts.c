@@ -110,7 +110,7 @@ int classify_argmax(const ag_real *l, int n) {
 
 /* ---- evaluation --------------------------------------------------------------------------- */
 
-classify_eval classify_evaluate(nn_net *net, const nn_dataset *d) {
+classify_eval classify_evaluate(nn_net *net, ag_tape *tape, const nn_dataset *d) {
     classify_eval e = {.n = d->n};
     e.pred = malloc(sizeof(int) * (size_t)d->n);
     e.p_pred = malloc(sizeof(double) * (size_t)d->n);
@@ -119,8 +119,9 @@ classify_eval classify_evaluate(nn_net *net, const nn_dataset *d) {
         fprintf(stderr, "classify: out of memory\n");
         exit(1);
     }
-    ag_tape *t = ag_tape_new(0);
-    ag_set_grad_enabled(t, false);
+    ag_tape *t = tape ? tape : ag_tape_new(0);
+    ag_tape_clear(t);
+    bool grad_was = ag_set_grad_enabled(t, false);
     double total = 0;
     for (int start = 0; start < d->n; start += EVAL_BATCH) {
         int b = d->n - start < EVAL_BATCH ? d->n - start : EVAL_BATCH;
@@ -139,7 +140,8 @@ classify_eval classify_evaluate(nn_net *net, const nn_dataset *d) {
         }
         ag_tape_clear(t);
     }
-    ag_tape_free(t);
+    ag_set_grad_enabled(t, grad_was);
+    if (!tape) ag_tape_free(t);
     free(idx);
     free(y);
     e.loss = d->n ? total / d->n : NAN;
@@ -203,7 +205,7 @@ void classify_errors_png(const char *path, const nn_dataset *test, const classif
     qsort(w, (size_t)n_wrong, sizeof *w, by_confidence);
     for (int i = 0; i < n; i++) {
         int j = w[i].index;
-        memcpy(x + (size_t)i * test->dim, nn_dataset_example(test, j), sizeof(ag_real) * test->dim);
+        nn_dataset_values(test, j, x + (size_t)i * test->dim);
         snprintf(cap[i], sizeof cap[i], "%d>%d", test->y[j], e->pred[j]);
         caps[i] = cap[i];
     }

@@ -56,8 +56,9 @@ void classify_spec_error(const char *text, const char *msg);
 /* Index of the largest of n logits. */
 int classify_argmax(const ag_real *l, int n);
 /* The net on every example of d in evaluation mode (running batch-norm statistics, no
- * dropout) without recording gradients. */
-classify_eval classify_evaluate(nn_net *net, const nn_dataset *d);
+ * dropout) without recording gradients, on tape (the training tape between epochs: no
+ * arena of its own; cleared, its grad mode put back) or on a tape of its own if NULL. */
+classify_eval classify_evaluate(nn_net *net, ag_tape *tape, const nn_dataset *d);
 void classify_eval_free(classify_eval *e);
 /* A confusion matrix (rows: true class, columns: predicted) and per-class accuracy. */
 void classify_print_confusion(const nn_dataset *d, const classify_eval *e, bool fashion);

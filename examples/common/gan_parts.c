@@ -165,13 +165,21 @@ int gan_reference_init(gan_reference *r, const char *path, const gan_flags *c,
         return -1;
     }
     int n = test->n, K = r->sc->n_classes, F = r->sc->feat_dim;
+    enum { CHUNK = 1000 }; /* test images converted from bytes at a time; a multiple of the
+                              scorer's own batch (500), so its batches are the same */
     double *p = malloc(sizeof(double) * (size_t)n * K), *f = malloc(sizeof(double) * (size_t)n * F);
-    if (!p || !f) {
+    ag_real *x = malloc(sizeof(ag_real) * CHUNK * test->dim);
+    if (!p || !f || !x) {
         fprintf(stderr, "gan: out of memory\n");
         exit(1);
     }
     double t0 = run_seconds();
-    gan_scorer_run(r->sc, test->x, n, p, f);
+    for (int start = 0; start < n; start += CHUNK) {
+        int b = n - start < CHUNK ? n - start : CHUNK;
+        for (int i = 0; i < b; i++) nn_dataset_values(test, start + i, x + (size_t)i * test->dim);
+        gan_scorer_run(r->sc, x, b, p + (size_t)start * K, f + (size_t)start * F);
+    }
+    free(x);
     r->half = n / 2;
     gan_gaussian b;
     gan_gaussian_fit(&r->real, f, r->half, F);

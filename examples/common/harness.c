@@ -444,7 +444,12 @@ static int train(harness *h, int argc, char **argv, ag_tape *t, ag_rng *data_rng
     nn_progress_opts po = {.mode = f->quiet ? NN_PROGRESS_PLAIN : NN_PROGRESS_AUTO,
                            .n_values = h->n_bar};
     for (int i = 0; i < h->n_bar; i++) po.names[i] = h->stats[i];
+    /* The bar's ETA covers the whole run, not only the epoch: examples per step times the
+     * run's steps, less those a resumed run already did. */
+    double per = h->batcher ? (double)nn_batcher_num_examples(h->batcher) / h->per_epoch : 1;
+    po.run_total = (long)(per * (double)total + 0.5);
     nn_progress *bar = root ? nn_progress_new(&po) : NULL; /* rank 0 shows it */
+    if (bar && h->step > 0) nn_progress_resume(bar, (long)(per * (double)h->step + 0.5));
     int code = 0;
     nn_error err;
     run_catch_signals();
@@ -669,7 +674,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
         settings_write(settings, sizeof settings, h->name, h->remembered);
         page_write(h, f->out, "running", settings);
     }
-    ag_tape *t = ag_tape_new(f->seed);
+    ag_tape *t = h->tape = ag_tape_new(f->seed);
     if (h->begin_training) h->begin_training(h, t, ckpt_in != NULL);
     code = train(h, argc, argv, t, &data_rng, ckpt, csv, sums, total);
     for (int k = 0; k < 4; k++) /* the sums belong to this model's parameters */
@@ -699,6 +704,7 @@ static int run(harness *h, int argc, char **argv, const char *ckpt_in) {
                h->start_epoch);
     if (!code && h->steps_done == 0 && root && h->result) page_write(h, f->out, "done", h->meta.text);
     ag_tape_free(t);
+    h->tape = NULL;
     return code;
 }
 

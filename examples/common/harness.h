@@ -167,6 +167,9 @@ struct harness {
     double train_cpu;                /* CPU seconds of all threads spent training (clock()) */
     double epoch_t0;                 /* run_seconds() when the epoch began */
     nn_batcher *batcher;             /* the training batches (harness_batch) */
+    ag_tape *tape;                   /* the training tape, cleared between steps: the hooks'
+                                        passes (epoch_end's test pass) run on it rather than
+                                        on an arena of their own; NULL outside training */
     int argc;                        /* the command line */
     char **argv;
     int step_examples;               /* examples the current step took (this rank's) */

@@ -101,34 +101,12 @@ static void sb_json_str(sb *b, const char *s) {
 
 /* ---- files ------------------------------------------------------------------------------ */
 
-/* Writes len bytes to path through a temporary file beside it, then rename. */
+/* Writes len bytes to path whole or not at all (nn_atomic_begin/end). */
 static int write_atomic(const char *path, const char *data, size_t len, nn_error *err) {
-    size_t k = strlen(path);
-    char *tmp = malloc(k + 16);
-    if (!tmp) return nn_fail(err, "%s: out of memory", path);
-    snprintf(tmp, k + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nn_fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    fchmod(fd, 0644);
-    const char *why = NULL;
-    for (size_t done = 0; done < len && !why;) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0 && errno != EINTR) why = strerror(errno);
-        else if (w > 0) done += (size_t)w;
-    }
-    if (close(fd) != 0 && !why) why = strerror(errno);
-    if (!why && rename(tmp, path) != 0) why = strerror(errno);
-    if (why) {
-        unlink(tmp);
-        free(tmp);
-        return nn_fail(err, "%s: cannot write: %s", path, why);
-    }
-    free(tmp);
-    return 0;
+    nn_atomic_file out;
+    if (nn_atomic_begin(&out, path, err)) return -1;
+    bool ok = fwrite(data, 1, len, out.f) == len;
+    return nn_atomic_end(&out, ok ? NULL : strerror(errno ? errno : EIO), err);
 }
 
 static void join(char *buf, size_t n, const char *dir, const char *name) {

@@ -295,12 +295,10 @@ static int parse_row(const char *line, double *v, int max) {
 int run_log_rewind(const char *path, int first, int k, const double *limit, nn_error *err) {
     FILE *in = fopen(path, "r");
     if (!in) return 0; /* no log yet: nothing to rewind */
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *out = fopen(tmp, "w");
-    if (!out) {
+    nn_atomic_file out;
+    if (nn_atomic_begin(&out, path, err)) {
         fclose(in);
-        return nn_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
+        return -1;
     }
     char line[4096];
     bool header = true;
@@ -318,17 +316,12 @@ int run_log_rewind(const char *path, int first, int k, const double *limit, nn_e
                 }
             }
         }
-        if (keep) fputs(line, out);
+        if (keep) fputs(line, out.f);
     }
     bool bad = ferror(in) != 0;
     fclose(in);
-    bad |= ferror(out) != 0;
-    bad |= fclose(out) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return nn_fail(err, "%s: cannot rewrite the log", path);
-    }
-    return 0;
+    bad |= ferror(out.f) != 0;
+    return nn_atomic_end(&out, bad ? "a read or write error" : NULL, err);
 }
 
 /* ---- small things ------------------------------------------------------------------------ */

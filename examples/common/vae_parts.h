@@ -44,8 +44,9 @@ const char *vae_preset_text(const char *s, bool encoder, int latent, bool torch_
                             size_t n);
 
 /* samples.png, recon.png, curves.png (when train_curve), and manifold.png + latent.png
- * (2-d codes) or traverse.png, in r->out. */
-void vae_pictures(vae *m, const nn_dataset *test, const vae_eval *ev, const vae_flags *c,
+ * (2-d codes) or traverse.png, in r->out.  Drawn on tape (the training tape: cleared, its
+ * PRNG state and grad mode put back), or on a tape of its own when tape is NULL. */
+void vae_pictures(vae *m, ag_tape *tape, const nn_dataset *test, const vae_eval *ev, const vae_flags *c,
                   const run_flags *r, const double *train_curve, const double *test_curve,
                   int n_epochs, const char *title);
 /* Seed 002's measurements of the codes (I(x;z), TC, ... and a linear probe): printed, and

@@ -3,6 +3,7 @@
  * differences (ag_gradcheck), bit-identical results for 1 and 2 threads, shape errors. */
 #include "tests/test.h"
 #include "autograd/autograd.h"
+#include "autograd/im2col.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -433,10 +434,78 @@ TEST(conv2d_batch_equals_image_by_image)
     check_batch_vs_images(false, (int[]){2, 4, 80, 80}, (int[]){2, 4, 5, 5}, 1, 2, 0);
 }
 
+/* Forward keeps conv2d's columns for dW up to 16 MB per call (ops_conv.c); this one's
+ * are 144 × 9·4096 values, 21 MB, so its backward rebuilds them: the other path, same
+ * gradients. */
+TEST(conv2d_batch_equals_image_by_image_columns_not_kept)
+{
+    check_batch_vs_images(false, (int[]){9, 16, 64, 64}, (int[]){4, 16, 3, 3}, 1, 1, 0);
+}
+
 TEST(conv_transpose2d_batch_equals_image_by_image)
 {
     /* per image: (16·8·8 + 4) × (24·24) = 592k values; 48×48 output */
     check_batch_vs_images(true, (int[]){2, 4, 24, 24}, (int[]){4, 16, 8, 8}, 2, 3, 0);
+}
+
+/* ---- col2im ------------------------------------------------------------------------------- */
+
+/* ag_col2im against the definition, bit for bit: every column entry added onto its pixel,
+ * taps in (i, j) order, from 0, then written (+ bias) or added, for strides, pads, kernels
+ * and sizes of every kind.  Any faster col2im must keep these bits (the programs' results
+ * are recorded, tests/programs/identity.sh). */
+TEST(col2im_equals_scatter_bit_for_bit)
+{
+    static const ag_conv_geom geoms[] = {
+        /* C  H   W  kh kw s  p  Ho Wo */
+        {3, 14, 14, 4, 4, 2, 1, 7, 7},    /* DCGAN convT 7 → 14 */
+        {2, 8, 6, 3, 3, 1, 1, 8, 6},      /* stride 1, "same" */
+        {2, 9, 7, 3, 1, 3, 1, 3, 3},      /* stride 3, 1-wide kernel */
+        {1, 5, 9, 2, 3, 1, 2, 8, 11},     /* pad > k/2 */
+        {2, 7, 8, 3, 3, 3, 2, 3, 3},      /* stride 3, pad 2, rows the windows never reach */
+        {1, 6, 6, 2, 2, 4, 0, 2, 2},      /* stride > kernel: pixels no window covers */
+    };
+    ag_rng r;
+    ag_rng_seed(&r, 17);
+    for (size_t t = 0; t < sizeof geoms / sizeof *geoms; t++) {
+        const ag_conv_geom *g = &geoms[t];
+        const int N = 2, K = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+        size_t img_size = (size_t)N * g->C * g->H * g->W;
+        ag_tensor *col = rand_tensor(&r, 2, (int[]){K, N * P}, false);
+        ag_tensor *bias = rand_tensor(&r, 1, (int[]){g->C}, false);
+        ag_tensor *start = rand_tensor(&r, 1, (int[]){(int)img_size}, false);
+        ag_real *want = calloc(img_size, sizeof *want), *got = malloc(img_size * sizeof *got);
+        void *scratch = malloc(ag_conv_scratch_bytes(g));
+        for (int acc = 0; acc < 2; acc++) {
+            for (int n = 0; n < N; n++)   /* the scatter: sums from 0, taps in (i, j) order */
+                for (int c = 0; c < g->C; c++) {
+                    ag_real *sum = calloc((size_t)g->H * g->W, sizeof *sum);
+                    for (int i = 0; i < g->kh; i++)
+                        for (int j = 0; j < g->kw; j++)
+                            for (int oh = 0; oh < g->Ho; oh++)
+                                for (int ow = 0; ow < g->Wo; ow++) {
+                                    int h = oh * g->stride - g->pad + i;
+                                    int w = ow * g->stride - g->pad + j;
+                                    if (h < 0 || h >= g->H || w < 0 || w >= g->W) continue;
+                                    sum[h * g->W + w] += col->data[
+                                        (size_t)((c * g->kh + i) * g->kw + j) * N * P +
+                                        (size_t)n * P + oh * g->Wo + ow];
+                                }
+                    ag_real *o = want + ((size_t)n * g->C + c) * g->H * g->W;
+                    const ag_real *s0 = start->data + ((size_t)n * g->C + c) * g->H * g->W;
+                    for (int k = 0; k < g->H * g->W; k++)
+                        o[k] = acc ? s0[k] + sum[k] : sum[k] + bias->data[c];
+                    free(sum);
+                }
+            memcpy(got, start->data, img_size * sizeof *got);
+            ag_col2im(g, N, col->data, got, acc ? NULL : bias->data, acc, scratch);
+            if (memcmp(got, want, img_size * sizeof *got) != 0)
+                test_fail(__FILE__, __LINE__, "geometry %zu (accumulate %d): col2im differs "
+                          "from the scatter", t, acc);
+        }
+        free(scratch), free(want), free(got);
+        ag_tensor_free(col), ag_tensor_free(bias), ag_tensor_free(start);
+    }
 }
 
 /* ---- threads ------------------------------------------------------------------------------ */

@@ -379,3 +379,190 @@ TEST(gemm_kernel_force_refuses_unsupported)
     CHECK(!ag_kernel_force(AG_ISA_COUNT));
     CHECK(ag_kernel_force(saved));
 }
+
+/* The blocking model (gemm.c): on known caches it gives the figures its comment derives,
+ * and on any geometry the blocks fit where the model puts them: A's and B's micro-panels
+ * together in L1, the A block in L2, in whole MR panels. */
+TEST(gemm_blocking_follows_the_cache_model)
+{
+    ag_cache_geometry zen5 = {48 << 10, 12, 1 << 20, 8, true};
+    gemm_blocking b = ag_gemm_derive_blocking(&zen5, 8, 32, 4);
+    CHECK(b.kc == 256 && b.mc == 768);
+    static const ag_cache_geometry geoms[] = {
+        {32 << 10, 8, 512 << 10, 8, true}, {48 << 10, 12, 2 << 20, 16, true},
+        {32 << 10, 8, 256 << 10, 4, true}, {64 << 10, 4, 1 << 20, 16, true},
+        {16 << 10, 2, 128 << 10, 2, true}, {8 << 10, 1, 64 << 10, 1, true}};
+    static const int tiles[][3] = {{8, 32, 4}, {8, 16, 8}, {6, 16, 4}, {6, 8, 8}, {4, 4, 4}, {4, 4, 8}};
+    for (size_t g = 0; g < sizeof geoms / sizeof geoms[0]; g++)
+        for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+            int mr = tiles[t][0], nr = tiles[t][1], s = tiles[t][2];
+            b = ag_gemm_derive_blocking(&geoms[g], mr, nr, s);
+            bool fits_l1 = (long)b.kc * (mr + nr) * s <= geoms[g].l1_bytes || b.kc == 64;
+            bool fits_l2 = (long)b.mc * b.kc * s <= geoms[g].l2_bytes || b.mc == mr;
+            if (!(b.kc >= 64 && b.kc <= 1024 && fits_l1 && b.mc >= mr && b.mc % mr == 0 && fits_l2 &&
+                  b.nc >= nr))
+                test_fail(__FILE__, __LINE__, "geometry %zu tile %dx%d (%d B): KC=%d MC=%d NC=%d",
+                          g, mr, nr, s, b.kc, b.mc, b.nc);
+        }
+    /* The kernel in use: whole panels, and the geometry read from this machine is sane. */
+    const ag_cache_geometry *cg = ag_cache_geometry_get();
+    CHECK(cg->l1_bytes >= 8 << 10 && cg->l2_bytes > cg->l1_bytes && cg->l1_ways >= 1 && cg->l2_ways >= 1);
+    gemm_blocking in_use = ag_gemm_blocking();
+    CHECK(in_use.kc >= 1 && in_use.mc >= 1 && in_use.nc >= 1);
+}
+
+/* Every kernel, on shapes just around its own block sizes (K across one and two KC slices,
+ * M across one MC block, N across whole and partial NR panels), all transposes. */
+TEST(gemm_every_kernel_around_its_block_sizes)
+{
+    ag_isa saved = ag_kernel_isa();
+    ag_rng r;
+    ag_rng_seed(&r, 12);
+    for (int isa = 0; isa < AG_ISA_COUNT; isa++) {
+        if (!ag_kernel_force((ag_isa)isa)) continue;
+        gemm_blocking b = ag_gemm_blocking();
+        int mr = 4, nr = 4;     /* the tile, read from the kernel's name "isa MRxNR ..." */
+        const char *x = strchr(ag_gemm_kernel_name(), ' ');
+        CHECK(x && sscanf(x, " %dx%d", &mr, &nr) == 2);
+        const int shapes[][3] = {{b.mc + 1, nr - 1, b.kc + 1}, {mr + 3, 2 * nr + 5, 2 * b.kc + 3},
+                                 {b.mc - 1, nr + 1, b.kc - 1}, {2 * mr - 1, 20, b.kc},
+                                 {mr, 40, 3 * b.kc - 1}};
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++) {
+                double e = run_case(&r, t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+                                    (ag_real)0.75, (ag_real)(t == 2 ? 0 : 0.5), 2, t == 2);
+                if (!(e <= 1))
+                    test_fail(__FILE__, __LINE__, "%s (KC=%d MC=%d): M=%d N=%d K=%d t=%d: error %g x bound",
+                              ag_isa_name((ag_isa)isa), b.kc, b.mc, shapes[s][0], shapes[s][1],
+                              shapes[s][2], t, e);
+            }
+    }
+    CHECK(ag_kernel_force(saved));
+}
+
+/* ag_gemm_fused: the bias added in the store and the row sums of op(A) gathered while
+ * packing.  The bias with beta = 0 gives the very bits of the unfused form (C set to the
+ * bias rows, then beta = 1): the linear layer's results did not change when it moved into
+ * the store.  The row sums are the plain sum in k order, bit for bit, whatever the thread
+ * count or the cut (N-cut slabs share rows: only one of them may add). */
+static void check_fused(ag_rng *r, bool ta, bool tb, int M, int N, int K, const char *isa)
+{
+    int lda = ta ? M : K, ldb = tb ? K : N, ldc = N + 1;
+    ag_real *A = random_matrix(r, ta ? K : M, ta ? M : K, lda);
+    ag_real *B = random_matrix(r, tb ? N : K, tb ? K : N, ldb);
+    ag_real *bias = random_matrix(r, 1, N, N), *r0 = random_matrix(r, 1, M, M);
+    ag_real *C1 = random_matrix(r, M, N, ldc), *C2 = malloc((size_t)M * ldc * sizeof *C2);
+    ag_real *C3 = malloc((size_t)M * ldc * sizeof *C3), *sum = malloc((size_t)M * sizeof *sum);
+    ag_real *sum2 = malloc((size_t)M * sizeof *sum2);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C1[(size_t)i * ldc + j] = (ag_real)NAN;    /* beta = 0 */
+    memcpy(C2, C1, (size_t)M * ldc * sizeof *C1);
+    for (int i = 0; i < M; i++) memcpy(C3 + (size_t)i * ldc, bias, (size_t)N * sizeof *bias);
+    for (int i = 0; i < M; i++) C3[(size_t)i * ldc + N] = C1[(size_t)i * ldc + N];
+    memcpy(sum, r0, (size_t)M * sizeof *sum);
+    memcpy(sum2, r0, (size_t)M * sizeof *sum);
+    int saved = ag_num_threads();
+    ag_set_num_threads(1);
+    ag_gemm_fused(ta, tb, M, N, K, (ag_real)0.5, A, lda, B, ldb, 0, C1, ldc, bias, sum);
+    ag_gemm(ta, tb, M, N, K, (ag_real)0.5, A, lda, B, ldb, 1, C3, ldc);
+    ag_set_num_threads(2);
+    ag_gemm_fused(ta, tb, M, N, K, (ag_real)0.5, A, lda, B, ldb, 0, C2, ldc, bias, sum2);
+    ag_set_num_threads(saved);
+    if (memcmp(C1, C3, (size_t)M * ldc * sizeof *C1) != 0)
+        test_fail(__FILE__, __LINE__, "%s M=%d N=%d K=%d ta=%d tb=%d: fused bias differs from "
+                  "the bias rows + beta = 1", isa, M, N, K, ta, tb);
+    if (memcmp(C1, C2, (size_t)M * ldc * sizeof *C1) != 0 || memcmp(sum, sum2, (size_t)M * sizeof *sum) != 0)
+        test_fail(__FILE__, __LINE__, "%s M=%d N=%d K=%d ta=%d tb=%d: 1 and 2 threads differ", isa,
+                  M, N, K, ta, tb);
+    for (int i = 0; i < M; i++) {
+        ag_real s = r0[i];
+        for (int k = 0; k < K; k++) s += ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+        if (memcmp(&s, &sum[i], sizeof s) != 0) {
+            test_fail(__FILE__, __LINE__, "%s M=%d N=%d K=%d ta=%d: rowsum[%d] = %.9g, the sum "
+                      "in k order is %.9g", isa, M, N, K, ta, i, (double)sum[i], (double)s);
+            break;
+        }
+    }
+    free(A);
+    free(B);
+    free(bias);
+    free(r0);
+    free(C1);
+    free(C2);
+    free(C3);
+    free(sum);
+    free(sum2);
+}
+
+TEST(gemm_fused_bias_and_rowsum_every_kernel)
+{
+    static const int shapes[][3] = {{1, 1, 1}, {7, 20, 5}, {40, 17, 300}, {128, 40, 400},
+                                    {300, 40, 1100}, {20, 1000, 300}, {130, 400, 20}};
+    ag_isa saved = ag_kernel_isa();
+    ag_rng r;
+    ag_rng_seed(&r, 13);
+    for (int isa = 0; isa < AG_ISA_COUNT; isa++) {
+        if (!ag_kernel_force((ag_isa)isa)) continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++)
+                check_fused(&r, t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+                            ag_isa_name((ag_isa)isa));
+    }
+    CHECK(ag_kernel_force(saved));
+}
+
+/* The fusions where the kernel does not run: K = 0 or alpha = 0 (C = beta·C + bias, and the
+ * row sums still read A), N = 0 (no C at all, row sums still wanted). */
+TEST(gemm_fused_degenerate_sizes)
+{
+    ag_real A[6] = {1, 2, 3, 4, 5, 6}, nan_b[6], C[6] = {1, 2, 3, 4, 5, 6}, bias[3] = {10, 20, 30};
+    ag_real sum[2] = {0, 0};
+    for (int i = 0; i < 6; i++) nan_b[i] = (ag_real)NAN;
+    ag_gemm_fused(false, false, 2, 3, 0, 1, nan_b, 1, nan_b, 3, 2, C, 3, bias, sum);
+    for (int i = 0; i < 6; i++) CHECK(C[i] == 2 * (i + 1) + bias[i % 3]);
+    CHECK(sum[0] == 0 && sum[1] == 0);
+    ag_gemm_fused(false, false, 2, 3, 3, 0, A, 3, nan_b, 3, 0, C, 3, bias, sum);  /* alpha = 0 */
+    for (int i = 0; i < 6; i++) CHECK(C[i] == bias[i % 3]);
+    CHECK(sum[0] == 6 && sum[1] == 15);
+    ag_gemm_fused(true, false, 2, 0, 2, 1, A, 3, nan_b, 1, 0, C, 1, NULL, sum);    /* N = 0 */
+    CHECK(sum[0] == 6 + 5 && sum[1] == 15 + 7 && C[0] == bias[0]);
+}
+
+/* A narrow C (N = 20, 40) is computed transposed where that fills more vector lanes
+ * (gemm.c, transposing_pays): the bits must be those of the plain path, here obtained by
+ * asking for Cᵀ = op(B)ᵀ·op(A)ᵀ directly (N' = M is wide: not transposed again). */
+TEST(gemm_narrow_c_transposed_gives_the_same_bits)
+{
+    static const int shapes[][3] = {{128, 40, 400}, {400, 20, 128}, {45, 20, 300}, {131, 9, 70}};
+    ag_isa saved = ag_kernel_isa();
+    ag_rng r;
+    ag_rng_seed(&r, 14);
+    for (int isa = 0; isa < AG_ISA_COUNT; isa++) {
+        if (!ag_kernel_force((ag_isa)isa)) continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++) {
+                bool ta = t & 1, tb = t & 2;
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                int lda = ta ? M : K, ldb = tb ? K : N;
+                ag_real *A = random_matrix(&r, ta ? K : M, ta ? M : K, lda);
+                ag_real *B = random_matrix(&r, tb ? N : K, tb ? K : N, ldb);
+                ag_real *C = random_matrix(&r, M, N, N), *CT = malloc((size_t)M * N * sizeof *CT);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) CT[(size_t)j * M + i] = C[(size_t)i * N + j];
+                ag_gemm(ta, tb, M, N, K, (ag_real)0.7, A, lda, B, ldb, (ag_real)0.4, C, N);
+                ag_gemm(!tb, !ta, N, M, K, (ag_real)0.7, B, ldb, A, lda, (ag_real)0.4, CT, M);
+                int differ = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++)
+                        differ += memcmp(&C[(size_t)i * N + j], &CT[(size_t)j * M + i], sizeof *C) != 0;
+                if (differ)
+                    test_fail(__FILE__, __LINE__, "%s M=%d N=%d K=%d ta=%d tb=%d: %d elements differ "
+                              "from the transposed product", ag_isa_name((ag_isa)isa), M, N, K, ta, tb, differ);
+                free(A);
+                free(B);
+                free(C);
+                free(CT);
+            }
+    }
+    CHECK(ag_kernel_force(saved));
+}

@@ -3,6 +3,7 @@
 #include "tests/test.h"
 #include "autograd/autograd.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef AG_DOUBLE
@@ -134,6 +135,46 @@ TEST(linear_matches_naive) {
             CHECK_NEAR(y->data[i * out + j], s + (double)b->data[j], 20 * DOT_TOL);
         }
     ag_tape_free(t);
+}
+
+/* linear adds its bias in the GEMM's store and sums its bias gradient while packing dy
+ * (ops_linalg.c): the forward gives the bits of "bias rows, then += x·Wᵀ", and db is the
+ * plain sum of dy's rows in row order, bit for bit, with a batch longer than any K slice
+ * and with W frozen (no dW product to ride along: db is summed on its own). */
+TEST(linear_bias_fused_in_the_gemm_gives_the_same_bits) {
+    const int N = 1100, in = 37, out = 45;
+    ag_rng r;
+    ag_rng_seed(&r, 9);
+    for (int frozen_w = 0; frozen_w <= 1; frozen_w++) {
+        ag_tape *t = ag_tape_new(9);
+        ag_tensor *x = randn_heap(&r, 2, (int[]){N, in}, "x"), *b = randn_heap(&r, 1, (int[]){out}, "b");
+        ag_tensor *w = ag_tensor_new(2, (int[]){out, in}, !frozen_w);
+        ag_fill_randn(&r, w, 1);
+        ag_tensor *y = ag_linear(t, x, w, b);
+        ag_real *ref = malloc(sizeof(ag_real) * (size_t)N * out);
+        for (int i = 0; i < N; i++) memcpy(ref + (size_t)i * out, b->data, sizeof(ag_real) * out);
+        ag_gemm(false, true, N, out, in, 1, x->data, in, w->data, in, 1, ref, out);
+        CHECK(memcmp(ref, y->data, sizeof(ag_real) * (size_t)N * out) == 0);
+        ag_tensor *seed = ag_tensor_new(2, (int[]){N, out}, false);
+        ag_fill_randn(&r, seed, 1);
+        ag_backward_seed(t, y, seed);
+        for (int j = 0; j < out; j++) {
+            ag_real s = 0;
+            for (int i = 0; i < N; i++) s += seed->data[(size_t)i * out + j];
+            if (memcmp(&s, &b->grad[j], sizeof s) != 0) {
+                test_fail(__FILE__, __LINE__, "frozen W=%d: db[%d] = %.9g, the row-order sum is %.9g",
+                          frozen_w, j, (double)b->grad[j], (double)s);
+                break;
+            }
+        }
+        CHECK(frozen_w ? w->grad == NULL || w->grad[0] == 0 : w->grad != NULL);
+        free(ref);
+        ag_tensor_free(seed);
+        ag_tensor_free(x);
+        ag_tensor_free(w);
+        ag_tensor_free(b);
+        ag_tape_free(t);
+    }
 }
 
 static ag_tensor *linear_fn(ag_tape *t, ag_tensor **in, void *ctx) {

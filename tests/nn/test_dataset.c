@@ -59,8 +59,16 @@ TEST(dataset_load_idx_pair_scales_bytes) {
     CHECK(d->shape[0] == 1 && d->shape[1] == 2 && d->shape[2] == 3);
     CHECK(d->n_classes == 10);
     CHECK(d->y[11] == 1);
-    CHECK_NEAR(nn_dataset_example(d, 5)[4], (double)(5 * 13 + 4) / 255, 1e-7);
-    CHECK_NEAR(nn_dataset_example(d, 11)[0], (double)(11 * 13 % 256) / 255, 1e-7);
+    /* Kept as the file's bytes; values come out scaled, copied (no ag_real to point at). */
+    CHECK(d->pixels != NULL && d->x == NULL);
+    CHECK(d->pixels[5 * 6 + 4] == 5 * 13 + 4 && d->pixels[11 * 6] == 11 * 13 % 256);
+    ag_real v[6];
+    nn_dataset_values(d, 5, v);
+    CHECK_NEAR(v[4], (double)(5 * 13 + 4) / 255, 1e-7);
+    nn_dataset_values(d, 11, v);
+    CHECK_NEAR(v[0], (double)(11 * 13 % 256) / 255, 1e-7);
+    EXPECT_ERROR(nn_dataset_example(d, 0));
+    EXPECT_ERROR(nn_dataset_values(d, 12, v));
     nn_dataset_free(d);
 }
 
@@ -306,6 +314,69 @@ TEST(dataset_binarization) {
     nn_dataset_free(d);
 }
 
+/* Bytes kept as bytes give training the very values the float datasets of earlier
+ * versions held: the loader filled those with (ag_real)byte / 255, a correctly rounded
+ * division, here recomputed in double and rounded once (exact for a division: 53 bits are
+ * more than 2 x 24 + 2).  A multiplication by 1/255 would miss on 126 of the 256 bytes in
+ * float.  Checked through the batch path on one thread and two (64 x 784 values take the
+ * threaded split) and over an arena left dirty by an earlier batch (the batch tensor is
+ * not zeroed first), and through static binarization and subsets. */
+TEST(dataset_batch_from_bytes_is_the_float_conversion_bit_for_bit) {
+    enum { N = 64, D = 784 };
+    ag_rng r;
+    ag_rng_seed(&r, 21);
+    nn_dataset *px = nn_dataset_new_pixels(N, 3, (int[]){1, 28, 28}, false);
+    ag_real *old = malloc(sizeof(ag_real) * N * D); /* the float dataset of earlier versions */
+    for (size_t i = 0; i < (size_t)N * D; i++) {
+        px->pixels[i] = (uint8_t)(i < 256 ? i : ag_rng_below(&r, 256)); /* every byte, then noise */
+        old[i] = (ag_real)((double)px->pixels[i] / 255);
+    }
+    nn_dataset *fl = nn_dataset_from_data(N, 3, (int[]){1, 28, 28}, old, NULL);
+    int idx[N];
+    for (int i = 0; i < N; i++) idx[i] = (i * 37 + 5) % N; /* a shuffled order */
+    ag_tape *t = ag_tape_new(1);
+    int threads = ag_num_threads();
+    for (int run = 0; run < 3; run++) {
+        ag_set_num_threads(run == 1 ? 2 : 1);
+        ag_tensor *a = nn_dataset_batch(px, t, idx, N, true, NULL);
+        ag_tensor *b = nn_dataset_batch(fl, t, idx, N, true, NULL);
+        CHECK(a->ndim == 2 && a->shape[0] == N && a->shape[1] == D);
+        int same = 0;
+        for (int i = 0; i < N; i++)
+            same += !memcmp(a->data + (size_t)i * D, old + (size_t)idx[i] * D, sizeof(ag_real) * D);
+        CHECK(same == N);
+        CHECK(memcmp(a->data, b->data, sizeof(ag_real) * N * D) == 0);
+        for (size_t i = 0; i < (size_t)N * D; i++) a->data[i] = b->data[i] = (ag_real)-7; /* dirt */
+        ag_tape_clear(t);
+    }
+    ag_set_num_threads(threads);
+    ag_real v[D];
+    nn_dataset_values(px, 9, v);
+    CHECK(memcmp(v, old + 9 * D, sizeof v) == 0);
+    /* A subset stays bytes; binarizing bytes draws what binarizing the floats draws. */
+    nn_dataset *ps = nn_dataset_subset(px, idx, N), *fs = nn_dataset_subset(fl, idx, N);
+    CHECK(ps->pixels && !ps->x && ps->pixels[D] == px->pixels[(size_t)idx[1] * D]);
+    nn_dataset *pt = nn_dataset_slice(px, 0, N), *ft = nn_dataset_slice(fl, 0, N);
+    nn_dataset_binarize_bernoulli(ps, 11);
+    nn_dataset_binarize_bernoulli(fs, 11);
+    nn_dataset_binarize_threshold(pt, (ag_real)0.5);
+    nn_dataset_binarize_threshold(ft, (ag_real)0.5);
+    int agree = 0, ones = 0;
+    for (size_t i = 0; i < (size_t)N * D; i++) {
+        agree += (ps->pixels[i] == 255 && fs->x[i] == 1) || (ps->pixels[i] == 0 && fs->x[i] == 0);
+        agree += (pt->pixels[i] == 255 && ft->x[i] == 1) || (pt->pixels[i] == 0 && ft->x[i] == 0);
+        ones += ps->pixels[i] == 255;
+    }
+    CHECK(agree == 2 * N * D);
+    CHECK(ones > N * D / 4 && ones < 3 * N * D / 4); /* uniform bytes: about half are drawn 1 */
+    ag_tensor *a = nn_dataset_batch(ps, t, idx, 4, false, NULL);
+    CHECK(a->ndim == 4 && (a->data[0] == 0 || a->data[0] == 1));
+    ag_tape_free(t);
+    free(old);
+    nn_dataset_free(ps), nn_dataset_free(fs), nn_dataset_free(pt), nn_dataset_free(ft);
+    nn_dataset_free(px), nn_dataset_free(fl);
+}
+
 /* The real data, when `make data` has fetched it: cheap checks of the test splits (10000
  * images each) and the training labels.  Skipped with a message otherwise. */
 static bool have_dir(const char *dir) {
@@ -331,7 +402,7 @@ TEST(dataset_real_mnist_and_fashion) {
         for (int c = 0; c < 10; c++) balanced += per_class[c] >= 850 && per_class[c] <= 1150;
         CHECK(balanced == 10);
         double mean = 0;
-        for (size_t i = 0; i < (size_t)d->n * d->dim; i++) mean += d->x[i];
+        for (size_t i = 0; i < (size_t)d->n * d->dim; i++) mean += d->pixels[i] / 255.0;
         mean /= (double)d->n * (double)d->dim;
         if (k == 0) {
             CHECK_NEAR(mean, 0.1325, 0.002); /* MNIST's test-set mean intensity */

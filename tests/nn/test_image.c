@@ -56,7 +56,7 @@ static int count_temp_files(void) {
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
-        if (strstr(e->d_name, ".tmp-")) n++;
+        if (strstr(e->d_name, ".tmp.")) n++; /* nn_atomic_begin's "<path>.tmp.<pid>" */
     if (d) closedir(d);
     return n;
 }

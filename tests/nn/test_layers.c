@@ -401,6 +401,79 @@ TEST(gradcheck_layer_layernorm_image) {
               false);
 }
 
+/* batchnorm + relu / leaky_relu: nn_forward runs them as one op (forward_with_next). */
+TEST(gradcheck_layer_batchnorm_relu_fused) {
+    norm_case("batchnorm, relu (1-D)", (nn_spec[]){NN_BATCHNORM, NN_RELU, NN_END}, 1, (int[]){5},
+              4, true);
+    norm_case("batchnorm, relu (2-D)", (nn_spec[]){NN_BATCHNORM, NN_RELU, NN_END}, 3,
+              (int[]){3, 2, 3}, 2, true);
+}
+TEST(gradcheck_layer_batchnorm_leaky_relu_fused) {
+    norm_case("batchnorm, leaky_relu 0.2 (2-D)",
+              (nn_spec[]){NN_BATCHNORM, NN_LEAKY_RELU(0.2), NN_END}, 3, (int[]){3, 2, 3}, 2, true);
+    norm_case("batchnorm, leaky_relu (eval)", (nn_spec[]){NN_BATCHNORM, NN_LEAKY_RELU(0), NN_END},
+              1, (int[]){5}, 4, false);
+}
+
+/* The fused op gives the very bits of the two layers run one after the other (each
+ * layer's own forward), values and every gradient, in training and in eval mode; and it is
+ * one node on the tape, not two.  A NaN in the input follows relu's NaN rule either way. */
+static void fused_case(const nn_spec *spec, bool training, bool with_nan) {
+    nn_net *net = build(spec, 3, (int[]){3, 2, 2});
+    if (!net) return;
+    ag_rng r;
+    ag_rng_seed(&r, 5);
+    scramble_norm_params(net, &r);
+    ag_tensor *x = input(&r, 4, 3, (int[]){3, 2, 2}, 0);
+    if (with_nan) x->data[5] = NAN;
+    ag_tensor *dy = ag_tensor_new(4, (int[]){4, 3, 2, 2}, false);
+    ag_fill_uniform(&r, dy, -1, 1);
+    ag_tensor *y, *gamma = net->params.items[0].value, *beta = net->params.items[1].value;
+    ag_real *grads[2][4];   /* x, γ, β, and the output */
+    ag_tape *t = ag_tape_new(1);
+    for (int pass = 0; pass < 2; pass++) {   /* 0: fused (nn_forward), 1: layer by layer */
+        ag_zero_grad(x), ag_zero_grad(gamma), ag_zero_grad(beta);
+        if (pass == 0) {
+            y = nn_forward(net, t, x, training);
+            CHECK(ag_tape_num_nodes(t) == 1);
+        } else {
+            ag_tensor *h = net->layers[0].type->forward(&net->layers[0], t, x, training);
+            y = net->layers[1].type->forward(&net->layers[1], t, h, training);
+            CHECK(ag_tape_num_nodes(t) == 2);
+        }
+        ag_backward_seed(t, y, dy);
+        const ag_tensor *g[3] = {x, gamma, beta};
+        for (int k = 0; k < 4; k++) {
+            const ag_real *v = k < 3 ? g[k]->grad : y->data;
+            size_t bytes = (k < 3 ? g[k]->size : y->size) * sizeof(ag_real);
+            grads[pass][k] = malloc(bytes);
+            memcpy(grads[pass][k], v, bytes);
+        }
+        ag_tape_clear(t);
+    }
+    /* Bits compared through memcmp: a NaN equals itself there. */
+    CHECK(memcmp(grads[0][3], grads[1][3], x->size * sizeof(ag_real)) == 0);
+    CHECK(memcmp(grads[0][0], grads[1][0], x->size * sizeof(ag_real)) == 0);
+    CHECK(memcmp(grads[0][1], grads[1][1], gamma->size * sizeof(ag_real)) == 0);
+    CHECK(memcmp(grads[0][2], grads[1][2], beta->size * sizeof(ag_real)) == 0);
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < 4; k++) free(grads[pass][k]);
+    ag_tape_free(t);
+    ag_tensor_free(dy);
+    ag_tensor_free(x);
+    nn_net_free(net);
+}
+
+TEST(batchnorm_activation_fused_equals_separate_layers) {
+    for (int training = 0; training < 2; training++) {
+        fused_case((nn_spec[]){NN_BATCHNORM, NN_RELU, NN_END}, training, false);
+        fused_case((nn_spec[]){NN_BATCHNORM, NN_LEAKY_RELU(0.2), NN_END}, training, false);
+        fused_case((nn_spec[]){NN_BATCHNORM, NN_LEAKY_RELU(0), NN_END}, training, false);
+    }
+    fused_case((nn_spec[]){NN_BATCHNORM, NN_RELU, NN_END}, false, true);
+    fused_case((nn_spec[]){NN_BATCHNORM, NN_LEAKY_RELU(0.2), NN_END}, false, true);
+}
+
 /* A whole small convolutional classifier body, end to end, in training mode. */
 TEST(gradcheck_net_conv_batchnorm_relu_maxpool_linear) {
     const nn_spec spec[] = {NN_CONV(3, 3, 1, 1), NN_BATCHNORM, NN_RELU, NN_MAXPOOL(2, 2),

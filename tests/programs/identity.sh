@@ -22,6 +22,9 @@ fingerprint() {
     cat build/float/.flags 2>/dev/null
     ldd --version 2>&1 | head -n 1
     grep -m 1 '^flags' /proc/cpuinfo | cksum
+    # the GEMM's K blocking follows the caches (autograd/gemm.c), and with it the sums' order
+    getconf LEVEL1_DCACHE_SIZE 2>/dev/null; getconf LEVEL1_DCACHE_ASSOC 2>/dev/null
+    getconf LEVEL2_CACHE_SIZE 2>/dev/null; getconf LEVEL2_CACHE_ASSOC 2>/dev/null
 }
 fingerprint >"$dir/build.txt"
 if [ "$record" = 1 ]; then

@@ -75,7 +75,7 @@ says "the error names log.csv, the line and the column" "$dir/err" "log.csv: lin
 build/report "$dir/nowhere" >/dev/null 2>"$dir/err"
 status_is "a missing folder is an error" 1 $? "$dir/err"
 says "the error names the folder" "$dir/err" "nowhere: No such file"
-left=$(find "$dir/runs" -name '*.tmp-*' | head -n 1)
+left=$(find "$dir/runs" -name '*.tmp.*' | head -n 1)
 [ -z "$left" ] && ok "no temporary file is left behind" || bad "left behind: $left"
 
 # Usage errors exit 2.

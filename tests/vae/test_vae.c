@@ -462,6 +462,61 @@ TEST(vae_evaluate_scores_agree_with_means) {
     toy_free(&tm);
 }
 
+/* The test pass of a training loop runs on the training tape (vae_evaluate_on): the same
+ * bits as on a tape of its own, nothing allocated in the arena after the first pass, and
+ * the tape handed back as it came (cleared, same PRNG state, same grad mode).  And an
+ * example's figures do not depend on the batch it falls in: 200 examples (batches of 128
+ * and 72) score as the first 200 of 256 (128 and 128). */
+static bool same_bits(const void *a, const void *b, size_t n) { return !memcmp(a, b, n); }
+
+#ifndef HENBUN_ASAN /* the allocation counter of tests/autograd/test_alloc.c */
+void test_alloc_count_begin(void);
+long test_alloc_count_end(void);
+#endif
+
+TEST(vae_evaluate_on_reuses_the_tape_and_changes_no_bit) {
+    toy_model tm = trained_toy();
+    if (!tm.m) return;
+    int z = tm.m->cfg.z_dim, n = tm.test->n;
+    vae_eval a = vae_evaluate(tm.m, tm.test, 0, 0, 5);
+    ag_tape *t = ag_tape_new(99);
+    size_t fresh = ag_tape_bytes_reserved(t);
+    ag_rng before = *ag_tape_rng(t);
+    vae_eval b = vae_evaluate_on(tm.m, t, tm.test, 0, 0, 5);
+    size_t warm = ag_tape_bytes_reserved(t);
+    vae_eval c = vae_evaluate_on(tm.m, t, tm.test, 0, 0, 5);
+    CHECK(same_bits(a.score, b.score, sizeof(double) * n));
+    CHECK(same_bits(a.score, c.score, sizeof(double) * n));
+    CHECK(same_bits(a.mu, c.mu, sizeof(ag_real) * n * z));
+    CHECK(a.neg_elbo == c.neg_elbo && a.kl == c.kl);
+    CHECK(warm == fresh && ag_tape_bytes_reserved(t) == warm); /* no block added */
+    CHECK(ag_tape_bytes_used(t) == 0 && ag_tape_num_nodes(t) == 0);
+    CHECK(same_bits(ag_tape_rng(t), &before, sizeof before) && ag_grad_enabled(t));
+#ifndef HENBUN_ASAN
+    /* Its allocations are the result's arrays: the tape and arena of vae_evaluate are not
+     * among them (a tape and its first block, at least two calls). */
+    test_alloc_count_begin();
+    vae_eval d = vae_evaluate_on(tm.m, t, tm.test, 0, 0, 5);
+    long on = test_alloc_count_end();
+    test_alloc_count_begin();
+    vae_eval e = vae_evaluate(tm.m, tm.test, 0, 0, 5);
+    long own = test_alloc_count_end();
+    if (on + 2 > own) test_fail(__FILE__, __LINE__, "%ld allocations on the tape, %ld with "
+                                "a tape of its own", on, own);
+    vae_eval_free(&d), vae_eval_free(&e);
+#endif
+    ag_set_grad_enabled(t, false);
+    vae_eval_free(&c);
+    c = vae_evaluate_on(tm.m, t, tm.test, 200, 0, 5);
+    CHECK(c.n == 200 && same_bits(a.score, c.score, sizeof(double) * 200));
+    CHECK(same_bits(a.mu, c.mu, sizeof(ag_real) * 200 * z));
+    CHECK(!ag_grad_enabled(t));
+    EXPECT_ERROR(vae_evaluate_on(tm.m, NULL, tm.test, 0, 0, 5));
+    ag_tape_free(t);
+    vae_eval_free(&a), vae_eval_free(&b), vae_eval_free(&c);
+    toy_free(&tm);
+}
+
 /* ---- AUROC ------------------------------------------------------------------------------- */
 
 TEST(vae_auroc_hand_cases) {
