@@ -18,6 +18,11 @@ int ag_axis(const char *op, const ag_tensor *x, int axis);
 /* ag_rng_normal's transform of its two uniforms (u in (0, 1], v in [0, 1)), for loops
  * that draw the uniforms in order and transform them on several threads. */
 double ag_normal_of_uniforms(double u, double v);
+/* ag_node_grad for an op that writes every element of input i's gradient: a buffer made
+ * now is left unzeroed and *fresh set, and the op then stores 0 + its term (the bits of
+ * adding into zeros) instead of reading the buffer.  Saves a memset and a read of a
+ * gradient the size of the input.  Only when no other input of the op is the same tensor. */
+ag_real *ag_node_grad_fresh(ag_node *n, int i, bool *fresh);
 /* p[0..n) := 0, by all threads when n is large. */
 void ag_zero_fill(ag_real *p, size_t n);
 /* Uninitialised tensor on the tape. */

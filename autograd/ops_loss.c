@@ -119,16 +119,17 @@ static double bce_row_sum(long D, const ag_real *l, const ag_real *y) {
     return s;
 }
 
+/* fresh: dl is not yet written (ag_node_grad_fresh), so it gets 0 + the term. */
 static void bce_row_bwd(long D, const ag_real *l, const ag_real *y, ag_real g, ag_real *dl,
-                        ag_real *dy) {
+                        bool fresh, ag_real *dy) {
 #ifdef AG_HAVE_VECMATH
     ag_isa isa = ag_kernel_isa();
-    if (isa == AG_ISA_AVX512) { ag_bce_sum_bwd_avx512(D, l, y, g, dl, dy); return; }
-    if (isa == AG_ISA_AVX2) { ag_bce_sum_bwd_avx2(D, l, y, g, dl, dy); return; }
+    if (isa == AG_ISA_AVX512) { ag_bce_sum_bwd_avx512(D, l, y, g, dl, fresh, dy); return; }
+    if (isa == AG_ISA_AVX2) { ag_bce_sum_bwd_avx2(D, l, y, g, dl, fresh, dy); return; }
 #endif
     for (long j = 0; j < D; j++) {
-        if (dl) dl[j] += g * (sigmoid(l[j]) - y[j]); /* σ(l) - y */
-        if (dy) dy[j] -= g * l[j];                   /* -l */
+        if (dl) dl[j] = (fresh ? 0 : dl[j]) + g * (sigmoid(l[j]) - y[j]); /* σ(l) - y */
+        if (dy) dy[j] -= g * l[j];                                         /* -l */
     }
 }
 
@@ -143,10 +144,12 @@ static void bce_rows_fwd(ag_node *n) {
 
 static void bce_rows_bwd(ag_node *n) {
     const ag_real *l = n->in[0]->data, *y = n->in[1]->data, *dout = n->out->grad;
-    ag_real *dl = ag_node_grad(n, 0), *dy = ag_node_grad(n, 1);
+    bool fresh = false;           /* (not when logits and target are one tensor) */
+    ag_real *dl = n->in[0] != n->in[1] ? ag_node_grad_fresh(n, 0, &fresh) : ag_node_grad(n, 0);
+    ag_real *dy = ag_node_grad(n, 1);
     long N = (long)n->out->size, D = N ? (long)(n->in[0]->size / (size_t)N) : 0;
     AG_PARALLEL_FOR(r, N, N > 1 && N * D > AG_PAR_MIN, {
-        bce_row_bwd(D, l + r * D, y + r * D, dout[r], dl ? dl + r * D : NULL,
+        bce_row_bwd(D, l + r * D, y + r * D, dout[r], dl ? dl + r * D : NULL, fresh,
                     dy ? dy + r * D : NULL);
     });
 }

@@ -44,20 +44,30 @@ typedef struct { ag_real a, b; } scalars; /* per-op constants: slope, alpha, bou
             y[i] = (EXPR);                                                             \
         });                                                                            \
     }
-/* dx[i] += dy[i] * DERIV, where DERIV may use v = x[i], out = y[i], a, b. */
+/* dx[i] += dy[i] * DERIV, where DERIV may use v = x[i], out = y[i], a, b.  When dx is
+ * fresh (ag_node_grad_fresh: the op's input has no other consumer that wrote it yet), the
+ * loop stores 0 + the term instead: the same bits, without zeroing and reading dx. */
 #define BACKWARD(name, DERIV)                                                          \
     static void name##_bwd(ag_node *n) {                                               \
-        ag_real *dx = ag_node_grad(n, 0);                                              \
+        bool fresh;                                                                    \
+        ag_real *dx = ag_node_grad_fresh(n, 0, &fresh);                                \
         if (!dx) return;                                                               \
         const ag_real *x = n->in[0]->data, *y = n->out->data, *dy = n->out->grad;      \
         const ag_real a = AG_ATTR(n, scalars)->a, b = AG_ATTR(n, scalars)->b;         \
         (void)a; (void)b; (void)x; (void)y;                                            \
         long size = (long)n->out->size;                                                \
-        AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {                                  \
-            ag_real v = x[i], out = y[i];                                              \
-            (void)v; (void)out;                                                        \
-            dx[i] += dy[i] * (DERIV);                                                  \
-        });                                                                            \
+        if (fresh)                                                                     \
+            AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {                              \
+                ag_real v = x[i], out = y[i];                                          \
+                (void)v; (void)out;                                                    \
+                dx[i] = (ag_real)0 + dy[i] * (DERIV);                                  \
+            });                                                                        \
+        else                                                                           \
+            AG_PARALLEL_FOR(i, size, size > AG_PAR_MIN, {                              \
+                ag_real v = x[i], out = y[i];                                          \
+                (void)v; (void)out;                                                    \
+                dx[i] += dy[i] * (DERIV);                                              \
+            });                                                                        \
     }
 #define CONSTRUCT(name, opname)                                                        \
     static const ag_op name##_op = {opname, name##_fwd, name##_bwd};                   \

@@ -188,6 +188,18 @@ ag_real *ag_node_grad(ag_node *n, int i) {
     return x->grad;
 }
 
+ag_real *ag_node_grad_fresh(ag_node *n, int i, bool *fresh) {
+    ag_tensor *x = n->in[i];
+    *fresh = false;
+    if (!x || !x->requires_grad) return NULL;
+    if (!x->grad) {
+        if (x->owns_memory) ag_error(n->op->name, "parameter without a gradient buffer");
+        x->grad = ag_tape_alloc(n->tape, x->size * sizeof(ag_real));
+        *fresh = true;
+    }
+    return x->grad;
+}
+
 /* ---- the reverse sweep ---------------------------------------------------------------- */
 
 void ag_backward_seed(ag_tape *t, ag_tensor *out, const ag_tensor *seed) {

@@ -11,6 +11,8 @@
 
 #include "autograd/kernels.h"
 
+#include <stdbool.h>
+
 #if defined(AG_HAVE_X86_KERNELS) && !defined(AG_DOUBLE)
 #define AG_HAVE_VECMATH 1
 /* out[i] = max(l,0) - l·y + log1p(e^-|l|)     (BCE with logits, forward) */
@@ -23,9 +25,12 @@ void ag_bce_bwd_avx2(long n, const float *l, const float *y, const float *dout, 
 double ag_bce_sum_avx512(long n, const float *l, const float *y);
 double ag_bce_sum_avx2(long n, const float *l, const float *y);
 /* The backward of that sum, whose gradient g is one value for the n elements:
- * dl[i] += g·(σ(l) - y) (dl may be NULL);  dy[i] -= g·l (dy may be NULL) */
-void ag_bce_sum_bwd_avx512(long n, const float *l, const float *y, float g, float *dl, float *dy);
-void ag_bce_sum_bwd_avx2(long n, const float *l, const float *y, float g, float *dl, float *dy);
+ * dl[i] += g·(σ(l) - y) (dl may be NULL; dl_fresh: dl is not yet written, store 0 + that
+ * instead of reading it);  dy[i] -= g·l (dy may be NULL) */
+void ag_bce_sum_bwd_avx512(long n, const float *l, const float *y, float g, float *dl,
+                           bool dl_fresh, float *dy);
+void ag_bce_sum_bwd_avx2(long n, const float *l, const float *y, float g, float *dl,
+                         bool dl_fresh, float *dy);
 /* One Adam/AdamW update of n parameters (nn/optim.c states the formula and its scalar
  * loop; these give the same bits).  With sumsq != NULL, also *sumsq = Σ g² in double. */
 typedef struct ag_adam_hyper {

@@ -23,6 +23,7 @@
 #include "autograd/vecmath.h"
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -172,30 +173,33 @@ double V(ag_bce_sum)(long n, const float *l, const float *y)
     return s;
 }
 
-static inline void V(bce_bwd_block)(const float *l, const float *y, vf g, float *dl, float *dy)
+/* dl += g·(σ(l) - y), or dl = 0 + g·(σ(l) - y) when dl is fresh (not yet written: the
+ * same bits as adding into zeros, without reading them); dy += -g·l */
+static inline void V(bce_bwd_block)(const float *l, const float *y, vf g, float *dl, bool fresh,
+                                    float *dy)
 {
     vf x = V(load)(l);
-    if (dl) V(store)(dl, V(load)(dl) + g * (V(sigmoid)(x) - V(load)(y)));   /* σ(l) - y */
+    if (dl) V(store)(dl, (fresh ? V(splat)(0.0f) : V(load)(dl)) + g * (V(sigmoid)(x) - V(load)(y)));
     if (dy) V(store)(dy, V(load)(dy) - g * x);                              /* -l */
 }
 
 /* The backward over n values with the output gradient dout[i] (dout != NULL) or the one
  * value g for all of them (dout == NULL: the gradient of a sum). */
 static void V(bce_bwd)(long n, const float *l, const float *y, const float *dout, float g,
-                       float *dl, float *dy)
+                       float *dl, bool fresh, float *dy)
 {
     long i = 0;
     for (; i + W <= n; i += W)
         V(bce_bwd_block)(l + i, y + i, dout ? V(load)(dout + i) : V(splat)(g), dl ? dl + i : NULL,
-                         dy ? dy + i : NULL);
+                         fresh, dy ? dy + i : NULL);
     if (i < n) {
         size_t k = (size_t)(n - i) * sizeof(float);
         float a[W] = {0}, b[W] = {0}, d[W] = {0}, p[W] = {0}, q[W] = {0};
         memcpy(a, l + i, k), memcpy(b, y + i, k);
         if (dout) memcpy(d, dout + i, k);
-        if (dl) memcpy(p, dl + i, k);
+        if (dl && !fresh) memcpy(p, dl + i, k);
         if (dy) memcpy(q, dy + i, k);
-        V(bce_bwd_block)(a, b, dout ? V(load)(d) : V(splat)(g), dl ? p : NULL, dy ? q : NULL);
+        V(bce_bwd_block)(a, b, dout ? V(load)(d) : V(splat)(g), dl ? p : NULL, fresh, dy ? q : NULL);
         if (dl) memcpy(dl + i, p, k);
         if (dy) memcpy(dy + i, q, k);
     }
@@ -203,12 +207,13 @@ static void V(bce_bwd)(long n, const float *l, const float *y, const float *dout
 
 void V(ag_bce_bwd)(long n, const float *l, const float *y, const float *dout, float *dl, float *dy)
 {
-    V(bce_bwd)(n, l, y, dout, 0, dl, dy);
+    V(bce_bwd)(n, l, y, dout, 0, dl, false, dy);
 }
 
-void V(ag_bce_sum_bwd)(long n, const float *l, const float *y, float g, float *dl, float *dy)
+void V(ag_bce_sum_bwd)(long n, const float *l, const float *y, float g, float *dl, bool dl_fresh,
+                       float *dy)
 {
-    V(bce_bwd)(n, l, y, NULL, g, dl, dy);
+    V(bce_bwd)(n, l, y, NULL, g, dl, dl_fresh, dy);
 }
 
 /* ---- Adam's update (nn/optim.c), the same arithmetic as its scalar loop ----------------

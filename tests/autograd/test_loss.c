@@ -130,6 +130,31 @@ static ag_tensor *bce_rows_fn(ag_tape *t, ag_tensor **in, void *ctx) {
     return ag_bce_with_logits_rows(t, in[0], in[1]);
 }
 
+/* The logits as an intermediate read by a second op too, in both orders: the op's
+ * backward is once the first writer of their gradient (fresh) and once adds into it. */
+static ag_tensor *bce_rows_shared_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    bool op_first = *(const bool *)ctx;
+    ag_tensor *u = ag_scale(t, in[0], 2);
+    ag_tensor *a = op_first ? ag_bce_with_logits_rows(t, u, in[1]) : NULL;
+    ag_tensor *b = ag_sum_axis(t, ag_square(t, u), 1, false);
+    if (!op_first) a = ag_bce_with_logits_rows(t, u, in[1]);
+    return ag_add(t, a, b);
+}
+
+TEST(bce_with_logits_rows_gradcheck_shared_logits) {
+    ag_rng r;
+    ag_rng_seed(&r, 15);
+    for (int order = 0; order < 2; order++) {
+        bool op_first = order == 0;
+        ag_tensor *in[2] = {heap(&r, 2, (int[]){3, 19}, -2, 2, "logits"),
+                            heap(&r, 2, (int[]){3, 19}, 0, 1, "target")};
+        expect_ok("bce_with_logits_rows, shared logits",
+                  ag_gradcheck(bce_rows_shared_fn, in, 2, &op_first, NULL));
+        ag_tensor_free(in[0]);
+        ag_tensor_free(in[1]);
+    }
+}
+
 TEST(bce_with_logits_rows_gradcheck) {
     ag_rng r;
     ag_rng_seed(&r, 13);

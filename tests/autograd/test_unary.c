@@ -138,6 +138,37 @@ TEST(unary_gradcheck_every_op) {
     }
 }
 
+/* Each op on an intermediate u = x + 0 that a second op (scale) also reads, in both
+ * orders: backward then runs the op once as the first writer of u's gradient (a fresh
+ * buffer, stored into) and once after scale wrote it (added into). */
+typedef struct { const unary_case *c; bool op_first; } gc2_ctx;
+static ag_tensor *shared_input_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    const gc2_ctx *g = ctx;
+    ag_tensor *u = ag_add_scalar(t, in[0], 0);
+    if (g->op_first) {
+        ag_tensor *y = g->c->apply(t, u, g->c->a, g->c->b);
+        return ag_add(t, y, ag_scale(t, u, 0.5));      /* backward: scale, then the op */
+    }
+    ag_tensor *s = ag_scale(t, u, 0.5);
+    return ag_add(t, s, g->c->apply(t, u, g->c->a, g->c->b)); /* the op, then scale */
+}
+
+TEST(unary_gradcheck_on_a_shared_intermediate) {
+    ag_rng r;
+    ag_rng_seed(&r, 2025);
+    for (int k = 0; k < N_CASES; k++)
+        for (int order = 0; order < 2; order++) {
+            ag_tensor *x = ag_tensor_new(2, (int[]){3, 4}, true);
+            x->name = "x";
+            fill_smooth(&r, x, cases[k].positive);
+            gc2_ctx ctx = {&cases[k], order == 0};
+            ag_gradcheck_report rep = ag_gradcheck(shared_input_fn, &x, 1, &ctx, NULL);
+            if (!rep.ok) ag_gradcheck_print(cases[k].name, &rep, stderr);
+            CHECK(rep.ok);
+            ag_tensor_free(x);
+        }
+}
+
 /* Gradients at the points where the naive formulas overflow, via a ones seed. */
 static void value_and_grad(ag_tape *t, ag_tensor *(*op)(ag_tape *, ag_tensor *), double v,
                            double *y, double *dy) {
