@@ -99,7 +99,7 @@ void nn_batchnorm_set_reduce(void (*reduce)(double *v, int n, void *ctx), void *
  * `act` is a constant in every kernel below (BN_KERNEL instantiates one per activation),
  * so these fold into straight-line selects: no branch per value, and loops vectorise. */
 BN_INLINE ag_real act_fwd(int act, ag_real slope, ag_real v) {
-    if (act == BN_ACT_RELU) return (v > 0) | (v != v) ? v : 0;   /* | : no branch */
+    if (act == BN_ACT_RELU) return ((v > 0) | (v != v)) ? v : 0;   /* | : no branch */
     if (act == BN_ACT_LEAKY) return v > 0 ? v : slope * v;
     return v;
 }
@@ -140,7 +140,6 @@ BN_INLINE void bn_fwd_kernel(const bn_attr *a, const ag_real *restrict x, ag_rea
         AG_PARALLEL_FOR(i, N, (long)N * C > PAR_MIN, {
             const ag_real *xi = x + (size_t)i * C;
             ag_real *yi = y + (size_t)i * C;
-            _Pragma("omp simd")
             for (int c = 0; c < C; c++) yi[c] = act_fwd(act, slope, xi[c] * scale[c] + shift[c]);
         });
         return;
@@ -149,7 +148,6 @@ BN_INLINE void bn_fwd_kernel(const bn_attr *a, const ag_real *restrict x, ag_rea
         ag_real sc = scale[c], sh = shift[c];
         for (int i = 0; i < N; i++) {
             size_t o = ((size_t)i * C + c) * S;
-            _Pragma("omp simd")
             for (int s = 0; s < S; s++) y[o + s] = act_fwd(act, slope, x[o + s] * sc + sh); /* γx̂ + β */
         }
     });
@@ -219,7 +217,6 @@ BN_INLINE void bn_dx_kernel(const bn_attr *a, const ag_real *restrict x,
         AG_PARALLEL_FOR(i, N, (long)N * C > PAR_MIN, {
             const ag_real *xi = x + (size_t)i * C, *dyi = dy + (size_t)i * C;
             ag_real *dxi = dx + (size_t)i * C;
-            _Pragma("omp simd")
             for (int c = 0; c < C; c++) {
                 ag_real k = gamma[c] * a->invstd[c];
                 ag_real xhat = (xi[c] - a->mean[c]) * a->invstd[c];
@@ -234,7 +231,6 @@ BN_INLINE void bn_dx_kernel(const bn_attr *a, const ag_real *restrict x,
         ag_real k = gamma[c] * is, md = mean_dy[c], mdx = mean_dy_xhat[c];
         for (int i = 0; i < N; i++) {
             size_t o = ((size_t)i * C + c) * S;
-            _Pragma("omp simd")
             for (int s = 0; s < S; s++) {
                 ag_real xhat = (x[o + s] - mu) * is;
                 ag_real g = act_grad(act, slope, dy[o + s], x[o + s] * sc + sh);
