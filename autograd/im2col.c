@@ -166,7 +166,7 @@ static void col2im_plane_by_phase(const ag_conv_geom *g, const ag_real *taps, si
                     else
                         for (int t = t0; t < t1; t++) {   /* & and a plain load: no branch */
                             ag_real v = src[t];
-                            acc[t] += (bcol[t] >= b0) & (bcol[t] < b1) ? v : 0;
+                            acc[t] += ((bcol[t] >= b0) & (bcol[t] < b1)) ? v : 0;
                         }
                 }
             }

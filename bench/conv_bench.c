@@ -22,7 +22,8 @@
  * time measures the neighbours too), at more threads wall time; torch_conv.py does the same.
  * The "DCGAN step" line adds the layers as one GAN iteration uses them: D runs
  * forward + backward three times (real batch, fake batch, and the generator's pass), G
- * once (G's extra forward without gradients, for D's fake batch, is left out). */
+ * once (G's extra forward without gradients, for D's fake batch, is left out; and the
+ * generator's pass freezes D, so it skips D's dW, which this sum still counts). */
 #include "autograd/autograd.h"
 #include "autograd/im2col.h"
 

@@ -99,7 +99,7 @@ void nn_batchnorm_set_reduce(void (*reduce)(double *v, int n, void *ctx), void *
  * `act` is a constant in every kernel below (BN_KERNEL instantiates one per activation),
  * so these fold into straight-line selects: no branch per value, and loops vectorise. */
 BN_INLINE ag_real act_fwd(int act, ag_real slope, ag_real v) {
-    if (act == BN_ACT_RELU) return (v > 0) | (v != v) ? v : 0;   /* | : no branch */
+    if (act == BN_ACT_RELU) return ((v > 0) | (v != v)) ? v : 0;   /* | : no branch */
     if (act == BN_ACT_LEAKY) return v > 0 ? v : slope * v;
     return v;
 }
@@ -140,7 +140,6 @@ BN_INLINE void bn_fwd_kernel(const bn_attr *a, const ag_real *restrict x, ag_rea
         AG_PARALLEL_FOR(i, N, (long)N * C > PAR_MIN, {
             const ag_real *xi = x + (size_t)i * C;
             ag_real *yi = y + (size_t)i * C;
-            _Pragma("omp simd")
             for (int c = 0; c < C; c++) yi[c] = act_fwd(act, slope, xi[c] * scale[c] + shift[c]);
         });
         return;
@@ -149,7 +148,6 @@ BN_INLINE void bn_fwd_kernel(const bn_attr *a, const ag_real *restrict x, ag_rea
         ag_real sc = scale[c], sh = shift[c];
         for (int i = 0; i < N; i++) {
             size_t o = ((size_t)i * C + c) * S;
-            _Pragma("omp simd")
             for (int s = 0; s < S; s++) y[o + s] = act_fwd(act, slope, x[o + s] * sc + sh); /* γx̂ + β */
         }
     });
@@ -219,7 +217,6 @@ BN_INLINE void bn_dx_kernel(const bn_attr *a, const ag_real *restrict x,
         AG_PARALLEL_FOR(i, N, (long)N * C > PAR_MIN, {
             const ag_real *xi = x + (size_t)i * C, *dyi = dy + (size_t)i * C;
             ag_real *dxi = dx + (size_t)i * C;
-            _Pragma("omp simd")
             for (int c = 0; c < C; c++) {
                 ag_real k = gamma[c] * a->invstd[c];
                 ag_real xhat = (xi[c] - a->mean[c]) * a->invstd[c];
@@ -234,7 +231,6 @@ BN_INLINE void bn_dx_kernel(const bn_attr *a, const ag_real *restrict x,
         ag_real k = gamma[c] * is, md = mean_dy[c], mdx = mean_dy_xhat[c];
         for (int i = 0; i < N; i++) {
             size_t o = ((size_t)i * C + c) * S;
-            _Pragma("omp simd")
             for (int s = 0; s < S; s++) {
                 ag_real xhat = (x[o + s] - mu) * is;
                 ag_real g = act_grad(act, slope, dy[o + s], x[o + s] * sc + sh);
@@ -282,6 +278,36 @@ enum { BN_GAMMA, BN_BETA, BN_RUNNING_MEAN, BN_RUNNING_VAR }; /* order of l->para
  * that is the memory order; BN_GROUP channels interleaved when S > 1): the additions
  * overlap in the pipeline instead of waiting on one another, and every channel's sum is
  * the same bits as summed alone.  out may be mu. */
+/* S > 1: BN_GROUP (8) channels from c0 on, each summed along its N rows of S values, the 8
+ * sums interleaved in registers.  Kept scalar: GCC would otherwise pack the 8 strided
+ * loads into vectors with shuffles, 4× slower than these 8 independent additions. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noinline, optimize("no-tree-vectorize")))
+#endif
+static void group_sums(const ag_real *x, int N, int C, int S, int c0, const double *centre,
+                       double *out) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (int i = 0; i < N; i++) {
+        const ag_real *v = x + ((size_t)i * C + c0) * S;   /* channel c0's row, then +S */
+        const ag_real *v1 = v + S, *v2 = v1 + S, *v3 = v2 + S, *v4 = v3 + S, *v5 = v4 + S,
+                      *v6 = v5 + S, *v7 = v6 + S;
+        if (centre)
+            for (int k = 0; k < S; k++) {
+#define SQ(sum, row, g) do { double d = (row)[k] - centre[g]; sum += d * d; } while (0)
+                SQ(s0, v, 0); SQ(s1, v1, 1); SQ(s2, v2, 2); SQ(s3, v3, 3);
+                SQ(s4, v4, 4); SQ(s5, v5, 5); SQ(s6, v6, 6); SQ(s7, v7, 7);
+#undef SQ
+            }
+        else
+            for (int k = 0; k < S; k++) {
+                s0 += v[k], s1 += v1[k], s2 += v2[k], s3 += v3[k];
+                s4 += v4[k], s5 += v5[k], s6 += v6[k], s7 += v7[k];
+            }
+    }
+    out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
+    out[4] = s4, out[5] = s5, out[6] = s6, out[7] = s7;
+}
+
 static void channel_sums(const bn_attr *a, const ag_real *x, const double *mu, double *out) {
     const int N = a->N, C = a->C, S = a->S;
     const int block = S == 1 ? BN_ROW : BN_GROUP;
@@ -289,17 +315,21 @@ static void channel_sums(const bn_attr *a, const ag_real *x, const double *mu, d
         int c0 = (int)blk * block, m = C - c0 < block ? C - c0 : block;
         double sum[BN_ROW], centre[BN_ROW];
         for (int g = 0; g < m; g++) sum[g] = 0, centre[g] = mu ? mu[c0 + g] : 0;
-        for (int i = 0; i < N; i++)
-            for (int k = 0; k < S; k++) {
-                const ag_real *v = x + ((size_t)i * C + c0) * S + k;  /* channel c0, then +S */
-                if (mu)
-                    for (int g = 0; g < m; g++) {
-                        double d = v[(size_t)g * S] - centre[g];
-                        sum[g] += d * d;
-                    }
-                else
-                    for (int g = 0; g < m; g++) sum[g] += v[(size_t)g * S];
-            }
+        if (S > 1 && m == BN_GROUP) {
+            group_sums(x, N, C, S, c0, mu ? centre : NULL, sum);
+        } else {
+            for (int i = 0; i < N; i++)
+                for (int k = 0; k < S; k++) {
+                    const ag_real *v = x + ((size_t)i * C + c0) * S + k; /* channel c0, then +S */
+                    if (mu)
+                        for (int g = 0; g < m; g++) {
+                            double d = v[(size_t)g * S] - centre[g];
+                            sum[g] += d * d;
+                        }
+                    else
+                        for (int g = 0; g < m; g++) sum[g] += v[(size_t)g * S];
+                }
+        }
         for (int g = 0; g < m; g++) out[c0 + g] = sum[g];
     });
 }
