@@ -71,7 +71,7 @@ static int build(harness *h) {
     if (bc.structure == BZ_COPIES)
         printf("  structure copies: both networks shared by the %d copies, fed (copy, one-hot "
                "code), latent %d per copy; %s bound\n", p->e.copies, c->latent / p->e.copies,
-               c->joint_bound || c->samples == 1 ? "joint" : "per-copy");
+               c->samples == 1 ? "K = 1" : c->joint_bound ? "joint" : "per-copy");
     if (!h->flags.eval)
         printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from "
                "beta %g\n", c->iters, c->batch, c->samples, c->lr, c->anneal,

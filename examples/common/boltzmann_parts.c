@@ -367,13 +367,13 @@ static void picture_masses(const bz_energy *e, const double *mass, const char *o
     char path[4096], ref[48], title[96];
     nn_error err;
     snprintf(ref, sizeof ref, "exact %.3f", e->obs_exact[0]);
-    snprintf(title, sizeof title, "%s: P(x > 0) of each of the %d copies, reweighted", e->name,
-             e->copies);
+    snprintf(title, sizeof title, "%s: P(x_k > 0) per copy, reweighted", e->name);
     report(&err, nn_plot_bars_png(run_path(path, sizeof path, out, "mode_masses.png"), NULL,
                                   mass, e->copies,
-                                  &(nn_plot_opts){.title = title, .xlabel = "copy",
-                                                  .ylabel = "mass of the well at x > 0",
-                                                  .ref_name = ref, .ref_y = e->obs_exact[0]},
+                                  &(nn_plot_opts){.title = title, .xlabel = "copy k",
+                                                  .ylabel = "mass of the well at x_k > 0",
+                                                  .ref_name = ref, .ref_y = e->obs_exact[0],
+                                                  .legend = NN_LEGEND_OUTSIDE},
                                   &err));
 }
 
