@@ -58,7 +58,7 @@ static int build(harness *h) {
     bz_config bc = {.z_dim = c->latent, .encoder_text = c->encoder, .decoder_text = c->decoder,
                     .path_gradient = !c->score_gradient, .samples = c->samples, .seed = c->seed,
                     .structure = strcmp(c->structure, "copies") ? BZ_JOINT : BZ_COPIES,
-                    .joint_bound = c->joint_bound};
+                    .copy_bound = c->copy_bound};
     if (!(p->s = bz_new(&p->e, &bc, &err))) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
@@ -71,7 +71,7 @@ static int build(harness *h) {
     if (bc.structure == BZ_COPIES)
         printf("  structure copies: both networks shared by the %d copies, fed (copy, one-hot "
                "code), latent %d per copy; %s bound\n", p->e.copies, c->latent / p->e.copies,
-               c->samples == 1 ? "K = 1" : c->joint_bound ? "joint" : "per-copy");
+               c->samples == 1 ? "K = 1" : c->copy_bound ? "per-copy" : "joint");
     if (!h->flags.eval)
         printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from "
                "beta %g\n", c->iters, c->batch, c->samples, c->lr, c->anneal,

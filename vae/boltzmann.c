@@ -31,9 +31,9 @@ static int check_copies(const bz_energy *e, const bz_config *c, nn_error *err) {
                             "them (energy '%s': %d copies, dim %d%s; latent %d)",
                        e->name ? e->name : "?", C, e->dim, e->binary ? ", binary" : "",
                        c->z_dim);
-    if (c->samples > 1 && !c->joint_bound && !e->copy_energy)
+    if (c->samples > 1 && c->copy_bound && !e->copy_energy)
         return nn_fail(err, "bz_new: the per-copy bound (samples %d) needs the energy of each "
-                            "copy (bz_energy.copy_energy); energy '%s' has none: ask for the "
+                            "copy (bz_energy.copy_energy); energy '%s' has none: use the "
                             "joint bound", c->samples, e->name ? e->name : "?");
     return 0;
 }
@@ -332,8 +332,8 @@ ag_tensor *bz_loss(bz_sampler *s, ag_tape *t, int n, double beta, bz_stats *stat
                  "got %d", K, n);
     draws r = draw_batch(s, t, n);
     /* The bound's units: the draw, or with BZ_COPIES and K > 1 each copy of a draw, whose
-     * terms the energy gives (the per-copy bound, see bz_config.joint_bound). */
-    int C = K > 1 && s->cfg.structure == BZ_COPIES && !s->cfg.joint_bound ? n_copies(s) : 1;
+     * terms the energy gives (the per-copy bound, bz_config.copy_bound). */
+    int C = K > 1 && s->cfg.structure == BZ_COPIES && s->cfg.copy_bound ? n_copies(s) : 1;
     ag_tensor *lq = C > 1 ? r.log_q_c : r.log_q, *lp = C > 1 ? r.log_p_c : r.log_p;
     ag_tensor *uu = C > 1 ? r.u_c : r.u;
     const double *lpi = C > 1 ? r.log_pi_c : r.log_pi;

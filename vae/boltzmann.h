@@ -137,13 +137,13 @@ typedef enum {
 typedef struct bz_config {
     int z_dim;
     bz_structure structure; /* BZ_JOINT (default) or BZ_COPIES (continuous x only) */
-    /* BZ_COPIES with K = samples > 1: the bound is per copy, Σ_k log (1/K) Σ_j w_kj
-     * (needs the energy's copy_energy), unless joint_bound asks for the whole draw's
-     * log (1/K) Σ_j w_j.  The per-copy bound is the joint one over all K^C ways to
-     * combine the copies' draws (Π_k (1/K) Σ_j w_kj averages every combination), so it is
-     * tighter, and a draw of one copy that falls between its wells costs only that copy's
-     * share, not the whole draw's. */
-    bool joint_bound;
+    /* BZ_COPIES with K = samples > 1: the bound log (1/K) Σ_j w_j is over whole draws,
+     * unless copy_bound asks for it per copy, Σ_k log (1/K) Σ_j w_kj (needs the energy's
+     * copy_energy).  The per-copy bound is the joint one over all K^C ways to combine the
+     * copies' draws (Π_k (1/K) Σ_j w_kj averages every combination), so it is tighter as a
+     * bound; but it rewards a broad sampler, and on Many-Well-32 it trained one with a
+     * far lower ESS (README, notes/manywell.md), hence not the default. */
+    bool copy_bound;
     /* Full specs (as in vae_config): the encoder maps x (dim) to 2·z_dim values (mu, then
      * logvar of P(z|x)); the decoder maps z (z_dim) to 2·dim values (mean, then logvar of
      * a Gaussian Q(x|z)) for a continuous energy, or to dim logits for a binary one

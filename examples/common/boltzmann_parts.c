@@ -12,11 +12,6 @@
 #define PROG "boltzmann"
 
 /* many-well's defaults with --structure copies (the README's row) */
-#define STEPS_CP 3000
-#define BATCH_CP 64
-#define ANNEAL_CP 1500
-#define BETA_CP 0.2
-#define LR_CP 2e-3
 
 const char *const boltzmann_help_epilog =
     "energies (exact references computed by the program):\n"
@@ -29,12 +24,11 @@ const char *const boltzmann_help_epilog =
     "\nnetworks: encoder x -> (H, ACT) x LAYERS -> 2*LATENT, decoder z -> (H, ACT) x LAYERS ->\n"
     "2*dim (mean, logvar) or dim logits.  --structure copies (C copies of b values): one\n"
     "encoder (x_k, one-hot k) -> 2*LATENT/C and one decoder (z_k, one-hot k) -> 2*b, shared\n"
-    "by the copies, and with K > 1 the bound log mean_K w per copy (the energy is a sum over\n"
-    "copies).  Flags left at 0 (-1 for --anneal) take the energy's\n"
-    "defaults, the settings of the README's table:\n"
+    "by the copies (--copy-bound: with K > 1, the bound log mean_K w per copy).  Flags left\n"
+    "at 0 (-1 for --anneal) take the energy's defaults, the settings of the README's table:\n"
     "  gmm, double-well  latent 2, hidden 64, 6000 steps, anneal 3000 from 0.1, K 16, lr 1e-3\n"
-    "  many-well        --structure copies: latent 2 per copy, hidden 64, STEPS_CP steps,\n"
-    "                   anneal ANNEAL_CP from BETA_CP, K 16 per copy, batch BATCH_CP, lr LR_CP\n"
+    "  many-well        --structure copies: latent 2 per copy, hidden 64, 6000 steps of 256,\n"
+    "                   anneal 3000 from 0.2, K 1 (seed 003 eq. (1.7)), lr 2e-3\n"
     "  many-well --structure joint  latent 32, hidden 128, 26000 steps, anneal 20000 from 0.2,\n"
     "                   K 16, lr 2e-3\n"
     "  ising            latent 32, hidden 256, 10000 steps, no annealing, K 8 (VIMCO), lr 3e-4\n"
@@ -74,8 +68,8 @@ cli_opt *boltzmann_options(bz_flags *c, run_flags *r) {
          "copies: one network pair shared by the energy's independent copies, fed (copy, "
          "one-hot code), so log Q and log w are sums over copies (many-well; auto: copies "
          "for many-well, else joint)"},
-        {"joint-bound", CLI_FLAG, &c->joint_bound, NULL,
-         "with --structure copies: the K-draw bound over whole draws instead of per copy"},
+        {"copy-bound", CLI_FLAG, &c->copy_bound, NULL,
+         "with --structure copies and K > 1: the bound log mean_K w per copy, not per draw"},
         {"act", CLI_CHOICE, &c->act, "tanh|relu|elu|softplus", "hidden activation"},
         {"encoder", CLI_STRING, &c->encoder, "SPEC",
          "encoder spec text instead of --hidden/--layers/--act (must end in 2*LATENT)"},
@@ -113,15 +107,18 @@ cli_opt *boltzmann_options(bz_flags *c, run_flags *r) {
 void boltzmann_defaults(bz_flags *c, const bz_energy *e) {
     if (!strcmp(c->structure, "auto")) c->structure = e->copies > 1 ? "copies" : "joint";
     if (!strcmp(c->structure, "copies")) {
-        /* a 2-D sampler per copy, as for the double well, trained on every copy at once */
+        /* A 2-D sampler per copy, as for the double well, trained on every copy at once.
+         * Annealing finds the minor wells (without it every copy falls into its major
+         * one); the plain eq. (1.7), K = 1, then gives a tighter sampler than a K-draw
+         * bound (the measurements: notes/manywell.md). */
         if (!c->latent) c->latent = 2 * e->copies;
         if (!c->hidden) c->hidden = 64;
-        if (!c->iters) c->iters = STEPS_CP;
-        if (!c->batch) c->batch = BATCH_CP;
-        if (!c->samples) c->samples = 16;
-        if (c->anneal < 0) c->anneal = ANNEAL_CP;
-        if (c->anneal_from <= 0) c->anneal_from = BETA_CP;
-        if (c->lr <= 0) c->lr = LR_CP;
+        if (!c->iters) c->iters = 6000;
+        if (!c->batch) c->batch = 256;
+        if (!c->samples) c->samples = 1;
+        if (c->anneal < 0) c->anneal = 3000;
+        if (c->anneal_from <= 0) c->anneal_from = 0.2;
+        if (c->lr <= 0) c->lr = 2e-3;
     }
     bool two_d = e->dim == 2, wells = e->copies > 0;
     if (!c->latent) c->latent = two_d ? 2 : e->binary ? 32 : e->dim;
@@ -161,9 +158,9 @@ int boltzmann_check(bz_flags *c, bz_energy *e, char *enc, char *dec, char *why, 
     }
     boltzmann_defaults(c, e);
     bool copies = !strcmp(c->structure, "copies");
-    if (c->joint_bound && !copies) {
-        snprintf(why, n, "--joint-bound goes with --structure copies (a joint sampler's bound "
-                         "is over whole draws already)");
+    if (c->copy_bound && !copies) {
+        snprintf(why, n, "--copy-bound goes with --structure copies (a joint sampler has no "
+                         "copies to bound apart)");
         return -1;
     }
     if (copies && (c->latent < 1 || c->latent % e->copies)) {
@@ -194,7 +191,7 @@ int boltzmann_check(bz_flags *c, bz_energy *e, char *enc, char *dec, char *why, 
 
 void boltzmann_strip_joint(const bz_flags *c, char *text) {
     if (strcmp(c->structure, "joint")) return;
-    for (const char *const *line = (const char *const[]){"structure=joint\n", "joint_bound=0\n",
+    for (const char *const *line = (const char *const[]){"structure=joint\n", "copy_bound=0\n",
                                                          NULL}; *line; line++) {
         char *at = strstr(text, *line);
         if (at && (at == text || at[-1] == '\n'))
@@ -209,7 +206,7 @@ void boltzmann_check_text(bz_flags *c, const char *text) {
 /* What fixes the sampler, then what fixes its training. */
 const setting *boltzmann_settings(bz_flags *c) {
     static setting s[20];
-    /* structure and joint_bound last: boltzmann_strip_joint takes them out for a joint
+    /* structure and copy_bound last: boltzmann_strip_joint takes them out for a joint
      * sampler */
     memcpy(s, (setting[]){
         {"energy", SET_STRING, &c->energy},          {"L", SET_INT, &c->L},
@@ -220,7 +217,7 @@ const setting *boltzmann_settings(bz_flags *c) {
         {"anneal_from", SET_DOUBLE, &c->anneal_from}, {"lr", SET_DOUBLE, &c->lr},
         {"clip", SET_DOUBLE, &c->clip},              {"score_gradient", SET_BOOL, &c->score_gradient},
         {"log_every", SET_INT, &c->log_every},       {"seed", SET_U64, &c->seed},
-        {"structure", SET_STRING, &c->structure},    {"joint_bound", SET_BOOL, &c->joint_bound},
+        {"structure", SET_STRING, &c->structure},    {"copy_bound", SET_BOOL, &c->copy_bound},
         {0}}, sizeof(setting) * 19);
     return s;
 }

@@ -13,7 +13,7 @@
 typedef struct bz_flags {
     const char *energy, *act, *mcmc, *encoder, *decoder;
     const char *structure;    /* auto (before boltzmann_check), joint or copies */
-    bool joint_bound;         /* copies: the K-draw bound over whole draws, not per copy */
+    bool copy_bound;          /* copies: the K-draw bound per copy, not over whole draws */
     int L, iters, batch, samples, latent_draws, anneal, latent, hidden, layers, eval_n;
     int mcmc_chains, mcmc_steps, log_every;
     double beta, lr, anneal_from, clip;
@@ -32,7 +32,7 @@ void boltzmann_defaults(bz_flags *c, const bz_energy *e);
  * and dec, 1024 bytes each), and the flags' ranges: 0, or -1 with why. */
 int boltzmann_check(bz_flags *c, bz_energy *e, char *enc, char *dec, char *why, size_t n);
 /* The settings lines that only --structure copies needs ("structure=joint\n",
- * "joint_bound=0\n") taken out of a checkpoint's text for a joint sampler, whose
+ * "copy_bound=0\n") taken out of a checkpoint's text for a joint sampler, whose
  * checkpoints stay byte for byte what they were before --structure existed; a text
  * without them reads back as joint (boltzmann_check_text). */
 void boltzmann_strip_joint(const bz_flags *c, char *text);

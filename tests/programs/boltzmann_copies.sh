@@ -19,7 +19,7 @@ else
     bad "many-well, default structure: failed"; sed 's/^/    /' "$dir/err" | tail -n 5
 fi
 says "many-well: structure copies by default" "$dir/mw.txt" \
-    "structure copies: both networks shared by the 16 copies.*latent 2 per copy; per-copy bound"
+    "structure copies: both networks shared by the 16 copies.*latent 2 per copy; joint bound"
 says "many-well: networks of one copy" "$dir/mw.txt" \
     "encoder 'linear 8, tanh, linear 8, tanh, linear 4', decoder 'linear 8, tanh, linear 8, tanh, linear 4'"
 says "many-well: the 16 per-copy masses" "$dir/mw.txt" \
@@ -42,12 +42,12 @@ else
     bad "--load: log Z $(lz "$dir/ev.txt"), after training $(lz "$dir/mw.txt")"
 fi
 
-# --joint-bound and --structure joint: what the sampler prints; a joint checkpoint has no
+# --copy-bound and --structure joint: what the sampler prints; a joint checkpoint has no
 # structure lines (the other energies' checkpoints are what they were).
 # shellcheck disable=SC2086
-build/boltzmann --energy many-well $small --joint-bound --iters 10 --out "$dir/jb" \
-    >"$dir/jb.txt" 2>&1 || bad "--joint-bound run failed"
-says "--joint-bound: the joint bound" "$dir/jb.txt" "latent 2 per copy; joint bound"
+build/boltzmann --energy many-well $small --copy-bound --iters 10 --out "$dir/jb" \
+    >"$dir/jb.txt" 2>&1 || bad "--copy-bound run failed"
+says "--copy-bound: the per-copy bound" "$dir/jb.txt" "latent 2 per copy; per-copy bound"
 # shellcheck disable=SC2086
 build/boltzmann --energy many-well $small --structure joint --iters 10 --out "$dir/j" \
     >"$dir/j.txt" 2>&1 || bad "--structure joint run failed"
@@ -55,7 +55,7 @@ grep -q "structure copies" "$dir/j.txt" && bad "--structure joint: says structur
     ok "--structure joint: one network over all of x"
 grep -q "encoder 'linear 8, tanh, linear 8, tanh, linear 64'" "$dir/j.txt" &&
     ok "--structure joint: networks of the whole draw" || bad "--structure joint: networks"
-grep -aq '^structure=\|^joint_bound=' "$dir/j/sampler.ckpt" &&
+grep -aq '^structure=\|^copy_bound=' "$dir/j/sampler.ckpt" &&
     bad "a joint sampler's checkpoint has structure lines" ||
     ok "a joint sampler's checkpoint has no structure lines"
 
@@ -87,8 +87,8 @@ refuses() {
 }
 refuses "copies on the double well" "--structure copies needs an energy made of independent copies" \
     --energy double-well --structure copies
-refuses "--joint-bound without copies" "--joint-bound goes with --structure copies" \
-    --energy many-well --structure joint --joint-bound
+refuses "--copy-bound without copies" "--copy-bound goes with --structure copies" \
+    --energy many-well --structure joint --copy-bound
 refuses "a latent size the copies cannot share" "--latent \(20\) must be a multiple of the 16 copies" \
     --energy many-well --latent 20
 refuses "an unknown structure" "structure" --energy many-well --structure rows

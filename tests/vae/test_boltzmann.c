@@ -375,12 +375,12 @@ TEST(bz_brief_training_finds_log_z) {
 
 #ifdef AG_DOUBLE /* central differences of a bound need double precision */
 /* Analytic gradient of bz_loss against central differences of the bound it reports. */
-static void loss_gradient_case(int K, bz_structure structure, bool joint_bound,
+static void loss_gradient_case(int K, bz_structure structure, bool copy_bound,
                                const char *label) {
     bz_energy e = structure == BZ_COPIES ? bz_many_well(3) : bz_double_well();
     nn_error err = {{0}};
     bz_sampler *s = bz_new(&e, &(bz_config){.z_dim = 2 * (e.copies ? e.copies : 1),
-                                            .structure = structure, .joint_bound = joint_bound,
+                                            .structure = structure, .copy_bound = copy_bound,
                                             .encoder_text = "linear 5, tanh, linear 4",
                                             .decoder_text = "linear 5, tanh, linear 4",
                                             .samples = K, .seed = 4}, &err);
@@ -427,8 +427,8 @@ TEST(bz_loss_gradient_is_the_bound_derivative) {
     loss_gradient_case(4, BZ_JOINT, false, "K=4");
     /* structure copies: the per-copy bound Σ_k log mean_K w_k, and the joint one */
     loss_gradient_case(1, BZ_COPIES, false, "copies, K=1");
-    loss_gradient_case(4, BZ_COPIES, false, "copies, per-copy K=4");
-    loss_gradient_case(4, BZ_COPIES, true, "copies, joint K=4");
+    loss_gradient_case(4, BZ_COPIES, true, "copies, per-copy K=4");
+    loss_gradient_case(4, BZ_COPIES, false, "copies, joint K=4");
 }
 #endif
 
@@ -602,12 +602,13 @@ TEST(bz_copies_log_q_is_a_sum_over_copies) {
 
 /* A copies sampler whose every copy is the exact Gaussian pair of
  * bz_log_z_exact_when_the_joint_is_representable (code columns zero). */
-static bz_sampler *exact_gauss_copies(const bz_energy *e, int K) {
+static bz_sampler *exact_gauss_copies(const bz_energy *e, int K, bool copy_bound) {
     int C = e->copies;
     nn_error err = {{0}};
     bz_sampler *s = bz_new(e, &(bz_config){.z_dim = 2 * C, .structure = BZ_COPIES,
                                            .encoder_text = "linear 4", .decoder_text = "linear 4",
-                                           .path_gradient = true, .samples = K, .seed = 1},
+                                           .path_gradient = true, .samples = K,
+                                           .copy_bound = copy_bound, .seed = 1},
                            &err);
     if (!s) return NULL;
     double w[4 * (2 + 8)] = {0}, b[4] = {0, 0, log(0.64), log(0.64)};
@@ -625,7 +626,7 @@ TEST(bz_copies_exact_when_each_copy_is_representable) {
      * and the per-copy bound of the loss is log Z itself. */
     enum { C = 4, N = 2000 };
     bz_energy e = gauss_copies(C, true);
-    bz_sampler *s = exact_gauss_copies(&e, 4);
+    bz_sampler *s = exact_gauss_copies(&e, 4, true);
     if (!s) { CHECK(s != NULL); return; }
     static double lw[N];
     static ag_real x[N * 2 * C];
@@ -673,11 +674,12 @@ TEST(bz_copies_refusals) {
     CHECK(strstr(err.msg, "decoder") && strstr(err.msg, "linear 4"));
     /* the per-copy bound needs each copy's energy; the joint bound does not */
     CHECK(!bz_new(&plain, &(bz_config){.z_dim = 4, .structure = BZ_COPIES, .encoder_text = two,
-                                        .decoder_text = two, .samples = 4}, &err));
+                                        .decoder_text = two, .samples = 4, .copy_bound = true},
+                  &err));
     CHECK(strstr(err.msg, "copy_energy"));
     bz_sampler *s = bz_new(&plain, &(bz_config){.z_dim = 4, .structure = BZ_COPIES,
                                                 .encoder_text = two, .decoder_text = two,
-                                                .samples = 4, .joint_bound = true}, &err);
+                                                .samples = 4}, &err);
     CHECK(s != NULL);
     bz_free(s);
 }
