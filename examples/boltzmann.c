@@ -3,7 +3,9 @@
  *
  *   build/boltzmann --energy double-well          the Boltzmann-generator double well
  *   build/boltzmann --energy gmm                  a normalised 2-D Gaussian mixture
- *   build/boltzmann --energy many-well            Many-Well-32 (16 copies, 2^16 modes)
+ *   build/boltzmann --energy many-well            Many-Well-32 (16 copies, 2^16 modes), by a
+ *                                                 sampler that factorises over the copies
+ *                                                 (--structure copies, its default)
  *   build/boltzmann --energy ising --L 8 --beta 0.4407
  *
  * Training draws z ~ N(0, I), x ~ Q(x|z) and lowers E[log Q(x|z) − log P(z|x) + β·U(x)]

@@ -8,7 +8,9 @@
  *       or Π Bernoulli(σ(logit(z)))                     (binary x: the Ising model)
  *   P(z|x) = N(mu(x), diag e^logvar(x))                 eq. (1.3)
  *   log w = −U(x) + log P(z|x) − log π(z) − log Q(x|z)
- *   loss  = mean[log Q(x|z) − log P(z|x) + β·U(x)]      eq. (1.7), = −mean log w + const */
+ *   loss  = mean[log Q(x|z) − log P(z|x) + β·U(x)]      eq. (1.7), = −mean log w + const
+ * With structure BZ_COPIES (an energy of independent copies) the same lines run on the
+ * N·C rows of the copies, each with its one-hot code, and every term is a sum over copies. */
 #include "vae/boltzmann.h"
 #include "vae/gaussian.h"
 
