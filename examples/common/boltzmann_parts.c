@@ -359,18 +359,18 @@ static void picture_marginal(const bz_energy *e, const ag_real *x, const double 
                                    &err));
 }
 
-/* Many-well: the reweighted P(x_k > 0) of every copy k as bars, the exact mass as a line. */
+/* Many-well: the reweighted P(x_k > 0) of every copy k as bars, the exact mass as a dashed
+ * line (named on the y axis: a legend would cover the title or the bars). */
 static void picture_masses(const bz_energy *e, const double *mass, const char *out) {
-    char path[4096], ref[48], title[96];
+    char path[4096], ylabel[64];
     nn_error err;
-    snprintf(ref, sizeof ref, "exact %.3f", e->obs_exact[0]);
-    snprintf(title, sizeof title, "%s: P(x_k > 0) per copy, reweighted", e->name);
+    snprintf(ylabel, sizeof ylabel, "reweighted mass (dashed: exact %.3f)", e->obs_exact[0]);
     report(&err, nn_plot_bars_png(run_path(path, sizeof path, out, "mode_masses.png"), NULL,
                                   mass, e->copies,
-                                  &(nn_plot_opts){.title = title, .xlabel = "copy k",
-                                                  .ylabel = "mass of the well at x_k > 0",
-                                                  .ref_name = ref, .ref_y = e->obs_exact[0],
-                                                  .legend = NN_LEGEND_OUTSIDE},
+                                  &(nn_plot_opts){.title = "P(x_k > 0) of each copy",
+                                                  .xlabel = "copy k", .ylabel = ylabel,
+                                                  .ref_name = "exact", .ref_y = e->obs_exact[0],
+                                                  .legend = NN_LEGEND_NONE},
                                   &err));
 }
 
