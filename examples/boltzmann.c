@@ -3,7 +3,9 @@
  *
  *   build/boltzmann --energy double-well          the Boltzmann-generator double well
  *   build/boltzmann --energy gmm                  a normalised 2-D Gaussian mixture
- *   build/boltzmann --energy many-well            Many-Well-32 (16 copies, 2^16 modes)
+ *   build/boltzmann --energy many-well            Many-Well-32 (16 copies, 2^16 modes), by a
+ *                                                 sampler that factorises over the copies
+ *                                                 (--structure copies, its default)
  *   build/boltzmann --energy ising --L 8 --beta 0.4407
  *
  * Training draws z ~ N(0, I), x ~ Q(x|z) and lowers E[log Q(x|z) − log P(z|x) + β·U(x)]
@@ -45,6 +47,7 @@ typedef struct boltzmann {
 
 static int check(harness *h, char *why, size_t n) {
     boltzmann *p = h->program;
+    boltzmann_check_text(&p->c, h->meta.text); /* a checkpoint's: joint unless it says */
     return boltzmann_check(&p->c, &p->e, p->enc, p->dec, why, n);
 }
 
@@ -55,7 +58,9 @@ static int build(harness *h) {
     const bz_flags *c = &p->c;
     nn_error err;
     bz_config bc = {.z_dim = c->latent, .encoder_text = c->encoder, .decoder_text = c->decoder,
-                    .path_gradient = !c->score_gradient, .samples = c->samples, .seed = c->seed};
+                    .path_gradient = !c->score_gradient, .samples = c->samples, .seed = c->seed,
+                    .structure = strcmp(c->structure, "copies") ? BZ_JOINT : BZ_COPIES,
+                    .copy_bound = c->copy_bound};
     if (!(p->s = bz_new(&p->e, &bc, &err))) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
@@ -65,6 +70,10 @@ static int build(harness *h) {
     printf("  latent %d, encoder '%s', decoder '%s' (%s likelihood, %s gradient)\n", c->latent,
            c->encoder, c->decoder, p->e.binary ? "Bernoulli" : "Gaussian",
            p->e.binary ? "score-function" : c->score_gradient ? "full reparameterised" : "path");
+    if (bc.structure == BZ_COPIES)
+        printf("  structure copies: both networks shared by the %d copies, fed (copy, one-hot "
+               "code), latent %d per copy; %s bound\n", p->e.copies, c->latent / p->e.copies,
+               c->samples == 1 ? "K = 1" : c->copy_bound ? "per-copy" : "joint");
     if (!h->flags.eval)
         printf("  %d steps of %d draws (bounds of K = %d), Adam lr %g, anneal %d steps from "
                "beta %g\n", c->iters, c->batch, c->samples, c->lr, c->anneal,
@@ -123,6 +132,7 @@ static void epoch_end(harness *h, const double *mean, double *row) {
  * are the harness's epoch_sums), and the stream's state. */
 static void meta_text(harness *h, char *text, size_t size) {
     boltzmann *p = h->program;
+    boltzmann_strip_joint(&p->c, text);
     run_text_put(text, size, "interval_sums", (double[]){0, 0, 0}, 3);
     h->meta.rng = *ag_tape_rng(p->t);
 }
@@ -159,6 +169,7 @@ static void release(harness *h) {
 
 int main(int argc, char **argv) {
     static boltzmann p = {.c = {.energy = "double-well", .act = "tanh", .mcmc = "mala",
+        .structure = "auto",
         .L = 8, .beta = 0.4407, .layers = 2, .anneal = -1, .clip = 100, .latent_draws = 8,
         .mcmc_chains = 64, .log_every = 50, .seed = 1}};
     static const char *const columns[] = {"step", "beta", "objective", "neg_log_w",

@@ -74,7 +74,11 @@ struct bz_energy {
      * update one bit without a batched energy call (the Ising model's local field). */
     double (*flip_delta)(const bz_energy *e, const ag_real *x, int i);
     /* Parameters of the built-ins (a user's energy may use them freely, or `user`). */
-    int copies;          /* Many-Well: number of 2-D copies */
+    int copies;          /* Many-Well: number of 2-D copies (a sum of independent blocks:
+                            what bz_config.structure = BZ_COPIES factorises over) */
+    /* Optional, with copies: x (N, dim) -> (N, copies), the energy of each block, when
+     * U(x) = Σ_k U_k(x_k) over `copies` equal blocks of x (the per-copy bound uses it). */
+    bz_energy_fn copy_energy;
     int rows, cols;      /* Ising: lattice size */
     double beta;         /* Ising: inverse temperature (U = β·E) */
     void *user;
@@ -93,7 +97,7 @@ bz_energy bz_double_well(void);
 /* Many-Well: `copies` independent 2-D wells U = x⁴ − 6x² − 0.5x + ½y² side by side,
  * x = (x₁, y₁, x₂, y₂, ...), dim = 2·copies, 2^copies modes.  copies = 16 is Many-Well-32:
  * ln Z ≈ 164.6957, P(x > 0) ≈ 0.844 per copy.  Observables: the mean over copies of
- * 1[x_k > 0], and the same for the first copy alone. */
+ * 1[x_k > 0], and the same for the first copy alone.  Has copy_energy. */
 bz_energy bz_many_well(int copies);
 /* The 2-D Ising model on a rows×cols torus, J = 1, spins s = 2x − 1 for bits x:
  *     U(x) = β·E(s),  E(s) = −Σ_{<ij>} s_i s_j  (each site with its right and lower
@@ -118,11 +122,32 @@ double bz_kl_isotropic(int d, const double *mu_x, double var_x, const double *mu
 /* ---- the sampler (vae/boltzmann.c) ------------------------------------------------------
  * Energy annealing (bz_anneal_beta) trains against e^−βU with β rising to 1, since reverse
  * KL started at β = 1 settles in one well (Noé et al. report the same collapse). */
+/* How the networks see x (bz_config.structure). */
+typedef enum {
+    BZ_JOINT = 0, /* one encoder and one decoder over the whole of x and z (the seed's) */
+    /* For an energy of independent copies (bz_energy.copies = C, dim = C·b): z is C blocks
+     * of l = z_dim / C, and one network pair, shared by the copies, maps each copy's
+     * (block, one-hot code of the copy) alone: Q(x|z) = Π_k Q(x_k | z_k, k) and
+     * P(z|x) = Π_k P(z_k | x_k, k), so log Q, log P, log π and log w are sums over copies,
+     * as log μ is.  The C copies of a batch of N are the N·C rows of one GEMM per layer.
+     * The encoder maps b + C values to 2·l, the decoder l + C values to 2·b. */
+    BZ_COPIES
+} bz_structure;
+
 typedef struct bz_config {
     int z_dim;
+    bz_structure structure; /* BZ_JOINT (default) or BZ_COPIES (continuous x only) */
+    /* BZ_COPIES with K = samples > 1: the bound log (1/K) Σ_j w_j is over whole draws,
+     * unless copy_bound asks for it per copy, Σ_k log (1/K) Σ_j w_kj (needs the energy's
+     * copy_energy).  The per-copy bound is the joint one over all K^C ways to combine the
+     * copies' draws (Π_k (1/K) Σ_j w_kj averages every combination), so it is tighter as a
+     * bound; but it rewards a broad sampler, and on Many-Well-32 it trained one with a
+     * far lower ESS (README, notes/manywell.md), hence not the default. */
+    bool copy_bound;
     /* Full specs (as in vae_config): the encoder maps x (dim) to 2·z_dim values (mu, then
      * logvar of P(z|x)); the decoder maps z (z_dim) to 2·dim values (mean, then logvar of
-     * a Gaussian Q(x|z)) for a continuous energy, or to dim logits for a binary one. */
+     * a Gaussian Q(x|z)) for a continuous energy, or to dim logits for a binary one
+     * (BZ_COPIES: the sizes of one copy, above). */
     const nn_spec *encoder, *decoder;
     const char *encoder_text, *decoder_text;
     const nn_layer_type *const *layer_types; /* the user's types the text may name (as in
@@ -188,9 +213,18 @@ double bz_anneal_beta(long step, long steps, double beta0);
  * z_0 the latent x was decoded from.  Since z_0 is an exact draw of the decoder's own
  * posterior π(z)Q(x|z)/q(x), E[(m+1)/Σ r_j | x] = 1/q(x) exactly, so E[w] = Z still; as m
  * grows w tends to e^−U(x)/q(x), the encoder's mismatch drops out of the weights, and
- * log Z − E[log w] tends to D(q(x) ‖ μ(x)) itself.  Costs m decoder passes per draw. */
+ * log Z − E[log w] tends to D(q(x) ‖ μ(x)) itself.  Costs m decoder passes per draw.
+ * BZ_COPIES: the same per copy, w = e^−U(x) Π_k (m+1) / Σ_j r_kj (the copies' z_k are
+ * independent given x, so the product is still unbiased for 1/q(x)). */
 void bz_draw(bz_sampler *s, int n, int m, uint64_t seed, ag_real *x, double *log_w,
              double *u);
+
+/* log Q(x|z) and log P(z|x) of n given pairs, z (n, z_dim) and x (n, dim) row-major, into
+ * log_q and log_p (n values each; either may be NULL), on a private tape without
+ * gradients: to score pairs, and to see a structure at work (BZ_COPIES: each is the sum of
+ * the copies' terms, copy k's depending on z_k and x_k alone). */
+void bz_log_densities(bz_sampler *s, int n, const ag_real *z, const ag_real *x, double *log_q,
+                      double *log_p);
 
 /* ---- estimates from importance weights ------------------------------------------------- */
 typedef struct bz_estimate {

@@ -110,7 +110,8 @@ bz_energy bz_double_well(void) {
 
 /* ---- Many-Well: copies of U = x⁴ − 6x² − 0.5x + ½y² ---------------------------------------- */
 
-static ag_tensor *many_well_energy(const bz_energy *e, ag_tape *t, ag_tensor *x) {
+/* U of each copy, (N, copies): the structured sampler's per-copy bound needs the terms. */
+static ag_tensor *many_well_copy_energy(const bz_energy *e, ag_tape *t, ag_tensor *x) {
     int n = x->shape[0], c = e->copies;
     ag_tensor *xy = ag_reshape(t, x, 3, (int[]){n, c, 2});
     ag_tensor *a = ag_reshape(t, ag_slice(t, xy, 2, 0, 1), 2, (int[]){n, c});  /* x_k */
@@ -118,8 +119,11 @@ static ag_tensor *many_well_energy(const bz_energy *e, ag_tape *t, ag_tensor *x)
     ag_tensor *a2 = ag_square(t, a);
     ag_tensor *u = ag_sub(t, ag_square(t, a2), ag_scale(t, a2, 6));          /* a⁴ − 6a² */
     u = ag_sub(t, u, ag_scale(t, a, (ag_real)0.5));                            /* − 0.5a */
-    u = ag_add(t, u, ag_scale(t, ag_square(t, b), (ag_real)0.5));              /* + ½b² */
-    return ag_sum_axis(t, u, 1, false);                                        /* (N) */
+    return ag_add(t, u, ag_scale(t, ag_square(t, b), (ag_real)0.5));           /* + ½b² */
+}
+
+static ag_tensor *many_well_energy(const bz_energy *e, ag_tape *t, ag_tensor *x) {
+    return ag_sum_axis(t, many_well_copy_energy(e, t, x), 1, false);          /* (N) */
 }
 
 static void many_well_observe(const bz_energy *e, const ag_real *x, double *f) {
@@ -132,7 +136,8 @@ static void many_well_observe(const bz_energy *e, const ag_real *x, double *f) {
 bz_energy bz_many_well(int copies) {
     if (copies < 1) ag_error("bz_many_well", "need at least one copy, got %d", copies);
     bz_energy e = {.name = "many-well", .dim = 2 * copies, .energy = many_well_energy,
-                   .n_obs = 2, .observe = many_well_observe, .copies = copies};
+                   .n_obs = 2, .observe = many_well_observe, .copies = copies,
+                   .copy_energy = many_well_copy_energy};
     double lz, p;
     quartic_well(-0.5, &lz, &p);
     e.log_z = copies * (lz + 0.5 * VAE_LOG_2PI);

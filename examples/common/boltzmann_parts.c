@@ -11,6 +11,8 @@
 
 #define PROG "boltzmann"
 
+/* many-well's defaults with --structure copies (the README's row) */
+
 const char *const boltzmann_help_epilog =
     "energies (exact references computed by the program):\n"
     "  gmm          3-component 2-D Gaussian mixture, log Z = 0; mode masses = mixture weights\n"
@@ -20,10 +22,15 @@ const char *const boltzmann_help_epilog =
     "  ising        L x L periodic Ising model at --beta, Bernoulli decoder, REINFORCE with a\n"
     "               leave-one-out baseline (VIMCO for K > 1); log Z from Kaufman's formula\n"
     "\nnetworks: encoder x -> (H, ACT) x LAYERS -> 2*LATENT, decoder z -> (H, ACT) x LAYERS ->\n"
-    "2*dim (mean, logvar) or dim logits.  Flags left at 0 (-1 for --anneal) take the energy's\n"
-    "defaults, the settings of the README's table:\n"
+    "2*dim (mean, logvar) or dim logits.  --structure copies (C copies of b values): one\n"
+    "encoder (x_k, one-hot k) -> 2*LATENT/C and one decoder (z_k, one-hot k) -> 2*b, shared\n"
+    "by the copies (--copy-bound: with K > 1, the bound log mean_K w per copy).  Flags left\n"
+    "at 0 (-1 for --anneal) take the energy's defaults, the settings of the README's table:\n"
     "  gmm, double-well  latent 2, hidden 64, 6000 steps, anneal 3000 from 0.1, K 16, lr 1e-3\n"
-    "  many-well        latent 32, hidden 128, 26000 steps, anneal 20000 from 0.2, K 16, lr 2e-3\n"
+    "  many-well        --structure copies: latent 2 per copy, hidden 64, 6000 steps of 256,\n"
+    "                   anneal 3000 from 0.2, K 1 (seed 003 eq. (1.7)), lr 2e-3\n"
+    "  many-well --structure joint  latent 32, hidden 128, 26000 steps, anneal 20000 from 0.2,\n"
+    "                   K 16, lr 2e-3\n"
     "  ising            latent 32, hidden 256, 10000 steps, no annealing, K 8 (VIMCO), lr 3e-4\n"
     "\nexamples:\n"
     "  build/boltzmann --energy double-well\n"
@@ -33,7 +40,8 @@ const char *const boltzmann_help_epilog =
     "\nfiles in --out: log.csv (per logged step), curves.png (training), sampler.ckpt (saved\n"
     "every 10 logged steps and when Ctrl-C stops a run: for --load and --resume),\n"
     "density_*.png (2-D: exact, VAE samples, reweighted, as log densities),\n"
-    "marginal.png (many-well: x1), magnetisation.png (ising).  Ctrl-C (or SIGTERM) ends the\n"
+    "marginal.png and mode_masses.png (many-well: x1; P(x_k > 0) of every copy),\n"
+    "magnetisation.png (ising).  Ctrl-C (or SIGTERM) ends the\n"
     "current step, saves sampler.ckpt and prints the command that resumes the run exactly.\n"
     "The last line printed is 'result: key=value ...'.";
 
@@ -56,6 +64,12 @@ cli_opt *boltzmann_options(bz_flags *c, run_flags *r) {
         {"latent", CLI_INT, &c->latent, "N", "latent dimensions (0: default)"},
         {"hidden", CLI_INT, &c->hidden, "H", "units per hidden layer (0: default)"},
         {"layers", CLI_INT, &c->layers, "N", "hidden layers in encoder and decoder"},
+        {"structure", CLI_CHOICE, &c->structure, "auto|joint|copies",
+         "copies: one network pair shared by the energy's independent copies, fed (copy, "
+         "one-hot code), so log Q and log w are sums over copies (many-well; auto: copies "
+         "for many-well, else joint)"},
+        {"copy-bound", CLI_FLAG, &c->copy_bound, NULL,
+         "with --structure copies and K > 1: the bound log mean_K w per copy, not per draw"},
         {"act", CLI_CHOICE, &c->act, "tanh|relu|elu|softplus", "hidden activation"},
         {"encoder", CLI_STRING, &c->encoder, "SPEC",
          "encoder spec text instead of --hidden/--layers/--act (must end in 2*LATENT)"},
@@ -91,6 +105,21 @@ cli_opt *boltzmann_options(bz_flags *c, run_flags *r) {
 /* Energy-specific defaults for the flags left at 0. */
 /* These are the settings the README's table was measured with. */
 void boltzmann_defaults(bz_flags *c, const bz_energy *e) {
+    if (!strcmp(c->structure, "auto")) c->structure = e->copies > 1 ? "copies" : "joint";
+    if (!strcmp(c->structure, "copies")) {
+        /* A 2-D sampler per copy, as for the double well, trained on every copy at once.
+         * Annealing finds the minor wells (without it every copy falls into its major
+         * one); the plain eq. (1.7), K = 1, then gives a tighter sampler than a K-draw
+         * bound (the measurements: notes/manywell.md). */
+        if (!c->latent) c->latent = 2 * e->copies;
+        if (!c->hidden) c->hidden = 64;
+        if (!c->iters) c->iters = 6000;
+        if (!c->batch) c->batch = 256;
+        if (!c->samples) c->samples = 1;
+        if (c->anneal < 0) c->anneal = 3000;
+        if (c->anneal_from <= 0) c->anneal_from = 0.2;
+        if (c->lr <= 0) c->lr = 2e-3;
+    }
     bool two_d = e->dim == 2, wells = e->copies > 0;
     if (!c->latent) c->latent = two_d ? 2 : e->binary ? 32 : e->dim;
     if (!c->hidden) c->hidden = two_d ? 64 : wells ? 128 : 256;
@@ -122,7 +151,23 @@ int boltzmann_check(bz_flags *c, bz_energy *e, char *enc, char *dec, char *why, 
          : !strcmp(c->energy, "many-well") ? bz_many_well(16)
          : !strcmp(c->energy, "ising")     ? bz_ising(c->L, c->L, c->beta)
                                            : bz_double_well();
+    if (!strcmp(c->structure, "copies") && e->copies < 1) {
+        snprintf(why, n, "--structure copies needs an energy made of independent copies "
+                         "(many-well), not %s", c->energy);
+        return -1;
+    }
     boltzmann_defaults(c, e);
+    bool copies = !strcmp(c->structure, "copies");
+    if (c->copy_bound && !copies) {
+        snprintf(why, n, "--copy-bound goes with --structure copies (a joint sampler has no "
+                         "copies to bound apart)");
+        return -1;
+    }
+    if (copies && (c->latent < 1 || c->latent % e->copies)) {
+        snprintf(why, n, "--latent (%d) must be a multiple of the %d copies with --structure "
+                         "copies (LATENT/%d per copy)", c->latent, e->copies, e->copies);
+        return -1;
+    }
     if (!e->binary) c->L = 0, c->beta = 0; /* only the Ising energy has them */
     if (c->samples < 1 || c->batch % c->samples) {
         snprintf(why, n, "--batch (%d) must be a multiple of --samples (%d >= 1)", c->batch,
@@ -137,14 +182,32 @@ int boltzmann_check(bz_flags *c, bz_energy *e, char *enc, char *dec, char *why, 
                          "--anneal >= 0, --anneal-from > 0");
         return -1;
     }
-    if (!c->encoder) c->encoder = boltzmann_net_text(c, 2 * c->latent, enc, 1024);
-    if (!c->decoder) c->decoder = boltzmann_net_text(c, e->binary ? e->dim : 2 * e->dim, dec, 1024);
+    int C = copies ? e->copies : 1; /* copies: the networks of one copy */
+    if (!c->encoder) c->encoder = boltzmann_net_text(c, 2 * c->latent / C, enc, 1024);
+    if (!c->decoder)
+        c->decoder = boltzmann_net_text(c, e->binary ? e->dim : 2 * e->dim / C, dec, 1024);
     return 0;
+}
+
+void boltzmann_strip_joint(const bz_flags *c, char *text) {
+    if (strcmp(c->structure, "joint")) return;
+    for (const char *const *line = (const char *const[]){"structure=joint\n", "copy_bound=0\n",
+                                                         NULL}; *line; line++) {
+        char *at = strstr(text, *line);
+        if (at && (at == text || at[-1] == '\n'))
+            memmove(at, at + strlen(*line), strlen(at + strlen(*line)) + 1);
+    }
+}
+
+void boltzmann_check_text(bz_flags *c, const char *text) {
+    if (text[0] && !settings_value(text, "structure")) c->structure = "joint";
 }
 
 /* What fixes the sampler, then what fixes its training. */
 const setting *boltzmann_settings(bz_flags *c) {
     static setting s[20];
+    /* structure and copy_bound last: boltzmann_strip_joint takes them out for a joint
+     * sampler */
     memcpy(s, (setting[]){
         {"energy", SET_STRING, &c->energy},          {"L", SET_INT, &c->L},
         {"beta", SET_DOUBLE, &c->beta},              {"latent", SET_INT, &c->latent},
@@ -154,7 +217,8 @@ const setting *boltzmann_settings(bz_flags *c) {
         {"anneal_from", SET_DOUBLE, &c->anneal_from}, {"lr", SET_DOUBLE, &c->lr},
         {"clip", SET_DOUBLE, &c->clip},              {"score_gradient", SET_BOOL, &c->score_gradient},
         {"log_every", SET_INT, &c->log_every},       {"seed", SET_U64, &c->seed},
-        {0}}, sizeof(setting) * 17);
+        {"structure", SET_STRING, &c->structure},    {"copy_bound", SET_BOOL, &c->copy_bound},
+        {0}}, sizeof(setting) * 19);
     return s;
 }
 
@@ -295,6 +359,21 @@ static void picture_marginal(const bz_energy *e, const ag_real *x, const double 
                                    &err));
 }
 
+/* Many-well: the reweighted P(x_k > 0) of every copy k as bars, the exact mass as a dashed
+ * line (named on the y axis: a legend would cover the title or the bars). */
+static void picture_masses(const bz_energy *e, const double *mass, const char *out) {
+    char path[4096], ylabel[64];
+    nn_error err;
+    snprintf(ylabel, sizeof ylabel, "reweighted mass (dashed: exact %.3f)", e->obs_exact[0]);
+    report(&err, nn_plot_bars_png(run_path(path, sizeof path, out, "mode_masses.png"), NULL,
+                                  mass, e->copies,
+                                  &(nn_plot_opts){.title = "P(x_k > 0) of each copy",
+                                                  .xlabel = "copy k", .ylabel = ylabel,
+                                                  .ref_name = "exact", .ref_y = e->obs_exact[0],
+                                                  .legend = NN_LEGEND_NONE},
+                                  &err));
+}
+
 /* Ising: histograms of the magnetisation m, VAE raw / reweighted / Metropolis. */
 static void picture_magnetisation(const bz_energy *e, const ag_real *x, const double *log_w,
                                   int n, const double *mcmc_m, long n_mcmc, const char *out) {
@@ -378,16 +457,20 @@ void boltzmann_measure(bz_sampler *s, const bz_energy *e, const bz_flags *c, con
     double copy_min = NAN, copy_max = NAN;
     if (e->copies > 1) {
         double *ind = malloc(sizeof(double) * (size_t)n);
-        if (!ind) ag_error(PROG, "out of memory");
+        double *mass = malloc(sizeof(double) * (size_t)e->copies);
+        if (!ind || !mass) ag_error(PROG, "out of memory");
         copy_min = INFINITY, copy_max = -INFINITY;
+        printf("  per-copy P(x>0), reweighted:");
         for (int k = 0; k < e->copies; k++) {
             for (int i = 0; i < n; i++) ind[i] = x[(size_t)i * e->dim + 2 * k] > 0;
-            double m = bz_expect(log_w, ind, 1, n);
-            copy_min = fmin(copy_min, m), copy_max = fmax(copy_max, m);
+            mass[k] = bz_expect(log_w, ind, 1, n);
+            copy_min = fmin(copy_min, mass[k]), copy_max = fmax(copy_max, mass[k]);
+            printf(" %.3f", mass[k]);
         }
-        printf("  per-copy P(x>0), reweighted: min %.4f max %.4f (exact %.4f)\n", copy_min,
+        printf("\n  per-copy P(x>0), reweighted: min %.4f max %.4f (exact %.4f)\n", copy_min,
                copy_max, e->obs_exact[0]);
-        free(ind);
+        picture_masses(e, mass, out);
+        free(ind), free(mass);
     }
     double vae_ess_per_s = est.ess * n / draw_seconds;
 

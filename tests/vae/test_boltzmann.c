@@ -8,6 +8,10 @@
  *   - the estimators: perfect weights give ESS 100% and the exact log Z; a hand-set sampler
  *     whose joint equals μ(x)P(z|x) gives log w = log Z for every draw; a briefly trained
  *     one gets close; the loss's gradient is the derivative of the bound it reports;
+ *   - structure copies: log Q and log P are the sums of 2-D samplers made from its weights,
+ *     copies that are each exact give log w = log Z for every draw (bz_draw with and
+ *     without encoder draws, and the per-copy bound), the per-copy and joint bounds'
+ *     gradients against central differences, and its refusals;
  *   - the corrected isotropic KL of seed 003 eq. (2.10) against Monte Carlo;
  *   - MCMC: a 1-D Gaussian's mean and variance, the Ising energy per spin, and the
  *     autocorrelation time of an AR(1) series. */
@@ -371,10 +375,13 @@ TEST(bz_brief_training_finds_log_z) {
 
 #ifdef AG_DOUBLE /* central differences of a bound need double precision */
 /* Analytic gradient of bz_loss against central differences of the bound it reports. */
-static void loss_gradient_case(int K, const char *label) {
-    bz_energy e = bz_double_well();
+static void loss_gradient_case(int K, bz_structure structure, bool copy_bound,
+                               const char *label) {
+    bz_energy e = structure == BZ_COPIES ? bz_many_well(3) : bz_double_well();
     nn_error err = {{0}};
-    bz_sampler *s = bz_new(&e, &(bz_config){.z_dim = 2, .encoder_text = "linear 5, tanh, linear 4",
+    bz_sampler *s = bz_new(&e, &(bz_config){.z_dim = 2 * (e.copies ? e.copies : 1),
+                                            .structure = structure, .copy_bound = copy_bound,
+                                            .encoder_text = "linear 5, tanh, linear 4",
                                             .decoder_text = "linear 5, tanh, linear 4",
                                             .samples = K, .seed = 4}, &err);
     CHECK(s != NULL);
@@ -416,8 +423,12 @@ static void loss_gradient_case(int K, const char *label) {
 TEST(bz_loss_gradient_is_the_bound_derivative) {
     /* Without path_gradient the reparameterised gradient is the exact derivative of the
      * reported bound for the fixed noise: eq. (1.7) for K = 1, log mean w for K = 4. */
-    loss_gradient_case(1, "K=1");
-    loss_gradient_case(4, "K=4");
+    loss_gradient_case(1, BZ_JOINT, false, "K=1");
+    loss_gradient_case(4, BZ_JOINT, false, "K=4");
+    /* structure copies: the per-copy bound Σ_k log mean_K w_k, and the joint one */
+    loss_gradient_case(1, BZ_COPIES, false, "copies, K=1");
+    loss_gradient_case(4, BZ_COPIES, true, "copies, per-copy K=4");
+    loss_gradient_case(4, BZ_COPIES, false, "copies, joint K=4");
 }
 #endif
 
@@ -510,6 +521,167 @@ TEST(bz_new_reports_bad_sizes) {
     CHECK(strstr(err.msg, "logit"));
     CHECK(!bz_new(&e, &(bz_config){.z_dim = 0, .encoder_text = "linear 4",
                                     .decoder_text = "linear 4"}, &err));
+}
+
+/* ---- the copies structure ---------------------------------------------------------------------- */
+
+/* U = ½‖x‖² over C copies of 2 values (a user's energy of copies): μ = N(0, I), ln Z =
+ * C ln 2π, with the energy of each copy for the per-copy bound. */
+static ag_tensor *gauss_copy_energy(const bz_energy *e, ag_tape *t, ag_tensor *x) {
+    ag_tensor *xy = ag_reshape(t, x, 3, (int[]){x->shape[0], e->copies, 2});
+    return ag_scale(t, ag_sum_axis(t, ag_square(t, xy), 2, false), (ag_real)0.5);  /* (N, C) */
+}
+
+static bz_energy gauss_copies(int C, bool with_copy_energy) {
+    return (bz_energy){.name = "gauss copies", .dim = 2 * C, .energy = gauss_energy,
+                       .log_z = C * LOG_2PI, .copies = C,
+                       .copy_energy = with_copy_energy ? gauss_copy_energy : NULL};
+}
+
+TEST(bz_copies_log_q_is_a_sum_over_copies) {
+    /* A sampler with structure copies on Many-Well(3) against three 2-D samplers made from
+     * its weights: copy k's first layers take (z_k, x_k) alone, the one-hot code's weight
+     * column k folded into their bias.  log Q(x|z) and log P(z|x) of the structured
+     * sampler must be the sums of the three, for any z and x: the factorisation, the
+     * copies' order, and the code. */
+    enum { C = 3, L = 2, N = 7 };
+    bz_energy e = bz_many_well(C), one = bz_many_well(1);
+    nn_error err = {{0}};
+    bz_sampler *s = bz_new(&e, &(bz_config){.z_dim = C * L, .structure = BZ_COPIES,
+                                            .encoder_text = "linear 8, tanh, linear 4",
+                                            .decoder_text = "linear 8, tanh, linear 4",
+                                            .samples = 4, .seed = 5}, &err);
+    if (!s) { CHECK(s != NULL); return; }
+    ag_rng r;
+    ag_rng_seed(&r, 3);
+    static ag_real z[N * C * L], x[N * 2 * C], zk[N * L], xk[N * 2];
+    for (int i = 0; i < N * C * L; i++) z[i] = (ag_real)ag_rng_normal(&r);
+    for (int i = 0; i < N * 2 * C; i++) x[i] = (ag_real)(2 * ag_rng_normal(&r));
+    double lq[N], lp[N], sum_q[N] = {0}, sum_p[N] = {0}, kq[N], kp[N];
+    bz_log_densities(s, N, z, x, lq, lp);
+    for (int k = 0; k < C; k++) {
+        bz_sampler *b = bz_new(&one, &(bz_config){.z_dim = L, .encoder_text = "linear 8, tanh, "
+                                                  "linear 4", .decoder_text = "linear 8, tanh, "
+                                                  "linear 4", .seed = 9}, &err);
+        if (!b) { CHECK(b != NULL); break; }
+        nn_param_list *pa = bz_params(s);
+        for (int p = 0; p < pa->n; p++) {
+            ag_tensor *va = pa->items[p].value, *vb = nn_params_find(bz_params(b),
+                                                                     pa->items[p].name)->value;
+            if (va->size == vb->size) {
+                memcpy(vb->data, va->data, sizeof(ag_real) * va->size);
+                continue;
+            }
+            /* the first layer's weight, (8, 2 + C) -> (8, 2), and its bias */
+            int in = va->shape[1];
+            char bias[64];
+            snprintf(bias, sizeof bias, "%.*sbias", (int)(strlen(pa->items[p].name) - 6),
+                     pa->items[p].name);
+            ag_tensor *ba = nn_params_find(pa, bias)->value, *bb = nn_params_find(bz_params(b), bias)->value;
+            for (int o = 0; o < va->shape[0]; o++) {
+                for (int i = 0; i < 2; i++) vb->data[o * 2 + i] = va->data[o * in + i];
+                bb->data[o] = ba->data[o] + va->data[o * in + 2 + k];
+            }
+            p++; /* the bias, set above */
+        }
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j < L; j++) zk[i * L + j] = z[i * C * L + k * L + j];
+            for (int j = 0; j < 2; j++) xk[i * 2 + j] = x[i * 2 * C + 2 * k + j];
+        }
+        bz_log_densities(b, N, zk, xk, kq, kp);
+        for (int i = 0; i < N; i++) sum_q[i] += kq[i], sum_p[i] += kp[i];
+        bz_free(b);
+    }
+    double tol = sizeof(ag_real) == 8 ? 1e-10 : 1e-3;
+    for (int i = 0; i < N; i++) {
+        CHECK_NEAR(lq[i], sum_q[i], tol * (1 + fabs(sum_q[i])));
+        CHECK_NEAR(lp[i], sum_p[i], tol * (1 + fabs(sum_p[i])));
+    }
+    bz_free(s);
+}
+
+/* A copies sampler whose every copy is the exact Gaussian pair of
+ * bz_log_z_exact_when_the_joint_is_representable (code columns zero). */
+static bz_sampler *exact_gauss_copies(const bz_energy *e, int K, bool copy_bound) {
+    int C = e->copies;
+    nn_error err = {{0}};
+    bz_sampler *s = bz_new(e, &(bz_config){.z_dim = 2 * C, .structure = BZ_COPIES,
+                                           .encoder_text = "linear 4", .decoder_text = "linear 4",
+                                           .path_gradient = true, .samples = K,
+                                           .copy_bound = copy_bound, .seed = 1},
+                           &err);
+    if (!s) return NULL;
+    double w[4 * (2 + 8)] = {0}, b[4] = {0, 0, log(0.64), log(0.64)};
+    w[0 * (2 + C) + 0] = w[1 * (2 + C) + 1] = 0.6;   /* mean = 0.6 z_k (or 0.6 x_k) */
+    set_param(s, "decoder.0.linear.weight", w, (size_t)4 * (2 + C));
+    set_param(s, "decoder.0.linear.bias", b, 4);
+    set_param(s, "encoder.0.linear.weight", w, (size_t)4 * (2 + C));
+    set_param(s, "encoder.0.linear.bias", b, 4);
+    return s;
+}
+
+TEST(bz_copies_exact_when_each_copy_is_representable) {
+    /* Every copy's joint is μ_k(x_k)P(z_k|x_k), so every draw has log w = C ln 2π: the
+     * copies' draws, densities, log π and the per-copy encoder draws of bz_draw all add up,
+     * and the per-copy bound of the loss is log Z itself. */
+    enum { C = 4, N = 2000 };
+    bz_energy e = gauss_copies(C, true);
+    bz_sampler *s = exact_gauss_copies(&e, 4, true);
+    if (!s) { CHECK(s != NULL); return; }
+    static double lw[N];
+    static ag_real x[N * 2 * C];
+    double tol = sizeof(ag_real) == 8 ? 1e-9 : 1e-4;
+    for (int m = 0; m <= 3; m += 3) {
+        bz_draw(s, N, m, 5 + m, x, lw, NULL);
+        for (int i = 0; i < N; i++) CHECK_NEAR(lw[i], C * LOG_2PI, tol * 10);
+        bz_estimate est = bz_estimate_weights(lw, N);
+        CHECK_NEAR(est.ess, 1, tol);
+    }
+    double m2 = 0; /* the samples are N(0, I) */
+    for (int i = 0; i < N * 2 * C; i++) m2 += (double)x[i] * x[i] / (N * 2 * C);
+    CHECK_NEAR(m2, 1, 0.05);
+    ag_tape *t = ag_tape_new(2);
+    bz_stats st;
+    bz_loss(s, t, 32, 1, &st);
+    CHECK_NEAR(st.objective, -C * LOG_2PI, tol * 10);
+    CHECK_NEAR(-st.neg_log_w, C * LOG_2PI, tol * 10);
+    ag_tape_free(t);
+    bz_free(s);
+}
+
+TEST(bz_copies_refusals) {
+    nn_error err = {{0}};
+    bz_energy dw = bz_double_well(), mw = bz_many_well(4), is = bz_ising(3, 3, 0.3);
+    bz_energy plain = gauss_copies(2, false);
+    const char *two = "linear 4";
+    /* no copies, binary x, a latent size that does not split */
+    CHECK(!bz_new(&dw, &(bz_config){.z_dim = 2, .structure = BZ_COPIES, .encoder_text = two,
+                                     .decoder_text = two}, &err));
+    CHECK(strstr(err.msg, "copies") && strstr(err.msg, "double-well"));
+    is.copies = 9;
+    CHECK(!bz_new(&is, &(bz_config){.z_dim = 9, .structure = BZ_COPIES, .encoder_text = "linear 2",
+                                     .decoder_text = "linear 2"}, &err));
+    CHECK(strstr(err.msg, "binary"));
+    CHECK(!bz_new(&mw, &(bz_config){.z_dim = 6, .structure = BZ_COPIES, .encoder_text = two,
+                                     .decoder_text = two}, &err));
+    CHECK(strstr(err.msg, "latent 6"));
+    /* one copy's sizes: encoder 2·l, decoder 2·b */
+    CHECK(!bz_new(&mw, &(bz_config){.z_dim = 8, .structure = BZ_COPIES, .encoder_text = "linear 16",
+                                     .decoder_text = two}, &err));
+    CHECK(strstr(err.msg, "encoder") && strstr(err.msg, "linear 4"));
+    CHECK(!bz_new(&mw, &(bz_config){.z_dim = 4, .structure = BZ_COPIES, .encoder_text = "linear 2",
+                                     .decoder_text = "linear 8"}, &err));
+    CHECK(strstr(err.msg, "decoder") && strstr(err.msg, "linear 4"));
+    /* the per-copy bound needs each copy's energy; the joint bound does not */
+    CHECK(!bz_new(&plain, &(bz_config){.z_dim = 4, .structure = BZ_COPIES, .encoder_text = two,
+                                        .decoder_text = two, .samples = 4, .copy_bound = true},
+                  &err));
+    CHECK(strstr(err.msg, "copy_energy"));
+    bz_sampler *s = bz_new(&plain, &(bz_config){.z_dim = 4, .structure = BZ_COPIES,
+                                                .encoder_text = two, .decoder_text = two,
+                                                .samples = 4}, &err);
+    CHECK(s != NULL);
+    bz_free(s);
 }
 
 /* ---- the KL closed form of seed 003 ------------------------------------------------------------ */
