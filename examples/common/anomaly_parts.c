@@ -269,6 +269,16 @@ static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
     return score;
 }
 
+/* −ELBO of every test image: with one draw of z as vae_evaluate makes it, else with L. */
+static double *neg_elbo(vae *m, const nn_dataset *test, int L, uint64_t seed) {
+    if (L > 1) return elbo_scores(m, test, L, seed);
+    vae_eval ev = vae_evaluate(m, test, 0, 0, seed);
+    double *score = ev.score;
+    ev.score = NULL; /* keep the scores, free the rest */
+    vae_eval_free(&ev);
+    return score;
+}
+
 void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
                    const double *complexity, int cls, uint64_t seed, anomaly_outcome *o) {
     /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
@@ -276,21 +286,21 @@ void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *te
     o->cls = cls;
     if (!strcmp(c->score, "complexity")) {
         /* Serrà et al. eq. (2): S = −log₂ p(x) − L(x), both in bits of the 8-bit image */
-        o->score = elbo_scores(m, test, c->elbo_samples, seed);
+        o->score = neg_elbo(m, test, c->elbo_samples, seed);
         for (int i = 0; i < test->n; i++) o->score[i] = o->score[i] / log(2.0) - complexity[i];
     } else if (!strcmp(c->score, "ratio")) {
         /* Ren et al.: LLR = ln p_fg(x) − ln p_bg(x); low is anomalous, so the score is
          * −LLR = (−ln p_fg) − (−ln p_bg), both bounded by their −ELBO (the same z noise) */
-        o->score = elbo_scores(m, test, c->elbo_samples, seed);
-        double *b = elbo_scores(bg, test, c->elbo_samples, seed);
+        o->score = neg_elbo(m, test, c->elbo_samples, seed);
+        double *b = neg_elbo(bg, test, c->elbo_samples, seed);
         for (int i = 0; i < test->n; i++) o->score[i] -= b[i];
         free(b);
-    } else if (iwae || c->elbo_samples == 1) {
-        vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0, seed);
+    } else if (iwae) {
+        vae_eval ev = vae_evaluate(m, test, 0, c->iwae_k, seed);
         o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
         vae_eval_free(&ev);
     } else {
-        o->score = elbo_scores(m, test, c->elbo_samples, seed);
+        o->score = neg_elbo(m, test, c->elbo_samples, seed);
     }
     o->positive = malloc(sizeof(bool) * (size_t)(test->n > 0 ? test->n : 1));
     if (!o->positive) ag_error(PROG, "out of memory");
