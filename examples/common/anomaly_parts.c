@@ -454,16 +454,20 @@ static void mean_se(const double *v, int n, double *mean, double *se) {
     *mean = m, *se = n > 1 ? sqrt(ss / (n - 1) / n) : 0;
 }
 
+/* Seed s's AUROC of class i, or (i = n_runs) its mean over the classes. */
+static double seed_auroc(const outcome *o, int s, int i, int n_runs) {
+    if (i < n_runs) return o[s * n_runs + i].auroc;
+    double a = 0;
+    for (int j = 0; j < n_runs; j++) a += o[s * n_runs + j].auroc / n_runs;
+    return a;
+}
+
 int anomaly_report_seeds(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *o,
                          int n_seeds, int n_runs, double seconds) {
     /* rows: the classes, then the mean over classes (its s.e. over the seeds' means) */
     double mean[MAX_CLASSES + 1], se[MAX_CLASSES + 1], v[1000];
     for (int i = 0; i <= n_runs; i++) {
-        for (int s = 0; s < n_seeds; s++) {
-            v[s] = 0;
-            if (i < n_runs) v[s] = o[s * n_runs + i].auroc;
-            else for (int j = 0; j < n_runs; j++) v[s] += o[s * n_runs + j].auroc / n_runs;
-        }
+        for (int s = 0; s < n_seeds; s++) v[s] = seed_auroc(o, s, i, n_runs);
         mean_se(v, n_seeds, &mean[i], &se[i]);
     }
     printf("\n  class   AUROC over %d seeds (%llu..%llu): mean +- s.e.\n", n_seeds,
@@ -471,12 +475,7 @@ int anomaly_report_seeds(const anomaly_flags *c, const run_flags *r, const anoma
     for (int i = 0; i <= n_runs; i++) {
         if (i < n_runs) printf("  %5d   %.3f +- %.3f  ", o[i].cls, mean[i], se[i]);
         else printf("  mean    %.3f +- %.3f  ", mean[i], se[i]);
-        for (int s = 0; s < n_seeds && s < 10; s++) { /* each seed's */
-            double a = 0;
-            if (i < n_runs) a = o[s * n_runs + i].auroc;
-            else for (int j = 0; j < n_runs; j++) a += o[s * n_runs + j].auroc / n_runs;
-            printf(" %.3f", a);
-        }
+        for (int s = 0; s < n_seeds && s < 10; s++) printf(" %.3f", seed_auroc(o, s, i, n_runs));
         printf("\n");
         if (i == n_runs - 1) printf("\n");
     }
@@ -494,12 +493,7 @@ int anomaly_report_seeds(const anomaly_flags *c, const run_flags *r, const anoma
             if (i < n_runs) fprintf(f, "%d", o[i].cls);
             else fprintf(f, "mean");
             fprintf(f, ",%.6f,%.6f,%d", mean[i], se[i], n_seeds);
-            for (int s = 0; s < n_seeds; s++) {
-                double a = 0;
-                if (i < n_runs) a = o[s * n_runs + i].auroc;
-                else for (int j = 0; j < n_runs; j++) a += o[s * n_runs + j].auroc / n_runs;
-                fprintf(f, ",%.6f", a);
-            }
+            for (int s = 0; s < n_seeds; s++) fprintf(f, ",%.6f", seed_auroc(o, s, i, n_runs));
             fprintf(f, "\n");
         }
     }
