@@ -375,8 +375,8 @@ static int roc_png(const config *c, const outcome *o, int n_out, const char *pat
     }
     if (k < MAX_CLASSES) s[k++] = (nn_series){"chance", diag, diag, 2}; /* the plot takes 10 */
     if (strcmp(c->likelihood, "bernoulli"))
-        snprintf(title, sizeof title, "ROC, held-out class vs the rest (%s, %s, latent %d)",
-                 c->score, c->likelihood, c->latent);
+        snprintf(title, sizeof title, "ROC (%s, %s, latent %d)", c->score, c->likelihood,
+                 c->latent); /* short: the plot's title has room for ~48 characters */
     else
         snprintf(title, sizeof title, "ROC, held-out class vs the rest (%s, latent %d)",
                  c->score, c->latent);
