@@ -155,8 +155,8 @@ static void epoch_end(harness *h, const double *mean, double *row) {
     p->last = mean[0];
     if (!h->flags.quiet) {
         printf("  holdout %d%s  epoch %2d/%d  train -elbo %7.2f (recon %6.2f kl %5.2f)  %.1fs\n",
-               p->cls, p->background ? " background" : "", h->epoch + 1, h->flags.epochs, mean[0], mean[1], mean[2],
-               h->epoch_seconds);
+               p->cls, p->background ? " background" : "", h->epoch + 1, h->flags.epochs,
+               mean[0], mean[1], mean[2], h->epoch_seconds);
         fflush(stdout);
     }
 }
@@ -216,6 +216,46 @@ static int train_one(anomaly *p, harness *h) {
     return code ? code : harness_run(h, from);
 }
 
+/* Class p->cls of the current seed: trains its model (and, for --score ratio, the
+ * background model beside it) on the normal training images, scores the test set into o
+ * and prints its line; 0 or the exit status. */
+static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome *o) {
+    double t1 = run_seconds();
+    p->background = false;
+    nn_dataset_free(h->train);
+    h->train = nn_dataset_filter_label(p->all, p->cls, false);
+    if (p->c.train_n > 0 && p->c.train_n < h->train->n) {
+        nn_dataset *cut = nn_dataset_slice(h->train, 0, p->c.train_n);
+        nn_dataset_free(h->train);
+        h->train = cut;
+    }
+    vae *fg = NULL;
+    int code = train_one(p, h);
+    double fg_last = p->last;
+    if (!code && !strcmp(p->c.score, "ratio")) { /* keep the model, train the background one */
+        fg = p->m, p->m = NULL;
+        release(h);
+        p->background = true;
+        code = train_one(p, h);
+    }
+    if (!code) {
+        anomaly_score(fg ? fg : p->m, fg ? p->m : NULL, &p->c, h->test, bits, p->cls,
+                      run_seed(h->flags.seed, 4, (uint64_t)p->cls), o);
+        o->train_neg_elbo = fg_last, o->seconds = run_seconds() - t1;
+        int n_anom = 0;
+        for (int i = 0; i < h->test->n; i++) n_anom += o->positive[i];
+        char cn[40];
+        printf("holdout %-12s AUROC %.3f   mean score: normal %.1f, held-out %.1f   "
+               "(%d test images held out, %.0fs)\n",
+               anomaly_class_name(&p->c, p->cls, cn, sizeof cn), o->auroc, o->score_normal,
+               o->score_anomal, n_anom, o->seconds);
+        fflush(stdout);
+    }
+    vae_free(fg);
+    release(h);
+    return code;
+}
+
 int main(int argc, char **argv) {
     static anomaly p = {.c = {.dataset = "mnist", .data_dir = "data", .holdout = "all",
         .score = "elbo", .encoder = "mlp", .decoder = "mlp", .likelihood = "bernoulli",
@@ -247,7 +287,7 @@ int main(int argc, char **argv) {
     vae_free(probe);
     int n_seeds = code || !n_runs ? 0 : p.c.seeds;
     const uint64_t seed0 = h.flags.seed;
-    const bool ratio = !strcmp(p.c.score, "ratio");
+    const int ratio = !strcmp(p.c.score, "ratio");
     char ckpt[4096], dir[4200];
     if (!code && n_runs && run_mkdir(h.flags.out, &err))
         fprintf(stderr, PROG ": %s\n", err.msg), code = 1;
@@ -280,39 +320,8 @@ int main(int argc, char **argv) {
             snprintf(p.prefix, sizeof p.prefix, "seed_%llu/", (unsigned long long)h.flags.seed);
         anomaly_outcome *out = res + (size_t)s * n_runs;
         for (int r = 0; r < n_runs && !code; r++) {
-            double t1 = run_seconds();
-            p.cls = classes[r], p.background = false;
-            nn_dataset_free(h.train);
-            h.train = nn_dataset_filter_label(p.all, p.cls, false);
-            if (p.c.train_n > 0 && p.c.train_n < h.train->n) {
-                nn_dataset *cut = nn_dataset_slice(h.train, 0, p.c.train_n);
-                nn_dataset_free(h.train);
-                h.train = cut;
-            }
-            vae *fg = NULL;
-            code = train_one(&p, &h);
-            double fg_last = p.last;
-            if (!code && ratio) { /* keep the model, train the background one beside it */
-                fg = p.m, p.m = NULL;
-                release(&h);
-                p.background = true;
-                code = train_one(&p, &h);
-            }
-            if (!code) {
-                anomaly_score(fg ? fg : p.m, fg ? p.m : NULL, &p.c, h.test, bits, p.cls,
-                              run_seed(h.flags.seed, 4, (uint64_t)p.cls), &out[r]);
-                out[r].train_neg_elbo = fg_last, out[r].seconds = run_seconds() - t1;
-                int n_anom = 0;
-                for (int i = 0; i < h.test->n; i++) n_anom += out[r].positive[i];
-                char cn[40];
-                printf("holdout %-12s AUROC %.3f   mean score: normal %.1f, held-out %.1f   "
-                       "(%d test images held out, %.0fs)\n",
-                       anomaly_class_name(&p.c, p.cls, cn, sizeof cn), out[r].auroc,
-                       out[r].score_normal, out[r].score_anomal, n_anom, out[r].seconds);
-                fflush(stdout);
-            }
-            vae_free(fg);
-            release(&h);
+            p.cls = classes[r];
+            code = run_class(&p, &h, bits, &out[r]);
             if (!code && run_stop_requested() && (r + 1 < n_runs || s + 1 < n_seeds)) {
                 fprintf(stderr, PROG ": %s: stopped after holdout %d\n", run_stop_signal(), p.cls);
                 run_print_resume(argc, argv, NULL);
