@@ -305,6 +305,16 @@ ag_tensor *ag_gaussian_nll(ag_tape *t, ag_tensor *mean, ag_tensor *logvar,
                            ag_tensor *target);
     /* ½(log 2π + logvar + (y - mean)² e^-logvar); logvar broadcasts */
 
+/* a likelihood over discrete values (ops_likelihood.c): −ln p(target) per element, in nats,
+ * under the discretized logistic of PixelCNN++ (one component): the target in [0, 1] is
+ * read as level k = round(target·(levels−1)) (levels = 256: 8-bit pixels), whose bin of
+ * width 1/(levels−1) around k/(levels−1) gets the mass of a logistic with location mean
+ * and scale e^log_scale; the two edge bins reach to ±∞.  All three of the same shape;
+ * gradients for mean and log_scale (the target's is 0: p is a step function of it). */
+ag_tensor *ag_discretized_logistic_nll(ag_tape *t, ag_tensor *mean, ag_tensor *log_scale,
+                                       ag_tensor *target, int levels);
+    /* −ln[σ((x−μ+h)/s) − σ((x−μ−h)/s)], h = ½/(levels−1), s = e^log_scale */
+
 /* noise (ops_random.c): the noise comes from the tape's PRNG. */
 ag_tensor *ag_reparameterize(ag_tape *t, ag_tensor *mu, ag_tensor *logvar);
     /* z = mu + exp(logvar/2) * eps, eps ~ N(0, I)  (seed 001) */

@@ -13,6 +13,7 @@
 #include "nn/safetensors.h" /* weights in and out for PyTorch and NumPy */
 #include "nn/data.h"       /* IDX files, datasets, minibatches, binarization */
 #include "nn/image.h"      /* PNG grids, line and scatter plots */
+#include "nn/complexity.h" /* compressed length of an 8-bit image (Serrà et al.) */
 #include "nn/progress.h"   /* progress bars and CSV logs */
 
 #endif

@@ -72,9 +72,12 @@ vae *vae_new(const vae_config *cfg, nn_error *err) {
     for (int i = 0; i < cfg->x_ndim; i++) m->x_size *= cfg->x_shape[i];
     ag_rng rng;
     ag_rng_seed(&rng, cfg->seed);
+    bool logistic = cfg->likelihood == VAE_LOGISTIC8;
     if (vae_build_coder_pair(cfg->encoder, cfg->encoder_text, cfg->decoder, cfg->decoder_text,
                              cfg->layer_types, cfg->x_ndim, cfg->x_shape, cfg->z_dim,
-                             m->x_size, "one per value of x: logits or means", &rng,
+                             logistic ? 2 * m->x_size : m->x_size,
+                             logistic ? "two per value of x: locations, then log-scales"
+                                      : "one per value of x: logits or means", &rng,
                              &m->encoder, &m->decoder, &m->params, err))
         goto fail;
     if (cfg->likelihood == VAE_GAUSSIAN_LEARNED) {
@@ -110,6 +113,13 @@ ag_tensor *vae_decode_raw(vae *m, ag_tape *t, ag_tensor *z) {
 
 ag_tensor *vae_decode(vae *m, ag_tape *t, ag_tensor *z) {
     ag_tensor *raw = vae_decode_raw(m, t, z);
+    if (m->cfg.likelihood == VAE_LOGISTIC8) { /* the locations, in x's shape */
+        int shape[NN_MAX_SHAPE + 1] = {raw->shape[0]};
+        for (int i = 0; i < m->cfg.x_ndim; i++) shape[i + 1] = m->cfg.x_shape[i];
+        ag_tensor *loc = ag_slice(t, ag_reshape(t, raw, 2, (int[]){raw->shape[0], 2 * m->x_size}),
+                                  1, 0, m->x_size);
+        return ag_reshape(t, ag_clamp(t, loc, 0, 1), m->cfg.x_ndim + 1, shape);
+    }
     return m->cfg.likelihood == VAE_BERNOULLI ? ag_sigmoid(t, raw) : raw;
 }
 
@@ -140,6 +150,11 @@ ag_tensor *vae_neg_log_likelihood(vae *m, ag_tape *t, ag_tensor *raw, ag_tensor 
         per_value = ag_gaussian_nll(t, raw, lv, x);
         break;
     }
+    case VAE_LOGISTIC8:          /* −ln p of the 8-bit value k = 255·x (ops_likelihood.c) */
+        per_value = ag_discretized_logistic_nll(t, ag_slice(t, raw, 1, 0, m->x_size),
+                                                ag_slice(t, raw, 1, m->x_size, 2 * m->x_size),
+                                                x, 256);
+        break;
     case VAE_GAUSSIAN_LEARNED:
     default:
         per_value = ag_gaussian_nll(t, raw, m->x_logvar, x);

@@ -4,7 +4,9 @@
  *   encoder  q(z|x) = N(mu(x), diag exp(logvar(x)))   — the encoder spec outputs 2·z_dim
  *            values per example: mu first, then logvar;
  *   decoder  p(x|z): Bernoulli with logits, or Gaussian with a fixed or learned variance —
- *            the decoder spec outputs one value per value of x (logits or means).
+ *            the decoder spec outputs one value per value of x (logits or means); or the
+ *            discretized logistic over 8-bit values — two per value of x (locations, then
+ *            log-scales), so its −ln p is in nats of the 8-bit image.
  * Training maximises the ELBO, seed 000 eq. (8):
  *   L(x) ≈ (1/L) Σ_l ln p(x|z_l) − KL(q(z|x) ‖ p(z)),  z_l = mu + σ·ε_l  (seed 001),
  * with the KL in closed form (seed 003 eq. (2.10)).  Everything is in nats per example.
@@ -29,6 +31,9 @@ typedef enum {
     VAE_BERNOULLI = 0,       /* x in [0,1]; decoder outputs logits; −ln p = BCE */
     VAE_GAUSSIAN,            /* decoder outputs means; fixed σ (config.sigma) */
     VAE_GAUSSIAN_LEARNED,    /* decoder outputs means; one learned log σ² per value of x */
+    VAE_LOGISTIC8,           /* x = k/255, 8-bit values; decoder outputs a location, then
+                                a log-scale, per value of x (2× x's size); −ln p is the
+                                discretized logistic (ag_discretized_logistic_nll) */
 } vae_likelihood;
 
 typedef enum {
@@ -115,9 +120,11 @@ ag_tensor *vae_elbo_loss(vae *m, ag_tape *t, ag_tensor *x, double kl_weight, vae
 ag_tensor *vae_iwae_loss(vae *m, ag_tape *t, ag_tensor *x, vae_stats *stats);
 /* mu and logvar of q(z|x), each (N, z_dim). */
 void vae_encode(vae *m, ag_tape *t, ag_tensor *x, ag_tensor **mu, ag_tensor **logvar);
-/* Decoder output for z (N, z_dim): logits (Bernoulli) or means (Gaussian), (N, x_shape...). */
+/* Decoder output for z (N, z_dim): logits (Bernoulli) or means (Gaussian), (N, x_shape...);
+ * VAE_LOGISTIC8: locations then log-scales, twice x's size per example. */
 ag_tensor *vae_decode_raw(vae *m, ag_tape *t, ag_tensor *z);
-/* The mean of p(x|z): probabilities σ(logits) or the Gaussian means, (N, x_shape...). */
+/* The mean of p(x|z): probabilities σ(logits) or the Gaussian means, (N, x_shape...);
+ * VAE_LOGISTIC8: the logistic's locations clamped to [0, 1]. */
 ag_tensor *vae_decode(vae *m, ag_tape *t, ag_tensor *z);
 /* n draws z ~ p(z) decoded to the mean of p(x|z). */
 ag_tensor *vae_sample(vae *m, ag_tape *t, int n);

@@ -3,6 +3,7 @@
  * the pictures, auroc.csv and the result line. */
 #include "examples/common/anomaly_parts.h"
 #include "examples/common/run.h"
+#include "examples/common/vae_parts.h" /* vae_preset_text */
 
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +28,21 @@ const char *const anomaly_help_epilog =
     "the training set, then every test image is scored by --score (higher = more anomalous)\n"
     "and the AUROC of finding the held-out class among the test images is reported.\n"
     "\n"
+    "scores (--score):\n"
+    "  elbo        -ELBO, a bound on -ln p(x) in nats (the default; Bernoulli on grey values)\n"
+    "  iwae        minus the IWAE bound with --iwae-k samples\n"
+    "  complexity  Serra et al. 2020: S(x) = -log2 p(x) - L(x), -log2 p the -ELBO in bits of\n"
+    "              the 8-bit image and L(x) its compressed length in bits (PNG's row filters,\n"
+    "              then zlib level 9); needs --likelihood logistic8\n"
+    "  ratio       Ren et al. 2019: minus the log-likelihood ratio, -ELBO(x) - (-ELBO_bg(x)),\n"
+    "              against a background VAE of the same shape trained on the same images with\n"
+    "              each pixel replaced by a uniform 8-bit value with probability --perturb;\n"
+    "              trains both (holdout_D.ckpt, holdout_D_bg.ckpt); needs --likelihood logistic8\n"
+    "  --likelihood logistic8: a discretized logistic per pixel over the 256 grey levels (the\n"
+    "  decoder gives a location and a log-scale per pixel), so -ln p is in nats of 8-bit images.\n"
+    "  --seeds N trains and scores with seeds S..S+N-1 (in OUT/seed_S/) and reports each\n"
+    "  class's mean AUROC +- its standard error over the seeds.\n"
+    "\n"
     "presets for --encoder/--decoder (build/vae's; or give spec text, docs/spec.md):\n"
     "  mlp    encoder: linear 400, relu, linear 2*LATENT     decoder: linear 400, relu, linear 784\n"
     "         (He/Xavier initialisation here; build/vae's mlp uses init=torch)\n"
@@ -42,6 +58,8 @@ const char *const anomaly_help_epilog =
     "  build/anomaly --holdout all                    all ten digits, per-digit table and mean\n"
     "  build/anomaly --holdout 1,7 --score iwae --iwae-k 50\n"
     "  build/anomaly --dataset fashion --holdout all\n"
+    "  build/anomaly --likelihood logistic8 --score complexity --seeds 3\n"
+    "  build/anomaly --likelihood logistic8 --score ratio --perturb 0.15\n"
     "\n"
     "Writes roc.png, scores_D.png per held-out class, auroc.csv, and holdout_D.ckpt after\n"
     "every epoch; Ctrl-C (or SIGTERM) ends the current step, saves it and prints the command\n"
@@ -55,16 +73,23 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets"},
         {"holdout", CLI_STRING, &c->holdout, "D|D,D|all",
          "class(es) to hold out, each in its own run; all = 0..9"},
-        {"score", CLI_CHOICE, &c->score, "elbo|iwae",
-         "anomaly score: -ELBO, or minus the IWAE bound with --iwae-k samples"},
+        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio",
+         "anomaly score: -ELBO, minus the IWAE bound, complexity-corrected, or likelihood "
+         "ratio (below)"},
+        {"perturb", CLI_REAL, &c->perturb, "MU",
+         "--score ratio: chance that the background model sees a pixel replaced by noise",
+         CLI_IN_OC(0, 1)},
+        {"seeds", CLI_INT, &c->seeds, "N", "runs with seeds S..S+N-1: mean +- s.e.",
+         CLI_IN(1, 1000)},
         {"iwae-k", CLI_INT, &c->iwae_k, "K", "importance samples for --score iwae"},
         {"elbo-samples", CLI_INT, &c->elbo_samples, "L",
          "draws of z per test image for --score elbo (L of seed 000 eq. (8))"},
         {"latent", CLI_INT, &c->latent, "N", "latent dimensions"},
         {"encoder", CLI_STRING, &c->encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
         {"decoder", CLI_STRING, &c->decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
-        {"likelihood", CLI_CHOICE, &c->likelihood, "bernoulli|gaussian|gaussian-learned",
-         "p(x|z): Bernoulli logits, Gaussian with fixed sigma, or learned variance"},
+        {"likelihood", CLI_CHOICE, &c->likelihood, "bernoulli|gaussian|gaussian-learned|logistic8",
+         "p(x|z): Bernoulli logits, Gaussian with fixed sigma or learned variance, or a "
+         "discretized logistic over 8-bit values"},
         {"sigma", CLI_REAL, &c->sigma, "S", "standard deviation of the fixed Gaussian"},
         {"binarize", CLI_CHOICE, &c->binarize, "none|static|dynamic|threshold",
          "grey values, one fixed Bernoulli draw, a fresh draw per batch, or x > 0.5"},
@@ -177,6 +202,35 @@ nn_dataset *anomaly_load_split(const config *c, uint64_t seed, const char *split
 }
 
 
+const char *anomaly_decoder_text(const anomaly_flags *c, char *buf, size_t n) {
+    const char *text = vae_preset_text(c->decoder, false, c->latent, false, buf, n);
+    if (text != buf || strcmp(c->likelihood, "logistic8")) return text;
+    /* a preset for the discretized logistic: locations and log-scales, 2 x 784 outputs */
+    char *at = strstr(buf, "linear 784");
+    if (at) memcpy(at, "linear 1568", 12); /* the preset's last layer: room in buf to spare */
+    else if ((at = strstr(buf, "convt 1 "))) at[6] = '2';
+    return buf;
+}
+
+double *anomaly_complexity_bits(const nn_dataset *d) {
+    int h = d->shape[1], w = d->shape[2], size = d->shape[0] * h * w;
+    double *bits = malloc(sizeof(double) * (size_t)d->n);
+    unsigned char *px = malloc((size_t)size);
+    if (!bits || !px) ag_error(PROG, "out of memory");
+    for (int i = 0; i < d->n; i++) {
+        const ag_real *x = d->x + (size_t)i * size;
+        for (int j = 0; j < size; j++) { /* the 8-bit value k of x = k/255 */
+            double v = floor((double)x[j] * 255 + 0.5);
+            px[j] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        long b = nn_compressed_bits(px, d->shape[0] * h, w, 9, true);
+        if (b < 0) ag_error(PROG, "zlib failed to compress image %d", i);
+        bits[i] = (double)b;
+    }
+    free(px);
+    return bits;
+}
+
 /* −ELBO of every image of d with L draws of z each, seed 000 eq. (8): the KL in closed
  * form plus the mean over the draws of −ln p(x|z_l).  (vae_evaluate draws one; more draws
  * make the ranking less noisy.)  Returns d->n scores, which the caller frees. */
@@ -215,19 +269,40 @@ static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
     return score;
 }
 
-void anomaly_score(vae *m, const anomaly_flags *c, const nn_dataset *test, int cls,
-                   uint64_t seed, anomaly_outcome *o) {
+/* −ELBO of every test image: with one draw of z as vae_evaluate makes it, else with L. */
+static double *neg_elbo(vae *m, const nn_dataset *test, int L, uint64_t seed) {
+    if (L > 1) return elbo_scores(m, test, L, seed);
+    vae_eval ev = vae_evaluate(m, test, 0, 0, seed);
+    double *score = ev.score;
+    ev.score = NULL; /* keep the scores, free the rest */
+    vae_eval_free(&ev);
+    return score;
+}
+
+void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
+                   const double *complexity, int cls, uint64_t seed, anomaly_outcome *o) {
     /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
     bool iwae = !strcmp(c->score, "iwae");
     o->cls = cls;
-    if (iwae || c->elbo_samples == 1) {
-        vae_eval ev = vae_evaluate(m, test, 0, iwae ? c->iwae_k : 0, seed);
+    if (!strcmp(c->score, "complexity")) {
+        /* Serrà et al. eq. (2): S = −log₂ p(x) − L(x), both in bits of the 8-bit image */
+        o->score = neg_elbo(m, test, c->elbo_samples, seed);
+        for (int i = 0; i < test->n; i++) o->score[i] = o->score[i] / log(2.0) - complexity[i];
+    } else if (!strcmp(c->score, "ratio")) {
+        /* Ren et al.: LLR = ln p_fg(x) − ln p_bg(x); low is anomalous, so the score is
+         * −LLR = (−ln p_fg) − (−ln p_bg), both bounded by their −ELBO (the same z noise) */
+        o->score = neg_elbo(m, test, c->elbo_samples, seed);
+        double *b = neg_elbo(bg, test, c->elbo_samples, seed);
+        for (int i = 0; i < test->n; i++) o->score[i] -= b[i];
+        free(b);
+    } else if (iwae) {
+        vae_eval ev = vae_evaluate(m, test, 0, c->iwae_k, seed);
         o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
         vae_eval_free(&ev);
     } else {
-        o->score = elbo_scores(m, test, c->elbo_samples, seed);
+        o->score = neg_elbo(m, test, c->elbo_samples, seed);
     }
-    o->positive = malloc(sizeof(bool) * (size_t)test->n);
+    o->positive = malloc(sizeof(bool) * (size_t)(test->n > 0 ? test->n : 1));
     if (!o->positive) ag_error(PROG, "out of memory");
     double sn = 0, sa = 0;
     int nn = 0, na = 0;
@@ -276,10 +351,13 @@ static int scores_png(const config *c, const outcome *o, int n, const char *path
     char name[48], title[160];
     anomaly_class_name(c, o->cls, name, sizeof name);
     nn_series s[2] = {{"normal test images", x, hn, HIST_BINS}, {name, x, ha, HIST_BINS}};
+    bool cx = !strcmp(c->score, "complexity");
     snprintf(title, sizeof title, "%s held out: %s scores (AUROC %.3f)", name,
-             !strcmp(c->score, "iwae") ? "-IWAE" : "-ELBO", o->auroc);
+             !strcmp(c->score, "iwae") ? "-IWAE" : cx ? "-log2 p - L"
+             : !strcmp(c->score, "ratio") ? "-LLR" : "-ELBO", o->auroc);
     return nn_plot_lines_png(path, s, 2, &(nn_plot_opts){.title = title,
-                                                         .xlabel = "score (nats)",
+                                                         .xlabel = cx ? "score (bits)"
+                                                                      : "score (nats)",
                                                          .ylabel = "fraction per bin"}, err);
 }
 
@@ -296,8 +374,12 @@ static int roc_png(const config *c, const outcome *o, int n_out, const char *pat
         s[k++] = (nn_series){names[i], o[i].fpr, o[i].tpr, o[i].n_roc};
     }
     if (k < MAX_CLASSES) s[k++] = (nn_series){"chance", diag, diag, 2}; /* the plot takes 10 */
-    snprintf(title, sizeof title, "ROC, held-out class vs the rest (%s, latent %d)", c->score,
-             c->latent);
+    if (strcmp(c->likelihood, "bernoulli"))
+        snprintf(title, sizeof title, "ROC (%s, %s, latent %d)", c->score, c->likelihood,
+                 c->latent); /* short: the plot's title has room for ~48 characters */
+    else
+        snprintf(title, sizeof title, "ROC, held-out class vs the rest (%s, latent %d)",
+                 c->score, c->latent);
     return nn_plot_lines_png(path, s, k, &(nn_plot_opts){.title = title,
                                                          .xlabel = "false positive rate",
                                                          .ylabel = "true positive rate",
@@ -321,8 +403,18 @@ static int write_csv(const char *path, const outcome *o, int n, nn_error *err) {
     return 0;
 }
 
+/* " score=... elbo_samples=... latent=... epochs=..." of the result line. */
+static void result_settings(const config *c, const run_flags *r) {
+    printf(" score=%s", c->score);
+    if (!strcmp(c->score, "iwae")) printf(" iwae_k=%d", c->iwae_k);
+    else printf(" elbo_samples=%d", c->elbo_samples);
+    if (strcmp(c->likelihood, "bernoulli")) printf(" likelihood=%s", c->likelihood);
+    if (!strcmp(c->score, "ratio")) printf(" perturb=%g", c->perturb);
+    printf(" latent=%d epochs=%d", c->latent, r->epochs);
+}
+
 int anomaly_report(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *res,
-                   int n_runs, int n_test, double seconds) {
+                   int n_runs, int n_test, double seconds, bool result_line) {
     char path[4200];
     nn_error err;
     double mean = 0;
@@ -346,12 +438,78 @@ int anomaly_report(const anomaly_flags *c, const run_flags *r, const anomaly_out
         }
     }
     printf("pictures in %s/ (roc.png, scores_D.png, auroc.csv)\n", r->out);
+    if (!result_line) return 0;
     printf("result: mean_auroc=%.3f", mean);
     for (int i = 0; i < n_runs; i++) printf(" auroc_%d=%.3f", res[i].cls, res[i].auroc);
-    printf(" score=%s", c->score);
-    if (!strcmp(c->score, "iwae")) printf(" iwae_k=%d", c->iwae_k);
-    else printf(" elbo_samples=%d", c->elbo_samples);
-    printf(" latent=%d epochs=%d seconds=%.1f\n", c->latent, r->epochs, seconds);
+    result_settings(c, r);
+    printf(" seconds=%.1f\n", seconds);
+    return 0;
+}
+
+/* Mean and standard error (sample s.d. / √n; 0 for one value) of v[0..n). */
+static void mean_se(const double *v, int n, double *mean, double *se) {
+    double m = 0, ss = 0;
+    for (int i = 0; i < n; i++) m += v[i] / n;
+    for (int i = 0; i < n; i++) ss += (v[i] - m) * (v[i] - m);
+    *mean = m, *se = n > 1 ? sqrt(ss / (n - 1) / n) : 0;
+}
+
+/* Seed s's AUROC of class i, or (i = n_runs) its mean over the classes. */
+static double seed_auroc(const outcome *o, int s, int i, int n_runs) {
+    if (i < n_runs) return o[s * n_runs + i].auroc;
+    double a = 0;
+    for (int j = 0; j < n_runs; j++) a += o[s * n_runs + j].auroc / n_runs;
+    return a;
+}
+
+int anomaly_report_seeds(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *o,
+                         int n_seeds, int n_runs, double seconds) {
+    /* rows: the classes, then the mean over classes (its s.e. over the seeds' means) */
+    double mean[MAX_CLASSES + 1], se[MAX_CLASSES + 1], v[1000];
+    for (int i = 0; i <= n_runs; i++) {
+        for (int s = 0; s < n_seeds; s++) v[s] = seed_auroc(o, s, i, n_runs);
+        mean_se(v, n_seeds, &mean[i], &se[i]);
+    }
+    printf("\n  class   AUROC over %d seeds (%llu..%llu): mean +- s.e.\n", n_seeds,
+           (unsigned long long)r->seed, (unsigned long long)(r->seed + (uint64_t)n_seeds - 1));
+    for (int i = 0; i <= n_runs; i++) {
+        if (i < n_runs) printf("  %5d   %.3f +- %.3f  ", o[i].cls, mean[i], se[i]);
+        else printf("  mean    %.3f +- %.3f  ", mean[i], se[i]);
+        for (int s = 0; s < n_seeds && s < 10; s++) printf(" %.3f", seed_auroc(o, s, i, n_runs));
+        printf("\n");
+        if (i == n_runs - 1) printf("\n");
+    }
+    char path[4200], tmp[4300];
+    nn_error err;
+    run_path(path, sizeof path, r->out, "auroc.csv");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        fprintf(f, "holdout,auroc_mean,auroc_se,seeds");
+        for (int s = 0; s < n_seeds; s++)
+            fprintf(f, ",auroc_seed_%llu", (unsigned long long)(r->seed + (uint64_t)s));
+        fprintf(f, "\n");
+        for (int i = 0; i <= n_runs; i++) {
+            if (i < n_runs) fprintf(f, "%d", o[i].cls);
+            else fprintf(f, "mean");
+            fprintf(f, ",%.6f,%.6f,%d", mean[i], se[i], n_seeds);
+            for (int s = 0; s < n_seeds; s++) fprintf(f, ",%.6f", seed_auroc(o, s, i, n_runs));
+            fprintf(f, "\n");
+        }
+    }
+    if (!f || fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        nn_fail(&err, "%s: cannot write", path);
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    printf("per-seed pictures in %s/seed_S/; auroc.csv (mean, s.e., each seed) in %s/\n",
+           r->out, r->out);
+    printf("result: mean_auroc=%.3f mean_auroc_se=%.3f", mean[n_runs], se[n_runs]);
+    for (int i = 0; i < n_runs; i++)
+        printf(" auroc_%d=%.3f auroc_%d_se=%.3f", o[i].cls, mean[i], o[i].cls, se[i]);
+    result_settings(c, r);
+    printf(" seeds=%d seconds=%.1f\n", n_seeds, seconds);
     return 0;
 }
 
@@ -379,8 +537,12 @@ void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads) {
     printf("henbun %s anomaly detection: %s, holdout %s, score %s", AG_REAL_NAME, c->dataset,
            c->holdout, c->score);
     if (!strcmp(c->score, "iwae")) printf(" (k=%d)", c->iwae_k);
+    else if (!strcmp(c->score, "ratio")) printf(" (background: perturb %g)", c->perturb);
     else if (c->elbo_samples > 1) printf(" (L=%d)", c->elbo_samples);
     printf(", latent %d, %s/%s, %s likelihood, %d epoch%s, %d thread%s\n", c->latent, c->encoder,
            c->decoder, c->likelihood, r->epochs, r->epochs == 1 ? "" : "s", threads,
            threads == 1 ? "" : "s");
+    if (c->seeds > 1)
+        printf("seeds %llu..%llu, one directory each\n", (unsigned long long)r->seed,
+               (unsigned long long)(r->seed + (uint64_t)c->seeds - 1));
 }

@@ -15,7 +15,9 @@
 typedef struct anomaly_flags {
     const char *dataset, *data_dir, *holdout, *score, *encoder, *decoder, *likelihood, *binarize;
     int latent, iwae_k, elbo_samples, train_n;
+    int seeds;         /* --seeds N: seeds seed .. seed+N-1, mean ± s.e. over them */
     double lr, sigma;
+    double perturb;    /* --score ratio: the background model's pixel-replacement rate μ */
     bool resume; /* a flag: continue from the checkpoints in --out */
 } anomaly_flags;
 
@@ -42,12 +44,27 @@ int anomaly_parse_holdout(const char *s, int *out);
 /* A split of the data set, binarized as the flags say. */
 nn_dataset *anomaly_load_split(const anomaly_flags *c, uint64_t seed, const char *split,
                                nn_error *err);
-/* Scores every test image with model m (−ELBO with L draws, or −IWAE), and fills o. */
-void anomaly_score(vae *m, const anomaly_flags *c, const nn_dataset *test, int cls,
-                   uint64_t seed, anomaly_outcome *o);
-/* The table, roc.png, scores_D.png, auroc.csv and "result: ..."; 0 or 1 (after a message). */
+/* The decoder's spec text: a preset expanded (twice the outputs for --likelihood
+ * logistic8, a location and a log-scale per pixel), or the user's text as it is. */
+const char *anomaly_decoder_text(const anomaly_flags *c, char *buf, size_t n);
+/* L(x) of every image of d: bits of its 8-bit pixels after PNG's row filters and zlib at
+ * level 9 (nn_compressed_bits); d->n values for the caller to free. */
+double *anomaly_complexity_bits(const nn_dataset *d);
+/* Scores every test image (higher = more anomalous) by --score: −ELBO with L draws, or
+ * −IWAE, of model m; complexity: −ELBO in bits − bits[i] (complexity from
+ * anomaly_complexity_bits); ratio: −ELBO(m) − (−ELBO(bg)), minus the log-likelihood
+ * ratio of m against the background model bg.  Fills o. */
+void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
+                   const double *complexity, int cls, uint64_t seed, anomaly_outcome *o);
+/* The table, roc.png, scores_D.png, auroc.csv and (if result_line) "result: ..."; 0 or 1
+ * (after a message). */
 int anomaly_report(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *o,
-                   int n_runs, int n_test, double seconds);
+                   int n_runs, int n_test, double seconds, bool result_line);
+/* --seeds N > 1: the table of mean ± standard error over the seeds per class and for the
+ * mean over classes, auroc.csv (those and each seed's AUROC) in r->out, and the result
+ * line.  o[s * n_runs + i] is seed s's outcome of class i.  0 or 1 (after a message). */
+int anomaly_report_seeds(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *o,
+                         int n_seeds, int n_runs, double seconds);
 /* Every held-out class leaves images to train on and test images on both sides?  0, or
  * 1 after a message. */
 int anomaly_check_classes(const anomaly_flags *c, const nn_dataset *train,
