@@ -404,6 +404,13 @@ int gan_print_eval(harness *h) {
     const gan_flags *c = &p->c;
     double t0 = run_seconds();
     int n = c->eval_n > 0 ? c->eval_n : 5000;
+    if (p->ema) { /* G's own weights too, first: the same training without the average */
+        gan_scores own = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
+        print_scores("generated (G's own weights)", &own, &p->ref);
+        harness_result(h, " own_inception_score=%.3f own_classes=%d own_class_kl=%.4f "
+                       "own_confidence=%.3f own_fid=%.3f", own.cls.inception, own.cls.covered,
+                       own.cls.class_kl, own.cls.confidence, own.fid);
+    }
     gan_use_average(p->ema, true);
     gan_scores s = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
     gan_use_average(p->ema, false);
