@@ -7,7 +7,8 @@ The same DCGAN at 28x28 as henbun's preset:
   D: conv 64 k4 s2 p1, leaky_relu 0.2, conv 128 k4 s2 p1, batchnorm, leaky_relu 0.2,
      flatten, linear 1
 weights N(0, 0.02^2), biases 0 (batch norm: gamma 1, beta 0), z ~ N(0, I), batch 64, Adam lr
-2e-4 betas (0.5, 0.999).  One iteration does what vae/gan.c does: D's step on a real batch
+2e-4 betas (0.5, 0.999).  The options of build/gan (--lr-d/--lr-g, --ema, --sn, --label-smooth,
+--r1) as in torch_gan.py.  One iteration does what vae/gan.c does: D's step on a real batch
 and on a batch of fakes made without gradients, in two forwards (D's batch norm never
 mixes real and fake), then G's step on a fresh batch of z, non-saturating.  Real MNIST when
 --data holds it, else random images.  Prints
@@ -28,7 +29,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_gan import batches, load_images, train, write_grid_png  # noqa: E402  (same data and loop)
+from torch_gan import (Ema, add_quality_flags, batches, load_images, spectral,  # noqa: E402
+                       train, write_samples)  # the same data, loop and options
 
 
 class Reshape(nn.Module):
@@ -40,18 +42,20 @@ class Reshape(nn.Module):
         return x.reshape((x.shape[0],) + self.shape)
 
 
-def make_models(z=100):
+def make_models(z=100, sn=False):
     g = nn.Sequential(nn.Linear(z, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
                       Reshape(128, 7, 7),
                       nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
                       nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid())
     d = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-                      nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+                      nn.Conv2d(64, 128, 4, 2, 1), *([] if sn else [nn.BatchNorm2d(128)]),
+                      nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
     for m in list(g.modules()) + list(d.modules()):
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             nn.init.zeros_(m.bias)
+    if sn:  # --sn: conv_sn/linear_sn and no batch norm, as build/gan --arch dcgan --sn
+        d = nn.Sequential(*[spectral(m, isinstance(m, (nn.Linear, nn.Conv2d))) for m in d])
     return g, d
 
 
@@ -65,20 +69,21 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=0)
     ap.add_argument("--samples", help="write 64 samples of the trained G to this PNG")
+    add_quality_flags(ap)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     images = load_images(a.data)
     next_real = batches(images, a.batch, (1, 28, 28))
-    g, d = make_models()
+    g, d = make_models(sn=a.sn)
     if a.warmup:
-        train(g, d, next_real, a.warmup, a.batch, 100)
+        train(g, d, next_real, a.warmup, a.batch, 100, opts=a)
+    ema = Ema(g, a.ema) if a.ema > 0 else None   # after the warm-up: it starts at G
     cpu0 = time.process_time()
-    secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every)
+    secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every, opts=a, ema=ema)
     cpu = time.process_time() - cpu0   # CPU time of all threads: the cost on a shared machine
-    if a.samples:
-        with torch.no_grad():                       # G in training mode, as henbun samples
-            write_grid_png(a.samples, g(torch.randn(64, 100)))
+    if a.samples:                                   # G in training mode, as henbun samples
+        write_samples(a.samples, g, 100, ema)
     print(f"result: sec_per_100_iters={100 * secs / a.iters:.3f} "
           f"cpu_sec_per_100_iters={100 * cpu / a.iters:.3f} iters={a.iters} seconds={secs:.1f} "
           f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")

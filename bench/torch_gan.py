@@ -3,7 +3,18 @@
 
 The same MLP GAN as henbun's preset: G z100 -> 256 -> 512 -> 784 (leaky ReLU 0.2, sigmoid
 output), D 784 -> 512 -> 256 -> 1 (leaky ReLU 0.2, dropout 0.3, a logit), z ~ N(0, I),
-batch 64, Adam lr 2e-4 betas (0.5, 0.999), images in [0, 1].  One iteration does what
+batch 64, Adam lr 2e-4 betas (0.5, 0.999), images in [0, 1].  Initialised as the preset is
+(NN_INIT_AUTO, nn/net.c): a Linear followed by a (leaky) ReLU gets He weights N(0, 2/fan_in),
+the others (G's last, before the sigmoid; D's last) Glorot U(+-sqrt(6/(fan_in+fan_out))), every
+bias 0 -- not PyTorch's default init, with which both libraries collapse to 2 classes.
+
+The quality options of `build/gan` (issue #20), the same flags: --lr-d/--lr-g (TTUR), --ema
+DECAY (a moving average of G's weights, updated after each G step, used for --samples),
+--sn (torch.nn.utils.spectral_norm on D's Linear/Conv layers: one power-iteration step per
+training forward, as henbun's linear_sn/conv_sn; the DCGAN's D drops its batch norm),
+--label-smooth S (D's real target 1 - S) and --r1 GAMMA.  R1 here is exact (a double
+backward); henbun estimates E||grad_x l||^2 by a finite difference along a random direction
+(vae/gan.h), which is unbiased for a D linear in x, so the two agree in expectation only.  One iteration does what
 vae/gan.c does: D's step on a real batch and a batch of fakes made without gradients
 (two forwards of D), then G's step on a fresh batch of z with the
 non-saturating loss -E ln D(G(z)).  Real MNIST when --data holds it, else random images
@@ -66,25 +77,80 @@ def write_grid_png(path, x, cols=8):
                 + chunk(b"IEND", b""))
 
 
-def make_models(z=100):
+def init_like_preset(net):
+    """henbun's NN_INIT_AUTO: He before a (leaky) ReLU (dropout passed over), else Glorot; bias 0."""
+    mods = list(net)
+    for i, m in enumerate(mods):
+        if not isinstance(m, nn.Linear):
+            continue
+        nxt = next((n for n in mods[i + 1:] if not isinstance(n, nn.Dropout)), None)
+        if isinstance(nxt, (nn.ReLU, nn.LeakyReLU)):
+            nn.init.normal_(m.weight, 0.0, (2.0 / m.in_features) ** 0.5)
+        else:
+            nn.init.xavier_uniform_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def spectral(m, on):
+    """--sn: W / sigma(W) with one power-iteration step per training forward (henbun's *_sn)."""
+    return nn.utils.spectral_norm(m) if on else m
+
+
+def make_models(z=100, sn=False):
     g = nn.Sequential(nn.Linear(z, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
                       nn.Linear(512, 784), nn.Sigmoid())
     d = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
                       nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(256, 1))
+    init_like_preset(g)
+    init_like_preset(d)
+    if sn:  # after the init: spectral_norm keeps the initialised weight as weight_orig
+        d = nn.Sequential(*[spectral(m, isinstance(m, nn.Linear)) for m in d])
     return g, d
 
 
-def train(g, d, next_real, iters, batch, z, log_every=0):
-    """iters iterations of the alternation; returns the seconds they took."""
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+class Ema:
+    """--ema: theta_bar += (1 - decay) (theta - theta_bar) after each G step (nn/ema.c)."""
+    def __init__(self, g, decay):
+        self.g, self.decay = g, decay
+        self.avg = [p.detach().clone() for p in g.parameters()]
+
+    def update(self):
+        with torch.no_grad():
+            for a, p in zip(self.avg, self.g.parameters()):
+                a.add_(p - a, alpha=1 - self.decay)
+
+    def swap(self):
+        """Exchanges G's weights and the averages (twice: back)."""
+        with torch.no_grad():
+            for a, p in zip(self.avg, self.g.parameters()):
+                t = p.detach().clone()
+                p.copy_(a)
+                a.copy_(t)
+
+
+def train(g, d, next_real, iters, batch, z, log_every=0, opts=None, ema=None):
+    """iters iterations of the alternation; returns the seconds they took.  opts: lr, lr_d,
+    lr_g (0: lr), label_smooth, r1 (the flags of build/gan); ema: an Ema of g or None."""
+    lr = getattr(opts, "lr", 2e-4)
+    lr_d, lr_g = getattr(opts, "lr_d", 0) or lr, getattr(opts, "lr_g", 0) or lr
+    smooth, r1 = getattr(opts, "label_smooth", 0), getattr(opts, "r1", 0)
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=(0.5, 0.999))
     t0 = time.perf_counter()
     for it in range(1, iters + 1):
         x = next_real()
         with torch.no_grad():                       # G is fixed during D's step (eq. (20))
             fake = g(torch.randn(batch, z))
+        if r1 > 0:
+            x.requires_grad_(True)
         l_real, l_fake = d(x), d(fake)              # two forwards: batch statistics apart
-        d_loss = F.softplus(-l_real).mean() + F.softplus(l_fake).mean()  # -V
+        real_term = F.softplus(-l_real)             # -ln D(x); smoothed: target 1 - s
+        if smooth > 0:
+            real_term = (1 - smooth) * F.softplus(-l_real) + smooth * F.softplus(l_real)
+        d_loss = real_term.mean() + F.softplus(l_fake).mean()  # -V
+        if r1 > 0:                                  # (gamma/2) E ||grad_x l(x)||^2, exact
+            grad, = torch.autograd.grad(l_real.sum(), x, create_graph=True)
+            d_loss = d_loss + r1 / 2 * grad.pow(2).reshape(len(x), -1).sum(1).mean()
         opt_d.zero_grad(set_to_none=False)
         d_loss.backward()
         opt_d.step()
@@ -94,9 +160,32 @@ def train(g, d, next_real, iters, batch, z, log_every=0):
         opt_d.zero_grad(set_to_none=False)
         g_loss.backward()
         opt_g.step()
+        if ema is not None:
+            ema.update()
         if log_every and it % log_every == 0:
             print(f"iter {it:6d}  d_loss {d_loss.item():.4f}  g_loss {g_loss.item():.4f}", flush=True)
     return time.perf_counter() - t0
+
+
+def add_quality_flags(ap):
+    """The options of build/gan that change the model or its training (issue #20)."""
+    ap.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
+    ap.add_argument("--lr-d", type=float, default=0, help="D's own rate (TTUR; 0: --lr)")
+    ap.add_argument("--lr-g", type=float, default=0, help="G's own rate (TTUR; 0: --lr)")
+    ap.add_argument("--ema", type=float, default=0, help="moving average of G for --samples (0: off)")
+    ap.add_argument("--sn", action="store_true", help="spectral normalisation of D's layers")
+    ap.add_argument("--label-smooth", type=float, default=0, help="D's real target 1 - S")
+    ap.add_argument("--r1", type=float, default=0, help="R1 penalty gamma (exact here)")
+
+
+def write_samples(path, g, z, ema):
+    """64 samples of G (of its moving average with --ema), G in training mode as henbun's."""
+    if ema is not None:
+        ema.swap()
+    with torch.no_grad():
+        write_grid_png(path, g(torch.randn(64, z)))
+    if ema is not None:
+        ema.swap()
 
 
 def batches(images, batch, shape):
@@ -123,20 +212,21 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=0)
     ap.add_argument("--samples", help="write 64 samples of the trained G to this PNG")
+    add_quality_flags(ap)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     images = load_images(a.data)
     next_real = batches(images, a.batch, (784,))
-    g, d = make_models()
+    g, d = make_models(sn=a.sn)
     if a.warmup:
-        train(g, d, next_real, a.warmup, a.batch, 100)
+        train(g, d, next_real, a.warmup, a.batch, 100, opts=a)
+    ema = Ema(g, a.ema) if a.ema > 0 else None   # after the warm-up: it starts at G
     cpu0 = time.process_time()
-    secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every)
+    secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every, opts=a, ema=ema)
     cpu = time.process_time() - cpu0   # CPU time of all threads: the cost on a shared machine
     if a.samples:
-        with torch.no_grad():
-            write_grid_png(a.samples, g(torch.randn(64, 100)))
+        write_samples(a.samples, g, 100, ema)
     print(f"result: sec_per_1000_iters={1000 * secs / a.iters:.2f} "
           f"cpu_sec_per_1000_iters={1000 * cpu / a.iters:.2f} iters={a.iters} seconds={secs:.1f} "
           f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")

@@ -38,6 +38,14 @@ static const char *const dc_g =
 static const char *const dc_d =
     "conv 64 k4 s2 p1 init=normal:0.02, leaky_relu 0.2, conv 128 k4 s2 p1 init=normal:0.02, "
     "batchnorm, leaky_relu 0.2, flatten, linear 1 init=normal:0.02";
+/* --sn: the same discriminators with spectrally normalised layers (Miyato et al. 2018);
+ * the DCGAN's drops its batch norm, which SN replaces in their discriminators. */
+static const char *const mlp_d_sn =
+    "linear_sn 512, leaky_relu 0.2, dropout 0.3, linear_sn 256, leaky_relu 0.2, dropout 0.3, "
+    "linear_sn 1";
+static const char *const dc_d_sn =
+    "conv_sn 64 k4 s2 p1 init=normal:0.02, leaky_relu 0.2, conv_sn 128 k4 s2 p1 "
+    "init=normal:0.02, leaky_relu 0.2, flatten, linear_sn 1 init=normal:0.02";
 
 static int check(harness *h, char *why, size_t n) {
     const gan_program *p = h->program;
@@ -46,6 +54,11 @@ static int check(harness *h, char *why, size_t n) {
     if ((c->generator && strchr(c->generator, '\n')) ||
         (c->discriminator && strchr(c->discriminator, '\n'))) {
         snprintf(why, n, "--generator/--discriminator: write the spec on one line");
+        return -1;
+    }
+    if (c->sn && c->discriminator && !h->meta.text[0]) {
+        snprintf(why, n, "--sn changes the preset D: with --discriminator, write linear_sn / "
+                         "conv_sn in its spec instead");
         return -1;
     }
     if (p->ps.stride < 1) {
@@ -72,8 +85,10 @@ static int load(harness *h) {
     gan_program *p = h->program;
     gan_flags *c = &p->c;
     static char out[4096], cls[4096], dir[4096];
-    if (!c->generator) c->generator = !strcmp(c->arch, "dcgan") ? dc_g : mlp_g;
-    if (!c->discriminator) c->discriminator = !strcmp(c->arch, "dcgan") ? dc_d : mlp_d;
+    if (gan_optional_read(h, gan_optionals(c))) return 1; /* --resume, --eval */
+    bool dc = !strcmp(c->arch, "dcgan");
+    if (!c->generator) c->generator = dc ? dc_g : mlp_g;
+    if (!c->discriminator) c->discriminator = c->sn ? (dc ? dc_d_sn : mlp_d_sn) : dc ? dc_d : mlp_d;
     if (h->flags.epochs == 0) h->flags.epochs = !strcmp(c->arch, "dcgan") ? 5 : 20;
     h->max_steps = c->iters;
     if (!h->flags.out) h->flags.out = (snprintf(out, sizeof out, "out/gan-%s", c->arch), out);
@@ -109,7 +124,8 @@ static int build(harness *h) {
     gan_config gc = {.x_ndim = 3, .x_shape = {x[0], x[1], x[2]}, .z_dim = c->z_dim,
                      .generator_text = c->generator, .discriminator_text = c->discriminator,
                      .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX : GAN_NON_SATURATING,
-                     .d_steps = c->d_steps, .seed = run_seed(h->flags.seed, 0, 0)};
+                     .d_steps = c->d_steps, .r1_gamma = c->r1, .label_smooth = c->label_smooth,
+                     .seed = run_seed(h->flags.seed, 0, 0)};
     nn_error err;
     if (!(p->g = gan_new(&gc, &err))) { /* NULL text: the --arch preset, no caret */
         harness_spec_error(h, err.msg, 2, (const char *[]){"generator", "discriminator"},
@@ -117,14 +133,18 @@ static int build(harness *h) {
                            (const char *[]){c->generator, c->discriminator});
         return 2;
     }
-    p->opt_g = nn_adam(&p->g->g_params, c->lr);
-    p->opt_d = nn_adam(&p->g->d_params, c->lr);
+    p->opt_g = nn_adam(&p->g->g_params, c->lr_g > 0 ? c->lr_g : c->lr); /* TTUR: own rates */
+    p->opt_d = nn_adam(&p->g->d_params, c->lr_d > 0 ? c->lr_d : c->lr);
     nn_optim_set_betas(p->opt_g, c->beta1, 0.999, 1e-8);
     nn_optim_set_betas(p->opt_d, c->beta1, 0.999, 1e-8);
     p->progress = ag_tensor_new(4, (int[]){PROGRESS_ROWS * PROGRESS_COLS, x[0], x[1], x[2]}, false);
     nn_params_extend(&p->params, NULL, &p->g->g_params);
     nn_params_extend(&p->params, NULL, &p->g->d_params);
     nn_params_extend(&p->saved, NULL, &p->params);
+    if (c->ema > 0) { /* G's average starts at G and is saved beside it: a model tensor */
+        p->ema = nn_ema_new(&p->g->g_params, c->ema);
+        nn_ema_state(p->ema, "ema", &p->saved);
+    }
     nn_optim_state(p->opt_g, "opt_g", &p->saved);
     nn_optim_state(p->opt_d, "opt_d", &p->saved);
     nn_params_add(&p->saved, NULL, "progress.images", p->progress, false);
@@ -167,6 +187,7 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     harness_backward_of(h, t, g_loss, &p->g->g_params);     /* ag_backward (+ G's sum) */
     nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);                    /* G's parameters only */
+    if (p->ema) nn_ema_update(p->ema);                        /* --ema: its average */
     ag_tape_clear(t);
     stats[1] = st.g_loss;
     return (harness_step){st.g_loss, norm};
@@ -179,11 +200,13 @@ static void epoch_end(harness *h, const double *mean, double *row) {
     long total = h->max_steps > 0 ? h->max_steps : (long)h->flags.epochs * h->per_epoch;
     memcpy(p->last, mean, sizeof p->last);
     gan_scores s = {.fid = NAN, .cls = {.inception = NAN}};
+    gan_use_average(p->ema, true); /* --ema: scores and pictures from G's average */
     if (p->ref.sc && c->score_n > 0)
         s = gan_score(p->g, &p->ref, c, h->flags.batch, c->score_n,
                       run_seed(h->flags.seed, 5, (uint64_t)h->epoch));
     gan_pictures(p, &h->flags, h->per_epoch, h->step,
                  h->step == total || (h->epoch + 1) % p->ps.stride == 0);
+    gan_use_average(p->ema, false);
     printf("epoch %3d/%d  d_loss %.4f g_loss %.4f  D(x) %.3f D(G(z)) %.3f  js %.4f", h->epoch + 1,
            h->n_epochs, mean[0], mean[1], mean[2], mean[3], mean[4]);
     if (p->ref.sc && c->score_n > 0)
@@ -197,7 +220,9 @@ static void epoch_end(harness *h, const double *mean, double *row) {
 }
 
 static void meta_text(harness *h, char *text, size_t size) {
-    gan_progress_to_text(&((gan_program *)h->program)->ps, text, size);
+    gan_program *p = h->program;
+    gan_optional_text(gan_optionals(&p->c), text, size); /* only those not 0 */
+    gan_progress_to_text(&p->ps, text, size);
 }
 
 static const char *const columns[] = {"epoch", "iters", "d_loss", "g_loss", "d_real", "d_fake",

@@ -43,6 +43,7 @@ typedef struct gan2d {
     uint64_t seed;                    /* of this run */
     gan *g;
     nn_optim *opt_g, *opt_d;
+    nn_ema *ema;                      /* --ema: the average of G's weights (NULL: off) */
     nn_param_list params, saved;      /* G and D; and with both optimizers' states */
     ag_rng data;                      /* the real points' stream */
     ag_tape *t;                       /* whose generator draws z (saved in a checkpoint) */
@@ -94,6 +95,10 @@ static int build(harness *h) {
     nn_params_extend(&p->params, NULL, &p->g->g_params);
     nn_params_extend(&p->params, NULL, &p->g->d_params);
     nn_params_extend(&p->saved, NULL, &p->params);
+    if (c->ema > 0) { /* G's average, saved beside it */
+        p->ema = nn_ema_new(&p->g->g_params, c->ema);
+        nn_ema_state(p->ema, "ema", &p->saved);
+    }
     nn_optim_state(p->opt_g, "opt_g", &p->saved);
     nn_optim_state(p->opt_d, "opt_d", &p->saved);
     h->params = &p->params, h->saved = &p->saved;
@@ -139,13 +144,16 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     ag_backward(t, g_loss);
     nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);
+    if (p->ema) nn_ema_update(p->ema);
     ag_tape_clear(t);
     memcpy(stats, (double[]){st.d_loss, st.g_loss, st.d_real, st.d_fake, st.js}, 5 * sizeof *stats);
     /* Run 1's scatter plots, --pictures of them spread over the iterations. */
     if (p->c.pictures > 0 && p->run == 0 &&
         h->step + 1 >= (long)p->next_picture * p->c.iters / p->c.pictures) {
+        gan_use_average(p->ema, true); /* --ema: pictures and scores of G's average */
         gan2d_snapshot(p->g, &p->c, &h->flags, &p->m, run_seed(p->seed, 3, 0), h->step + 1,
                        p->real, p->fake);
+        gan_use_average(p->ema, false);
         p->next_picture++;
     }
     return (harness_step){st.g_loss, norm};
@@ -157,7 +165,9 @@ static void epoch_end(harness *h, const double *mean, double *row) {
     const gan2d_flags *c = &p->c;
     (void)row;
     if (c->log_every <= 0) return;
+    gan_use_average(p->ema, true);
     gan2d_generate(p->g, run_seed(p->seed, 3, 0), p->fake);
+    gan_use_average(p->ema, false);
     gan2d_scores s = gan2d_score(&p->m, p->fake, GAN2D_N_EVAL);
     if (!h->flags.quiet) {
         printf("run %2d/%d  iter %6ld/%d  D(real) %.3f D(fake) %.3f  JS~%.4f  d_loss %.4f "
@@ -176,6 +186,7 @@ static void epoch_end(harness *h, const double *mean, double *row) {
  * interval's running sums are the harness's epoch_sums). */
 static void meta_text(harness *h, char *text, size_t size) {
     gan2d *p = h->program;
+    gan_optional_text(gan2d_optionals(&p->c), text, size); /* first: gan2d_open_log compares */
     run_text_put(text, size, "sums", (double[]){0, 0, 0, 0, 0, 0, p->next_picture}, 7);
     run_text_put_rng(text, size, "tape_rng", ag_tape_rng(p->t));
     h->meta.rng = p->data;
@@ -185,8 +196,10 @@ static void release(harness *h) {
     gan2d *p = h->program;
     nn_params_free(&p->saved), nn_params_free(&p->params);
     nn_optim_free(p->opt_g), nn_optim_free(p->opt_d);
+    nn_ema_free(p->ema);
     gan_free(p->g);
     p->saved = p->params = (nn_param_list){0}, p->opt_g = p->opt_d = NULL, p->g = NULL;
+    p->ema = NULL;
 }
 
 int main(int argc, char **argv) {
@@ -215,7 +228,7 @@ int main(int argc, char **argv) {
     gan_free(probe);
     if (run_mkdir(h.flags.out, &err)) return fprintf(stderr, PROG ": %s\n", err.msg), 1;
     if (!(p.csv = gan2d_open_log(&p.c, &h))) return 1;
-    gan2d_scores *s = calloc((size_t)p.c.runs, sizeof *s);
+    gan2d_scores *s = calloc((size_t)p.c.runs, sizeof *s), *own = calloc((size_t)p.c.runs, sizeof *own);
     double *seconds = calloc((size_t)p.c.runs, sizeof *seconds);
     char ckpt[4096], label[32];
     for (p.run = 0; p.run < p.c.runs && !code; p.run++) {
@@ -226,9 +239,19 @@ int main(int argc, char **argv) {
         bool from = p.c.resume && access(ckpt, F_OK) == 0; /* its flags: gan2d_open_log */
         if (!(code = harness_run(&h, from ? ckpt : NULL))) {
             seconds[p.run] = h.train_seconds;
+            if (p.ema) { /* G's own weights first, on the same z: the average's baseline */
+                gan2d_generate(p.g, run_seed(p.seed, 4, 0), p.fake);
+                own[done] = gan2d_score(&p.m, p.fake, GAN2D_N_EVAL);
+            }
             gan2d_scores *r = &s[done++]; /* its sample: z not seen in the pictures */
+            gan_use_average(p.ema, true);
             *r = gan2d_final(p.g, &p.c, &h.flags, &p.m, run_seed(p.seed, 4, 0), p.run, p.real,
                              p.fake);
+            gan_use_average(p.ema, false);
+            if (p.ema && !h.flags.quiet)
+                printf("run %d/%d, G's own weights: %d/%d modes, %.1f%% high-quality, "
+                       "reverse KL %.3f\n", p.run + 1, p.c.runs, own[done - 1].modes, p.m.k,
+                       own[done - 1].hq, own[done - 1].rkl);
             if (!h.flags.quiet)
                 printf("run %d/%d: %d/%d modes, %.1f%% high-quality, reverse KL %.3f, %.1f s\n",
                        p.run + 1, p.c.runs, r->modes, p.m.k, r->hq, r->rkl, seconds[p.run]);
@@ -242,8 +265,16 @@ int main(int argc, char **argv) {
         }
     }
     nn_csv_close(p.csv, NULL);
+    if (p.c.ema > 0 && done > 0) { /* the runs' own weights beside their average */
+        double hq = 0, hq2 = 0, modes = 0;
+        for (int r = 0; r < done; r++) hq += own[r].hq, hq2 += own[r].hq * own[r].hq, modes += own[r].modes;
+        hq /= done, modes /= done;
+        double se = done > 1 ? sqrt(fmax(hq2 / done - hq * hq, 0) * done / (done - 1) / done) : 0;
+        printf("\nG's own weights (the same runs, without --ema): modes %.2f, hq %.1f%% +- %.1f\n",
+               modes, hq, se);
+    }
     gan2d_report(&p.c, &h.flags, &p.m, s, seconds, done);
-    free(s), free(seconds);
+    free(s), free(own), free(seconds);
     harness_end(&h);
     return code;
 }

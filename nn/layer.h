@@ -171,7 +171,8 @@ void nn_spec_print_error(FILE *f, const char *prefix, const char *text, const ch
 extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpool_type,
     nn_avgpool_type, nn_batchnorm_type, nn_layernorm_type, nn_dropout_type, nn_flatten_type,
     nn_reshape_type, nn_relu_type, nn_leaky_relu_type, nn_elu_type, nn_tanh_type,
-    nn_sigmoid_type, nn_softplus_type, nn_exp_type;
+    nn_sigmoid_type, nn_softplus_type, nn_exp_type,
+    nn_linear_sn_type, nn_conv_sn_type; /* spectral normalisation: nn/layers_sn.c */
 
 #ifndef __cplusplus
 #define NN_END {0}
@@ -196,6 +197,9 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
 #define NN_SIGMOID              {.type = &nn_sigmoid_type}       /* sigmoid */
 #define NN_SOFTPLUS             {.type = &nn_softplus_type}      /* softplus */
 #define NN_EXP                  {.type = &nn_exp_type}           /* exp */
+#define NN_LINEAR_SN(units)     {.type = &nn_linear_sn_type, .n = (units)}    /* linear_sn 400 */
+#define NN_CONV_SN(f, k_, s_, p_) {.type = &nn_conv_sn_type, .n = (f), .k = (k_), .s = (s_), .p = (p_)}
+                                                                 /* conv_sn 64 k4 s2 p1 */
 #else
 /* C++17 has no designated initialisers: the same entries, every field in order
  * (type, n, k, s, p, op, f, ndim, shape, init, init_std, text, text_len). */
@@ -221,6 +225,8 @@ extern const nn_layer_type nn_linear_type, nn_conv_type, nn_convt_type, nn_maxpo
 #define NN_SIGMOID              NN_SPEC_CXX_(&nn_sigmoid_type, 0, 0, 0, 0, 0, 0.0)
 #define NN_SOFTPLUS             NN_SPEC_CXX_(&nn_softplus_type, 0, 0, 0, 0, 0, 0.0)
 #define NN_EXP                  NN_SPEC_CXX_(&nn_exp_type, 0, 0, 0, 0, 0, 0.0)
+#define NN_LINEAR_SN(units)     NN_SPEC_CXX_(&nn_linear_sn_type, (units), 0, 0, 0, 0, 0.0)
+#define NN_CONV_SN(f, k_, s_, p_) NN_SPEC_CXX_(&nn_conv_sn_type, (f), (k_), (s_), (p_), 0, 0.0)
 #endif
 
 HENBUN_END_DECLS

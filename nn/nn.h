@@ -9,6 +9,7 @@
 #include "nn/params.h"     /* named parameter lists */
 #include "nn/layer.h"      /* layers, specs (arrays and text), networks */
 #include "nn/optim.h"      /* SGD, Adam, AdamW, clipping, schedules */
+#include "nn/ema.h"        /* moving averages of parameters (for sampling) */
 #include "nn/checkpoint.h" /* atomic, checksummed checkpoints */
 #include "nn/safetensors.h" /* weights in and out for PyTorch and NumPy */
 #include "nn/data.h"       /* IDX files, datasets, minibatches, binarization */

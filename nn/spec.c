@@ -15,7 +15,8 @@ static const nn_layer_type *const builtin[] = {
     &nn_linear_type, &nn_conv_type, &nn_convt_type, &nn_maxpool_type, &nn_avgpool_type,
     &nn_batchnorm_type, &nn_layernorm_type, &nn_dropout_type, &nn_flatten_type,
     &nn_reshape_type, &nn_relu_type, &nn_leaky_relu_type, &nn_elu_type, &nn_tanh_type,
-    &nn_sigmoid_type, &nn_softplus_type, &nn_exp_type, NULL};
+    &nn_sigmoid_type, &nn_softplus_type, &nn_exp_type, &nn_linear_sn_type, &nn_conv_sn_type,
+    NULL};
 
 static const nn_layer_type *lookup(const char *name, size_t len,
                                    const nn_layer_type *const *extra) {

@@ -104,6 +104,24 @@ static double mean_sigmoid(const ag_tensor *l) {
     return s / (double)l->size;
 }
 
+/* D's buffers (trainable = false) one after another: copied into a new tensor on the tape
+ * (from NULL), or written back from one made so (returned as given). */
+static ag_tensor *buffers(gan *g, ag_tape *t, ag_tensor *from) {
+    const nn_param_list *l = &g->d_params;
+    size_t n = 0;
+    for (int i = 0; i < l->n; i++) n += l->items[i].trainable ? 0 : l->items[i].value->size;
+    ag_tensor *b = from ? from : ag_zeros(t, 1, (int[]){n > 0 ? (int)n : 1});
+    n = 0;
+    for (int i = 0; i < l->n; i++) {
+        ag_tensor *v = l->items[i].value;
+        if (l->items[i].trainable) continue;
+        if (from) memcpy(v->data, b->data + n, sizeof(ag_real) * v->size);
+        else memcpy(b->data + n, v->data, sizeof(ag_real) * v->size);
+        n += v->size;
+    }
+    return b;
+}
+
 ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats) {
     int n = x_real->shape[0];
     /* The fakes enter D as constants: D's step must not move G (eq. (20) maximises over D
@@ -111,17 +129,38 @@ ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats) {
     bool grad = ag_set_grad_enabled(t, false);
     ag_tensor *fake = gan_generate(g, t, gan_sample_z(g, t, n));
     ag_set_grad_enabled(t, grad);
+    /* For R1 below: the PRNG (D's dropout masks) and D's buffers (spectral norm's u, v;
+     * batch norm's running statistics) before the real pass. */
+    ag_rng before_real = *ag_tape_rng(t);
+    ag_tensor *buffers_real = g->cfg.r1_gamma > 0 ? buffers(g, t, NULL) : NULL;
     ag_tensor *l_real = gan_d_logits(g, t, x_real), *l_fake = gan_d_logits(g, t, fake);
     /* V = mean ln σ(l_real) + mean ln σ(−l_fake);  D's loss is −V */
     ag_tensor *v = ag_add(t, ag_mean(t, ag_log_sigmoid(t, l_real)),
                           ag_mean(t, ag_log_sigmoid(t, ag_neg(t, l_fake))));
     ag_tensor *loss = ag_neg(t, v);
+    if (g->cfg.label_smooth > 0) { /* real target 1 − s: −mean[(1 − s) ln σ(l) + s ln σ(−l)] */
+        ag_real s = (ag_real)g->cfg.label_smooth;
+        ag_tensor *real = ag_add(t, ag_scale(t, ag_log_sigmoid(t, l_real), 1 - s),
+                                 ag_scale(t, ag_log_sigmoid(t, ag_neg(t, l_real)), s));
+        loss = ag_neg(t, ag_add(t, ag_mean(t, real),
+                                ag_mean(t, ag_log_sigmoid(t, ag_neg(t, l_fake)))));
+    }
     ag_tensor *r1 = NULL;
     if (g->cfg.r1_gamma > 0) {
         /* ‖∇_x l‖² ≈ ((l(x + h·u) − l(x)) / h)², u ~ N(0, I): see gan_config */
         double h = g->cfg.r1_step > 0 ? g->cfg.r1_step : 1e-3;
         ag_tensor *u = ag_randn(t, x_real->ndim, x_real->shape, (ag_real)h);
-        ag_tensor *dl = ag_sub(t, gan_d_logits(g, t, ag_add(t, x_real, u)), l_real);
+        /* l(x + h·u) by the very D of l(x): the same dropout masks and the same σ(W) of
+         * spectral norm (a fresh mask or σ would make the difference O(1)/h).  The real
+         * pass is replayed from its PRNG and buffers, then both go on where they were. */
+        ag_rng after = *ag_tape_rng(t);
+        ag_tensor *now = buffers(g, t, NULL);
+        buffers(g, t, buffers_real);
+        *ag_tape_rng(t) = before_real;
+        ag_tensor *l_moved = gan_d_logits(g, t, ag_add(t, x_real, u));
+        *ag_tape_rng(t) = after;
+        buffers(g, t, now);
+        ag_tensor *dl = ag_sub(t, l_moved, l_real);
         r1 = ag_scale(t, ag_mean(t, ag_square(t, dl)), (ag_real)(1 / (h * h)));
         loss = ag_add(t, loss, ag_scale(t, r1, (ag_real)(g->cfg.r1_gamma / 2)));
     }

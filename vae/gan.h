@@ -52,6 +52,10 @@ typedef struct gan_config {
      * and ∇l·u ≈ (l(x + h·u) − l(x)) / h — exact for a D linear in x, and costing one more
      * pass of D over the real batch.  r1_gamma = γ (0: off); r1_step = h (0: 1e-3). */
     double r1_gamma, r1_step;
+    /* One-sided label smoothing (Salimans et al. 2016): D's target for real samples is
+     * 1 − s instead of 1, so its real term becomes (1 − s)·ln σ(l) + s·ln σ(−l), which keeps
+     * D from growing over-confident on the data.  Fakes keep the target 0.  0: off. */
+    double label_smooth;
     uint64_t seed; /* parameter initialisation */
 } gan_config;
 
@@ -87,7 +91,9 @@ ag_tensor *gan_generate(gan *g, ag_tape *t, ag_tensor *z);
 ag_tensor *gan_d_logits(gan *g, ag_tape *t, ag_tensor *x);
 /* D's loss −V = −mean ln σ(l(x)) − mean ln σ(−l(G(z))) for a real batch x and as many
  * fresh fakes (G is not updated: its output is detached), plus the R1 penalty when
- * r1_gamma > 0 (then d_loss = −V + (γ/2)·r1).  Fills the D fields of stats. */
+ * r1_gamma > 0 (then d_loss = −V + (γ/2)·r1); with label_smooth = s the real term is
+ * −mean[(1 − s) ln σ(l(x)) + s ln σ(−l(x))] (stats->value stays V).  Fills the D fields
+ * of stats. */
 ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats);
 /* G's loss on n fresh samples: −mean ln σ(l) (non-saturating) or mean ln σ(−l)
  * (minimax).  Gradients reach D's parameters too; step only G's optimizer and zero D's

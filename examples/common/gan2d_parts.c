@@ -42,6 +42,9 @@ cli_opt *gan2d_options(gan2d_flags *c, run_flags *r) {
         {"beta1", CLI_REAL, &c->beta1, "B", "Adam's first-moment decay"},
         {"r1", CLI_REAL, &c->r1, "GAMMA", "R1 gradient penalty on D at real points (0: off)"},
         {"r1-step", CLI_REAL, &c->r1_step, "H", "finite-difference step of the R1 estimate"},
+        {"ema", CLI_REAL, &c->ema, "DECAY",
+         "score and draw a moving average of G's weights, decay DECAY per G step, e.g. 0.999 "
+         "(0: off); G's own weights are scored too", CLI_IN_CO(0, 1)},
         {"z", CLI_INT, &c->z, "N", "latent dimensions"},
         {"prior", CLI_CHOICE, &c->prior, "normal|uniform", "z ~ N(0, I) or U(-1, 1)^N"},
         {"generator", CLI_STRING, &c->generator, "SPEC", "generator layers (ends in linear 2)"},
@@ -79,6 +82,13 @@ const setting *gan2d_settings(gan2d_flags *c, run_flags *r) {
         {0}};
     memcpy(s, table, sizeof table);
     return s;
+}
+
+const gan_optional *gan2d_optionals(gan2d_flags *c) {
+    static gan_optional table[2];
+    memcpy(table, (gan_optional[]){{"ema", {"ema", SET_DOUBLE, &c->ema}}, {NULL, {0}}},
+           sizeof table);
+    return table;
 }
 
 /* ---- the mixtures ------------------------------------------------------------------------- */
@@ -196,6 +206,7 @@ nn_csv *gan2d_open_log(const gan2d_flags *c, const harness *h) {
         static nn_ckpt_meta meta;
         char want[NN_CKPT_TEXT_MAX];
         settings_write(want, sizeof want, PROG, h->remembered);
+        gan_optional_text(gan2d_optionals((gan2d_flags *)c), want, sizeof want);
         for (int r = 0; r < c->runs; r++) {
             char name[32], ck[4096], why[512];
             snprintf(name, sizeof name, "run_%02d.ckpt", r + 1);
@@ -203,7 +214,8 @@ nn_csv *gan2d_open_log(const gan2d_flags *c, const harness *h) {
                 limit[0] = r + 1, limit[1] = 0;
                 break;
             }
-            if (run_settings_differ(meta.text, want, why, sizeof why)) { /* touch nothing */
+            if (run_settings_differ(meta.text, want, why, sizeof why) || /* touch nothing */
+                gan_optional_differ(gan2d_optionals((gan2d_flags *)c), meta.text, why, sizeof why)) {
                 fprintf(stderr, PROG ": %s was made with other flags: %s\n", ck, why);
                 return NULL;
             }

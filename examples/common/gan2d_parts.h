@@ -5,6 +5,7 @@
 #ifndef HENBUN_EXAMPLES_GAN2D_PARTS_H
 #define HENBUN_EXAMPLES_GAN2D_PARTS_H
 
+#include "examples/common/gan_parts.h" /* gan_optional */
 #include "examples/common/harness.h"
 #include "vae/gan.h"
 
@@ -15,8 +16,12 @@ typedef struct gan2d_flags {
     const char *dataset, *gen_loss, *prior, *generator, *discriminator, *schedule;
     int runs, pack, d_steps, iters, z, log_every, pictures;
     double lr, lr_min, beta1, r1, r1_step;
+    double ema;  /* the moving average of G's weights to sample from (0: off) */
     bool resume; /* a flag: continue from the checkpoints in --out */
 } gan2d_flags;
+
+/* --ema, kept by a checkpoint only when not 0 (gan_parts.h: gan_optional). */
+const gan_optional *gan2d_optionals(gan2d_flags *c);
 
 typedef struct mixture {
     int k;                      /* modes, equally likely */

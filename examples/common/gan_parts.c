@@ -27,6 +27,17 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"iters", CLI_INT, &c->iters, "N", "train until this many iterations are done (overrides --epochs)", CLI_IN(0, 1e9)},
         {"batch", CLI_INT, &r->batch, "N", "minibatch size (real and fake alike)", CLI_IN(2, 65536)},
         {"lr", CLI_REAL, &c->lr, "LR", "Adam learning rate of G and D", CLI_IN_OC(0, 1e30)},
+        {"lr-d", CLI_REAL, &c->lr_d, "LR", "D's own learning rate (TTUR; 0: --lr)", CLI_IN(0, 1e30)},
+        {"lr-g", CLI_REAL, &c->lr_g, "LR", "G's own learning rate (TTUR; 0: --lr)", CLI_IN(0, 1e30)},
+        {"ema", CLI_REAL, &c->ema, "DECAY",
+         "sample from a moving average of G's weights, decay DECAY per G step, e.g. 0.999 "
+         "(0: off; see below)", CLI_IN_CO(0, 1)},
+        {"sn", CLI_FLAG, &c->sn, NULL,
+         "spectral normalisation of D: the preset D with linear_sn/conv_sn layers (below)"},
+        {"label-smooth", CLI_REAL, &c->label_smooth, "S",
+         "one-sided label smoothing: D's target for real images is 1 - S (0: off)", CLI_IN(0, 0.5)},
+        {"r1", CLI_REAL, &c->r1, "GAMMA", "R1 gradient penalty on D at real images (0: off)",
+         CLI_IN(0, 1e6)},
         {"beta1", CLI_REAL, &c->beta1, "B", "Adam's first-moment decay", CLI_IN_CO(0, 1)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
@@ -73,6 +84,91 @@ const setting *gan_settings(gan_program *p, run_flags *r) {
     return table;
 }
 
+const gan_optional *gan_optionals(gan_flags *c) {
+    static gan_optional table[8];
+    const gan_optional t[] = {
+        {"lr-d", {"lr_d", SET_DOUBLE, &c->lr_d}},
+        {"lr-g", {"lr_g", SET_DOUBLE, &c->lr_g}},
+        {"ema", {"ema", SET_DOUBLE, &c->ema}},
+        {"sn", {"sn", SET_BOOL, &c->sn}},
+        {"label-smooth", {"label_smooth", SET_DOUBLE, &c->label_smooth}},
+        {"r1", {"r1", SET_DOUBLE, &c->r1}},
+        {NULL, {0}}};
+    memcpy(table, t, sizeof t);
+    return table;
+}
+
+static double optional_value(const setting *s) {
+    return s->kind == SET_BOOL ? *(bool *)s->value : *(double *)s->value;
+}
+
+void gan_optional_text(const gan_optional *o, char *text, size_t n) {
+    for (; o->flag; o++)
+        if (optional_value(&o->set) != 0) settings_append(text, n, (setting[]){o->set, {0}});
+}
+
+/* The entry's value in a checkpoint's text: 0 when absent; -1 when not a number. */
+static int optional_in_text(const setting *s, const char *text, double *x) {
+    const char *v = settings_value(text, s->key);
+    *x = 0;
+    if (!v) return 0;
+    char *end;
+    *x = strtod(v, &end);
+    return end == v || (*end && *end != '\n') || !isfinite(*x) ? -1 : 0;
+}
+
+const char *gan_optional_differ(const gan_optional *o, const char *text, char *why, size_t n) {
+    for (; o->flag; o++) {
+        double x, mine = optional_value(&o->set);
+        if (optional_in_text(&o->set, text, &x) || x != mine) {
+            snprintf(why, n, "%s=%.17g in the checkpoint, %s=%.17g here", o->set.key, x,
+                     o->set.key, mine);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static bool flag_given(const harness *h, const char *flag) {
+    size_t k = strlen(flag);
+    for (int i = 1; i < h->argc; i++) {
+        const char *a = h->argv[i];
+        if (!strcmp(a, "--")) break;
+        if (!strncmp(a, "--", 2) && !strncmp(a + 2, flag, k) && (!a[2 + k] || a[2 + k] == '='))
+            return true;
+    }
+    return false;
+}
+
+int gan_optional_read(harness *h, const gan_optional *o) {
+    const char *path = h->flags.eval ? h->flags.eval : h->flags.resume;
+    if (!path) return 0;
+    for (; o->flag; o++) {
+        double x, mine = optional_value(&o->set);
+        const cli_opt *opt = NULL;
+        for (const cli_opt *q = h->opts; q->name; q++)
+            if (!strcmp(q->name, o->flag)) opt = q;
+        if (optional_in_text(&o->set, h->meta.text, &x) ||
+            (o->set.kind == SET_BOOL ? x != 0 && x != 1 : x != 0 && opt && !cli_in_range(opt, x))) {
+            fprintf(stderr, "%s: %s: field '%s' is not a valid value of --%s (see --help)\n",
+                    h->name, path, o->set.key, o->flag);
+            return 1;
+        }
+        if (h->flags.resume && flag_given(h, o->flag) && x != mine) {
+            fprintf(stderr, "%s: %s was made with other flags: %s=%.17g in the checkpoint, "
+                            "%s=%.17g here\n", h->name, path, o->set.key, x, o->set.key, mine);
+            return 1;
+        }
+        if (o->set.kind == SET_BOOL) *(bool *)o->set.value = x != 0;
+        else *(double *)o->set.value = x;
+    }
+    return 0;
+}
+
+void gan_use_average(nn_ema *ema, bool on) {
+    if (ema && ema->swapped != on) nn_ema_swap(ema);
+}
+
 const char *const gan_help_epilog =
     "presets for --arch (--generator / --discriminator SPEC replace either with spec text):\n"
     "  mlp    G: z 100 -> linear 256, leaky_relu 0.2, linear 512, leaky_relu 0.2, linear 784,\n"
@@ -84,6 +180,14 @@ const char *const gan_help_epilog =
     "         D: conv 64 k4 s2 p1, leaky_relu 0.2, conv 128 k4 s2 p1, batchnorm, leaky_relu 0.2,\n"
     "            flatten, linear 1   (weights N(0, 0.02^2))\n"
     "Both: z ~ N(0, I), batch 64, Adam lr 2e-4 with beta1 = 0.5, images in [0, 1].\n"
+    "  --sn   D's linear and conv layers become linear_sn and conv_sn (W / sigma(W), one\n"
+    "         power-iteration step per pass, docs/spec.md); the dcgan D also drops its\n"
+    "         batch norm, as in Miyato et al. (2018)\n"
+    "\nquality options (issue #20; all off by default, each measured alone in docs/05-gan.md):\n"
+    "--lr-d/--lr-g (TTUR), --ema, --sn, --label-smooth, --r1.  With --ema DECAY samples.png,\n"
+    "progress.png, the scores and --eval use the moving average of G's weights; gan.ckpt and\n"
+    "--export keep both G's own weights (generator.*) and the average (ema.generator.*, the\n"
+    "sampler to use), so --resume goes on exactly.\n"
     "\nbatch norm: D sees each real batch and each fake batch separately (its statistics are\n"
     "never mixed); G always runs in training mode, so samples use the statistics of their\n"
     "own batch of 64 as in training (--sample-bn running uses the running averages instead).\n"
@@ -294,6 +398,10 @@ void gan_describe(harness *h) {
            "Adam lr %g beta1 %g, %d thread%s\n", AG_REAL_NAME, c->dataset, c->arch, c->z_dim,
            c->gen_loss, c->d_steps, c->d_steps == 1 ? "" : "s", h->flags.batch, c->lr, c->beta1,
            h->threads, h->threads == 1 ? "" : "s");
+    if (c->lr_d > 0 || c->lr_g > 0 || c->ema > 0 || c->sn || c->label_smooth > 0 || c->r1 > 0)
+        printf("options: lr D %g G %g%s, EMA of G %g, label smoothing %g, R1 %g\n",
+               c->lr_d > 0 ? c->lr_d : c->lr, c->lr_g > 0 ? c->lr_g : c->lr,
+               c->sn ? ", spectral norm in D" : "", c->ema, c->label_smooth, c->r1);
     nn_describe(p->g->generator, "generator", stdout);
     nn_describe(p->g->discriminator, "discriminator", stdout);
     fflush(stdout); /* the header reaches a log file before the first epoch ends */
@@ -304,8 +412,17 @@ int gan_print_eval(harness *h) {
     const gan_flags *c = &p->c;
     double t0 = run_seconds();
     int n = c->eval_n > 0 ? c->eval_n : 5000;
+    if (p->ema) { /* G's own weights too, first: the same training without the average */
+        gan_scores own = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
+        print_scores("generated (G's own weights)", &own, &p->ref);
+        harness_result(h, " own_inception_score=%.3f own_classes=%d own_class_kl=%.4f "
+                       "own_confidence=%.3f own_fid=%.3f", own.cls.inception, own.cls.covered,
+                       own.cls.class_kl, own.cls.confidence, own.fid);
+    }
+    gan_use_average(p->ema, true);
     gan_scores s = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
-    print_scores("generated", &s, &p->ref);
+    gan_use_average(p->ema, false);
+    print_scores(p->ema ? "generated (moving average of G)" : "generated", &s, &p->ref);
     harness_result(h, " inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
            "fid_floor=%.3f real_inception_score=%.3f eval_n=%d iters=%ld seconds=%.1f "
            "arch=%s dataset=%s", s.cls.inception, s.cls.covered, s.cls.class_kl,
@@ -344,7 +461,9 @@ void gan_print_result(harness *h) {
     bool final_scores = p->ref.sc && c->eval_n > 0;
     gan_scores s = {0};
     if (final_scores) {
+        gan_use_average(p->ema, true);
         s = gan_score(p->g, &p->ref, c, h->flags.batch, c->eval_n, run_seed(h->flags.seed, 6, 0));
+        gan_use_average(p->ema, false);
         print_scores("final", &s, &p->ref);
     }
     if (final_scores)
@@ -368,6 +487,7 @@ void gan_release(harness *h) {
     nn_params_free(&p->params);
     nn_optim_free(p->opt_g);
     nn_optim_free(p->opt_d);
+    nn_ema_free(p->ema);
     ag_tensor_free(p->progress);
     gan_free(p->g);
     gan_reference_free(&p->ref);

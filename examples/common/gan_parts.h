@@ -18,7 +18,29 @@ typedef struct gan_flags {
     int z_dim, d_steps, iters, eval_n, score_n;
     double lr, beta1;
     const char *classifier;
+    /* issue #20's quality options, each 0 (off) by default: TTUR's own rates (0: --lr),
+     * the moving average of G's weights, spectral normalisation of the preset D, one-sided
+     * label smoothing and the R1 penalty. */
+    double lr_d, lr_g, ema, label_smooth, r1;
+    bool sn;
 } gan_flags;
+
+/* Settings a checkpoint keeps only when they are not 0, so that a run without them writes
+ * the very checkpoint it wrote before they existed (tests/programs/identity.sh): the flag
+ * that sets one (without "--") and its setting (SET_DOUBLE or SET_BOOL). */
+typedef struct gan_optional { const char *flag; setting set; } gan_optional;
+/* Appends "key=value" of each non-zero entry to a checkpoint's meta text. */
+void gan_optional_text(const gan_optional *o, char *text, size_t n);
+/* Whether the entries' values differ from those of a checkpoint's text (absent: 0); NULL,
+ * or why ("ema=0.999 in the checkpoint, ema=0 here"). */
+const char *gan_optional_differ(const gan_optional *o, const char *text, char *why, size_t n);
+/* After --resume or --eval (text in h->meta): the checkpoint's values.  On --resume a
+ * flag given with another value is refused as for every other setting; a field that is
+ * not a number in its flag's range is refused.  0, or 1 after a message. */
+int gan_optional_read(harness *h, const gan_optional *o);
+/* The moving average's weights in G (on: true) or its own again (false); nothing without
+ * --ema.  Samples, scores and pictures are drawn between the two calls. */
+void gan_use_average(nn_ema *ema, bool on);
 
 /* progress.png's rows: the iteration count at which each was taken; a row is taken at the
  * end of every stride-th epoch and of the run. */
@@ -45,9 +67,11 @@ typedef struct gan_program {
     gan_flags c;
     gan *g;
     nn_optim *opt_g, *opt_d;
+    nn_ema *ema;           /* --ema: the average of G's weights (NULL: off) */
     nn_param_list params;  /* generator.* and discriminator.*: to name a NaN */
     ag_tensor *progress;   /* (PROGRESS_ROWS·PROGRESS_COLS, C, H, W): progress.png's rows */
-    nn_param_list saved;   /* generator.*, discriminator.*, opt_g.*, opt_d.*, progress.images */
+    nn_param_list saved;   /* generator.*, discriminator.*, [ema.generator.*], opt_g.*,
+                              opt_d.*, progress.images */
     gan_progress ps;
     gan_reference ref;     /* ref.sc NULL: no scores */
     double last[5];        /* the last epoch's means: d_loss, g_loss, D(x), D(G(z)), js */
@@ -55,6 +79,7 @@ typedef struct gan_program {
 
 cli_opt *gan_options(gan_flags *c, run_flags *r);
 const setting *gan_settings(gan_program *p, run_flags *r);
+const gan_optional *gan_optionals(gan_flags *c);  /* lr_d, lr_g, ema, sn, label_smooth, r1 */
 extern const char *const gan_help_epilog;
 
 /* The line "progress_iters=I1 I2 ..." of the checkpoint's text, written and read back. */
