@@ -18,6 +18,8 @@ void test_register(const char *name, test_fn fn, const char *file);
 void test_fail(const char *file, int line, const char *fmt, ...);
 /* Temporary directory for this run (created once, removed at exit unless a test failed). */
 const char *test_tmpdir(void);
+/* "<test_tmpdir()>/<name>", in one of 8 rotating buffers (valid until 8 more calls). */
+const char *test_tmp_path(const char *name);
 
 /* The last error message ag_error produced while EXPECT_ERROR was active. */
 extern char test_last_error[512];

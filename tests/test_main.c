@@ -39,6 +39,14 @@ const char *test_tmpdir(void) {
     return tmpdir;
 }
 
+const char *test_tmp_path(const char *name) {
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
 /* Errors raised inside EXPECT_ERROR jump back; anywhere else they fail the test loudly. */
 static void trap(const char *op, const char *msg, void *user) {
     (void)user;

@@ -12,14 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *path_in_tmp(const char *name) {
-    static char p[4][512];
-    static int k;
-    char *s = p[k++ % 4];
-    snprintf(s, 512, "%s/%s", test_tmpdir(), name);
-    return s;
-}
-
 static char *slurp(const char *path) {
     static char buf[256];
     FILE *f = fopen(path, "rb");
@@ -51,7 +43,7 @@ static void write_text(const char *path, const char *text, const char *why, int 
 }
 
 TEST(atomic_write_replaces_the_file_whole_and_leaves_no_temporary) {
-    const char *p = path_in_tmp("atomic.txt");
+    const char *p = test_tmp_path("atomic.txt");
     write_text(p, "first\n", NULL, 0);
     char *got = slurp(p);
     CHECK(got && strcmp(got, "first\n") == 0);
@@ -62,7 +54,7 @@ TEST(atomic_write_replaces_the_file_whole_and_leaves_no_temporary) {
 }
 
 TEST(atomic_write_that_failed_keeps_the_old_file) {
-    const char *p = path_in_tmp("atomic-keep.txt");
+    const char *p = test_tmp_path("atomic-keep.txt");
     write_text(p, "old\n", NULL, 0);
     write_text(p, "half a new fi", "the disk is full (simulated)", -1);
     char *got = slurp(p);
@@ -71,7 +63,7 @@ TEST(atomic_write_that_failed_keeps_the_old_file) {
 }
 
 TEST(atomic_write_over_a_directory_fails_and_cleans_up) {
-    const char *p = path_in_tmp("atomic-dir");
+    const char *p = test_tmp_path("atomic-dir");
     CHECK(mkdir(p, 0755) == 0);
     nn_atomic_file a;
     nn_error err;
@@ -86,7 +78,7 @@ TEST(atomic_write_over_a_directory_fails_and_cleans_up) {
 }
 
 TEST(atomic_write_refuses_a_fifo_on_the_temporary_name) {
-    const char *p = path_in_tmp("atomic-fifo.txt");
+    const char *p = test_tmp_path("atomic-fifo.txt");
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
     CHECK(mkfifo(tmp, 0644) == 0);
@@ -100,7 +92,7 @@ TEST(atomic_write_refuses_a_fifo_on_the_temporary_name) {
 }
 
 TEST(atomic_write_into_a_missing_folder_names_the_file) {
-    const char *p = path_in_tmp("no-such-folder/x.txt");
+    const char *p = test_tmp_path("no-such-folder/x.txt");
     nn_atomic_file a;
     nn_error err;
     CHECK(nn_atomic_begin(&a, p, &err) == -1);

@@ -27,14 +27,6 @@ static void write_idx(const char *path, int ndim, const uint32_t *dims, const ui
     gzclose(g);
 }
 
-static const char *tmp_file(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 /* n examples of (1, h, w) bytes with value (i * 13 + j) mod 256 and label i mod 10. */
 static void write_pair(const char *images, const char *labels, int n, int h, int w) {
     uint8_t *x = malloc((size_t)n * h * w), *y = malloc((size_t)n);
@@ -49,7 +41,7 @@ static void write_pair(const char *images, const char *labels, int n, int h, int
 }
 
 TEST(dataset_load_idx_pair_scales_bytes) {
-    const char *im = tmp_file("pair-images.idx"), *lb = tmp_file("pair-labels.idx.gz");
+    const char *im = test_tmp_path("pair-images.idx"), *lb = test_tmp_path("pair-labels.idx.gz");
     write_pair(im, lb, 12, 2, 3);
     nn_error err = {{0}};
     nn_dataset *d = nn_dataset_load_idx(im, lb, &err);
@@ -73,7 +65,7 @@ TEST(dataset_load_idx_pair_scales_bytes) {
 }
 
 TEST(dataset_rejects_label_count_mismatch) {
-    const char *im = tmp_file("mm-images.idx"), *lb = tmp_file("mm-labels.idx");
+    const char *im = test_tmp_path("mm-images.idx"), *lb = test_tmp_path("mm-labels.idx");
     write_pair(im, NULL, 12, 2, 3);
     uint8_t y[11] = {0};
     write_idx(lb, 1, (uint32_t[]){11}, y);
@@ -104,7 +96,7 @@ TEST(dataset_load_mnist_directory) {
     nn_dataset_free(d);
     CHECK(nn_dataset_load_mnist(dir, "valid", &err) == NULL);
     CHECK(strstr(err.msg, "split must be") != NULL);
-    CHECK(nn_dataset_load_mnist(tmp_file("no-such-dir"), "test", &err) == NULL);
+    CHECK(nn_dataset_load_mnist(test_tmp_path("no-such-dir"), "test", &err) == NULL);
     CHECK(strstr(err.msg, "no such directory") && strstr(err.msg, "make data"));
     /* Not 28x28: refused by the MNIST loader (nn_dataset_load_idx takes any size). */
     write_pair(im, lb, 7, 28, 27);

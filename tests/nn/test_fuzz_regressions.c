@@ -35,14 +35,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 static void write_file(const char *path, const void *b, size_t n, bool gz) {
     remove(path);
     if (gz) {
@@ -118,7 +110,7 @@ TEST(fuzz_idx_huge_headers_fail_without_allocating) {
     bool raw_null[5], gz_null[5], ds_null[5];
     for (int c = 0; c < 5; c++) {
         size_t n = idx_bytes(b, cases[c].ndim, cases[c].dims, 48);
-        const char *raw = tmp_path("huge.idx"), *gz = tmp_path("huge.idx.gz");
+        const char *raw = test_tmp_path("huge.idx"), *gz = test_tmp_path("huge.idx.gz");
         write_file(raw, b, n, false);
         write_file(gz, b, n, true);
         nn_error err = {{0}};
@@ -201,7 +193,7 @@ TEST(fuzz_checkpoint_huge_shapes_fail_without_allocating) {
     char load_msg[5][512], info_msg[5][512];
     int load_rc[5], info_rc[5];
     for (int c = 0; c < 5; c++) {
-        const char *p = tmp_path("huge.ckpt");
+        const char *p = test_tmp_path("huge.ckpt");
         write_file(p, x.b, ckpt_bytes(&x, cases[c].ndim, cases[c].dims, 4), false);
         nn_error err = {{0}};
         load_rc[c] = nn_checkpoint_load(p, &l, NULL, &err);
@@ -217,7 +209,7 @@ TEST(fuzz_checkpoint_huge_shapes_fail_without_allocating) {
     }
     CHECK(t->data[0] == 0); /* untouched */
     /* and the same file with an honest shape loads (the cases fail for their reason) */
-    const char *p = tmp_path("honest.ckpt");
+    const char *p = test_tmp_path("honest.ckpt");
     write_file(p, x.b, ckpt_bytes(&x, 1, (uint32_t[]){4}, 4), false);
     nn_error err;
     CHECK(nn_checkpoint_load(p, &l, NULL, &err) == 0 && t->data[3] == 1);

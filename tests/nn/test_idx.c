@@ -11,14 +11,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static const char *tmp_path(const char *name) {
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 static void write_raw(const char *path, const uint8_t *b, size_t n) {
     FILE *f = fopen(path, "wb");
     CHECK(f != NULL);
@@ -68,7 +60,7 @@ static void check_tiny(const nn_idx *x) {
 TEST(idx_loads_raw_exactly) {
     uint8_t b[64];
     size_t n = make_idx(b, 3, (uint32_t[]){3, 2, 4}, 0x08);
-    const char *p = tmp_path("tiny.idx");
+    const char *p = test_tmp_path("tiny.idx");
     write_raw(p, b, n);
     nn_error err = {{0}};
     nn_idx *x = nn_idx_load(p, &err);
@@ -79,7 +71,7 @@ TEST(idx_loads_raw_exactly) {
 TEST(idx_loads_gzip_exactly) {
     uint8_t b[64];
     size_t n = make_idx(b, 3, (uint32_t[]){3, 2, 4}, 0x08);
-    const char *p = tmp_path("tiny.idx.gz");
+    const char *p = test_tmp_path("tiny.idx.gz");
     write_gz(p, b, n);
     nn_error err = {{0}};
     nn_idx *x = nn_idx_load(p, &err);
@@ -108,7 +100,7 @@ static void expect_fail(const char *path, const char *what) {
 TEST(idx_rejects_truncated_raw_and_gzip) {
     uint8_t b[64];
     size_t n = make_idx(b, 3, (uint32_t[]){3, 2, 4}, 0x08);
-    const char *raw = tmp_path("cut.idx"), *gz = tmp_path("cut.idx.gz");
+    const char *raw = test_tmp_path("cut.idx"), *gz = test_tmp_path("cut.idx.gz");
     write_raw(raw, b, n - 5);
     expect_fail(raw, "truncated: header says 3 items of 2x4 (40 bytes) but the file has 35");
     write_gz(gz, b, n - 5);
@@ -137,7 +129,7 @@ TEST(idx_rejects_trailing_data) {
     uint8_t b[64];
     size_t n = make_idx(b, 3, (uint32_t[]){3, 2, 4}, 0x08);
     b[n] = 1, b[n + 1] = 2;
-    const char *raw = tmp_path("long.idx"), *gz = tmp_path("long.idx.gz");
+    const char *raw = test_tmp_path("long.idx"), *gz = test_tmp_path("long.idx.gz");
     write_raw(raw, b, n + 2);
     expect_fail(raw, "2 bytes of unexpected data at the end");
     write_gz(gz, b, n + 2);
@@ -147,7 +139,7 @@ TEST(idx_rejects_trailing_data) {
 TEST(idx_rejects_bad_magic_and_type) {
     uint8_t b[64];
     size_t n = make_idx(b, 3, (uint32_t[]){3, 2, 4}, 0x08);
-    const char *p = tmp_path("bad.idx");
+    const char *p = test_tmp_path("bad.idx");
     b[0] = 0x12, b[1] = 0x34;
     write_raw(p, b, n);
     expect_fail(p, "not an IDX file: magic bytes 12 34 08 03");
@@ -161,12 +153,12 @@ TEST(idx_rejects_bad_magic_and_type) {
     expect_fail(p, "0 dimensions");
     write_raw(p, (const uint8_t[]){0, 0, 8, 9, 0, 0, 0, 1}, 8);
     expect_fail(p, "9 dimensions");
-    expect_fail(tmp_path("does-not-exist.idx"), "cannot open");
+    expect_fail(test_tmp_path("does-not-exist.idx"), "cannot open");
 }
 
 TEST(idx_rejects_huge_dims_without_allocating) {
     uint8_t b[64];
-    const char *raw = tmp_path("huge.idx"), *gz = tmp_path("huge.idx.gz");
+    const char *raw = test_tmp_path("huge.idx"), *gz = test_tmp_path("huge.idx.gz");
     /* 4e9 does not fit a dimension. */
     make_header(b, 1, (uint32_t[]){4000000000u}, 0x08);
     write_raw(raw, b, 8);
@@ -197,7 +189,7 @@ static size_t tiny_gz(uint8_t *z, size_t cap, size_t *raw_len) {
     size_t n = make_idx(b, 2, (uint32_t[]){64, 64}, 0x08);
     for (size_t i = 12; i < n; i++) b[i] = (uint8_t)(i * 2654435761u >> 13);
     *raw_len = n;
-    const char *p = tmp_path("whole.idx.gz");
+    const char *p = test_tmp_path("whole.idx.gz");
     write_gz(p, b, n);
     FILE *f = fopen(p, "rb");
     size_t zn = f ? fread(z, 1, cap, f) : 0;
@@ -209,7 +201,7 @@ TEST(idx_rejects_every_damaged_gzip) {
     uint8_t z[8192], d[8192 + 64];
     size_t raw_len, zn = tiny_gz(z, sizeof z, &raw_len);
     CHECK(zn > 100 && zn < sizeof z);
-    const char *p = tmp_path("damaged.idx.gz");
+    const char *p = test_tmp_path("damaged.idx.gz");
     /* the intact file loads */
     write_raw(p, z, zn);
     nn_error err = {{0}};
@@ -262,7 +254,7 @@ TEST(idx_rejects_every_damaged_gzip) {
 /* A FIFO (or any non-regular file) is refused at once instead of blocking in open(): with
  * nobody writing to it, a blocking open would hang forever (alarm: fail instead of hang). */
 TEST(idx_refuses_a_fifo_without_hanging) {
-    const char *p = tmp_path("fifo.idx");
+    const char *p = test_tmp_path("fifo.idx");
     remove(p);
     CHECK(mkfifo(p, 0600) == 0);
     unsigned left = alarm(10);

@@ -11,14 +11,6 @@
 
 #include <stb/stb_image.h> /* declarations only: libstb holds stbi_load */
 
-static const char *tmp_file(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 typedef struct png { int w, h; unsigned char *rgb; } png;
 
 static png load(const char *path) {
@@ -68,7 +60,7 @@ TEST(image_grid_png_pixels_and_layout) {
         for (int p = 0; p < 12; p++) x[k * 12 + p] = (ag_real)(10 * k + p) / 255;
     x[0] = (ag_real)-0.5; /* clamped to 0 */
     x[1] = (ag_real)7;    /* clamped to 1 */
-    const char *path = tmp_file("grid.png");
+    const char *path = test_tmp_path("grid.png");
     nn_error err = {{0}};
     int rc = nn_grid_png(path, x, 5, 1, 3, 4, &(nn_grid_opts){.cols = 3, .pad = 1, .scale = 2},
                          &err);
@@ -95,7 +87,7 @@ TEST(image_tensor_grid_rgb_and_labels) {
         x->data[i] = 1;
         x->data[12 + 4 + i] = (ag_real)0.5, x->data[12 + 8 + i] = 1;
     }
-    const char *path = tmp_file("rgb.png");
+    const char *path = test_tmp_path("rgb.png");
     CHECK(nn_tensor_grid_png(path, x, &(nn_grid_opts){.pad = -1}, NULL) == 0);
     png p = load(path);
     CHECK(p.w == 4 && p.h == 2);
@@ -141,7 +133,7 @@ TEST(image_write_is_atomic_and_reports_errors) {
     struct stat st;
     CHECK(stat(path, &st) != 0);
     /* Overwriting an existing picture replaces it whole and leaves no temporary file. */
-    const char *ok = tmp_file("atomic.png");
+    const char *ok = test_tmp_path("atomic.png");
     CHECK(nn_image_write_png(im, ok, &err) == 0);
     nn_image_set(im, 2, 1, (nn_rgb){200, 100, 50});
     CHECK(nn_image_write_png(im, ok, &err) == 0);
@@ -190,7 +182,7 @@ TEST(image_font_and_primitives) {
 TEST(image_line_plot) {
     double train[6] = {120, 110, 104, 101, 99, 98}, test[6] = {125, 115, 110, NAN, 106, 105};
     nn_series s[2] = {{"train", NULL, train, 6}, {"test", NULL, test, 6}};
-    const char *path = tmp_file("lines.png");
+    const char *path = test_tmp_path("lines.png");
     nn_error err = {{0}};
     CHECK(nn_plot_lines_png(path, s, 2, &(nn_plot_opts){.title = "-ELBO", .xlabel = "epoch",
                                                         .ylabel = "nats"}, &err) == 0);
@@ -224,7 +216,7 @@ TEST(image_scatter_and_heatmap) {
     }
     for (int i = 0; i < 5; i++) gen[2 * i] = 0, gen[2 * i + 1] = (ag_real)i;
     nn_points sets[2] = {{"real", xy, 40, labels}, {"generated", gen, 5, NULL}};
-    const char *path = tmp_file("scatter.png");
+    const char *path = test_tmp_path("scatter.png");
     CHECK(nn_plot_scatter_png(path, sets, 2, &(nn_plot_opts){.title = "z"}, NULL) == 0);
     png p = load(path);
     int ax0, ay0, ax1, ay1, bx0, by0, bx1, by1, cx0, cy0, cx1, cy1;
@@ -236,7 +228,7 @@ TEST(image_scatter_and_heatmap) {
 
     /* 2x2 heat map, row 0 at the bottom: v = [[0, 1], [2, 3]]. */
     double v[4] = {0, 1, 2, 3};
-    path = tmp_file("heat.png");
+    path = test_tmp_path("heat.png");
     CHECK(nn_plot_heatmap_png(path, v, 2, 2, &(nn_heatmap_opts){.title = "p(x, y)",
                               .x0 = -1, .x1 = 1, .y0 = -1, .y1 = 1, .cell = 30}, NULL) == 0);
     p = load(path);

@@ -9,14 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *tmp_png(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 static unsigned char *load(const char *path, int *w, int *h) {
     int c;
     return stbi_load(path, w, h, &c, 3);
@@ -67,7 +59,7 @@ TEST(plot_legend_never_covers_data) {
     double x[N], y[N];
     for (int i = 0; i < N; i++) x[i] = i, y[i] = i;
     nn_series s = {"a rather long series name", x, y, N};
-    const char *with = tmp_png("legend_auto.png"), *without = tmp_png("legend_none.png");
+    const char *with = test_tmp_path("legend_auto.png"), *without = test_tmp_path("legend_none.png");
     CHECK(nn_plot_lines_png(with, &s, 1, &(nn_plot_opts){.title = "t"}, NULL) == 0);
     CHECK(nn_plot_lines_png(without, &s, 1, &(nn_plot_opts){.title = "t",
                                                             .legend = NN_LEGEND_NONE}, NULL) == 0);
@@ -91,7 +83,7 @@ TEST(plot_legend_never_covers_data) {
         for (int i = 0; i < 200; i++) wx[i] = i, wy[k][i] = sin(2 * M_PI * (i / 40.0 + k / 4.0));
         ws[k] = (nn_series){"wave", wx, wy[k], 200};
     }
-    with = tmp_png("waves_auto.png"), without = tmp_png("waves_outside.png");
+    with = test_tmp_path("waves_auto.png"), without = test_tmp_path("waves_outside.png");
     CHECK(nn_plot_lines_png(with, ws, 4, NULL, NULL) == 0);
     CHECK(nn_plot_lines_png(without, ws, 4, &(nn_plot_opts){.legend = NN_LEGEND_OUTSIDE}, NULL) == 0);
     a = load(with, &w1, &h1), b = load(without, &w2, &h2);
@@ -104,7 +96,7 @@ TEST(plot_legend_never_covers_data) {
 TEST(plot_reference_line_is_dashed_grey) {
     static const double d[2] = {0, 1}, fx[5] = {0, 0.1, 0.3, 0.6, 1}, fy[5] = {0, 0.6, 0.85, 0.95, 1};
     nn_series s[2] = {{"roc", fx, fy, 5}, {"chance", d, d, 2}};
-    const char *ref = tmp_png("ref.png"), *solid = tmp_png("solid.png");
+    const char *ref = test_tmp_path("ref.png"), *solid = test_tmp_path("solid.png");
     CHECK(nn_plot_lines_png(ref, s, 2, &(nn_plot_opts){.legend = NN_LEGEND_NONE,
                                                        .styles = (int[]){0, NN_LINE_REFERENCE}},
                             NULL) == 0);
@@ -123,7 +115,7 @@ TEST(plot_reference_line_is_dashed_grey) {
 
 /* Bars grow from 0 in proportion to their values. */
 TEST(plot_bars_heights_follow_values) {
-    const char *p = tmp_png("bars.png");
+    const char *p = test_tmp_path("bars.png");
     CHECK(nn_plot_bars_png(p, (const char *[]){"a", "b", "c"}, (double[]){1, 2, 0.5}, 3,
                            &(nn_plot_opts){.title = "bars"}, NULL) == 0);
     int w, h;
@@ -152,7 +144,7 @@ TEST(plot_grid_row_labels_are_tall_and_beside_their_rows) {
     enum { N = 12, S = 8 };
     ag_real x[N * S * S];
     for (int i = 0; i < N * S * S; i++) x[i] = (ag_real)(i % 7) / 7;
-    const char *p = tmp_png("grid_axes.png");
+    const char *p = test_tmp_path("grid_axes.png");
     CHECK(nn_plot_grid_png(p, x, N, 1, S, S, &(nn_grid_opts){.cols = 4, .scale = 4},
                            &(nn_grid_axes){.row_labels = (const char *[]){"z1", "z2", "z3"},
                                            .col_values = (double[]){-1, 0, 1, 2},

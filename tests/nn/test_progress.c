@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *tmp_file(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 /* The whole file as a string (caller frees). */
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -52,7 +44,7 @@ static char *run_epochs(const char *path, nn_progress_mode mode, bool summary) {
 }
 
 TEST(progress_plain_prints_at_most_one_line_per_epoch) {
-    const char *path = tmp_file("plain.txt");
+    const char *path = test_tmp_path("plain.txt");
     char *s = run_epochs(path, NN_PROGRESS_PLAIN, false);
     CHECK(s && s[0] == 0); /* nothing at all: the caller prints its own line */
     free(s);
@@ -67,7 +59,7 @@ TEST(progress_plain_prints_at_most_one_line_per_epoch) {
 }
 
 TEST(progress_terminal_redraws_and_erases) {
-    const char *path = tmp_file("tty.txt");
+    const char *path = test_tmp_path("tty.txt");
     char *s = run_epochs(path, NN_PROGRESS_TERMINAL, false);
     CHECK(s && strstr(s, "\repoch 1/2 [") && strstr(s, "50/50") && strstr(s, "eta "));
     CHECK(s && strstr(s, "########################]")); /* the full bar at the end */
@@ -82,7 +74,7 @@ TEST(progress_terminal_redraws_and_erases) {
 }
 
 TEST(progress_means_are_weighted_by_examples) {
-    FILE *f = fopen(tmp_file("w.txt"), "w");
+    FILE *f = fopen(test_tmp_path("w.txt"), "w");
     nn_progress *p = nn_progress_new(&(nn_progress_opts){.out = f, .n_values = 1,
                                                         .names = {"loss"}});
     nn_progress_begin(p, "e", 4);
@@ -99,7 +91,7 @@ TEST(progress_means_are_weighted_by_examples) {
 }
 
 TEST(progress_csv_header_once_and_append) {
-    const char *path = tmp_file("log.csv");
+    const char *path = test_tmp_path("log.csv");
     const char *cols[3] = {"epoch", "train_loss", "test_loss"};
     nn_error err = {{0}};
     nn_csv *c = nn_csv_open(path, 3, cols, &err);
@@ -123,7 +115,7 @@ TEST(progress_csv_header_once_and_append) {
     CHECK(nn_csv_open(path, 2, other, &err) == NULL);
     CHECK(strstr(err.msg, path) && strstr(err.msg, "differs"));
     /* An empty existing file gets the header. */
-    const char *empty = tmp_file("empty.csv");
+    const char *empty = test_tmp_path("empty.csv");
     fclose(fopen(empty, "w"));
     c = nn_csv_open(empty, 2, other, &err);
     CHECK(c && nn_csv_row(c, (double[]){1, 2}, &err) == 0 && nn_csv_close(c, &err) == 0);
