@@ -218,12 +218,17 @@ double *anomaly_complexity_bits(const nn_dataset *d) {
     unsigned char *px = malloc((size_t)size);
     if (!bits || !px) ag_error(PROG, "out of memory");
     for (int i = 0; i < d->n; i++) {
-        const ag_real *x = d->x + (size_t)i * size;
-        for (int j = 0; j < size; j++) { /* the 8-bit value k of x = k/255 */
-            double v = floor((double)x[j] * 255 + 0.5);
-            px[j] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+        const unsigned char *img = px;
+        if (d->pixels) { /* a data set of bytes (MNIST's loader): the 8-bit image itself */
+            img = d->pixels + (size_t)i * size;
+        } else {
+            const ag_real *x = d->x + (size_t)i * size;
+            for (int j = 0; j < size; j++) { /* the 8-bit value k of x = k/255 */
+                double v = floor((double)x[j] * 255 + 0.5);
+                px[j] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
         }
-        long b = nn_compressed_bits(px, d->shape[0] * h, w, 9, true);
+        long b = nn_compressed_bits(img, d->shape[0] * h, w, 9, true);
         if (b < 0) ag_error(PROG, "zlib failed to compress image %d", i);
         bits[i] = (double)b;
     }
