@@ -99,7 +99,7 @@ fi
 if [ -x build/bench/conv_bench ]; then
     echo
     echo "== the DCGAN's convolution layers, forward + backward (bench/conv_bench.c)"
-    build/bench/conv_bench --csv "$csv"
+    make --no-print-directory -s bench-conv   # with bench/torch_conv.py as the peer
 fi
 echo
 echo "== dispatched kernels against a -march=native build (bench/native.sh)"
