@@ -45,19 +45,6 @@ losses_agree() {
         END { if (n == 0) { print "no rows"; bad = 1 }; exit bad }' "$2" "$3" >"$dir/awk" 2>&1 &&
         ok "$1" || { bad "$1:"; head -n 5 "$dir/awk"; }
 }
-# ends_fast WHAT SECONDS PATTERN COMMAND...: the command fails, within SECONDS, and its
-# output holds PATTERN.
-ends_fast() {
-    what=$1 secs=$2 pattern=$3; shift 3
-    start=$(date +%s)
-    limit=60 "$@" >"$dir/out" 2>&1; status=$?
-    took=$(($(date +%s) - start))
-    if [ $status -eq 0 ]; then bad "$what: the job succeeded"
-    elif [ $status -eq 124 ]; then bad "$what: the job hung (killed after 60 s)"
-    elif [ $took -gt "$secs" ]; then bad "$what: took $took s (limit $secs)"
-    elif ! grep -q "$pattern" "$dir/out"; then bad "$what: no '$pattern' in:"; sed 's/^/    /' "$dir/out"
-    else ok "$what (status $status after $took s)"; fi
-}
 
 # ---- the same run as one process -------------------------------------------------------------
 for r in float double; do

@@ -76,3 +76,17 @@ says() {
 
 # resume_command FILE: the command after "resume with: " in a stopped program's stderr.
 resume_command() { sed -n 's/^  resume with: //p' "$1"; }
+
+# ends_fast WHAT SECONDS PATTERN COMMAND...: the command fails, within SECONDS, and its
+# output holds PATTERN.  `limit=60` is passed to COMMAND (a launcher that reads it).
+ends_fast() {
+    what=$1 secs=$2 pattern=$3; shift 3
+    start=$(date +%s)
+    limit=60 "$@" >"$dir/out" 2>&1; status=$?
+    took=$(($(date +%s) - start))
+    if [ $status -eq 0 ]; then bad "$what: the job succeeded"
+    elif [ $status -eq 124 ]; then bad "$what: the job hung (killed after 60 s)"
+    elif [ $took -gt "$secs" ]; then bad "$what: took $took s (limit $secs)"
+    elif ! grep -q "$pattern" "$dir/out"; then bad "$what: no '$pattern' in:"; sed 's/^/    /' "$dir/out"
+    else ok "$what (status $status after $took s)"; fi
+}
