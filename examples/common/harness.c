@@ -734,6 +734,43 @@ static int open_log(harness *h, const char *log, nn_csv **csv) {
 
 bool harness_given(const harness *h, const char *name) { return given(h->argc, h->argv, name); }
 
+/* What the command line says before any file is read: go on, stop (--help or --version was
+ * printed) or a usage error (printed). */
+enum { GO_ON, STOP_DONE, STOP_USAGE };
+
+static int parse_flags(harness *h, int argc, char **argv) {
+    run_flags *f = &h->flags;
+    int rc = cli_parse(argc, argv, h->cli, h->opts);
+    if (rc) return rc < 0 ? STOP_USAGE : STOP_DONE;
+    if (f->eval && f->resume) {
+        const char *eval = "eval"; /* as the program calls it */
+        for (const cli_opt *o = h->opts; o->name; o++)
+            if (o->dst == &f->eval) eval = o->name;
+        fprintf(stderr, "%s: --%s and --resume exclude each other\n", h->name, eval);
+        return STOP_USAGE;
+    }
+    char why[512];
+    if (h->check && h->check(h, why, sizeof why)) {
+        fprintf(stderr, "%s: %s\n", h->name, why);
+        return STOP_USAGE;
+    }
+    return GO_ON;
+}
+
+/* Under mpirun every rank usually gets the same flags and meets the same usage error, but an
+ * MPMD launch (`mpirun -np 1 prog A : -np 1 prog B`) gives each its own: a rank that stopped
+ * alone would leave the others waiting in their first sum.  So the ranks agree first: one
+ * usage error stops every rank with status 2, one --help stops every rank with 0. */
+static int agree_on_flags(harness *h, int mine) {
+    if (!multi(h)) return mine;
+    double votes[2] = {mine == STOP_USAGE, mine == STOP_DONE};
+    nn_dist_sum(h->dist, votes, 2);
+    if (votes[0] > 0 && mine != STOP_USAGE)
+        fprintf(stderr, "%s: rank %d of %d: another rank's flags were refused (see above)\n",
+                h->name, nn_dist_rank(h->dist), nn_dist_size(h->dist));
+    return votes[0] > 0 ? STOP_USAGE : votes[1] > 0 ? STOP_DONE : mine;
+}
+
 bool harness_begin(harness *h, int argc, char **argv, int *code) {
     run_flags *f = &h->flags;
     h->argc = argc, h->argv = argv;
@@ -743,20 +780,8 @@ bool harness_begin(harness *h, int argc, char **argv, int *code) {
         ag_error(h->name, "harness: n_stats, n_bar or n_columns out of range");
     ended_together = true; /* until a file is read, every rank meets the same errors */
     harness_note_defaults(h);
-    int rc = cli_parse(argc, argv, h->cli, h->opts);
-    if (rc) return *code = rc < 0 ? 2 : 0, false;
-    char why[512];
-    if (f->eval && f->resume) {
-        const char *eval = "eval"; /* as the program calls it */
-        for (const cli_opt *o = h->opts; o->name; o++)
-            if (o->dst == &f->eval) eval = o->name;
-        fprintf(stderr, "%s: --%s and --resume exclude each other\n", h->name, eval);
-        return *code = 2, false;
-    }
-    if (h->check && h->check(h, why, sizeof why)) {
-        fprintf(stderr, "%s: %s\n", h->name, why);
-        return *code = 2, false;
-    }
+    int rc = agree_on_flags(h, parse_flags(h, argc, argv));
+    if (rc) return *code = rc == STOP_USAGE ? 2 : 0, false;
     ended_together = false;
     const char *ckpt_in = f->eval ? f->eval : f->resume;
     if (ckpt_in) { /* the model comes from the checkpoint */

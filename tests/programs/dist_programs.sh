@@ -14,7 +14,8 @@
 #     resume command; resumed at 1 rank (and at 3) it ends where the uninterrupted run does;
 #   - SIGTERM to mpirun saves a checkpoint that resumes;
 #   - a killed rank, a rank that cannot read its data and a NaN on one rank end the whole
-#     job within seconds, with a message.
+#     job within seconds, with a message; so does a usage error on one rank of an MPMD
+#     launch (each rank its own flags): every rank ends with status 2, nothing written.
 # Needs mpirun and build/mpi/<program> (make test builds them when mpicc exists).
 . tests/programs/lib/common.sh
 
@@ -173,6 +174,12 @@ else
 fi
 ends_fast "vae: data one rank cannot read ends the job" 20 "rank 1 of 2: vae stopped" \
     mpi -np 1 $vae --out "$dir/b" : -np 1 $vae --data "$dir/none" --out "$dir/b"
+ends_fast "vae: a usage error on one rank of an MPMD launch ends every rank" 20 \
+    "rank 0 of 2: another rank's flags were refused" \
+    mpi -np 1 $vae --out "$dir/u" : -np 1 $vae --no-such-flag --out "$dir/u"
+grep -q "unknown option '--no-such-flag'" "$dir/out" && [ ! -e "$dir/u" ] &&
+    ok "vae: the MPMD usage error names the flag, and no output folder was made" ||
+    bad "vae: after the MPMD usage error: no message naming the flag, or $dir/u exists"
 ends_fast "vae: a NaN on one rank (its own --lr 1e30) stops every rank" 20 \
     "a NaN or an inf on 1 of 2 ranks" \
     mpi -np 1 $vae --out "$dir/n" : -np 1 $vae --lr 1e30 --out "$dir/n"
