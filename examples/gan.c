@@ -203,7 +203,7 @@ static void epoch_end(harness *h, const double *mean, double *row) {
     gan_use_average(p->ema, true); /* --ema: scores and pictures from G's average */
     if (p->ref.sc && c->score_n > 0)
         s = gan_score(p->g, &p->ref, c, h->flags.batch, c->score_n,
-                      run_seed(h->flags.seed, 5, (uint64_t)h->epoch));
+                      run_seed(h->flags.seed, 5, (uint64_t)h->epoch), false);
     gan_pictures(p, &h->flags, h->per_epoch, h->step,
                  h->step == total || (h->epoch + 1) % p->ps.stride == 0);
     gan_use_average(p->ema, false);
