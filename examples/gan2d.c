@@ -59,10 +59,11 @@ static int check(harness *h, char *why, size_t n) {
     gan2d_flags *c = &((gan2d *)h->program)->c;
     if (c->iters == 0) c->iters = strcmp(c->dataset, "ring") ? 50000 : 20000;
     if (c->runs >= 1 && c->pack >= 1 && c->d_steps >= 1 && c->iters >= 1 && h->flags.batch >= 1
-        && c->z >= 1 && c->lr > 0 && c->lr_min >= 0 && c->beta1 >= 0 && c->beta1 < 1)
+        && c->z >= 1 && c->lr > 0 && c->lr_min >= 0 && c->beta1 >= 0 && c->beta1 < 1
+        && (!c->ema_warmup || c->ema > 0))
         return 0;
     snprintf(why, n, "--runs, --pack, --d-steps, --iters, --batch, --z must be >= 1, "
-                     "--lr > 0, --lr-min >= 0, 0 <= --beta1 < 1");
+                     "--lr > 0, --lr-min >= 0, 0 <= --beta1 < 1, --ema-warmup needs --ema");
     return -1;
 }
 
@@ -98,6 +99,7 @@ static int build(harness *h) {
     nn_params_extend(&p->saved, NULL, &p->params);
     if (c->ema > 0) { /* G's average, saved beside it */
         p->ema = nn_ema_new(&p->g->g_params, c->ema);
+        p->ema->warmup = c->ema_warmup;
         nn_ema_state(p->ema, "ema", &p->saved);
     }
     nn_optim_state(p->opt_g, "opt_g", &p->saved);
@@ -145,7 +147,7 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     ag_backward(t, g_loss);
     nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);
-    if (p->ema) nn_ema_update(p->ema);
+    if (p->ema) p->ema->updates = h->step, nn_ema_update(p->ema); /* t: resume-exact */
     ag_tape_clear(t);
     memcpy(stats, (double[]){st.d_loss, st.g_loss, st.d_real, st.d_fake, st.js}, 5 * sizeof *stats);
     /* Run 1's scatter plots, --pictures of them spread over the iterations. */

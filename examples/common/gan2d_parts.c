@@ -33,7 +33,7 @@ const char *const gan2d_help_epilog =
     "\nThe last line printed is 'result: key=value ...' with the means over the runs.";
 
 cli_opt *gan2d_options(gan2d_flags *c, run_flags *r) {
-    static cli_opt opts[32];
+    static cli_opt opts[40];
     cli_opt table[] = {
         {"dataset", CLI_CHOICE, &c->dataset, "ring|grid", "8 Gaussians on a circle, or 25 on a grid"},
         {"runs", CLI_INT, &c->runs, "N", "independent runs (seeds) to average"},
@@ -52,6 +52,8 @@ cli_opt *gan2d_options(gan2d_flags *c, run_flags *r) {
         {"ema", CLI_REAL, &c->ema, "DECAY",
          "score and draw a moving average of G's weights, decay DECAY per G step, e.g. 0.999 "
          "(0: off); G's own weights are scored too", CLI_IN_CO(0, 1)},
+        {"ema-warmup", CLI_FLAG, &c->ema_warmup, NULL,
+         "with --ema: decay min(DECAY, (1+t)/(10+t)) at G step t (forgets G's initial weights)"},
         {"drs", CLI_FLAG, &c->drs, NULL,
          "also score points drawn by discriminator rejection sampling (see below)"},
         {"drs-gamma", CLI_REAL, &c->drs_gamma, "G",
@@ -97,8 +99,10 @@ const setting *gan2d_settings(gan2d_flags *c, run_flags *r) {
 }
 
 const gan_optional *gan2d_optionals(gan2d_flags *c) {
-    static gan_optional table[2];
-    memcpy(table, (gan_optional[]){{"ema", {"ema", SET_DOUBLE, &c->ema}}, {NULL, {0}}},
+    static gan_optional table[3];
+    memcpy(table, (gan_optional[]){{"ema", {"ema", SET_DOUBLE, &c->ema}},
+                                   {"ema-warmup", {"ema_warmup", SET_BOOL, &c->ema_warmup}},
+                                   {NULL, {0}}},
            sizeof table);
     return table;
 }

@@ -17,6 +17,7 @@ typedef struct gan2d_flags {
     int runs, pack, d_steps, iters, z, log_every, pictures;
     double lr, lr_min, beta1, r1, r1_step;
     double ema;  /* the moving average of G's weights to sample from (0: off) */
+    bool ema_warmup; /* nn_ema's warm-up of the decay (nn/ema.h) */
     bool drs;    /* also score points drawn by discriminator rejection sampling */
     double drs_gamma; /* its shift of the log-odds of keeping (0: exact) */
     bool resume; /* a flag: continue from the checkpoints in --out */

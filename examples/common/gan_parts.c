@@ -33,6 +33,9 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"ema", CLI_REAL, &c->ema, "DECAY",
          "sample from a moving average of G's weights, decay DECAY per G step, e.g. 0.999 "
          "(0: off; see below)", CLI_IN_CO(0, 1)},
+        {"ema-warmup", CLI_FLAG, &c->ema_warmup, NULL,
+         "with --ema: decay min(DECAY, (1+t)/(10+t)) at G step t, so short runs forget G's "
+         "initial weights"},
         {"sn", CLI_FLAG, &c->sn, NULL,
          "spectral normalisation of D: the preset D with linear_sn/conv_sn layers (below)"},
         {"label-smooth", CLI_REAL, &c->label_smooth, "S",
@@ -92,11 +95,12 @@ const setting *gan_settings(gan_program *p, run_flags *r) {
 }
 
 const gan_optional *gan_optionals(gan_flags *c) {
-    static gan_optional table[8];
+    static gan_optional table[9];
     const gan_optional t[] = {
         {"lr-d", {"lr_d", SET_DOUBLE, &c->lr_d}},
         {"lr-g", {"lr_g", SET_DOUBLE, &c->lr_g}},
         {"ema", {"ema", SET_DOUBLE, &c->ema}},
+        {"ema-warmup", {"ema_warmup", SET_BOOL, &c->ema_warmup}},
         {"sn", {"sn", SET_BOOL, &c->sn}},
         {"label-smooth", {"label_smooth", SET_DOUBLE, &c->label_smooth}},
         {"r1", {"r1", SET_DOUBLE, &c->r1}},
@@ -467,9 +471,10 @@ void gan_describe(harness *h) {
            c->gen_loss, c->d_steps, c->d_steps == 1 ? "" : "s", h->flags.batch, c->lr, c->beta1,
            h->threads, h->threads == 1 ? "" : "s");
     if (c->lr_d > 0 || c->lr_g > 0 || c->ema > 0 || c->sn || c->label_smooth > 0 || c->r1 > 0)
-        printf("options: lr D %g G %g%s, EMA of G %g, label smoothing %g, R1 %g\n",
+        printf("options: lr D %g G %g%s, EMA of G %g%s, label smoothing %g, R1 %g\n",
                c->lr_d > 0 ? c->lr_d : c->lr, c->lr_g > 0 ? c->lr_g : c->lr,
-               c->sn ? ", spectral norm in D" : "", c->ema, c->label_smooth, c->r1);
+               c->sn ? ", spectral norm in D" : "", c->ema,
+               c->ema_warmup ? " (decay warm-up)" : "", c->label_smooth, c->r1);
     nn_describe(p->g->generator, "generator", stdout);
     nn_describe(p->g->discriminator, "discriminator", stdout);
     fflush(stdout); /* the header reaches a log file before the first epoch ends */

@@ -22,7 +22,7 @@ typedef struct gan_flags {
      * the moving average of G's weights, spectral normalisation of the preset D, one-sided
      * label smoothing and the R1 penalty. */
     double lr_d, lr_g, ema, label_smooth, r1;
-    bool sn;
+    bool sn, ema_warmup;  /* ema_warmup: nn_ema's warm-up of the decay (nn/ema.h) */
     /* --drs: the final scores, --eval and samples_drs.png also from samples that D
      * filtered (discriminator rejection sampling, vae/gan.h), log-odds shift drs_gamma.
      * Not a setting: training is the same without it. */
