@@ -82,11 +82,12 @@ def main():
     cpu0 = time.process_time()
     secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every, opts=a, ema=ema)
     cpu = time.process_time() - cpu0   # CPU time of all threads: the cost on a shared machine
-    if a.samples:                                   # G in training mode, as henbun samples
-        write_samples(a.samples, g, 100, ema)
+    # G in training mode, as henbun samples; with --drs kept by D in eval mode
+    accept = write_samples(a.samples, g, 100, ema, d, a) if a.samples else None
     print(f"result: sec_per_100_iters={100 * secs / a.iters:.3f} "
           f"cpu_sec_per_100_iters={100 * cpu / a.iters:.3f} iters={a.iters} seconds={secs:.1f} "
-          f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")
+          f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}"
+          + (f" drs_accept={accept:.4f}" if accept is not None else ""))
 
 
 if __name__ == "__main__":

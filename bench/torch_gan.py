@@ -12,7 +12,10 @@ The quality options of `build/gan` (issue #20), the same flags: --lr-d/--lr-g (T
 DECAY (a moving average of G's weights, updated after each G step, used for --samples),
 --sn (torch.nn.utils.spectral_norm on D's Linear/Conv layers: one power-iteration step per
 training forward, as henbun's linear_sn/conv_sn; the DCGAN's D drops its batch norm),
---label-smooth S (D's real target 1 - S) and --r1 GAMMA.  R1 here is exact (a double
+--label-smooth S (D's real target 1 - S), --r1 GAMMA, and --drs [--drs-gamma G]: --samples
+drawn by discriminator rejection sampling (vae/gan.h: keep x with probability
+exp(l(x) - M), M the largest logit of 10000 burn-in samples, raised when exceeded; D in
+eval mode; the share kept goes on the result line as drs_accept).  R1 here is exact (a double
 backward); henbun estimates E||grad_x l||^2 by a finite difference along a random direction
 (vae/gan.h), which is unbiased for a D linear in x, so the two agree in expectation only.  One iteration does what
 vae/gan.c does: D's step on a real batch and a batch of fakes made without gradients
@@ -176,16 +179,52 @@ def add_quality_flags(ap):
     ap.add_argument("--sn", action="store_true", help="spectral normalisation of D's layers")
     ap.add_argument("--label-smooth", type=float, default=0, help="D's real target 1 - S")
     ap.add_argument("--r1", type=float, default=0, help="R1 penalty gamma (exact here)")
+    ap.add_argument("--drs", action="store_true",
+                    help="--samples through discriminator rejection sampling")
+    ap.add_argument("--drs-gamma", type=float, default=0,
+                    help="DRS: shift of the log-odds of keeping (0: exact; < 0 keeps more)")
 
 
-def write_samples(path, g, z, ema):
-    """64 samples of G (of its moving average with --ema), G in training mode as henbun's."""
-    if ema is not None:
-        ema.swap()
+def drs_sample(g, d, z, n, gamma=0.0, batch=64, burn_in=10000, max_tries=100):
+    """n samples of G kept by D (vae/gan.c's gan_drs_sample): a = exp(l - M), kept with
+    probability a / (a + (1 - a) e^gamma); M from burn_in samples, raised when exceeded.
+    Returns (samples, share kept)."""
+    was = d.training
+    d.eval()                                       # no dropout; batch norm's running stats
+    out, got, tried, kept, m = [], 0, 0, 0, -np.inf
     with torch.no_grad():
-        write_grid_png(path, g(torch.randn(64, z)))
+        for _ in range(max(1, -(-burn_in // batch))):   # the burn-in fixes M only
+            m = max(m, d(g(torch.randn(batch, z))).max().item())
+        while got < n and tried < max_tries * n:
+            x = g(torch.randn(batch, z))
+            logit = d(x).reshape(-1).double()
+            keep = torch.zeros(batch, dtype=torch.bool)
+            for i in range(batch):                 # in order, raising M as henbun does
+                m = max(m, logit[i].item())
+                a = float(np.exp(logit[i].item() - m))
+                p = a if gamma == 0 or a >= 1 else a / (a + (1 - a) * np.exp(gamma))
+                keep[i] = bool(torch.rand(()).item() < p)
+            out.append(x[keep])
+            got, tried, kept = got + int(keep.sum()), tried + batch, kept + int(keep.sum())
+    d.train(was)
+    return torch.cat(out)[:n], kept / max(tried, 1)
+
+
+def write_samples(path, g, z, ema, d=None, opts=None):
+    """64 samples of G (of its moving average with --ema), G in training mode as henbun's;
+    with opts.drs, kept by D (returns the share kept, else None)."""
     if ema is not None:
         ema.swap()
+    accept = None
+    with torch.no_grad():
+        if opts is not None and opts.drs:
+            x, accept = drs_sample(g, d, z, 64, opts.drs_gamma)
+        else:
+            x = g(torch.randn(64, z))
+        write_grid_png(path, x)
+    if ema is not None:
+        ema.swap()
+    return accept
 
 
 def batches(images, batch, shape):
@@ -225,11 +264,11 @@ def main():
     cpu0 = time.process_time()
     secs = train(g, d, next_real, a.iters, a.batch, 100, a.log_every, opts=a, ema=ema)
     cpu = time.process_time() - cpu0   # CPU time of all threads: the cost on a shared machine
-    if a.samples:
-        write_samples(a.samples, g, 100, ema)
+    accept = write_samples(a.samples, g, 100, ema, d, a) if a.samples else None
     print(f"result: sec_per_1000_iters={1000 * secs / a.iters:.2f} "
           f"cpu_sec_per_1000_iters={1000 * cpu / a.iters:.2f} iters={a.iters} seconds={secs:.1f} "
-          f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}")
+          f"threads={a.threads} data={'mnist' if images is not None else 'synthetic'}"
+          + (f" drs_accept={accept:.4f}" if accept is not None else ""))
 
 
 if __name__ == "__main__":

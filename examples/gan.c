@@ -61,6 +61,10 @@ static int check(harness *h, char *why, size_t n) {
                          "conv_sn in its spec instead");
         return -1;
     }
+    if (c->ema_warmup && c->ema == 0) {
+        snprintf(why, n, "--ema-warmup warms up the decay of --ema: give --ema DECAY too");
+        return -1;
+    }
     if (p->ps.stride < 1) {
         snprintf(why, n, "progress_stride must be >= 1");
         return -1;
@@ -143,6 +147,7 @@ static int build(harness *h) {
     nn_params_extend(&p->saved, NULL, &p->params);
     if (c->ema > 0) { /* G's average starts at G and is saved beside it: a model tensor */
         p->ema = nn_ema_new(&p->g->g_params, c->ema);
+        p->ema->warmup = c->ema_warmup;
         nn_ema_state(p->ema, "ema", &p->saved);
     }
     nn_optim_state(p->opt_g, "opt_g", &p->saved);
@@ -187,7 +192,10 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     harness_backward_of(h, t, g_loss, &p->g->g_params);     /* ag_backward (+ G's sum) */
     nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);                    /* G's parameters only */
-    if (p->ema) nn_ema_update(p->ema);                        /* --ema: its average */
+    if (p->ema) {                                             /* --ema: its average */
+        p->ema->updates = h->step; /* t of the warm-up: one update per step, resume-exact */
+        nn_ema_update(p->ema);
+    }
     ag_tape_clear(t);
     stats[1] = st.g_loss;
     return (harness_step){st.g_loss, norm};
@@ -203,7 +211,7 @@ static void epoch_end(harness *h, const double *mean, double *row) {
     gan_use_average(p->ema, true); /* --ema: scores and pictures from G's average */
     if (p->ref.sc && c->score_n > 0)
         s = gan_score(p->g, &p->ref, c, h->flags.batch, c->score_n,
-                      run_seed(h->flags.seed, 5, (uint64_t)h->epoch));
+                      run_seed(h->flags.seed, 5, (uint64_t)h->epoch), false);
     gan_pictures(p, &h->flags, h->per_epoch, h->step,
                  h->step == total || (h->epoch + 1) % p->ps.stride == 0);
     gan_use_average(p->ema, false);

@@ -13,6 +13,7 @@
  *   build/gan2d                               vanilla GAN on the ring, one run
  *   build/gan2d --dataset grid --pack 2       PacGAN2 on the grid
  *   build/gan2d --runs 10 --pack 2            ten seeds: a table and the result line
+ *   build/gan2d --dataset grid --drs          also D's rejection sampling (gan_drs_sample)
  *
  * The networks are smaller and the runs shorter than PacGAN's (G 3x128 ReLU, D 2x128 leaky
  * ReLU, learning rate 2e-3 falling to 1e-5 along a cosine, 20 000 iterations on the ring and
@@ -58,10 +59,11 @@ static int check(harness *h, char *why, size_t n) {
     gan2d_flags *c = &((gan2d *)h->program)->c;
     if (c->iters == 0) c->iters = strcmp(c->dataset, "ring") ? 50000 : 20000;
     if (c->runs >= 1 && c->pack >= 1 && c->d_steps >= 1 && c->iters >= 1 && h->flags.batch >= 1
-        && c->z >= 1 && c->lr > 0 && c->lr_min >= 0 && c->beta1 >= 0 && c->beta1 < 1)
+        && c->z >= 1 && c->lr > 0 && c->lr_min >= 0 && c->beta1 >= 0 && c->beta1 < 1
+        && (!c->ema_warmup || c->ema > 0))
         return 0;
     snprintf(why, n, "--runs, --pack, --d-steps, --iters, --batch, --z must be >= 1, "
-                     "--lr > 0, --lr-min >= 0, 0 <= --beta1 < 1");
+                     "--lr > 0, --lr-min >= 0, 0 <= --beta1 < 1, --ema-warmup needs --ema");
     return -1;
 }
 
@@ -97,6 +99,7 @@ static int build(harness *h) {
     nn_params_extend(&p->saved, NULL, &p->params);
     if (c->ema > 0) { /* G's average, saved beside it */
         p->ema = nn_ema_new(&p->g->g_params, c->ema);
+        p->ema->warmup = c->ema_warmup;
         nn_ema_state(p->ema, "ema", &p->saved);
     }
     nn_optim_state(p->opt_g, "opt_g", &p->saved);
@@ -144,7 +147,7 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     ag_backward(t, g_loss);
     nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);
-    if (p->ema) nn_ema_update(p->ema);
+    if (p->ema) p->ema->updates = h->step, nn_ema_update(p->ema); /* t: resume-exact */
     ag_tape_clear(t);
     memcpy(stats, (double[]){st.d_loss, st.g_loss, st.d_real, st.d_fake, st.js}, 5 * sizeof *stats);
     /* Run 1's scatter plots, --pictures of them spread over the iterations. */
@@ -229,6 +232,8 @@ int main(int argc, char **argv) {
     if (run_mkdir(h.flags.out, &err)) return fprintf(stderr, PROG ": %s\n", err.msg), 1;
     if (!(p.csv = gan2d_open_log(&p.c, &h))) return 1;
     gan2d_scores *s = calloc((size_t)p.c.runs, sizeof *s), *own = calloc((size_t)p.c.runs, sizeof *own);
+    gan2d_scores *drs = calloc((size_t)p.c.runs, sizeof *drs);   /* --drs: the same runs */
+    gan2d_drs_stats *ds = calloc((size_t)p.c.runs, sizeof *ds);
     double *seconds = calloc((size_t)p.c.runs, sizeof *seconds);
     char ckpt[4096], label[32];
     for (p.run = 0; p.run < p.c.runs && !code; p.run++) {
@@ -246,7 +251,15 @@ int main(int argc, char **argv) {
             gan2d_scores *r = &s[done++]; /* its sample: z not seen in the pictures */
             gan_use_average(p.ema, true);
             *r = gan2d_final(p.g, &p.c, &h.flags, &p.m, run_seed(p.seed, 4, 0), p.run, p.real,
-                             p.fake);
+                             p.fake, NULL);
+            if (p.c.drs) { /* the same G (or average), its points filtered by D */
+                gan2d_drs_stats *d = &ds[done - 1];
+                drs[done - 1] = gan2d_final(p.g, &p.c, &h.flags, &p.m, run_seed(p.seed, 4, 0),
+                                            p.run, p.real, p.fake, d);
+                if (d->n < GAN2D_N_EVAL)
+                    fprintf(stderr, PROG ": run %d: D kept %d of %ld points: scored on those\n",
+                            p.run + 1, d->n, GAN2D_DRS_TRIES);
+            }
             gan_use_average(p.ema, false);
             if (p.ema && !h.flags.quiet)
                 printf("run %d/%d, G's own weights: %d/%d modes, %.1f%% high-quality, "
@@ -255,6 +268,11 @@ int main(int argc, char **argv) {
             if (!h.flags.quiet)
                 printf("run %d/%d: %d/%d modes, %.1f%% high-quality, reverse KL %.3f, %.1f s\n",
                        p.run + 1, p.c.runs, r->modes, p.m.k, r->hq, r->rkl, seconds[p.run]);
+            if (p.c.drs && !h.flags.quiet)
+                printf("run %d/%d with DRS: %d/%d modes, %.1f%% high-quality, reverse KL %.3f, "
+                       "%.1f%% of points kept, %.2f s\n", p.run + 1, p.c.runs, drs[done - 1].modes,
+                       p.m.k, drs[done - 1].hq, drs[done - 1].rkl, 100 * ds[done - 1].accept,
+                       ds[done - 1].seconds);
             fflush(stdout);
         }
         release(&h);
@@ -273,8 +291,8 @@ int main(int argc, char **argv) {
         printf("\nG's own weights (the same runs, without --ema): modes %.2f, hq %.1f%% +- %.1f\n",
                modes, hq, se);
     }
-    gan2d_report(&p.c, &h.flags, &p.m, s, seconds, done);
-    free(s), free(own), free(seconds);
+    gan2d_report(&p.c, &h.flags, &p.m, s, seconds, done, p.c.drs ? drs : NULL, ds);
+    free(s), free(own), free(seconds), free(drs), free(ds);
     harness_end(&h);
     return code;
 }

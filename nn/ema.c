@@ -30,9 +30,16 @@ void nn_ema_free(nn_ema *e) {
     free(e);
 }
 
+double nn_ema_decay(const nn_ema *e) {
+    if (!e->warmup) return e->decay;
+    double t = e->updates > 0 ? (double)e->updates : 0, w = (1 + t) / (10 + t);
+    return w < e->decay ? w : e->decay;
+}
+
 void nn_ema_update(nn_ema *e) {
     if (e->swapped) ag_error("nn_ema_update", "the averages are swapped in: swap back first");
-    const ag_real a = (ag_real)(1 - e->decay);
+    const ag_real a = (ag_real)(1 - nn_ema_decay(e));
+    e->updates++;
     for (int i = 0; i < e->n; i++) {
         ag_real *s = e->shadow.items[i].value->data;
         const ag_real *w = e->live[i]->data;

@@ -81,7 +81,9 @@ ag_tensor *gan_generate(gan *g, ag_tape *t, ag_tensor *z) {
     return ag_reshape(t, x, g->cfg.x_ndim + 1, shape);
 }
 
-ag_tensor *gan_d_logits(gan *g, ag_tape *t, ag_tensor *x) {
+/* D's logits with D in training mode or not (DRS wants D in evaluation mode while G
+ * samples as it trained). */
+static ag_tensor *d_logits(gan *g, ag_tape *t, ag_tensor *x, bool training) {
     int n = x->shape[0], p = g->cfg.pack;
     if (n % p != 0)
         ag_error("gan_d_logits", "batch of %d samples is not a multiple of pack = %d", n, p);
@@ -89,8 +91,12 @@ ag_tensor *gan_d_logits(gan *g, ag_tape *t, ag_tensor *x) {
     memcpy(shape + 1, g->cfg.x_shape, sizeof(int) * (size_t)g->cfg.x_ndim);
     shape[1] *= p;
     ag_tensor *l = nn_forward(g->discriminator, t, ag_reshape(t, x, g->cfg.x_ndim + 1, shape),
-                              g->training);
+                              training);
     return ag_reshape(t, l, 1, (int[]){n / p});
+}
+
+ag_tensor *gan_d_logits(gan *g, ag_tape *t, ag_tensor *x) {
+    return d_logits(g, t, x, g->training);
 }
 
 ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x) {
@@ -182,4 +188,68 @@ ag_tensor *gan_g_loss(gan *g, ag_tape *t, int n, gan_stats *stats) {
                           : ag_neg(t, ag_mean(t, ag_log_sigmoid(t, l)));  /* −E ln D(G(z)) */
     if (stats) stats->g_loss = ag_item(loss);
     return loss;
+}
+
+/* ---- discriminator rejection sampling (Azadi et al. 2019; see gan.h) ---------------------- */
+
+gan_drs gan_drs_begin(const ag_real *logits, int n, double gamma) {
+    if (n < 1) ag_error("gan_drs_begin", "the burn-in needs at least 1 logit, got %d", n);
+    gan_drs d = {.max_logit = logits[0], .gamma = gamma};
+    for (int i = 1; i < n; i++)
+        if (logits[i] > d.max_logit) d.max_logit = logits[i];
+    return d;
+}
+
+double gan_drs_accept_prob(const gan_drs *d, double logit) {
+    double a = exp(fmin(logit - d->max_logit, 0)); /* e^{l − M}: p_d/p_g over its bound */
+    if (d->gamma == 0 || a >= 1) return a;         /* (a = 1: kept for any γ) */
+    return a / (a + (1 - a) * exp(d->gamma));       /* σ(logit a − γ) */
+}
+
+int gan_drs_filter(gan_drs *d, const ag_real *logits, int n, ag_rng *rng, ag_real *rows,
+                   size_t row_size) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (logits[i] > d->max_logit) d->max_logit = logits[i]; /* M was too low: raise it */
+        if (ag_rng_uniform(rng) >= gan_drs_accept_prob(d, logits[i])) continue;
+        if (rows && kept != i)
+            memmove(rows + (size_t)kept * row_size, rows + (size_t)i * row_size,
+                    sizeof(ag_real) * row_size);
+        kept++;
+    }
+    d->tried += n, d->kept += kept;
+    return kept;
+}
+
+int gan_drs_sample(gan *g, ag_tape *t, gan_drs *d, int burn_in, int n, int batch,
+                   long max_tries, ag_real *out) {
+    const int p = g->cfg.pack;
+    if (batch < 1 || batch % p != 0)
+        ag_error("gan_drs_sample", "batch %d is not a positive multiple of pack = %d", batch, p);
+    const size_t group = (size_t)p * (size_t)g->x_size; /* D decides on `pack` samples */
+    bool grad = ag_set_grad_enabled(t, false);
+    double gamma = d->gamma;
+    bool begun = false;
+    int done = 0, burnt = 0;
+    long tries = 0;
+    while (done < n && (max_tries <= 0 || tries < max_tries)) {
+        ag_tensor *x = gan_generate(g, t, gan_sample_z(g, t, batch));
+        ag_tensor *l = d_logits(g, t, x, false);                 /* (batch / pack) */
+        int groups = batch / p;
+        if (burnt < burn_in || !begun) {                         /* M from these only */
+            gan_drs b = gan_drs_begin(l->data, groups, gamma);
+            if (!begun || b.max_logit > d->max_logit) *d = b;
+            begun = true, burnt += batch;
+        } else {
+            int kept = gan_drs_filter(d, l->data, groups, ag_tape_rng(t), x->data, group);
+            size_t values = (size_t)kept * group, room = (size_t)(n - done) * g->x_size;
+            memcpy(out + (size_t)done * g->x_size, x->data,
+                   sizeof(ag_real) * (values < room ? values : room));
+            done += values < room ? kept * p : n - done;
+            tries += batch;
+        }
+        ag_tape_clear(t);
+    }
+    ag_set_grad_enabled(t, grad);
+    return done;
 }

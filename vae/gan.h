@@ -103,6 +103,60 @@ ag_tensor *gan_g_loss(gan *g, ag_tape *t, int n, gan_stats *stats);
 ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x);
 
 /* =========================================================================================
+ * Discriminator rejection sampling (Azadi et al., "Discriminator Rejection Sampling", ICLR
+ * 2019): after training, D corrects G's samples.
+ *
+ * With balanced classes (π = ½) eq. (4) reads r(x) = p_d(x)/p_g(x) = D(x)/(1 − D(x)), and it
+ * holds for the optimal D of eq. (13), D* = p_d/(p_d + p_g).  With D = σ(l), D/(1 − D) = e^l,
+ * so D*'s logit is the log density ratio.  Rejection sampling with proposal p_g and envelope
+ * e^M·p_g ≥ p_d then turns G's samples into the data's:
+ *     keep x ~ p_g with probability  a(x) = e^{l(x) − M},   M ≥ max_x l(x)         (exact DRS)
+ *     kept density ∝ p_g(x)·a(x) ∝ p_g(x)·p_d(x)/p_g(x) = p_d(x).
+ * M is not known: it starts as the largest logit of a burn-in set of samples and is raised
+ * to any larger logit met later (that sample is then kept).  With D optimal a share
+ * E_{p_g}[a] = e^{−M} of the samples is kept.
+ *
+ * When that share is small, Azadi et al. shift the log-odds of keeping by γ:
+ *     F(x) = logit a(x) − γ = l − M − ln(1 − e^{l − M}) − γ,   keep with probability σ(F),
+ *     σ(F) = a / (a + (1 − a)·e^γ).
+ * γ = 0 is the exact rule; γ < 0 multiplies the odds of keeping by e^{−γ} and keeps more,
+ * at the price of a smaller correction (γ → −∞ keeps every sample: plain G).  Even γ = 0 is
+ * exact only as far as D is optimal: a trained D's e^l is an estimate of the ratio.  With
+ * PacGAN's pack > 1, D's logit is the log ratio of a group of `pack` samples, and groups are
+ * kept or dropped whole (the kept groups follow p_d's product, so each sample follows p_d).
+ *
+ * Use: gan_drs_sample(g, t, &(gan_drs){.gamma = 0}, burn_in, n, batch, max_tries, out),
+ * or, with logits of one's own, gan_drs_begin on a burn-in set, then gan_drs_filter.
+ * ========================================================================================= */
+typedef struct gan_drs {
+    double max_logit;  /* M */
+    double gamma;      /* γ, the shift of the log-odds of keeping (0: exact) */
+    long tried, kept;  /* samples (groups, with pack > 1) decided and kept: kept/tried is
+                          the acceptance rate */
+} gan_drs;
+
+/* A fresh sampler: M = the largest of n burn-in logits (n >= 1), counts 0. */
+gan_drs gan_drs_begin(const ag_real *logits, int n, double gamma);
+/* The probability of keeping a sample of logit l <= M: a / (a + (1 − a)·e^γ), a = e^{l − M}. */
+double gan_drs_accept_prob(const gan_drs *d, double logit);
+/* Decides on n samples in order, sample i being row i of rows (row_size values) with the
+ * logit logits[i]: M is raised to a logit above it, then the sample is kept with
+ * gan_drs_accept_prob (one uniform from rng each).  Kept rows move to the front of rows in
+ * their order (rows NULL: decide and count only).  Returns how many were kept.  Allocates
+ * nothing. */
+int gan_drs_filter(gan_drs *d, const ag_real *logits, int n, ag_rng *rng, ag_real *rows,
+                   size_t row_size);
+/* n samples of G through DRS into out (n × x_size), d->gamma as given (M and the counts are
+ * set here).  G runs in its current mode (gan_set_training: batch norm's batch statistics
+ * in training mode), D always in evaluation mode (no dropout; batch norm's running
+ * statistics), in batches of `batch` samples (a multiple of pack); z and the uniforms come
+ * from t's PRNG, and t is cleared after each batch.  The first `burn_in` samples (whole
+ * batches, at least one) only fix M.  Stops after max_tries samples past the burn-in (0: no
+ * limit) and returns how many it wrote: n, or fewer when D rejects nearly everything. */
+int gan_drs_sample(gan *g, ag_tape *t, gan_drs *d, int burn_in, int n, int batch,
+                   long max_tries, ag_real *out);
+
+/* =========================================================================================
  * Classifier-based scores of generated images (gan_eval.c).
  *
  * Without an Inception network, a classifier trained on the same data (build/classify)

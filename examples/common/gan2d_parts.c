@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PROG "gan2d"
 
@@ -20,13 +21,19 @@ const char *const gan2d_help_epilog =
     "\nexamples:\n"
     "  build/gan2d --dataset ring                    vanilla GAN, one run, pictures in out/gan2d\n"
     "  build/gan2d --dataset grid --pack 2 --runs 10 PacGAN2, ten seeds, mean and standard error\n"
+    "\n--drs: after training, D also filters G's points (Azadi et al. 2019): a point x is\n"
+    "kept with probability exp(l(x) - M), l = D's logit, M its largest value, which turns\n"
+    "p_g into p_d when D is optimal (seed 004 eq. (4), (13): p_d/p_g = exp(l)).  Both rows\n"
+    "are printed, without and with DRS, from the same runs, with the share of points kept;\n"
+    "--drs-gamma G < 0 keeps more (odds of keeping times exp(-G)) but corrects less.\n"
+    "Training is the same with or without it.\n"
     "\nEach run saves run_NN.ckpt in --out at every logged iteration; Ctrl-C (or SIGTERM)\n"
     "ends the current iteration, saves it and prints the command that resumes the experiment\n"
     "exactly (the same flags and --resume).\n"
     "\nThe last line printed is 'result: key=value ...' with the means over the runs.";
 
 cli_opt *gan2d_options(gan2d_flags *c, run_flags *r) {
-    static cli_opt opts[32];
+    static cli_opt opts[40];
     cli_opt table[] = {
         {"dataset", CLI_CHOICE, &c->dataset, "ring|grid", "8 Gaussians on a circle, or 25 on a grid"},
         {"runs", CLI_INT, &c->runs, "N", "independent runs (seeds) to average"},
@@ -45,6 +52,13 @@ cli_opt *gan2d_options(gan2d_flags *c, run_flags *r) {
         {"ema", CLI_REAL, &c->ema, "DECAY",
          "score and draw a moving average of G's weights, decay DECAY per G step, e.g. 0.999 "
          "(0: off); G's own weights are scored too", CLI_IN_CO(0, 1)},
+        {"ema-warmup", CLI_FLAG, &c->ema_warmup, NULL,
+         "with --ema: decay min(DECAY, (1+t)/(10+t)) at G step t (forgets G's initial weights)"},
+        {"drs", CLI_FLAG, &c->drs, NULL,
+         "also score points drawn by discriminator rejection sampling (see below)"},
+        {"drs-gamma", CLI_REAL, &c->drs_gamma, "G",
+         "DRS: shift of the log-odds of keeping a point (0: exact; < 0 keeps more)",
+         CLI_IN(-50, 50)},
         {"z", CLI_INT, &c->z, "N", "latent dimensions"},
         {"prior", CLI_CHOICE, &c->prior, "normal|uniform", "z ~ N(0, I) or U(-1, 1)^N"},
         {"generator", CLI_STRING, &c->generator, "SPEC", "generator layers (ends in linear 2)"},
@@ -85,8 +99,10 @@ const setting *gan2d_settings(gan2d_flags *c, run_flags *r) {
 }
 
 const gan_optional *gan2d_optionals(gan2d_flags *c) {
-    static gan_optional table[2];
-    memcpy(table, (gan_optional[]){{"ema", {"ema", SET_DOUBLE, &c->ema}}, {NULL, {0}}},
+    static gan_optional table[3];
+    memcpy(table, (gan_optional[]){{"ema", {"ema", SET_DOUBLE, &c->ema}},
+                                   {"ema-warmup", {"ema_warmup", SET_BOOL, &c->ema_warmup}},
+                                   {NULL, {0}}},
            sizeof table);
     return table;
 }
@@ -150,12 +166,11 @@ void gan2d_generate(gan *g, uint64_t seed, ag_real *xy) {
     ag_tape_free(t);
 }
 
-void gan2d_picture(const run_flags *c, const ag_real *real, const ag_real *fake, const char *name,
-                   const char *title) {
+void gan2d_picture(const run_flags *c, const ag_real *real, const ag_real *fake, int n,
+                   const char *name, const char *title) {
     char path[4096];
     nn_error err;
-    nn_points sets[2] = {{"real", real, GAN2D_N_EVAL, NULL},
-                         {"generated", fake, GAN2D_N_EVAL, NULL}};
+    nn_points sets[2] = {{"real", real, GAN2D_N_EVAL, NULL}, {"generated", fake, n, NULL}};
     if (nn_plot_scatter_png(run_path(path, sizeof path, c->out, name), sets, 2,
                             &(nn_plot_opts){.title = title, .xlabel = "x1", .ylabel = "x2",
                                             .width = 640, .height = 640},
@@ -171,18 +186,36 @@ void gan2d_snapshot(gan *g, const gan2d_flags *c, const run_flags *r, const mixt
     snprintf(name, sizeof name, "%s_iter%06ld.png", c->dataset, iter);
     snprintf(title, sizeof title, "%s pack %d, iter %ld: %d modes, %.1f%% hq", c->dataset,
              c->pack, iter, s.modes, s.hq);
-    gan2d_picture(r, real, fake, name, title);
+    gan2d_picture(r, real, fake, GAN2D_N_EVAL, name, title);
+}
+
+/* GAN2D_N_EVAL points (or fewer) through DRS into xy, z and the uniforms from seed. */
+static void generate_drs(gan *g, uint64_t seed, double gamma, gan2d_drs_stats *st, ag_real *xy) {
+    double t0 = run_seconds();
+    clock_t c0 = clock();
+    ag_tape *t = ag_tape_new(seed);
+    gan_set_training(g, false);
+    gan_drs d = {.gamma = gamma};
+    st->n = gan_drs_sample(g, t, &d, GAN2D_DRS_BURN_IN, GAN2D_N_EVAL, 500 * g->cfg.pack,
+                           GAN2D_DRS_TRIES, xy);
+    gan_set_training(g, true);
+    ag_tape_free(t);
+    st->accept = d.tried ? (double)d.kept / d.tried : 0;
+    st->seconds = run_seconds() - t0, st->cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
 }
 
 gan2d_scores gan2d_final(gan *g, const gan2d_flags *c, const run_flags *r, const mixture *m,
-                         uint64_t seed, int run, const ag_real *real, ag_real *fake) {
-    gan2d_generate(g, seed, fake);
-    gan2d_scores s = gan2d_score(m, fake, GAN2D_N_EVAL);
+                         uint64_t seed, int run, const ag_real *real, ag_real *fake,
+                         gan2d_drs_stats *drs) {
+    int n = GAN2D_N_EVAL;
+    if (drs) generate_drs(g, seed, c->drs_gamma, drs, fake), n = drs->n;
+    else gan2d_generate(g, seed, fake);
+    gan2d_scores s = n > 0 ? gan2d_score(m, fake, n) : (gan2d_scores){0, 0, log(m->k)};
     char name[64], title[128];
-    snprintf(name, sizeof name, "%s_run%02d_final.png", c->dataset, run + 1);
-    snprintf(title, sizeof title, "%s pack %d run %d: %d/%d modes %.1f%% hq rkl %.3f",
-             c->dataset, c->pack, run + 1, s.modes, m->k, s.hq, s.rkl);
-    gan2d_picture(r, real, fake, name, title);
+    snprintf(name, sizeof name, "%s_run%02d_final%s.png", c->dataset, run + 1, drs ? "_drs" : "");
+    snprintf(title, sizeof title, "%s pack %d run %d%s: %d/%d modes %.1f%% hq rkl %.3f",
+             c->dataset, c->pack, run + 1, drs ? " DRS" : "", s.modes, m->k, s.hq, s.rkl);
+    gan2d_picture(r, real, fake, n, name, title);
     return s;
 }
 
@@ -253,7 +286,8 @@ static void mean_se(const double *v, int n, double *mean, double *se) {
 }
 
 void gan2d_report(const gan2d_flags *c, const run_flags *rf, const mixture *m,
-                  const gan2d_scores *s, const double *secs, int done) {
+                  const gan2d_scores *s, const double *secs, int done,
+                  const gan2d_scores *drs, const gan2d_drs_stats *ds) {
     double seconds = 0;
     for (int r = 0; r < done; r++) seconds += secs[r];
     if (done > 0) {
@@ -272,6 +306,20 @@ void gan2d_report(const gan2d_flags *c, const run_flags *rf, const mixture *m,
         printf("%-30s %8.2f %8.1f %8.3f %9.1f\n", label, mean[0], mean[1], mean[2],
                seconds / done);
         printf("%-30s %8.2f %8.1f %8.3f\n", "  standard error", se[0], se[1], se[2]);
+        double dmean[5], dse[5], dcpu = 0; /* --drs: modes, hq, rkl, acceptance, seconds */
+        if (drs) {
+            double *w = malloc(sizeof(double) * 5 * (size_t)done);
+            if (!w) exit(1);
+            for (int r = 0; r < done; r++) {
+                w[r] = drs[r].modes, w[done + r] = drs[r].hq, w[2 * done + r] = drs[r].rkl;
+                w[3 * done + r] = ds[r].accept, w[4 * done + r] = ds[r].seconds, dcpu += ds[r].cpu;
+            }
+            for (int k = 0; k < 5; k++) mean_se(w + (size_t)k * done, done, &dmean[k], &dse[k]);
+            free(w);
+            printf("%-30s %8.2f %8.1f %8.3f %9.2f  (DRS alone; %.1f%% of points kept)\n",
+                   "with DRS: mean", dmean[0], dmean[1], dmean[2], dmean[4], 100 * dmean[3]);
+            printf("%-30s %8.2f %8.1f %8.3f\n", "  standard error", dse[0], dse[1], dse[2]);
+        }
         const bool ring = m->k == 8; /* Lin et al. 2018, table 1 */
         printf("%-30s %8s %8s %8s\n", "published GAN", ring ? "6.3" : "17.3",
                ring ? "98.2" : "94.8", "-");
@@ -280,8 +328,14 @@ void gan2d_report(const gan2d_flags *c, const run_flags *rf, const mixture *m,
         printf("pictures and log.csv in %s/\n", rf->out);
         printf("result: dataset=%s runs=%d modes=%.2f modes_se=%.2f hq=%.1f hq_se=%.1f rkl=%.3f "
                "rkl_se=%.3f pack=%d gen_loss=%s d_steps=%d iters=%d batch=%d seconds=%.1f "
-               "sec_per_run=%.1f\n",
+               "sec_per_run=%.1f",
                c->dataset, done, mean[0], se[0], mean[1], se[1], mean[2], se[2], c->pack,
                c->gen_loss, c->d_steps, c->iters, rf->batch, seconds, seconds / done);
+        if (drs) /* the runs' DRS points, on the same line */
+            printf(" drs_modes=%.2f drs_modes_se=%.2f drs_hq=%.1f drs_hq_se=%.1f drs_rkl=%.3f "
+                   "drs_rkl_se=%.3f drs_accept=%.4f drs_accept_se=%.4f drs_gamma=%g "
+                   "drs_seconds=%.2f drs_cpu_seconds=%.2f", dmean[0], dse[0], dmean[1], dse[1],
+                   dmean[2], dse[2], dmean[3], dse[3], c->drs_gamma, dmean[4] * done, dcpu);
+        printf("\n");
     }
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- flags, settings, presets, help ------------------------------------------------------ */
 
@@ -32,12 +33,21 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
         {"ema", CLI_REAL, &c->ema, "DECAY",
          "sample from a moving average of G's weights, decay DECAY per G step, e.g. 0.999 "
          "(0: off; see below)", CLI_IN_CO(0, 1)},
+        {"ema-warmup", CLI_FLAG, &c->ema_warmup, NULL,
+         "with --ema: decay min(DECAY, (1+t)/(10+t)) at G step t, so short runs forget G's "
+         "initial weights"},
         {"sn", CLI_FLAG, &c->sn, NULL,
          "spectral normalisation of D: the preset D with linear_sn/conv_sn layers (below)"},
         {"label-smooth", CLI_REAL, &c->label_smooth, "S",
          "one-sided label smoothing: D's target for real images is 1 - S (0: off)", CLI_IN(0, 0.5)},
         {"r1", CLI_REAL, &c->r1, "GAMMA", "R1 gradient penalty on D at real images (0: off)",
          CLI_IN(0, 1e6)},
+        {"drs", CLI_FLAG, &c->drs, NULL,
+         "also score (and draw samples_drs.png from) samples filtered by D: discriminator "
+         "rejection sampling (see below)"},
+        {"drs-gamma", CLI_REAL, &c->drs_gamma, "G",
+         "DRS: shift of the log-odds of keeping a sample (0: exact; < 0 keeps more)",
+         CLI_IN(-50, 50)},
         {"beta1", CLI_REAL, &c->beta1, "B", "Adam's first-moment decay", CLI_IN_CO(0, 1)},
         {"seed", CLI_U64, &r->seed, "S", "seed of every random choice"},
         {"threads", CLI_INT, &r->threads, "N", "OpenMP threads (0: all cores)"},
@@ -85,11 +95,12 @@ const setting *gan_settings(gan_program *p, run_flags *r) {
 }
 
 const gan_optional *gan_optionals(gan_flags *c) {
-    static gan_optional table[8];
+    static gan_optional table[9];
     const gan_optional t[] = {
         {"lr-d", {"lr_d", SET_DOUBLE, &c->lr_d}},
         {"lr-g", {"lr_g", SET_DOUBLE, &c->lr_g}},
         {"ema", {"ema", SET_DOUBLE, &c->ema}},
+        {"ema-warmup", {"ema_warmup", SET_BOOL, &c->ema_warmup}},
         {"sn", {"sn", SET_BOOL, &c->sn}},
         {"label-smooth", {"label_smooth", SET_DOUBLE, &c->label_smooth}},
         {"r1", {"r1", SET_DOUBLE, &c->r1}},
@@ -188,6 +199,14 @@ const char *const gan_help_epilog =
     "progress.png, the scores and --eval use the moving average of G's weights; gan.ckpt and\n"
     "--export keep both G's own weights (generator.*) and the average (ema.generator.*, the\n"
     "sampler to use), so --resume goes on exactly.\n"
+    "\n--drs (Azadi et al. 2019): D also filters G's samples after training, keeping x with\n"
+    "probability exp(l(x) - M), l = D's logit (D in evaluation mode), M its largest value\n"
+    "(from 10000 burn-in samples, raised when exceeded).  For the optimal D, exp(l) =\n"
+    "p_data/p_g (seed 004 eq. (4), (13)), so the kept samples follow the data.  The final\n"
+    "scores and --eval print both, without and with DRS, with the share of samples kept;\n"
+    "--drs-gamma G < 0 keeps more (odds of keeping times exp(-G)) but corrects less.  D is\n"
+    "needed: gan.ckpt and --export both hold it.  With --ema, DRS filters the average with\n"
+    "the D trained against G's own weights (an approximation).\n"
     "\nbatch norm: D sees each real batch and each fake batch separately (its statistics are\n"
     "never mixed); G always runs in training mode, so samples use the statistics of their\n"
     "own batch of 64 as in training (--sample-bn running uses the running averages instead).\n"
@@ -303,9 +322,19 @@ void gan_reference_free(gan_reference *r) {
     if (r->real.mean) gan_gaussian_free(&r->real);
 }
 
+int gan_generate_drs(gan *g, int n, int batch, uint64_t seed, bool running_bn, gan_drs *d,
+                     ag_real *out) {
+    ag_tape *t = ag_tape_new(seed);
+    if (running_bn) gan_set_training(g, false);
+    int got = gan_drs_sample(g, t, d, GAN_DRS_BURN_IN, n, batch, GAN_DRS_TRIES * (long)n, out);
+    gan_set_training(g, true);
+    ag_tape_free(t);
+    return got;
+}
+
 gan_scores gan_score(gan *g, const gan_reference *r, const gan_flags *c, int batch, int n,
-                     uint64_t seed) {
-    gan_scores s = {.n = n, .fid = NAN};
+                     uint64_t seed, bool drs) {
+    gan_scores s = {.n = n, .fid = NAN, .cls = {.inception = NAN, .class_kl = NAN}};
     int K = r->sc->n_classes, F = r->sc->feat_dim;
     ag_real *x = malloc(sizeof(ag_real) * (size_t)n * g->x_size);
     double *p = malloc(sizeof(double) * (size_t)n * K), *f = malloc(sizeof(double) * (size_t)n * F);
@@ -313,9 +342,17 @@ gan_scores gan_score(gan *g, const gan_reference *r, const gan_flags *c, int bat
         fprintf(stderr, "gan: out of memory\n");
         exit(1);
     }
-    gan_generate_n(g, n, batch, seed, !strcmp(c->sample_bn, "running"), x);
+    double t0 = run_seconds();
+    clock_t c0 = clock();
+    if (drs) {
+        s.drs.gamma = c->drs_gamma;
+        n = s.n = gan_generate_drs(g, n, batch, seed, !strcmp(c->sample_bn, "running"), &s.drs, x);
+    } else {
+        gan_generate_n(g, n, batch, seed, !strcmp(c->sample_bn, "running"), x);
+    }
+    s.seconds = run_seconds() - t0, s.cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
     gan_scorer_run(r->sc, x, n, p, f);
-    s.cls = gan_class_scores_of(p, n, K);
+    if (n > 0) s.cls = gan_class_scores_of(p, n, K);
     if (n >= 2) {
         gan_gaussian gen;
         gan_gaussian_fit(&gen, f, n, F);
@@ -382,12 +419,47 @@ void gan_pictures(gan_program *p, const run_flags *r, long per_epoch, long step,
     free(x);
 }
 
+void gan_pictures_drs(gan_program *p, const run_flags *r, const char *dir) {
+    gan *g = p->g;
+    int C = g->cfg.x_shape[0], H = g->cfg.x_shape[1], W = g->cfg.x_shape[2];
+    ag_real *x = malloc(sizeof(ag_real) * FIXED_N * (size_t)g->x_size);
+    if (!x) return;
+    gan_drs d = {.gamma = p->c.drs_gamma};
+    int n = gan_generate_drs(g, FIXED_N, FIXED_N, run_seed(r->seed, 77, 0),
+                             !strcmp(p->c.sample_bn, "running"), &d, x);
+    char path[4096], title[96];
+    nn_error err;
+    snprintf(title, sizeof title, "DRS, gamma %g: %.1f%% kept", p->c.drs_gamma,
+             100.0 * d.kept / (d.tried ? d.tried : 1));
+    if (n > 0 && nn_grid_png(run_path(path, sizeof path, dir, "samples_drs.png"), x, n, C, H, W,
+                             &(nn_grid_opts){.cols = 8, .scale = 2, .title = title}, &err))
+        fprintf(stderr, "gan: %s\n", err.msg);
+    free(x);
+}
+
 /* ---- what the program prints ------------------------------------------------------------------ */
 
 static void print_scores(const char *label, const gan_scores *s, const gan_reference *r) {
     printf("%s (%d samples): Inception score %.3f (test set %.3f), classes %d, class KL %.4f, "
            "confidence %.3f, FID %.3f (floor %.3f)\n", label, s->n, s->cls.inception, r->real_is,
            s->cls.covered, s->cls.class_kl, s->cls.confidence, s->fid, r->fid_floor);
+}
+
+/* --drs: the scores of the same G through DRS, its line and its keys (prefix "" or "own_"). */
+static void score_drs(harness *h, const char *label, const char *prefix, int n) {
+    gan_program *p = h->program;
+    gan_scores s = gan_score(p->g, &p->ref, &p->c, h->flags.batch, n,
+                             run_seed(h->flags.seed, 6, 0), true);
+    double accept = s.drs.tried ? (double)s.drs.kept / s.drs.tried : 0;
+    print_scores(label, &s, &p->ref);
+    printf("  DRS (gamma %g) kept %.2f%% of %ld samples (M = %.3f), %.1f s (CPU %.1f s)%s\n",
+           p->c.drs_gamma, 100 * accept, s.drs.tried, s.drs.max_logit, s.seconds, s.cpu,
+           s.n < n ? ": fewer samples than asked, D rejects nearly everything" : "");
+    harness_result(h, " %sdrs_inception_score=%.3f %sdrs_classes=%d %sdrs_class_kl=%.4f "
+                   "%sdrs_confidence=%.3f %sdrs_fid=%.3f %sdrs_n=%d %sdrs_accept=%.4f "
+                   "%sdrs_seconds=%.1f %sdrs_cpu_seconds=%.1f", prefix, s.cls.inception, prefix,
+                   s.cls.covered, prefix, s.cls.class_kl, prefix, s.cls.confidence, prefix, s.fid,
+                   prefix, s.n, prefix, accept, prefix, s.seconds, prefix, s.cpu);
 }
 
 
@@ -399,9 +471,10 @@ void gan_describe(harness *h) {
            c->gen_loss, c->d_steps, c->d_steps == 1 ? "" : "s", h->flags.batch, c->lr, c->beta1,
            h->threads, h->threads == 1 ? "" : "s");
     if (c->lr_d > 0 || c->lr_g > 0 || c->ema > 0 || c->sn || c->label_smooth > 0 || c->r1 > 0)
-        printf("options: lr D %g G %g%s, EMA of G %g, label smoothing %g, R1 %g\n",
+        printf("options: lr D %g G %g%s, EMA of G %g%s, label smoothing %g, R1 %g\n",
                c->lr_d > 0 ? c->lr_d : c->lr, c->lr_g > 0 ? c->lr_g : c->lr,
-               c->sn ? ", spectral norm in D" : "", c->ema, c->label_smooth, c->r1);
+               c->sn ? ", spectral norm in D" : "", c->ema,
+               c->ema_warmup ? " (decay warm-up)" : "", c->label_smooth, c->r1);
     nn_describe(p->g->generator, "generator", stdout);
     nn_describe(p->g->discriminator, "discriminator", stdout);
     fflush(stdout); /* the header reaches a log file before the first epoch ends */
@@ -413,14 +486,14 @@ int gan_print_eval(harness *h) {
     double t0 = run_seconds();
     int n = c->eval_n > 0 ? c->eval_n : 5000;
     if (p->ema) { /* G's own weights too, first: the same training without the average */
-        gan_scores own = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
+        gan_scores own = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0), false);
         print_scores("generated (G's own weights)", &own, &p->ref);
         harness_result(h, " own_inception_score=%.3f own_classes=%d own_class_kl=%.4f "
                        "own_confidence=%.3f own_fid=%.3f", own.cls.inception, own.cls.covered,
                        own.cls.class_kl, own.cls.confidence, own.fid);
     }
     gan_use_average(p->ema, true);
-    gan_scores s = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0));
+    gan_scores s = gan_score(p->g, &p->ref, c, h->flags.batch, n, run_seed(h->flags.seed, 6, 0), false);
     gan_use_average(p->ema, false);
     print_scores(p->ema ? "generated (moving average of G)" : "generated", &s, &p->ref);
     harness_result(h, " inception_score=%.3f classes=%d class_kl=%.4f confidence=%.3f fid=%.3f "
@@ -428,6 +501,14 @@ int gan_print_eval(harness *h) {
            "arch=%s dataset=%s", s.cls.inception, s.cls.covered, s.cls.class_kl,
            s.cls.confidence, s.fid, p->ref.fid_floor, p->ref.real_is, n, h->step,
            run_seconds() - t0, c->arch, c->dataset);
+    if (c->drs) { /* the same samplers through DRS, after the rows without it */
+        if (p->ema) score_drs(h, "generated (G's own weights) with DRS", "own_", n);
+        gan_use_average(p->ema, true);
+        score_drs(h, p->ema ? "generated (moving average of G) with DRS" : "generated with DRS",
+                  "", n);
+        gan_pictures_drs(p, &h->flags, h->flags.out);
+        gan_use_average(p->ema, false);
+    }
     return 0;
 }
 
@@ -462,7 +543,7 @@ void gan_print_result(harness *h) {
     gan_scores s = {0};
     if (final_scores) {
         gan_use_average(p->ema, true);
-        s = gan_score(p->g, &p->ref, c, h->flags.batch, c->eval_n, run_seed(h->flags.seed, 6, 0));
+        s = gan_score(p->g, &p->ref, c, h->flags.batch, c->eval_n, run_seed(h->flags.seed, 6, 0), false);
         gan_use_average(p->ema, false);
         print_scores("final", &s, &p->ref);
     }
@@ -471,6 +552,12 @@ void gan_print_result(harness *h) {
                "fid_floor=%.3f real_inception_score=%.3f eval_n=%d", s.cls.inception,
                s.cls.covered, s.cls.class_kl, s.cls.confidence, s.fid, p->ref.fid_floor,
                p->ref.real_is, c->eval_n);
+    if (c->drs) { /* the same sampler through DRS: scores, and the picture even without */
+        gan_use_average(p->ema, true);
+        if (final_scores) score_drs(h, "final with DRS", "", c->eval_n);
+        gan_pictures_drs(p, &h->flags, h->flags.out);
+        gan_use_average(p->ema, false);
+    }
     harness_result(h, " d_real=%.4f d_fake=%.4f js=%.4f iters=%ld epochs=%.2f seconds=%.1f "
            "sec_per_1000_iters=%.2f cpu_sec_per_1000_iters=%.2f", last[2], last[3], last[4],
            h->step, (double)h->step / h->per_epoch, h->total_seconds, per1000,

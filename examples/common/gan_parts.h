@@ -22,7 +22,12 @@ typedef struct gan_flags {
      * the moving average of G's weights, spectral normalisation of the preset D, one-sided
      * label smoothing and the R1 penalty. */
     double lr_d, lr_g, ema, label_smooth, r1;
-    bool sn;
+    bool sn, ema_warmup;  /* ema_warmup: nn_ema's warm-up of the decay (nn/ema.h) */
+    /* --drs: the final scores, --eval and samples_drs.png also from samples that D
+     * filtered (discriminator rejection sampling, vae/gan.h), log-odds shift drs_gamma.
+     * Not a setting: training is the same without it. */
+    bool drs;
+    double drs_gamma;
 } gan_flags;
 
 /* Settings a checkpoint keeps only when they are not 0, so that a run without them writes
@@ -60,7 +65,12 @@ typedef struct gan_scores {
     gan_class_scores cls;
     double fid;
     int n;
+    gan_drs drs;           /* with DRS: its M and counts (kept / tried: the acceptance) */
+    double seconds, cpu;   /* drawing the samples (with DRS: the burn-in and the rejects) */
 } gan_scores;
+
+#define GAN_DRS_BURN_IN 10000   /* samples that fix DRS's M */
+#define GAN_DRS_TRIES 100       /* DRS offers at most 100 samples per sample wanted */
 
 /* What the program keeps. */
 typedef struct gan_program {
@@ -90,15 +100,23 @@ void gan_progress_from_text(gan_progress *ps, const char *text);
  * batches of `batch` (batch norm: each batch's statistics, or with running_bn the running
  * averages).  Nothing is recorded for gradients. */
 void gan_generate_n(gan *g, int n, int batch, uint64_t seed, bool running_bn, ag_real *out);
+/* The same through DRS (gan_drs_sample, d->gamma given; D in evaluation mode): returns how
+ * many samples it drew, n or fewer when D kept under 1 in GAN_DRS_TRIES. */
+int gan_generate_drs(gan *g, int n, int batch, uint64_t seed, bool running_bn, gan_drs *d,
+                     ag_real *out);
 /* Loads the classifier at path and scores the test set (prints a line): 0, or -1. */
 int gan_reference_init(gan_reference *r, const char *path, const gan_flags *c,
                        const nn_dataset *test);
 void gan_reference_free(gan_reference *r);
+/* Scores of n samples, G's own (drs false) or through DRS with γ = c->drs_gamma. */
 gan_scores gan_score(gan *g, const gan_reference *r, const gan_flags *c, int batch, int n,
-                     uint64_t seed);
+                     uint64_t seed, bool drs);
 /* samples.png: G of FIXED_N fixed z's; the first PROGRESS_COLS of them also become a row of
  * progress.png when `row`. */
 void gan_pictures(gan_program *p, const run_flags *r, long per_epoch, long step, bool row);
+/* --drs: samples_drs.png, FIXED_N samples through DRS (z and the uniforms from the seed of
+ * samples.png), in directory dir. */
+void gan_pictures_drs(gan_program *p, const run_flags *r, const char *dir);
 
 /* Hooks of the harness (h->program is a gan_program): the header, the last lines and
  * "result: ...", --eval's scores, freeing what the program built. */
