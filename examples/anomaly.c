@@ -68,6 +68,13 @@ static int check(harness *h, char *why, size_t n) {
                              "--likelihood logistic8, not %s", c->score, c->likelihood);
             return -1;
         }
+        if (c->score_k > 1 && (c->elbo_samples > 1 || (strcmp(c->score, "complexity") &&
+                                                        strcmp(c->score, "ratio")))) {
+            snprintf(why, n, "--score-k %d: the IWAE bound inside --score complexity or ratio, "
+                             "instead of --elbo-samples (got --score %s, --elbo-samples %d)",
+                     c->score_k, c->score, c->elbo_samples);
+            return -1;
+        }
         return 0;
     }
     snprintf(why, n, "--latent, --batch, --epochs, --iwae-k, --elbo-samples must be >= 1, "
@@ -259,8 +266,8 @@ static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome
 int main(int argc, char **argv) {
     static anomaly p = {.c = {.dataset = "mnist", .data_dir = "data", .holdout = "all",
         .score = "elbo", .encoder = "mlp", .decoder = "mlp", .likelihood = "bernoulli",
-        .binarize = "none", .latent = 3, .iwae_k = 50, .elbo_samples = 1, .lr = 1e-3,
-        .sigma = 1, .seeds = 1, .perturb = 0.15}};
+        .binarize = "none", .latent = 3, .iwae_k = 50, .elbo_samples = 1, .score_k = 1,
+        .lr = 1e-3, .sigma = 1, .seeds = 1, .perturb = 0.15}};
     static harness h = {.name = PROG, .program = &p, .resume_in_out = true,
         .flags = {.epochs = 10, .batch = 128, .seed = 1, .out = "out/anomaly"},
         .stats = {"-elbo", "recon", "kl"}, .n_stats = 3, .n_bar = 3, .check = check,

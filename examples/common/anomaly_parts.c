@@ -82,6 +82,9 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"seeds", CLI_INT, &c->seeds, "N", "runs with seeds S..S+N-1: mean +- s.e.",
          CLI_IN(1, 1000)},
         {"iwae-k", CLI_INT, &c->iwae_k, "K", "importance samples for --score iwae"},
+        {"score-k", CLI_INT, &c->score_k, "K",
+         "--score complexity|ratio: -ln p from the K-sample IWAE bound (1: the -ELBO)",
+         CLI_IN(1, 100000)},
         {"elbo-samples", CLI_INT, &c->elbo_samples, "L",
          "draws of z per test image for --score elbo (L of seed 000 eq. (8))"},
         {"latent", CLI_INT, &c->latent, "N", "latent dimensions"},
@@ -284,6 +287,20 @@ static double *neg_elbo(vae *m, const nn_dataset *test, int L, uint64_t seed) {
     return score;
 }
 
+/* −ln p(x) of every test image as the corrected scores use it: the −ELBO (L draws), or
+ * with --score-k K > 1 minus the K-sample IWAE bound (Burda et al. 2016), which is nearer
+ * −ln p(x) than the −ELBO by the gap the ELBO leaves, a gap larger for images q(z|x)
+ * fits poorly. */
+static double *neg_log_p(vae *m, const anomaly_flags *c, const nn_dataset *test,
+                         uint64_t seed) {
+    if (c->score_k <= 1) return neg_elbo(m, test, c->elbo_samples, seed);
+    vae_eval ev = vae_evaluate(m, test, 0, c->score_k, seed);
+    double *score = ev.score;
+    ev.score = NULL;
+    vae_eval_free(&ev);
+    return score;
+}
+
 void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
                    const double *complexity, int cls, uint64_t seed, anomaly_outcome *o) {
     /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
@@ -291,13 +308,14 @@ void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *te
     o->cls = cls;
     if (!strcmp(c->score, "complexity")) {
         /* Serrà et al. eq. (2): S = −log₂ p(x) − L(x), both in bits of the 8-bit image */
-        o->score = neg_elbo(m, test, c->elbo_samples, seed);
+        o->score = neg_log_p(m, c, test, seed);
         for (int i = 0; i < test->n; i++) o->score[i] = o->score[i] / log(2.0) - complexity[i];
     } else if (!strcmp(c->score, "ratio")) {
         /* Ren et al.: LLR = ln p_fg(x) − ln p_bg(x); low is anomalous, so the score is
-         * −LLR = (−ln p_fg) − (−ln p_bg), both bounded by their −ELBO (the same z noise) */
-        o->score = neg_elbo(m, test, c->elbo_samples, seed);
-        double *b = neg_elbo(bg, test, c->elbo_samples, seed);
+         * −LLR = (−ln p_fg) − (−ln p_bg), both bounded by their −ELBO or −IWAE (the same
+         * z noise) */
+        o->score = neg_log_p(m, c, test, seed);
+        double *b = neg_log_p(bg, c, test, seed);
         for (int i = 0; i < test->n; i++) o->score[i] -= b[i];
         free(b);
     } else if (iwae) {
@@ -412,6 +430,7 @@ static int write_csv(const char *path, const outcome *o, int n, nn_error *err) {
 static void result_settings(const config *c, const run_flags *r) {
     printf(" score=%s", c->score);
     if (!strcmp(c->score, "iwae")) printf(" iwae_k=%d", c->iwae_k);
+    else if (c->score_k > 1) printf(" score_k=%d", c->score_k);
     else printf(" elbo_samples=%d", c->elbo_samples);
     if (strcmp(c->likelihood, "bernoulli")) printf(" likelihood=%s", c->likelihood);
     if (!strcmp(c->score, "ratio")) printf(" perturb=%g", c->perturb);
@@ -544,6 +563,7 @@ void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads) {
     if (!strcmp(c->score, "iwae")) printf(" (k=%d)", c->iwae_k);
     else if (!strcmp(c->score, "ratio")) printf(" (background: perturb %g)", c->perturb);
     else if (c->elbo_samples > 1) printf(" (L=%d)", c->elbo_samples);
+    if (c->score_k > 1) printf(" (-ln p from IWAE, k=%d)", c->score_k);
     printf(", latent %d, %s/%s, %s likelihood, %d epoch%s, %d thread%s\n", c->latent, c->encoder,
            c->decoder, c->likelihood, r->epochs, r->epochs == 1 ? "" : "s", threads,
            threads == 1 ? "" : "s");

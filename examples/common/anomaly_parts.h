@@ -15,6 +15,8 @@
 typedef struct anomaly_flags {
     const char *dataset, *data_dir, *holdout, *score, *encoder, *decoder, *likelihood, *binarize;
     int latent, iwae_k, elbo_samples, train_n;
+    int score_k;       /* --score-k K: −ln p inside complexity/ratio from the K-sample IWAE
+                          bound (1: the −ELBO) */
     int seeds;         /* --seeds N: seeds seed .. seed+N-1, mean ± s.e. over them */
     double lr, sigma;
     double perturb;    /* --score ratio: the background model's pixel-replacement rate μ */
