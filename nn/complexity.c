@@ -1,7 +1,12 @@
 /* complexity.c — the compressed length of an 8-bit image (see complexity.h): PNG's row
- * filters, then zlib's deflate, the compressor PNG itself uses; zlib is already linked. */
+ * filters, then zlib's deflate, the compressor PNG itself uses; zlib is already linked.
+ * And a learned local coder: a pixel's code length given its causal neighbours. */
 #include "nn/complexity.h"
+#include "nn/layer.h"
+#include "nn/optim.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -48,4 +53,132 @@ done:
     free(raw);
     free(z);
     return bits;
+}
+
+/* ---- the learned local coder ------------------------------------------------------------ */
+
+struct nn_local_coder {
+    nn_local_coder_config cfg;
+    int n_ctx;                /* context values per pixel: radius·(2·radius+1) + radius */
+    nn_net *net;              /* (n_ctx) -> (3K): weight logits, locations, log-scales */
+};
+
+nn_local_coder *nn_local_coder_new(const nn_local_coder_config *cfg, nn_error *err) {
+    if (cfg->radius < 1 || cfg->radius > 8 || cfg->hidden < 1 || cfg->components < 1 ||
+        cfg->components > 64) {
+        nn_fail(err, "local coder: radius must be in [1, 8], hidden >= 1, components in "
+                     "[1, 64] (got %d, %d, %d)", cfg->radius, cfg->hidden, cfg->components);
+        return NULL;
+    }
+    nn_local_coder *lc = calloc(1, sizeof *lc);
+    if (!lc) ag_error("nn_local_coder_new", "out of memory");
+    lc->cfg = *cfg;
+    lc->n_ctx = cfg->radius * (2 * cfg->radius + 1) + cfg->radius;
+    char text[160];
+    snprintf(text, sizeof text, "linear %d, relu, linear %d, relu, linear %d", cfg->hidden,
+             cfg->hidden, 3 * cfg->components);
+    ag_rng rng;
+    ag_rng_seed(&rng, cfg->seed);
+    if (!(lc->net = nn_net_parse(text, 1, (int[]){lc->n_ctx}, NULL, &rng, err))) {
+        free(lc);
+        return NULL;
+    }
+    return lc;
+}
+
+void nn_local_coder_free(nn_local_coder *lc) {
+    if (!lc) return;
+    nn_net_free(lc->net);
+    free(lc);
+}
+
+static double value_of(const nn_dataset *d, int i, size_t j) {
+    return d->pixels ? d->pixels[(size_t)i * d->dim + j] / 255.0 : d->x[(size_t)i * d->dim + j];
+}
+
+/* Rows of the images idx[0..n): for every pixel (row-major) its context, centred values
+ * x − ½ (0 outside the image reads as black, −½), into ctx (n·H·W, n_ctx), and its own
+ * value into x (n·H·W, 1). */
+static void contexts(const nn_local_coder *lc, const nn_dataset *d, const int *idx, int n,
+                     ag_tensor *ctx, ag_tensor *x) {
+    const int H = d->shape[1], W = d->shape[2], r = lc->cfg.radius;
+    long row = 0;
+    for (int e = 0; e < n; e++)
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++, row++) {
+                ag_real *c = ctx->data + row * lc->n_ctx;
+                int k = 0;
+                for (int dy = -r; dy <= 0; dy++)
+                    for (int dx = -r; dx <= (dy < 0 ? r : -1); dx++) {
+                        int yy = y + dy, xs = xx + dx;
+                        bool in = yy >= 0 && xs >= 0 && xs < W;
+                        c[k++] = (ag_real)((in ? value_of(d, idx[e], (size_t)yy * W + xs) : 0) -
+                                           0.5);
+                    }
+                x->data[row] = (ag_real)value_of(d, idx[e], (size_t)y * W + xx);
+            }
+}
+
+/* −ln p of every pixel of the batch's rows: (rows, 1). */
+static ag_tensor *pixel_nll(nn_local_coder *lc, ag_tape *t, ag_tensor *ctx, ag_tensor *x) {
+    const int K = lc->cfg.components;
+    ag_tensor *out = nn_forward(lc->net, t, ctx, true);                   /* (rows, 3K) */
+    return ag_discretized_logistic_mixture_nll(t, ag_slice(t, out, 1, 0, K),
+                                               ag_slice(t, out, 1, K, 2 * K),
+                                               ag_slice(t, out, 1, 2 * K, 3 * K), x, 256);
+}
+
+double nn_local_coder_train(nn_local_coder *lc, const nn_dataset *d, int steps, int batch,
+                            double lr, uint64_t seed) {
+    if (d->ndim != 3 || d->shape[0] != 1 || d->n < 1 || batch < 1)
+        ag_error("nn_local_coder_train", "needs single-channel images (n >= 1) and batch >= 1");
+    const long rows = (long)batch * d->shape[1] * d->shape[2];
+    int *idx = malloc(sizeof(int) * (size_t)batch);
+    if (!idx) ag_error("nn_local_coder_train", "out of memory");
+    nn_optim *opt = nn_adam(&lc->net->params, lr);
+    ag_tape *t = ag_tape_new(seed);
+    ag_rng r;
+    ag_rng_seed(&r, seed);
+    double bits = NAN;
+    for (int s = 0; s < steps; s++) {
+        for (int e = 0; e < batch; e++) idx[e] = (int)ag_rng_below(&r, (uint32_t)d->n);
+        ag_tensor *ctx = ag_zeros(t, 2, (int[]){(int)rows, lc->n_ctx}),
+                  *x = ag_zeros(t, 2, (int[]){(int)rows, 1});
+        contexts(lc, d, idx, batch, ctx, x);
+        nn_optim_zero_grad(opt);
+        ag_tensor *loss = ag_mean(t, pixel_nll(lc, t, ctx, x));          /* nats per pixel */
+        bits = loss->data[0] / log(2.0);
+        ag_backward(t, loss);
+        nn_optim_step(opt);
+        ag_tape_clear(t);
+    }
+    ag_tape_free(t);
+    nn_optim_free(opt);
+    free(idx);
+    return bits;
+}
+
+void nn_local_coder_bits(nn_local_coder *lc, const nn_dataset *d, double *bits) {
+    if (d->ndim != 3 || d->shape[0] != 1)
+        ag_error("nn_local_coder_bits", "needs single-channel images");
+    enum { B = 64 };
+    const int px = d->shape[1] * d->shape[2];
+    int idx[B];
+    ag_tape *t = ag_tape_new(1);
+    ag_set_grad_enabled(t, false);
+    for (int start = 0; start < d->n; start += B) {
+        int b = d->n - start < B ? d->n - start : B;
+        for (int e = 0; e < b; e++) idx[e] = start + e;
+        ag_tensor *ctx = ag_zeros(t, 2, (int[]){b * px, lc->n_ctx}),
+                  *x = ag_zeros(t, 2, (int[]){b * px, 1});
+        contexts(lc, d, idx, b, ctx, x);
+        ag_tensor *nll = pixel_nll(lc, t, ctx, x);
+        for (int e = 0; e < b; e++) {
+            double s = 0;
+            for (int j = 0; j < px; j++) s += nll->data[(size_t)e * px + j];
+            bits[start + e] = s / log(2.0);
+        }
+        ag_tape_clear(t);
+    }
+    ag_tape_free(t);
 }

@@ -33,13 +33,17 @@ const char *const anomaly_help_epilog =
     "  iwae        minus the IWAE bound with --iwae-k samples\n"
     "  complexity  Serra et al. 2020: S(x) = -log2 p(x) - L(x), -log2 p the -ELBO in bits of\n"
     "              the 8-bit image and L(x) its compressed length in bits (PNG's row filters,\n"
-    "              then zlib level 9); needs --likelihood logistic8\n"
+    "              then zlib level 9); needs --likelihood logistic8 or mol8\n"
     "  ratio       Ren et al. 2019: minus the log-likelihood ratio, -ELBO(x) - (-ELBO_bg(x)),\n"
     "              against a background VAE of the same shape trained on the same images with\n"
     "              each pixel replaced by a uniform 8-bit value with probability --perturb;\n"
-    "              trains both (holdout_D.ckpt, holdout_D_bg.ckpt); needs --likelihood logistic8\n"
+    "              trains both (holdout_D.ckpt, holdout_D_bg.ckpt); needs --likelihood\n"
+    "              logistic8 or mol8\n"
     "  --likelihood logistic8: a discretized logistic per pixel over the 256 grey levels (the\n"
-    "  decoder gives a location and a log-scale per pixel), so -ln p is in nats of 8-bit images.\n"
+    "  decoder gives a location and a log-scale per pixel), so -ln p is in nats of 8-bit images;\n"
+    "  --likelihood mol8: a mixture of --components K of them per pixel (PixelCNN++'s\n"
+    "  likelihood; K weights, locations and log-scales per pixel).  Complexity and ratio take\n"
+    "  either.\n"
     "  --seeds N trains and scores with seeds S..S+N-1 (in OUT/seed_S/) and reports each\n"
     "  class's mean AUROC +- its standard error over the seeds.\n"
     "\n"
@@ -73,9 +77,12 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets"},
         {"holdout", CLI_STRING, &c->holdout, "D|D,D|all",
          "class(es) to hold out, each in its own run; all = 0..9"},
-        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio",
-         "anomaly score: -ELBO, minus the IWAE bound, complexity-corrected, or likelihood "
-         "ratio (below)"},
+        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio|local",
+         "anomaly score: -ELBO, minus the IWAE bound, complexity-corrected, likelihood "
+         "ratio, or corrected by a learned local coder (below)"},
+        {"local-steps", CLI_INT, &c->local_steps, "N",
+         "--score local: training steps of the local coder (16 images a step)",
+         CLI_IN(1, 10000000)},
         {"perturb", CLI_REAL, &c->perturb, "MU",
          "--score ratio: chance that the background model sees a pixel replaced by noise",
          CLI_IN_OC(0, 1)},
@@ -90,9 +97,12 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"latent", CLI_INT, &c->latent, "N", "latent dimensions"},
         {"encoder", CLI_STRING, &c->encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
         {"decoder", CLI_STRING, &c->decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
-        {"likelihood", CLI_CHOICE, &c->likelihood, "bernoulli|gaussian|gaussian-learned|logistic8",
-         "p(x|z): Bernoulli logits, Gaussian with fixed sigma or learned variance, or a "
-         "discretized logistic over 8-bit values"},
+        {"likelihood", CLI_CHOICE, &c->likelihood,
+         "bernoulli|gaussian|gaussian-learned|logistic8|mol8",
+         "p(x|z): Bernoulli logits, Gaussian with fixed sigma or learned variance, a "
+         "discretized logistic over 8-bit values, or a mixture of them"},
+        {"components", CLI_INT, &c->components, "K",
+         "--likelihood mol8: logistics in each pixel's mixture", CLI_IN(1, 64)},
         {"sigma", CLI_REAL, &c->sigma, "S", "standard deviation of the fixed Gaussian"},
         {"binarize", CLI_CHOICE, &c->binarize, "none|static|dynamic|threshold",
          "grey values, one fixed Bernoulli draw, a fresh draw per batch, or x > 0.5"},
@@ -207,11 +217,19 @@ nn_dataset *anomaly_load_split(const config *c, uint64_t seed, const char *split
 
 const char *anomaly_decoder_text(const anomaly_flags *c, char *buf, size_t n) {
     const char *text = vae_preset_text(c->decoder, false, c->latent, false, buf, n);
-    if (text != buf || strcmp(c->likelihood, "logistic8")) return text;
-    /* a preset for the discretized logistic: locations and log-scales, 2 x 784 outputs */
-    char *at = strstr(buf, "linear 784");
-    if (at) memcpy(at, "linear 1568", 12); /* the preset's last layer: room in buf to spare */
-    else if ((at = strstr(buf, "convt 1 "))) at[6] = '2';
+    int per = !strcmp(c->likelihood, "logistic8") ? 2
+              : !strcmp(c->likelihood, "mol8") ? 3 * c->components : 1;
+    if (text != buf || per == 1) return text;
+    /* a preset for the discretized logistic: its parameters per pixel (2 for logistic8,
+     * locations and log-scales; 3K for mol8) from the preset's last layer */
+    char tail[512], *at = strstr(buf, "linear 784");
+    if (at) {
+        snprintf(tail, sizeof tail, "%s", at + 10);
+        snprintf(at, n - (size_t)(at - buf), "linear %d%s", 784 * per, tail);
+    } else if ((at = strstr(buf, "convt 1 "))) {
+        snprintf(tail, sizeof tail, "%s", at + 7);
+        snprintf(at, n - (size_t)(at - buf), "convt %d%s", per, tail);
+    }
     return buf;
 }
 
@@ -277,6 +295,19 @@ static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
     return score;
 }
 
+double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
+                           const nn_dataset *test, uint64_t seed) {
+    nn_error err;
+    nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = 2, .hidden = 32,
+                                            .components = 3, .seed = seed}, &err);
+    double *bits = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
+    if (!lc || !bits) ag_error(PROG, "local coder: %s", lc ? "out of memory" : err.msg);
+    nn_local_coder_train(lc, train, c->local_steps, 16, 1e-3, seed + 1);
+    nn_local_coder_bits(lc, test, bits);
+    nn_local_coder_free(lc);
+    return bits;
+}
+
 /* −ELBO of every test image: with one draw of z as vae_evaluate makes it, else with L. */
 static double *neg_elbo(vae *m, const nn_dataset *test, int L, uint64_t seed) {
     if (L > 1) return elbo_scores(m, test, L, seed);
@@ -306,8 +337,9 @@ void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *te
     /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
     bool iwae = !strcmp(c->score, "iwae");
     o->cls = cls;
-    if (!strcmp(c->score, "complexity")) {
-        /* Serrà et al. eq. (2): S = −log₂ p(x) − L(x), both in bits of the 8-bit image */
+    if (!strcmp(c->score, "complexity") || !strcmp(c->score, "local")) {
+        /* Serrà et al. eq. (2): S = −log₂ p(x) − L(x), both in bits of the 8-bit image; L
+         * from zlib, or (local) from the learned local coder of this class's model */
         o->score = neg_log_p(m, c, test, seed);
         for (int i = 0; i < test->n; i++) o->score[i] = o->score[i] / log(2.0) - complexity[i];
     } else if (!strcmp(c->score, "ratio")) {
@@ -374,7 +406,7 @@ static int scores_png(const config *c, const outcome *o, int n, const char *path
     char name[48], title[160];
     anomaly_class_name(c, o->cls, name, sizeof name);
     nn_series s[2] = {{"normal test images", x, hn, HIST_BINS}, {name, x, ha, HIST_BINS}};
-    bool cx = !strcmp(c->score, "complexity");
+    bool cx = !strcmp(c->score, "complexity") || !strcmp(c->score, "local");
     snprintf(title, sizeof title, "%s held out: %s scores (AUROC %.3f)", name,
              !strcmp(c->score, "iwae") ? "-IWAE" : cx ? "-log2 p - L"
              : !strcmp(c->score, "ratio") ? "-LLR" : "-ELBO", o->auroc);
@@ -433,7 +465,9 @@ static void result_settings(const config *c, const run_flags *r) {
     else if (c->score_k > 1) printf(" score_k=%d", c->score_k);
     else printf(" elbo_samples=%d", c->elbo_samples);
     if (strcmp(c->likelihood, "bernoulli")) printf(" likelihood=%s", c->likelihood);
+    if (!strcmp(c->likelihood, "mol8")) printf(" components=%d", c->components);
     if (!strcmp(c->score, "ratio")) printf(" perturb=%g", c->perturb);
+    if (!strcmp(c->score, "local")) printf(" local_steps=%d", c->local_steps);
     printf(" latent=%d epochs=%d", c->latent, r->epochs);
 }
 
@@ -561,6 +595,7 @@ void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads) {
     printf("henbun %s anomaly detection: %s, holdout %s, score %s", AG_REAL_NAME, c->dataset,
            c->holdout, c->score);
     if (!strcmp(c->score, "iwae")) printf(" (k=%d)", c->iwae_k);
+    else if (!strcmp(c->score, "local")) printf(" (local coder: %d steps)", c->local_steps);
     else if (!strcmp(c->score, "ratio")) printf(" (background: perturb %g)", c->perturb);
     else if (c->elbo_samples > 1) printf(" (L=%d)", c->elbo_samples);
     if (c->score_k > 1) printf(" (-ln p from IWAE, k=%d)", c->score_k);
