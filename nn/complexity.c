@@ -59,21 +59,24 @@ done:
 
 struct nn_local_coder {
     nn_local_coder_config cfg;
-    int n_ctx;                /* context values per pixel: radius·(2·radius+1) + radius */
+    int n_ctx;                /* context values per pixel: radius·(2·radius+1) + radius,
+                                 + (2·side−1)² of the side image */
     nn_net *net;              /* (n_ctx) -> (3K): weight logits, locations, log-scales */
 };
 
 nn_local_coder *nn_local_coder_new(const nn_local_coder_config *cfg, nn_error *err) {
     if (cfg->radius < 1 || cfg->radius > 8 || cfg->hidden < 1 || cfg->components < 1 ||
-        cfg->components > 64) {
+        cfg->components > 64 || cfg->side < 0 || cfg->side > 8) {
         nn_fail(err, "local coder: radius must be in [1, 8], hidden >= 1, components in "
-                     "[1, 64] (got %d, %d, %d)", cfg->radius, cfg->hidden, cfg->components);
+                     "[1, 64], side in [0, 8] (got %d, %d, %d, %d)", cfg->radius, cfg->hidden,
+                cfg->components, cfg->side);
         return NULL;
     }
     nn_local_coder *lc = calloc(1, sizeof *lc);
     if (!lc) ag_error("nn_local_coder_new", "out of memory");
     lc->cfg = *cfg;
-    lc->n_ctx = cfg->radius * (2 * cfg->radius + 1) + cfg->radius;
+    lc->n_ctx = cfg->radius * (2 * cfg->radius + 1) + cfg->radius +
+                (cfg->side > 0 ? (2 * cfg->side - 1) * (2 * cfg->side - 1) : 0);
     char text[160];
     snprintf(text, sizeof text, "linear %d, relu, linear %d, relu, linear %d", cfg->hidden,
              cfg->hidden, 3 * cfg->components);
@@ -97,11 +100,11 @@ static double value_of(const nn_dataset *d, int i, size_t j) {
 }
 
 /* Rows of the images idx[0..n): for every pixel (row-major) its context, centred values
- * x − ½ (0 outside the image reads as black, −½), into ctx (n·H·W, n_ctx), and its own
- * value into x (n·H·W, 1). */
-static void contexts(const nn_local_coder *lc, const nn_dataset *d, const int *idx, int n,
-                     ag_tensor *ctx, ag_tensor *x) {
-    const int H = d->shape[1], W = d->shape[2], r = lc->cfg.radius;
+ * x − ½ (0 outside the image reads as black, −½), then its window of the side image (the
+ * same), into ctx (n·H·W, n_ctx), and its own value into x (n·H·W, 1). */
+static void contexts(const nn_local_coder *lc, const nn_dataset *d, const ag_real *side,
+                     const int *idx, int n, ag_tensor *ctx, ag_tensor *x) {
+    const int H = d->shape[1], W = d->shape[2], r = lc->cfg.radius, sr = lc->cfg.side - 1;
     long row = 0;
     for (int e = 0; e < n; e++)
         for (int y = 0; y < H; y++)
@@ -114,6 +117,13 @@ static void contexts(const nn_local_coder *lc, const nn_dataset *d, const int *i
                         bool in = yy >= 0 && xs >= 0 && xs < W;
                         c[k++] = (ag_real)((in ? value_of(d, idx[e], (size_t)yy * W + xs) : 0) -
                                            0.5);
+                    }
+                for (int dy = -sr; side && dy <= sr; dy++)
+                    for (int dx = -sr; dx <= sr; dx++) {
+                        int yy = y + dy, xs = xx + dx;
+                        bool in = yy >= 0 && yy < H && xs >= 0 && xs < W;
+                        c[k++] = (in ? side[(size_t)idx[e] * d->dim + (size_t)yy * W + xs] : 0) -
+                                 (ag_real)0.5;
                     }
                 x->data[row] = (ag_real)value_of(d, idx[e], (size_t)y * W + xx);
             }
@@ -128,10 +138,21 @@ static ag_tensor *pixel_nll(nn_local_coder *lc, ag_tape *t, ag_tensor *ctx, ag_t
                                                ag_slice(t, out, 1, 2 * K, 3 * K), x, 256);
 }
 
-double nn_local_coder_train(nn_local_coder *lc, const nn_dataset *d, int steps, int batch,
-                            double lr, uint64_t seed) {
-    if (d->ndim != 3 || d->shape[0] != 1 || d->n < 1 || batch < 1)
-        ag_error("nn_local_coder_train", "needs single-channel images (n >= 1) and batch >= 1");
+/* The checks of train and bits: images, and a side image exactly when the coder wants one. */
+static void check_data(const nn_local_coder *lc, const nn_dataset *d, const ag_real *side,
+                       const char *fn) {
+    if (d->ndim != 3 || d->shape[0] != 1 || d->n < 1)
+        ag_error(fn, "needs single-channel images (n >= 1), got %d examples of %d dims", d->n,
+                 d->ndim);
+    if ((lc->cfg.side > 0) != (side != NULL))
+        ag_error(fn, "the coder was made with side = %d: %s", lc->cfg.side,
+                 side ? "it takes no side image" : "it needs a side image");
+}
+
+double nn_local_coder_train(nn_local_coder *lc, const nn_dataset *d, const ag_real *side,
+                            int steps, int batch, double lr, uint64_t seed) {
+    check_data(lc, d, side, "nn_local_coder_train");
+    if (batch < 1) ag_error("nn_local_coder_train", "batch must be >= 1, got %d", batch);
     const long rows = (long)batch * d->shape[1] * d->shape[2];
     int *idx = malloc(sizeof(int) * (size_t)batch);
     if (!idx) ag_error("nn_local_coder_train", "out of memory");
@@ -144,7 +165,7 @@ double nn_local_coder_train(nn_local_coder *lc, const nn_dataset *d, int steps, 
         for (int e = 0; e < batch; e++) idx[e] = (int)ag_rng_below(&r, (uint32_t)d->n);
         ag_tensor *ctx = ag_zeros(t, 2, (int[]){(int)rows, lc->n_ctx}),
                   *x = ag_zeros(t, 2, (int[]){(int)rows, 1});
-        contexts(lc, d, idx, batch, ctx, x);
+        contexts(lc, d, side, idx, batch, ctx, x);
         nn_optim_zero_grad(opt);
         ag_tensor *loss = ag_mean(t, pixel_nll(lc, t, ctx, x));          /* nats per pixel */
         bits = loss->data[0] / log(2.0);
@@ -158,9 +179,9 @@ double nn_local_coder_train(nn_local_coder *lc, const nn_dataset *d, int steps, 
     return bits;
 }
 
-void nn_local_coder_bits(nn_local_coder *lc, const nn_dataset *d, double *bits) {
-    if (d->ndim != 3 || d->shape[0] != 1)
-        ag_error("nn_local_coder_bits", "needs single-channel images");
+void nn_local_coder_bits(nn_local_coder *lc, const nn_dataset *d, const ag_real *side,
+                         double *bits) {
+    check_data(lc, d, side, "nn_local_coder_bits");
     enum { B = 64 };
     const int px = d->shape[1] * d->shape[2];
     int idx[B];
@@ -171,7 +192,7 @@ void nn_local_coder_bits(nn_local_coder *lc, const nn_dataset *d, double *bits) 
         for (int e = 0; e < b; e++) idx[e] = start + e;
         ag_tensor *ctx = ag_zeros(t, 2, (int[]){b * px, lc->n_ctx}),
                   *x = ag_zeros(t, 2, (int[]){b * px, 1});
-        contexts(lc, d, idx, b, ctx, x);
+        contexts(lc, d, side, idx, b, ctx, x);
         ag_tensor *nll = pixel_nll(lc, t, ctx, x);
         for (int e = 0; e < b; e++) {
             double s = 0;

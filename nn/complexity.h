@@ -40,12 +40,15 @@ long nn_compressed_bits(const unsigned char *pixels, int h, int w, int level, bo
  *
  *   nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = 2,
  *       .hidden = 32, .components = 3, .seed = 1}, &err);
- *   nn_local_coder_train(lc, normal_images, 2000, 16, 1e-3, 7);
- *   nn_local_coder_bits(lc, test_images, bits);           // bits[i] of image i
+ *   nn_local_coder_train(lc, normal_images, NULL, 2000, 16, 1e-3, 7);
+ *   nn_local_coder_bits(lc, test_images, NULL, bits);     // bits[i] of image i
  */
 typedef struct nn_local_coder nn_local_coder;
 typedef struct nn_local_coder_config {
     int radius;     /* rows above and pixels to the left in the context (>= 1) */
+    int side;       /* > 0: each pixel also sees the (2·side−1)² window centred on it of a
+                       side image given with the data (e.g. a VAE's reconstruction from its
+                       latent code: p(x_j | x's causal neighbours, side image)); 0: none */
     int hidden;     /* units of its two hidden layers (ReLU) */
     int components; /* logistics in each pixel's mixture */
     uint64_t seed;  /* initial weights */
@@ -54,11 +57,13 @@ typedef struct nn_local_coder_config {
 nn_local_coder *nn_local_coder_new(const nn_local_coder_config *cfg, nn_error *err);
 /* `steps` Adam steps (learning rate lr) on the mean −ln p per pixel of `batch` images of d
  * (single-channel images, values k/255) drawn with replacement from a PRNG seeded by seed.
- * Returns the last step's mean bits per pixel. */
-double nn_local_coder_train(nn_local_coder *lc, const nn_dataset *d, int steps, int batch,
-                            double lr, uint64_t seed);
-/* −log₂ p of each image of d under the coder: d->n values into bits. */
-void nn_local_coder_bits(nn_local_coder *lc, const nn_dataset *d, double *bits);
+ * side: with cfg.side > 0, d->n side images of d's shape, row-major (else NULL).  Returns
+ * the last step's mean bits per pixel. */
+double nn_local_coder_train(nn_local_coder *lc, const nn_dataset *d, const ag_real *side,
+                            int steps, int batch, double lr, uint64_t seed);
+/* −log₂ p of each image of d under the coder: d->n values into bits (side as above). */
+void nn_local_coder_bits(nn_local_coder *lc, const nn_dataset *d, const ag_real *side,
+                         double *bits);
 void nn_local_coder_free(nn_local_coder *lc); /* NULL is fine */
 
 HENBUN_END_DECLS

@@ -77,9 +77,10 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets"},
         {"holdout", CLI_STRING, &c->holdout, "D|D,D|all",
          "class(es) to hold out, each in its own run; all = 0..9"},
-        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio|local",
+        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio|local|latent",
          "anomaly score: -ELBO, minus the IWAE bound, complexity-corrected, likelihood "
-         "ratio, or corrected by a learned local coder (below)"},
+         "ratio, corrected by a learned local coder, or the bits the latent code saves "
+         "a local coder (below)"},
         {"local-steps", CLI_INT, &c->local_steps, "N",
          "--score local: training steps of the local coder (16 images a step)",
          CLI_IN(1, 10000000)},
@@ -302,10 +303,64 @@ double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
                                             .components = 3, .seed = seed}, &err);
     double *bits = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
     if (!lc || !bits) ag_error(PROG, "local coder: %s", lc ? "out of memory" : err.msg);
-    nn_local_coder_train(lc, train, c->local_steps, 16, 1e-3, seed + 1);
-    nn_local_coder_bits(lc, test, bits);
+    nn_local_coder_train(lc, train, NULL, c->local_steps, 16, 1e-3, seed + 1);
+    nn_local_coder_bits(lc, test, NULL, bits);
     nn_local_coder_free(lc);
     return bits;
+}
+
+/* The side images of d's examples for the conditional coder: the decoded mean of
+ * p(x|z) at one draw z ~ q(z|x) each (noise from seed), and each one's KL term into kl. */
+static ag_real *decoded_images(vae *m, const nn_dataset *d, uint64_t seed, double *kl) {
+    enum { B = 128 };
+    ag_real *side = malloc(sizeof(ag_real) * d->dim * (size_t)d->n);
+    if (!side) ag_error(PROG, "out of memory");
+    int idx[B];
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    bool was_training = m->training;
+    vae_set_training(m, false);
+    for (int start = 0; start < d->n; start += B) {
+        int b = d->n - start < B ? d->n - start : B;
+        for (int i = 0; i < b; i++) idx[i] = start + i;
+        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL), *mu, *logvar;
+        vae_encode(m, t, x, &mu, &logvar);
+        ag_tensor *k = vae_kl_normal(t, mu, logvar);
+        ag_tensor *img = vae_decode(m, t, ag_reparameterize(t, mu, logvar));
+        memcpy(side + (size_t)start * d->dim, img->data, sizeof(ag_real) * d->dim * (size_t)b);
+        for (int i = 0; i < b; i++) kl[start + i] = k->data[i];
+        ag_tape_clear(t);
+    }
+    vae_set_training(m, was_training);
+    ag_tape_free(t);
+    return side;
+}
+
+double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *train,
+                              const nn_dataset *test, uint64_t seed) {
+    nn_dataset *tr = nn_dataset_slice(train, 0, train->n < 10000 ? train->n : 10000);
+    double *kl_tr = malloc(sizeof(double) * (size_t)tr->n),
+           *kl = malloc(sizeof(double) * (size_t)test->n),
+           *with = malloc(sizeof(double) * (size_t)test->n),
+           *alone = malloc(sizeof(double) * (size_t)test->n);
+    if (!kl_tr || !kl || !with || !alone) ag_error(PROG, "out of memory");
+    ag_real *side_tr = decoded_images(m, tr, run_seed(seed, 1, 0), kl_tr),
+            *side = decoded_images(m, test, run_seed(seed, 2, 0), kl);
+    nn_error err;
+    for (int s = 1; s >= 0; s--) { /* the coder with the decoded image, then the one without */
+        nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = 2,
+            .side = 2 * s, .hidden = 32, .components = 3, .seed = run_seed(seed, 3, (uint64_t)s)},
+            &err);
+        if (!lc) ag_error(PROG, "local coder: %s", err.msg);
+        nn_local_coder_train(lc, tr, s ? side_tr : NULL, c->local_steps, 16, 1e-3,
+                             run_seed(seed, 4, (uint64_t)s));
+        nn_local_coder_bits(lc, test, s ? side : NULL, s ? with : alone);
+        nn_local_coder_free(lc);
+    }
+    for (int i = 0; i < test->n; i++) with[i] += kl[i] / log(2.0) - alone[i];
+    nn_dataset_free(tr);
+    free(side_tr), free(side), free(kl_tr), free(kl), free(alone);
+    return with;
 }
 
 /* −ELBO of every test image: with one draw of z as vae_evaluate makes it, else with L. */
@@ -350,6 +405,10 @@ void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *te
         double *b = neg_log_p(bg, c, test, seed);
         for (int i = 0; i < test->n; i++) o->score[i] -= b[i];
         free(b);
+    } else if (!strcmp(c->score, "latent")) { /* made by anomaly_latent_scores */
+        o->score = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
+        if (!o->score) ag_error(PROG, "out of memory");
+        memcpy(o->score, complexity, sizeof(double) * (size_t)test->n);
     } else if (iwae) {
         vae_eval ev = vae_evaluate(m, test, 0, c->iwae_k, seed);
         o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
@@ -406,7 +465,8 @@ static int scores_png(const config *c, const outcome *o, int n, const char *path
     char name[48], title[160];
     anomaly_class_name(c, o->cls, name, sizeof name);
     nn_series s[2] = {{"normal test images", x, hn, HIST_BINS}, {name, x, ha, HIST_BINS}};
-    bool cx = !strcmp(c->score, "complexity") || !strcmp(c->score, "local");
+    bool cx = !strcmp(c->score, "complexity") || !strcmp(c->score, "local") ||
+              !strcmp(c->score, "latent");
     snprintf(title, sizeof title, "%s held out: %s scores (AUROC %.3f)", name,
              !strcmp(c->score, "iwae") ? "-IWAE" : cx ? "-log2 p - L"
              : !strcmp(c->score, "ratio") ? "-LLR" : "-ELBO", o->auroc);
@@ -467,7 +527,8 @@ static void result_settings(const config *c, const run_flags *r) {
     if (strcmp(c->likelihood, "bernoulli")) printf(" likelihood=%s", c->likelihood);
     if (!strcmp(c->likelihood, "mol8")) printf(" components=%d", c->components);
     if (!strcmp(c->score, "ratio")) printf(" perturb=%g", c->perturb);
-    if (!strcmp(c->score, "local")) printf(" local_steps=%d", c->local_steps);
+    if (!strcmp(c->score, "local") || !strcmp(c->score, "latent"))
+        printf(" local_steps=%d", c->local_steps);
     printf(" latent=%d epochs=%d", c->latent, r->epochs);
 }
 
@@ -595,7 +656,8 @@ void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads) {
     printf("henbun %s anomaly detection: %s, holdout %s, score %s", AG_REAL_NAME, c->dataset,
            c->holdout, c->score);
     if (!strcmp(c->score, "iwae")) printf(" (k=%d)", c->iwae_k);
-    else if (!strcmp(c->score, "local")) printf(" (local coder: %d steps)", c->local_steps);
+    else if (!strcmp(c->score, "local") || !strcmp(c->score, "latent"))
+        printf(" (local coder: %d steps)", c->local_steps);
     else if (!strcmp(c->score, "ratio")) printf(" (background: perturb %g)", c->perturb);
     else if (c->elbo_samples > 1) printf(" (L=%d)", c->elbo_samples);
     if (c->score_k > 1) printf(" (-ln p from IWAE, k=%d)", c->score_k);

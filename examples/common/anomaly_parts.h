@@ -59,10 +59,17 @@ double *anomaly_complexity_bits(const nn_dataset *d);
  * values for the caller to free. */
 double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
                            const nn_dataset *test, uint64_t seed);
+/* --score latent: per test image, the bits the VAE's latent code saves a local coder,
+ * [KL(q(z|x) ‖ p(z)) + −ln p(x | x's neighbours, the decoded z)]/ln 2 − L_local(x), with
+ * z ~ q(z|x) once per image; both coders trained --local-steps steps on the first 10 000
+ * normal images.  test->n values for the caller to free. */
+double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *train,
+                              const nn_dataset *test, uint64_t seed);
 /* Scores every test image (higher = more anomalous) by --score: −ELBO with L draws, or
  * −IWAE, of model m; complexity: −ELBO in bits − bits[i] (complexity from
  * anomaly_complexity_bits); ratio: −ELBO(m) − (−ELBO(bg)), minus the log-likelihood
- * ratio of m against the background model bg.  Fills o. */
+ * ratio of m against the background model bg; local: as complexity; latent: the scores
+ * anomaly_latent_scores made, passed as `complexity`.  Fills o. */
 void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
                    const double *complexity, int cls, uint64_t seed, anomaly_outcome *o);
 /* The table, roc.png, scores_D.png, auroc.csv and (if result_line) "result: ..."; 0 or 1
