@@ -339,13 +339,13 @@ static ag_real *decoded_images(vae *m, const nn_dataset *d, uint64_t seed, doubl
 double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *train,
                               const nn_dataset *test, uint64_t seed) {
     nn_dataset *tr = nn_dataset_slice(train, 0, train->n < 10000 ? train->n : 10000);
+    const int L = c->elbo_samples;
     double *kl_tr = malloc(sizeof(double) * (size_t)tr->n),
            *kl = malloc(sizeof(double) * (size_t)test->n),
-           *with = malloc(sizeof(double) * (size_t)test->n),
-           *alone = malloc(sizeof(double) * (size_t)test->n);
-    if (!kl_tr || !kl || !with || !alone) ag_error(PROG, "out of memory");
-    ag_real *side_tr = decoded_images(m, tr, run_seed(seed, 1, 0), kl_tr),
-            *side = decoded_images(m, test, run_seed(seed, 2, 0), kl);
+           *bits = malloc(sizeof(double) * (size_t)test->n),
+           *score = calloc((size_t)test->n, sizeof(double));
+    if (!kl_tr || !kl || !bits || !score) ag_error(PROG, "out of memory");
+    ag_real *side_tr = decoded_images(m, tr, run_seed(seed, 1, 0), kl_tr);
     nn_error err;
     for (int s = 1; s >= 0; s--) { /* the coder with the decoded image, then the one without */
         nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = 2,
@@ -354,13 +354,18 @@ double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *
         if (!lc) ag_error(PROG, "local coder: %s", err.msg);
         nn_local_coder_train(lc, tr, s ? side_tr : NULL, c->local_steps, 16, 1e-3,
                              run_seed(seed, 4, (uint64_t)s));
-        nn_local_coder_bits(lc, test, s ? side : NULL, s ? with : alone);
+        for (int l = 0; l < (s ? L : 1); l++) { /* seed 000 eq. (8): the mean over L draws */
+            ag_real *side = s ? decoded_images(m, test, run_seed(seed, 2, (uint64_t)l), kl) : NULL;
+            nn_local_coder_bits(lc, test, side, bits);
+            for (int i = 0; i < test->n; i++)
+                score[i] += s ? (kl[i] / log(2.0) + bits[i]) / L : -bits[i];
+            free(side);
+        }
         nn_local_coder_free(lc);
     }
-    for (int i = 0; i < test->n; i++) with[i] += kl[i] / log(2.0) - alone[i];
     nn_dataset_free(tr);
-    free(side_tr), free(side), free(kl_tr), free(kl), free(alone);
-    return with;
+    free(side_tr), free(kl_tr), free(kl), free(bits);
+    return score;
 }
 
 /* −ELBO of every test image: with one draw of z as vae_evaluate makes it, else with L. */

@@ -61,8 +61,9 @@ double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
                            const nn_dataset *test, uint64_t seed);
 /* --score latent: per test image, the bits the VAE's latent code saves a local coder,
  * [KL(q(z|x) ‖ p(z)) + −ln p(x | x's neighbours, the decoded z)]/ln 2 − L_local(x), with
- * z ~ q(z|x) once per image; both coders trained --local-steps steps on the first 10 000
- * normal images.  test->n values for the caller to free. */
+ * z ~ q(z|x) (the mean over --elbo-samples draws for the test images); both coders
+ * trained --local-steps steps on the first 10 000 normal images.  test->n values for the
+ * caller to free. */
 double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *train,
                               const nn_dataset *test, uint64_t seed);
 /* Scores every test image (higher = more anomalous) by --score: −ELBO with L draws, or
