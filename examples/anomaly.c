@@ -71,9 +71,10 @@ static int check(harness *h, char *why, size_t n) {
             return -1;
         }
         if (c->score_k > 1 && (c->elbo_samples > 1 || !strcmp(c->score, "elbo") ||
-                               !strcmp(c->score, "iwae"))) {
-            snprintf(why, n, "--score-k %d: the IWAE bound inside --score complexity, ratio or local, "
-                             "instead of --elbo-samples (got --score %s, --elbo-samples %d)",
+                               !strcmp(c->score, "iwae") || !strcmp(c->score, "latent"))) {
+            snprintf(why, n, "--score-k %d: the IWAE bound inside --score complexity, ratio or "
+                             "local, instead of --elbo-samples (got --score %s, "
+                             "--elbo-samples %d)",
                      c->score_k, c->score, c->elbo_samples);
             return -1;
         }

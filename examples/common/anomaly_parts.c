@@ -39,6 +39,12 @@ const char *const anomaly_help_epilog =
     "              each pixel replaced by a uniform 8-bit value with probability --perturb;\n"
     "              trains both (holdout_D.ckpt, holdout_D_bg.ckpt); needs --likelihood\n"
     "              logistic8 or mol8\n"
+    "  local       complexity with L(x) from a learned local coder: each pixel from its causal\n"
+    "              neighbours (2 rows above, 2 pixels left), trained --local-steps steps on\n"
+    "              the normal images; needs --likelihood logistic8 or mol8\n"
+    "  latent      the bits the VAE's code saves a local coder: [KL + -log2 p(x | neighbours,\n"
+    "              3x3 of the image decoded from z ~ q(z|x))] - (-log2 p(x | neighbours)), two\n"
+    "              coders trained --local-steps steps on 10000 normal images; any likelihood\n"
     "  --likelihood logistic8: a discretized logistic per pixel over the 256 grey levels (the\n"
     "  decoder gives a location and a log-scale per pixel), so -ln p is in nats of 8-bit images;\n"
     "  --likelihood mol8: a mixture of --components K of them per pixel (PixelCNN++'s\n"
@@ -64,6 +70,7 @@ const char *const anomaly_help_epilog =
     "  build/anomaly --dataset fashion --holdout all\n"
     "  build/anomaly --likelihood logistic8 --score complexity --seeds 3\n"
     "  build/anomaly --likelihood logistic8 --score ratio --perturb 0.15\n"
+    "  build/anomaly --likelihood logistic8 --latent 20 --score latent --seeds 3\n"
     "\n"
     "Writes roc.png, scores_D.png per held-out class, auroc.csv, and holdout_D.ckpt after\n"
     "every epoch; Ctrl-C (or SIGTERM) ends the current step, saves it and prints the command\n"
@@ -82,7 +89,7 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
          "ratio, corrected by a learned local coder, or the bits the latent code saves "
          "a local coder (below)"},
         {"local-steps", CLI_INT, &c->local_steps, "N",
-         "--score local: training steps of the local coder (16 images a step)",
+         "--score local|latent: training steps of each local coder (16 images a step)",
          CLI_IN(1, 10000000)},
         {"perturb", CLI_REAL, &c->perturb, "MU",
          "--score ratio: chance that the background model sees a pixel replaced by noise",
@@ -91,10 +98,11 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
          CLI_IN(1, 1000)},
         {"iwae-k", CLI_INT, &c->iwae_k, "K", "importance samples for --score iwae"},
         {"score-k", CLI_INT, &c->score_k, "K",
-         "--score complexity|ratio: -ln p from the K-sample IWAE bound (1: the -ELBO)",
+         "--score complexity|ratio|local: -ln p from the K-sample IWAE bound (1: the -ELBO)",
          CLI_IN(1, 100000)},
         {"elbo-samples", CLI_INT, &c->elbo_samples, "L",
-         "draws of z per test image for --score elbo (L of seed 000 eq. (8))"},
+         "draws of z per test image for --score elbo and the corrected scores (L of seed 000 "
+         "eq. (8))"},
         {"latent", CLI_INT, &c->latent, "N", "latent dimensions"},
         {"encoder", CLI_STRING, &c->encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
         {"decoder", CLI_STRING, &c->decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
