@@ -257,9 +257,12 @@ static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome
     if (!code && !strcmp(p->c.score, "local")) /* L(x) from a coder of the normal images */
         bits = local = anomaly_local_bits(&p->c, h->train, h->test,
                                           run_seed(h->flags.seed, 8, (uint64_t)p->cls));
-    else if (!code && !strcmp(p->c.score, "latent"))
-        bits = local = anomaly_latent_scores(p->m, &p->c, h->train, h->test,
+    else if (!code && !strcmp(p->c.score, "latent")) { /* all the normal images */
+        nn_dataset *normal = nn_dataset_filter_label(p->all, p->cls, false);
+        bits = local = anomaly_latent_scores(p->m, &p->c, normal, h->test,
                                              run_seed(h->flags.seed, 9, (uint64_t)p->cls));
+        nn_dataset_free(normal);
+    }
     if (!code) {
         anomaly_score(fg ? fg : p->m, fg ? p->m : NULL, &p->c, h->test, bits, p->cls,
                       run_seed(h->flags.seed, 4, (uint64_t)p->cls), o);

@@ -49,6 +49,10 @@ typedef struct nn_local_coder_config {
     int side;       /* > 0: each pixel also sees the (2·side−1)² window centred on it of a
                        side image given with the data (e.g. a VAE's reconstruction from its
                        latent code: p(x_j | x's causal neighbours, side image)); 0: none */
+    double side_dropout; /* > 0: in training each image goes without its side image with
+                       this chance (the window reads 0, and an extra input says so), so the
+                       one coder also codes without one: side NULL to train/bits.  Both
+                       lengths then share all their local modelling. */
     int hidden;     /* units of its two hidden layers (ReLU) */
     int components; /* logistics in each pixel's mixture */
     uint64_t seed;  /* initial weights */

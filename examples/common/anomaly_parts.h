@@ -62,9 +62,10 @@ double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
 /* --score latent: per test image, the bits the VAE's latent code saves a local coder,
  * [KL(q(z|x) ‖ p(z)) + −ln p(x | x's neighbours, the decoded z)]/ln 2 − L_local(x), with
  * z ~ q(z|x) (the mean over --elbo-samples draws for the test images); both coders
- * trained --local-steps steps on the first 10 000 normal images.  test->n values for the
- * caller to free. */
-double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *train,
+ * trained --local-steps steps on 10 000 of the normal images, those after the first
+ * --train-n (which the VAE trained on) if there are 1000 or more, else the first.
+ * test->n values for the caller to free. */
+double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *normal,
                               const nn_dataset *test, uint64_t seed);
 /* Scores every test image (higher = more anomalous) by --score: −ELBO with L draws, or
  * −IWAE, of model m; complexity: −ELBO in bits − bits[i] (complexity from

@@ -6,7 +6,8 @@
  * local coder: it learns what its causal neighbours predict (rows copying the row above
  * cost about one row), its code lengths are those of a distribution (−log₂ of 256
  * probabilities per pixel summing to 1, checked on 1×1 images), a side image reaches it
- * (the image itself as side image makes noise cheap), and misuse is refused. */
+ * (the image itself as side image makes noise cheap; one coder trained with side dropout
+ * codes with and without it), and misuse is refused. */
 #include "tests/test.h"
 #include "nn/nn.h"
 
@@ -141,6 +142,15 @@ TEST(local_coder_sees_its_side_image) {
     CHECK(strstr(test_last_error, "side"));
     EXPECT_ERROR(nn_local_coder_train(with, d, NULL, 1, 8, 1e-2, 2));
     CHECK(strstr(test_last_error, "needs a side image"));
+    /* one coder trained half the time without its side image codes both ways */
+    nn_local_coder *both = nn_local_coder_new(&(nn_local_coder_config){.radius = 1, .side = 1,
+                                              .side_dropout = 0.5, .hidden = 16,
+                                              .components = 2, .seed = 1}, &err);
+    nn_local_coder_train(both, d, side, 800, 8, 1e-2, 2);
+    double b_both = mean_bits(both, d, side), b_none = mean_bits(both, d, NULL);
+    CHECK(b_none > 7 * 36);
+    CHECK(b_both < 0.7 * b_none); /* half its training had no side image: less than `with` */
+    nn_local_coder_free(both);
     nn_local_coder_free(with);
     nn_local_coder_free(alone);
     nn_dataset_free(d);
@@ -155,5 +165,10 @@ TEST(local_coder_refuses_bad_configs) {
                              &err) == NULL);
     CHECK(nn_local_coder_new(&(nn_local_coder_config){.radius = 1, .hidden = 8, .components = 2,
                                                       .side = 9}, &err) == NULL);
+    CHECK(nn_local_coder_new(&(nn_local_coder_config){.radius = 1, .hidden = 8, .components = 2,
+                                                      .side_dropout = 0.5}, &err) == NULL);
+    CHECK(strstr(err.msg, "side_dropout"));
+    CHECK(nn_local_coder_new(&(nn_local_coder_config){.radius = 1, .hidden = 8, .components = 2,
+                                                      .side = 1, .side_dropout = 1}, &err) == NULL);
     nn_local_coder_free(NULL);
 }
