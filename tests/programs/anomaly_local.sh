@@ -59,6 +59,12 @@ $run --score latent --local-steps 20 --out "$dir/b" >"$dir/latent.stdout" 2>"$di
 says "latent: result line (Bernoulli likelihood)" "$dir/latent.stdout" "^result: mean_auroc=.* score=latent .*local_steps=20 "
 aurocs latent "$dir/b"
 
+# --score latent on the mol8 checkpoints: the side image is the mixture's mean (vae_decode).
+$m --score latent --local-steps 20 --out "$dir/m" --resume >"$dir/latent8.stdout" 2>"$dir/err" ||
+    { bad "latent on mol8: the run failed"; sed 's/^/    /' "$dir/err"; }
+says "latent on mol8: result line" "$dir/latent8.stdout" "^result: mean_auroc=.* score=latent .*likelihood=mol8 components=2 "
+aurocs "latent on mol8" "$dir/m"
+
 # Refusals before anything is written.
 refused() {
     name=$1 status=$2 pattern=$3
