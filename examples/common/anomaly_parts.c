@@ -40,8 +40,9 @@ const char *const anomaly_help_epilog =
     "              trains both (holdout_D.ckpt, holdout_D_bg.ckpt); needs --likelihood\n"
     "              logistic8 or mol8\n"
     "  local       complexity with L(x) from a learned local coder: each pixel from its causal\n"
-    "              neighbours (2 rows above, 2 pixels left), trained --local-steps steps on\n"
-    "              the normal images; needs --likelihood logistic8 or mol8\n"
+    "              neighbours (--local-radius rows above and pixels left), trained\n"
+    "              --local-steps steps on the normal images; needs --likelihood logistic8\n"
+    "              or mol8\n"
     "  latent      the bits the VAE's code saves a local coder: [KL + -log2 p(x | neighbours,\n"
     "              3x3 of the image decoded from z ~ q(z|x))] - (-log2 p(x | neighbours)), two\n"
     "              coders trained --local-steps steps on 10000 normal images; any likelihood\n"
@@ -91,6 +92,9 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"local-steps", CLI_INT, &c->local_steps, "N",
          "--score local|latent: training steps of each local coder (16 images a step)",
          CLI_IN(1, 10000000)},
+        {"local-radius", CLI_INT, &c->local_radius, "R",
+         "--score local|latent: the coder sees R rows above and R pixels to the left",
+         CLI_IN(1, 8)},
         {"perturb", CLI_REAL, &c->perturb, "MU",
          "--score ratio: chance that the background model sees a pixel replaced by noise",
          CLI_IN_OC(0, 1)},
@@ -307,8 +311,8 @@ static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
 double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
                            const nn_dataset *test, uint64_t seed) {
     nn_error err;
-    nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = 2, .hidden = 32,
-                                            .components = 3, .seed = seed}, &err);
+    nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = c->local_radius,
+                                            .hidden = 32, .components = 3, .seed = seed}, &err);
     double *bits = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
     if (!lc || !bits) ag_error(PROG, "local coder: %s", lc ? "out of memory" : err.msg);
     nn_local_coder_train(lc, train, NULL, c->local_steps, 16, 1e-3, seed + 1);
@@ -363,8 +367,9 @@ double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *
      * lengths: what it learnt of local statistics is the same in both and cancels in the
      * difference (two coders trained apart differ by more than z's contribution). */
     nn_error err;
-    nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = 2, .side = 2,
-        .side_dropout = 0.5, .hidden = 32, .components = 3, .seed = run_seed(seed, 3, 0)}, &err);
+    nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = c->local_radius,
+        .side = 2, .side_dropout = 0.5, .hidden = 32, .components = 3,
+        .seed = run_seed(seed, 3, 0)}, &err);
     if (!lc) ag_error(PROG, "local coder: %s", err.msg);
     nn_local_coder_train(lc, tr, side_tr, c->local_steps, 16, 1e-3, run_seed(seed, 4, 0));
     nn_local_coder_bits(lc, test, NULL, bits);
@@ -545,8 +550,10 @@ static void result_settings(const config *c, const run_flags *r) {
     if (strcmp(c->likelihood, "bernoulli")) printf(" likelihood=%s", c->likelihood);
     if (!strcmp(c->likelihood, "mol8")) printf(" components=%d", c->components);
     if (!strcmp(c->score, "ratio")) printf(" perturb=%g", c->perturb);
-    if (!strcmp(c->score, "local") || !strcmp(c->score, "latent"))
+    if (!strcmp(c->score, "local") || !strcmp(c->score, "latent")) {
         printf(" local_steps=%d", c->local_steps);
+        if (c->local_radius != 2) printf(" local_radius=%d", c->local_radius);
+    }
     printf(" latent=%d epochs=%d", c->latent, r->epochs);
 }
 

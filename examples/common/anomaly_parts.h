@@ -18,7 +18,8 @@ typedef struct anomaly_flags {
     int score_k;       /* --score-k K: −ln p inside complexity/ratio from the K-sample IWAE
                           bound (1: the −ELBO) */
     int components;    /* --likelihood mol8: logistics per pixel */
-    int local_steps;   /* --score local: training steps of the local coder */
+    int local_steps;   /* --score local|latent: training steps of the local coder */
+    int local_radius;  /* --score local|latent: rows above and pixels left it sees */
     int seeds;         /* --seeds N: seeds seed .. seed+N-1, mean ± s.e. over them */
     double lr, sigma;
     double perturb;    /* --score ratio: the background model's pixel-replacement rate μ */
@@ -54,8 +55,8 @@ const char *anomaly_decoder_text(const anomaly_flags *c, char *buf, size_t n);
 /* L(x) of every image of d: bits of its 8-bit pixels after PNG's row filters and zlib at
  * level 9 (nn_compressed_bits); d->n values for the caller to free. */
 double *anomaly_complexity_bits(const nn_dataset *d);
-/* --score local: L(x) of every test image from a local coder (nn/complexity.h: radius 2,
- * 32 hidden units, 3 logistics) trained --local-steps steps on the normal images; test->n
+/* --score local: L(x) of every test image from a local coder (nn/complexity.h: radius
+ * --local-radius, 32 hidden units, 3 logistics) trained --local-steps steps on the normal images; test->n
  * values for the caller to free. */
 double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
                            const nn_dataset *test, uint64_t seed);

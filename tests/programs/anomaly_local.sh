@@ -54,9 +54,9 @@ says "local: result line" "$dir/local.stdout" "^result: mean_auroc=.* score=loca
 aurocs local "$dir/l"
 grep -aq "^components=" "$dir/l/holdout_3.ckpt" && bad "logistic8: its checkpoint names components" ||
     ok "logistic8: its checkpoint has no components line (as before mol8)"
-$run --score latent --local-steps 20 --out "$dir/b" >"$dir/latent.stdout" 2>"$dir/err" ||
+$run --score latent --local-steps 20 --local-radius 1 --out "$dir/b" >"$dir/latent.stdout" 2>"$dir/err" ||
     { bad "latent: the run failed"; sed 's/^/    /' "$dir/err"; }
-says "latent: result line (Bernoulli likelihood)" "$dir/latent.stdout" "^result: mean_auroc=.* score=latent .*local_steps=20 "
+says "latent: result line (Bernoulli likelihood)" "$dir/latent.stdout" "^result: mean_auroc=.* score=latent .*local_steps=20 local_radius=1 "
 aurocs latent "$dir/b"
 
 # --score latent on the mol8 checkpoints: the side image is the mixture's mean (vae_decode).
@@ -79,6 +79,7 @@ refused "--score-k with --elbo-samples" 2 "elbo-samples 2" --likelihood mol8 --s
 refused "--score-k 0" 2 "score-k" --score-k 0
 refused "--components 0" 2 "components" --likelihood mol8 --components 0
 refused "--components 65" 2 "components" --likelihood mol8 --components 65
+refused "--local-radius 0" 2 "local-radius" --score latent --local-radius 0
 refused "--local-steps 0" 2 "local-steps" --score local --likelihood logistic8 --local-steps 0
 refused "--score local with a Bernoulli likelihood" 2 "needs --likelihood logistic8 or mol8, not bernoulli" --score local
 exit $failed
