@@ -314,6 +314,14 @@ ag_tensor *ag_gaussian_nll(ag_tape *t, ag_tensor *mean, ag_tensor *logvar,
 ag_tensor *ag_discretized_logistic_nll(ag_tape *t, ag_tensor *mean, ag_tensor *log_scale,
                                        ag_tensor *target, int levels);
     /* −ln[σ((x−μ+h)/s) − σ((x−μ−h)/s)], h = ½/(levels−1), s = e^log_scale */
+/* The mixture of K such logistics per value (PixelCNN++'s likelihood): the three parameter
+ * tensors have one shape, K times target's size with target's first dimension N; row n
+ * holds component 0's D = size/N values, then component 1's, ...; the weights are
+ * softmax(logit_weight) over the K components.  Output in target's shape. */
+ag_tensor *ag_discretized_logistic_mixture_nll(ag_tape *t, ag_tensor *logit_weight,
+                                               ag_tensor *mean, ag_tensor *log_scale,
+                                               ag_tensor *target, int levels);
+    /* −ln Σ_c softmax(w)_c p_c(x), p_c the discretized logistic above */
 
 /* noise (ops_random.c): the noise comes from the tape's PRNG. */
 ag_tensor *ag_reparameterize(ag_tape *t, ag_tensor *mu, ag_tensor *logvar);

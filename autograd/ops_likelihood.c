@@ -24,7 +24,14 @@
  *
  * Speed: a VAE on MNIST evaluates this 42 million times an epoch, so the forward pass
  * computes the two local derivatives as well, from the same few exponentials and logs,
- * and keeps them for the backward pass (two values per element on the tape). */
+ * and keeps them for the backward pass (two values per element on the tape).
+ *
+ * The mixture (PixelCNN++'s full likelihood): K such logistics per value, weighted by
+ * π = softmax(w) over the components, p(k) = Σ_c π_c p_c(k).  ln p is a logsumexp of
+ * ln π_c + ln p_c(k), each term the stable one above, so the mixture is as safe at the
+ * edges and in the tails as one component.  With the responsibilities r_c = π_c p_c / p
+ * (the posterior over components), the derivatives of −ln p are
+ *   ∂/∂w_c = π_c − r_c,   ∂/∂μ_c = r_c ∂(−ln p_c)/∂μ_c,   ∂/∂ls_c = r_c ∂(−ln p_c)/∂ls_c. */
 #include "autograd/autograd.h"
 #include "autograd/internal.h"
 
@@ -128,4 +135,87 @@ ag_tensor *ag_discretized_logistic_nll(ag_tape *t, ag_tensor *mean, ag_tensor *l
                                                   log_scale->requires_grad)};
     return ag_apply(t, &dlog_op, (ag_tensor *[]){mean, log_scale, target}, 3, mean->ndim,
                     mean->shape, &a, sizeof a);
+}
+
+/* ---- the mixture ------------------------------------------------------------------------ */
+
+typedef struct {
+    int levels, components; /* K */
+    long values;            /* D: values of the target per row; the parameters hold K·D */
+    bool keep;
+} dlmix_attr;
+
+/* Parameter c of the value i = n·D + j of the target sits at n·K·D + c·D + j. */
+static void dlmix_fwd(ag_node *n) {
+    const dlmix_attr *at = AG_ATTR(n, dlmix_attr);
+    const ag_real *w = n->in[0]->data, *mu = n->in[1]->data, *ls = n->in[2]->data,
+                  *x = n->in[3]->data;
+    ag_real *out = n->out->data;
+    const long size = (long)n->out->size, D = at->values;
+    const int K = at->components;
+    ag_real *g = at->keep ? ag_tape_alloc(n->tape, 3 * (size_t)size * (size_t)K *
+                                                       sizeof(ag_real)) : NULL;
+    n->saved = g;
+    AG_PARALLEL_FOR(i, size, size * K > AG_PAR_MIN / 8, {
+        const long base = (i / D) * K * D + i % D; /* component 0's parameters */
+        ag_real wmax = w[base];
+        for (int c = 1; c < K; c++) wmax = w[base + c * D] > wmax ? w[base + c * D] : wmax;
+        double wsum = 0;                           /* ln Σ e^w, for ln π_c = w_c − lse */
+        for (int c = 0; c < K; c++) wsum += EXP(w[base + c * D] - wmax);
+        const double lse_w = wmax + log(wsum);
+        /* ln π_c + ln p_c into lp[c] (the tape's slot for ∂w when kept), then their lse */
+        double lmax = -INFINITY, lsum = 0;
+        for (int c = 0; c < K; c++) {
+            const long e = base + c * D;
+            ag_real gm, gl;
+            double lp = w[e] - lse_w - dlog_point(mu[e], ls[e], x[i], at->levels, &gm, &gl);
+            if (g) g[3 * e] = (ag_real)lp, g[3 * e + 1] = gm, g[3 * e + 2] = gl;
+            if (lp > lmax) lsum = lsum * exp(lmax - lp) + 1, lmax = lp; /* running lse */
+            else lsum += exp(lp - lmax);
+        }
+        const double lnp = lmax + log(lsum);
+        out[i] = (ag_real)-lnp;
+        for (int c = 0; g && c < K; c++) {         /* r_c = e^(ln π_c p_c − ln p) */
+            const long e = base + c * D;
+            double r = exp(g[3 * e] - lnp), pi = exp(w[e] - lse_w);
+            g[3 * e] = (ag_real)(pi - r), g[3 * e + 1] *= (ag_real)r, g[3 * e + 2] *= (ag_real)r;
+        }
+    });
+}
+
+static void dlmix_bwd(ag_node *n) {
+    const dlmix_attr *at = AG_ATTR(n, dlmix_attr);
+    const ag_real *g = n->saved, *dout = n->out->grad;
+    if (!g) return;
+    ag_real *dw = ag_node_grad(n, 0), *dmu = ag_node_grad(n, 1), *dls = ag_node_grad(n, 2);
+    const long size = (long)n->in[1]->size, D = at->values, KD = at->components * D;
+    AG_PARALLEL_FOR(e, size, size > AG_PAR_MIN, {
+        const ag_real d = dout[(e / KD) * D + e % D]; /* the value parameter e belongs to */
+        if (dw) dw[e] += d * g[3 * e];
+        if (dmu) dmu[e] += d * g[3 * e + 1];
+        if (dls) dls[e] += d * g[3 * e + 2];
+    });
+}
+
+static const ag_op dlmix_op = {"discretized_logistic_mixture_nll", dlmix_fwd, dlmix_bwd};
+
+ag_tensor *ag_discretized_logistic_mixture_nll(ag_tape *t, ag_tensor *logit_weight,
+                                               ag_tensor *mean, ag_tensor *log_scale,
+                                               ag_tensor *target, int levels) {
+    char s0[64], s1[64], s2[64], s3[64];
+    const char *op = "discretized_logistic_mixture_nll";
+    if (!ag_same_shape(mean, log_scale) || !ag_same_shape(mean, logit_weight) ||
+        target->size == 0 || mean->shape[0] != target->shape[0] ||
+        mean->size % target->size != 0)
+        ag_error(op, "logit_weight %s, mean %s and log_scale %s must have the same shape, "
+                 "K times the size of target %s with the same first dimension",
+                 ag_shape_str(logit_weight, s0, sizeof s0), ag_shape_str(mean, s1, sizeof s1),
+                 ag_shape_str(log_scale, s2, sizeof s2), ag_shape_str(target, s3, sizeof s3));
+    if (levels < 2) ag_error(op, "levels must be at least 2, got %d", levels);
+    dlmix_attr a = {levels, (int)(mean->size / target->size),
+                    (long)(target->size / (size_t)target->shape[0]),
+                    ag_grad_enabled(t) && (logit_weight->requires_grad || mean->requires_grad ||
+                                           log_scale->requires_grad)};
+    return ag_apply(t, &dlmix_op, (ag_tensor *[]){logit_weight, mean, log_scale, target}, 4,
+                    target->ndim, target->shape, &a, sizeof a);
 }

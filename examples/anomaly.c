@@ -62,10 +62,20 @@ static int check(harness *h, char *why, size_t n) {
     const anomaly_flags *c = &((anomaly *)h->program)->c;
     if (c->latent >= 1 && h->flags.batch >= 1 && h->flags.epochs >= 1 && c->lr > 0 &&
         c->train_n >= 0 && c->iwae_k >= 1 && c->elbo_samples >= 1) {
-        if ((!strcmp(c->score, "complexity") || !strcmp(c->score, "ratio")) &&
-            strcmp(c->likelihood, "logistic8")) {
+        if ((!strcmp(c->score, "complexity") || !strcmp(c->score, "ratio") ||
+             !strcmp(c->score, "local")) &&
+            strcmp(c->likelihood, "logistic8") && strcmp(c->likelihood, "mol8")) {
             snprintf(why, n, "--score %s compares code lengths of 8-bit images: it needs "
-                             "--likelihood logistic8, not %s", c->score, c->likelihood);
+                             "--likelihood logistic8 or mol8, not %s", c->score,
+                     c->likelihood);
+            return -1;
+        }
+        if (c->score_k > 1 && (c->elbo_samples > 1 || !strcmp(c->score, "elbo") ||
+                               !strcmp(c->score, "iwae") || !strcmp(c->score, "latent"))) {
+            snprintf(why, n, "--score-k %d: the IWAE bound inside --score complexity, ratio or "
+                             "local, instead of --elbo-samples (got --score %s, "
+                             "--elbo-samples %d)",
+                     c->score_k, c->score, c->elbo_samples);
             return -1;
         }
         return 0;
@@ -104,8 +114,9 @@ static vae *model(const anomaly *p, const harness *h, nn_error *err) {
         .likelihood = !strcmp(c->likelihood, "bernoulli") ? VAE_BERNOULLI
                       : !strcmp(c->likelihood, "gaussian") ? VAE_GAUSSIAN
                       : !strcmp(c->likelihood, "logistic8") ? VAE_LOGISTIC8
-                                                             : VAE_GAUSSIAN_LEARNED,
-        .sigma = c->sigma,
+                      : !strcmp(c->likelihood, "mol8") ? VAE_LOGISTIC8_MIX
+                                                        : VAE_GAUSSIAN_LEARNED,
+        .sigma = c->sigma, .components = c->components,
         .seed = run_seed(h->flags.seed, p->background ? 5 : 2, (uint64_t)p->cls)}, err);
 }
 
@@ -162,10 +173,14 @@ static void epoch_end(harness *h, const double *mean, double *row) {
 }
 
 /* The background model's checkpoint says so, and its μ, before the last epoch's −ELBO
- * (resumed() compares the lines up to there). */
+ * (resumed() compares the lines up to there); a mixture's checkpoint names its K (only
+ * then, so the other likelihoods' checkpoints are as they were). */
 static void background_text(const anomaly *p, char *text, size_t size) {
-    if (!p->background) return;
     size_t used = strlen(text);
+    if (!strcmp(p->c.likelihood, "mol8"))
+        snprintf(text + used, size - used, "components=%d\n", p->c.components);
+    if (!p->background) return;
+    used = strlen(text);
     snprintf(text + used, size - used, "background=1\nperturb=%.17g\n", p->c.perturb);
 }
 
@@ -238,6 +253,16 @@ static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome
         p->background = true;
         code = train_one(p, h);
     }
+    double *local = NULL;
+    if (!code && !strcmp(p->c.score, "local")) /* L(x) from a coder of the normal images */
+        bits = local = anomaly_local_bits(&p->c, h->train, h->test,
+                                          run_seed(h->flags.seed, 8, (uint64_t)p->cls));
+    else if (!code && !strcmp(p->c.score, "latent")) { /* all the normal images */
+        nn_dataset *normal = nn_dataset_filter_label(p->all, p->cls, false);
+        bits = local = anomaly_latent_scores(p->m, &p->c, normal, h->test,
+                                             run_seed(h->flags.seed, 9, (uint64_t)p->cls));
+        nn_dataset_free(normal);
+    }
     if (!code) {
         anomaly_score(fg ? fg : p->m, fg ? p->m : NULL, &p->c, h->test, bits, p->cls,
                       run_seed(h->flags.seed, 4, (uint64_t)p->cls), o);
@@ -251,6 +276,7 @@ static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome
                o->score_anomal, n_anom, o->seconds);
         fflush(stdout);
     }
+    free(local);
     vae_free(fg);
     release(h);
     return code;
@@ -259,8 +285,9 @@ static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome
 int main(int argc, char **argv) {
     static anomaly p = {.c = {.dataset = "mnist", .data_dir = "data", .holdout = "all",
         .score = "elbo", .encoder = "mlp", .decoder = "mlp", .likelihood = "bernoulli",
-        .binarize = "none", .latent = 3, .iwae_k = 50, .elbo_samples = 1, .lr = 1e-3,
-        .sigma = 1, .seeds = 1, .perturb = 0.15}};
+        .binarize = "none", .latent = 3, .iwae_k = 50, .elbo_samples = 1, .score_k = 1,
+        .components = 5, .local_steps = 1500,
+        .local_radius = 2, .lr = 1e-3, .sigma = 1, .seeds = 1, .perturb = 0.15}};
     static harness h = {.name = PROG, .program = &p, .resume_in_out = true,
         .flags = {.epochs = 10, .batch = 128, .seed = 1, .out = "out/anomaly"},
         .stats = {"-elbo", "recon", "kl"}, .n_stats = 3, .n_bar = 3, .check = check,

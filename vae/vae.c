@@ -73,11 +73,17 @@ vae *vae_new(const vae_config *cfg, nn_error *err) {
     ag_rng rng;
     ag_rng_seed(&rng, cfg->seed);
     bool logistic = cfg->likelihood == VAE_LOGISTIC8;
+    bool mix = cfg->likelihood == VAE_LOGISTIC8_MIX;
+    if (mix && m->cfg.components < 1) m->cfg.components = 5;
+    char why_out[80];
+    snprintf(why_out, sizeof why_out, "%d per value of x: weight logits, locations, log-scales",
+             3 * m->cfg.components);
     if (vae_build_coder_pair(cfg->encoder, cfg->encoder_text, cfg->decoder, cfg->decoder_text,
                              cfg->layer_types, cfg->x_ndim, cfg->x_shape, cfg->z_dim,
-                             logistic ? 2 * m->x_size : m->x_size,
+                             logistic ? 2 * m->x_size
+                             : mix ? 3 * m->cfg.components * m->x_size : m->x_size,
                              logistic ? "two per value of x: locations, then log-scales"
-                                      : "one per value of x: logits or means", &rng,
+                             : mix ? why_out : "one per value of x: logits or means", &rng,
                              &m->encoder, &m->decoder, &m->params, err))
         goto fail;
     if (cfg->likelihood == VAE_GAUSSIAN_LEARNED) {
@@ -120,6 +126,15 @@ ag_tensor *vae_decode(vae *m, ag_tape *t, ag_tensor *z) {
                                   1, 0, m->x_size);
         return ag_reshape(t, ag_clamp(t, loc, 0, 1), m->cfg.x_ndim + 1, shape);
     }
+    if (m->cfg.likelihood == VAE_LOGISTIC8_MIX) { /* Σ_c π_c · (location c clamped) */
+        int shape[NN_MAX_SHAPE + 1] = {raw->shape[0]}, K = m->cfg.components;
+        for (int i = 0; i < m->cfg.x_ndim; i++) shape[i + 1] = m->cfg.x_shape[i];
+        ag_tensor *r = ag_reshape(t, raw, 3, (int[]){raw->shape[0], 3 * K, m->x_size});
+        ag_tensor *pi = ag_softmax(t, ag_slice(t, r, 1, 0, K), 1);
+        ag_tensor *loc = ag_clamp(t, ag_slice(t, r, 1, K, 2 * K), 0, 1);
+        return ag_reshape(t, ag_sum_axis(t, ag_mul(t, pi, loc), 1, false), m->cfg.x_ndim + 1,
+                          shape);
+    }
     return m->cfg.likelihood == VAE_BERNOULLI ? ag_sigmoid(t, raw) : raw;
 }
 
@@ -155,6 +170,14 @@ ag_tensor *vae_neg_log_likelihood(vae *m, ag_tape *t, ag_tensor *raw, ag_tensor 
                                                 ag_slice(t, raw, 1, m->x_size, 2 * m->x_size),
                                                 x, 256);
         break;
+    case VAE_LOGISTIC8_MIX: {    /* K weight logits, K locations, K log-scales per value */
+        int kd = m->cfg.components * m->x_size;
+        per_value = ag_discretized_logistic_mixture_nll(t, ag_slice(t, raw, 1, 0, kd),
+                                                        ag_slice(t, raw, 1, kd, 2 * kd),
+                                                        ag_slice(t, raw, 1, 2 * kd, 3 * kd),
+                                                        x, 256);
+        break;
+    }
     case VAE_GAUSSIAN_LEARNED:
     default:
         per_value = ag_gaussian_nll(t, raw, m->x_logvar, x);

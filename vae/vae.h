@@ -34,6 +34,10 @@ typedef enum {
     VAE_LOGISTIC8,           /* x = k/255, 8-bit values; decoder outputs a location, then
                                 a log-scale, per value of x (2× x's size); −ln p is the
                                 discretized logistic (ag_discretized_logistic_nll) */
+    VAE_LOGISTIC8_MIX,       /* the same with a mixture of config.components logistics per
+                                value (PixelCNN++): the decoder outputs K weight logits, K
+                                locations, K log-scales per value (3K× x's size), each
+                                group component-major (ag_discretized_logistic_mixture_nll) */
 } vae_likelihood;
 
 typedef enum {
@@ -61,6 +65,7 @@ typedef struct vae_config {
     const nn_layer_type *const *layer_types;
     vae_likelihood likelihood;
     double sigma;        /* VAE_GAUSSIAN: the fixed standard deviation (default 1) */
+    int components;      /* VAE_LOGISTIC8_MIX: logistics per value K (default 5) */
     vae_objective objective;
     int samples;         /* L of eq. (7)-(8) (ELBO), or k (IWAE); default 1 */
     double beta;         /* weight of the KL term (β-VAE); default 1 */

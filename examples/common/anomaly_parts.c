@@ -33,13 +33,24 @@ const char *const anomaly_help_epilog =
     "  iwae        minus the IWAE bound with --iwae-k samples\n"
     "  complexity  Serra et al. 2020: S(x) = -log2 p(x) - L(x), -log2 p the -ELBO in bits of\n"
     "              the 8-bit image and L(x) its compressed length in bits (PNG's row filters,\n"
-    "              then zlib level 9); needs --likelihood logistic8\n"
+    "              then zlib level 9); needs --likelihood logistic8 or mol8\n"
     "  ratio       Ren et al. 2019: minus the log-likelihood ratio, -ELBO(x) - (-ELBO_bg(x)),\n"
     "              against a background VAE of the same shape trained on the same images with\n"
     "              each pixel replaced by a uniform 8-bit value with probability --perturb;\n"
-    "              trains both (holdout_D.ckpt, holdout_D_bg.ckpt); needs --likelihood logistic8\n"
+    "              trains both (holdout_D.ckpt, holdout_D_bg.ckpt); needs --likelihood\n"
+    "              logistic8 or mol8\n"
+    "  local       complexity with L(x) from a learned local coder: each pixel from its causal\n"
+    "              neighbours (--local-radius rows above and pixels left), trained\n"
+    "              --local-steps steps on the normal images; needs --likelihood logistic8\n"
+    "              or mol8\n"
+    "  latent      the bits the VAE's code saves a local coder: [KL + -log2 p(x | neighbours,\n"
+    "              3x3 of the image decoded from z ~ q(z|x))] - (-log2 p(x | neighbours)), two\n"
+    "              coders trained --local-steps steps on 10000 normal images; any likelihood\n"
     "  --likelihood logistic8: a discretized logistic per pixel over the 256 grey levels (the\n"
-    "  decoder gives a location and a log-scale per pixel), so -ln p is in nats of 8-bit images.\n"
+    "  decoder gives a location and a log-scale per pixel), so -ln p is in nats of 8-bit images;\n"
+    "  --likelihood mol8: a mixture of --components K of them per pixel (PixelCNN++'s\n"
+    "  likelihood; K weights, locations and log-scales per pixel).  Complexity and ratio take\n"
+    "  either.\n"
     "  --seeds N trains and scores with seeds S..S+N-1 (in OUT/seed_S/) and reports each\n"
     "  class's mean AUROC +- its standard error over the seeds.\n"
     "\n"
@@ -60,6 +71,7 @@ const char *const anomaly_help_epilog =
     "  build/anomaly --dataset fashion --holdout all\n"
     "  build/anomaly --likelihood logistic8 --score complexity --seeds 3\n"
     "  build/anomaly --likelihood logistic8 --score ratio --perturb 0.15\n"
+    "  build/anomaly --likelihood logistic8 --latent 20 --score latent --seeds 3\n"
     "\n"
     "Writes roc.png, scores_D.png per held-out class, auroc.csv, and holdout_D.ckpt after\n"
     "every epoch; Ctrl-C (or SIGTERM) ends the current step, saves it and prints the command\n"
@@ -73,23 +85,37 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets"},
         {"holdout", CLI_STRING, &c->holdout, "D|D,D|all",
          "class(es) to hold out, each in its own run; all = 0..9"},
-        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio",
-         "anomaly score: -ELBO, minus the IWAE bound, complexity-corrected, or likelihood "
-         "ratio (below)"},
+        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio|local|latent",
+         "anomaly score: -ELBO, minus the IWAE bound, complexity-corrected, likelihood "
+         "ratio, corrected by a learned local coder, or the bits the latent code saves "
+         "a local coder (below)"},
+        {"local-steps", CLI_INT, &c->local_steps, "N",
+         "--score local|latent: training steps of each local coder (16 images a step)",
+         CLI_IN(1, 10000000)},
+        {"local-radius", CLI_INT, &c->local_radius, "R",
+         "--score local|latent: the coder sees R rows above and R pixels to the left",
+         CLI_IN(1, 8)},
         {"perturb", CLI_REAL, &c->perturb, "MU",
          "--score ratio: chance that the background model sees a pixel replaced by noise",
          CLI_IN_OC(0, 1)},
         {"seeds", CLI_INT, &c->seeds, "N", "runs with seeds S..S+N-1: mean +- s.e.",
          CLI_IN(1, 1000)},
         {"iwae-k", CLI_INT, &c->iwae_k, "K", "importance samples for --score iwae"},
+        {"score-k", CLI_INT, &c->score_k, "K",
+         "--score complexity|ratio|local: -ln p from the K-sample IWAE bound (1: the -ELBO)",
+         CLI_IN(1, 100000)},
         {"elbo-samples", CLI_INT, &c->elbo_samples, "L",
-         "draws of z per test image for --score elbo (L of seed 000 eq. (8))"},
+         "draws of z per test image for --score elbo and the corrected scores (L of seed 000 "
+         "eq. (8))"},
         {"latent", CLI_INT, &c->latent, "N", "latent dimensions"},
         {"encoder", CLI_STRING, &c->encoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
         {"decoder", CLI_STRING, &c->decoder, "SPEC", "preset mlp|conv|iwae, or spec text"},
-        {"likelihood", CLI_CHOICE, &c->likelihood, "bernoulli|gaussian|gaussian-learned|logistic8",
-         "p(x|z): Bernoulli logits, Gaussian with fixed sigma or learned variance, or a "
-         "discretized logistic over 8-bit values"},
+        {"likelihood", CLI_CHOICE, &c->likelihood,
+         "bernoulli|gaussian|gaussian-learned|logistic8|mol8",
+         "p(x|z): Bernoulli logits, Gaussian with fixed sigma or learned variance, a "
+         "discretized logistic over 8-bit values, or a mixture of them"},
+        {"components", CLI_INT, &c->components, "K",
+         "--likelihood mol8: logistics in each pixel's mixture", CLI_IN(1, 64)},
         {"sigma", CLI_REAL, &c->sigma, "S", "standard deviation of the fixed Gaussian"},
         {"binarize", CLI_CHOICE, &c->binarize, "none|static|dynamic|threshold",
          "grey values, one fixed Bernoulli draw, a fresh draw per batch, or x > 0.5"},
@@ -204,11 +230,19 @@ nn_dataset *anomaly_load_split(const config *c, uint64_t seed, const char *split
 
 const char *anomaly_decoder_text(const anomaly_flags *c, char *buf, size_t n) {
     const char *text = vae_preset_text(c->decoder, false, c->latent, false, buf, n);
-    if (text != buf || strcmp(c->likelihood, "logistic8")) return text;
-    /* a preset for the discretized logistic: locations and log-scales, 2 x 784 outputs */
-    char *at = strstr(buf, "linear 784");
-    if (at) memcpy(at, "linear 1568", 12); /* the preset's last layer: room in buf to spare */
-    else if ((at = strstr(buf, "convt 1 "))) at[6] = '2';
+    int per = !strcmp(c->likelihood, "logistic8") ? 2
+              : !strcmp(c->likelihood, "mol8") ? 3 * c->components : 1;
+    if (text != buf || per == 1) return text;
+    /* a preset for the discretized logistic: its parameters per pixel (2 for logistic8,
+     * locations and log-scales; 3K for mol8) from the preset's last layer */
+    char tail[512], *at = strstr(buf, "linear 784");
+    if (at) {
+        snprintf(tail, sizeof tail, "%s", at + 10);
+        snprintf(at, n - (size_t)(at - buf), "linear %d%s", 784 * per, tail);
+    } else if ((at = strstr(buf, "convt 1 "))) {
+        snprintf(tail, sizeof tail, "%s", at + 7);
+        snprintf(at, n - (size_t)(at - buf), "convt %d%s", per, tail);
+    }
     return buf;
 }
 
@@ -274,6 +308,84 @@ static double *elbo_scores(vae *m, const nn_dataset *d, int L, uint64_t seed) {
     return score;
 }
 
+double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
+                           const nn_dataset *test, uint64_t seed) {
+    nn_error err;
+    nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = c->local_radius,
+                                            .hidden = 32, .components = 3, .seed = seed}, &err);
+    double *bits = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
+    if (!lc || !bits) ag_error(PROG, "local coder: %s", lc ? "out of memory" : err.msg);
+    nn_local_coder_train(lc, train, NULL, c->local_steps, 16, 1e-3, seed + 1);
+    nn_local_coder_bits(lc, test, NULL, bits);
+    nn_local_coder_free(lc);
+    return bits;
+}
+
+/* The side images of d's examples for the conditional coder: the decoded mean of
+ * p(x|z) at one draw z ~ q(z|x) each (noise from seed), and each one's KL term into kl. */
+static ag_real *decoded_images(vae *m, const nn_dataset *d, uint64_t seed, double *kl) {
+    enum { B = 128 };
+    ag_real *side = malloc(sizeof(ag_real) * d->dim * (size_t)d->n);
+    if (!side) ag_error(PROG, "out of memory");
+    int idx[B];
+    ag_tape *t = ag_tape_new(seed);
+    ag_set_grad_enabled(t, false);
+    bool was_training = m->training;
+    vae_set_training(m, false);
+    for (int start = 0; start < d->n; start += B) {
+        int b = d->n - start < B ? d->n - start : B;
+        for (int i = 0; i < b; i++) idx[i] = start + i;
+        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL), *mu, *logvar;
+        vae_encode(m, t, x, &mu, &logvar);
+        ag_tensor *k = vae_kl_normal(t, mu, logvar);
+        ag_tensor *img = vae_decode(m, t, ag_reparameterize(t, mu, logvar));
+        memcpy(side + (size_t)start * d->dim, img->data, sizeof(ag_real) * d->dim * (size_t)b);
+        for (int i = 0; i < b; i++) kl[start + i] = k->data[i];
+        ag_tape_clear(t);
+    }
+    vae_set_training(m, was_training);
+    ag_tape_free(t);
+    return side;
+}
+
+double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *normal,
+                              const nn_dataset *test, uint64_t seed) {
+    /* The coders learn how far to trust the decoded image from images the VAE has not
+     * seen, as the test images are (the VAE decodes its own training images better, and a
+     * coder taught on them trusts it too much): the normal images after --train-n. */
+    int from = c->train_n > 0 && normal->n - c->train_n >= 1000 ? c->train_n : 0;
+    nn_dataset *tr = nn_dataset_slice(normal, from, normal->n - from < 10000 ? normal->n
+                                                                              : from + 10000);
+    const int L = c->elbo_samples;
+    double *kl_tr = malloc(sizeof(double) * (size_t)tr->n),
+           *kl = malloc(sizeof(double) * (size_t)test->n),
+           *bits = malloc(sizeof(double) * (size_t)test->n),
+           *score = calloc((size_t)test->n, sizeof(double));
+    if (!kl_tr || !kl || !bits || !score) ag_error(PROG, "out of memory");
+    ag_real *side_tr = decoded_images(m, tr, run_seed(seed, 1, 0), kl_tr);
+    /* One coder, trained with and (half the time) without the decoded image, gives both
+     * lengths: what it learnt of local statistics is the same in both and cancels in the
+     * difference (two coders trained apart differ by more than z's contribution). */
+    nn_error err;
+    nn_local_coder *lc = nn_local_coder_new(&(nn_local_coder_config){.radius = c->local_radius,
+        .side = 2, .side_dropout = 0.5, .hidden = 32, .components = 3,
+        .seed = run_seed(seed, 3, 0)}, &err);
+    if (!lc) ag_error(PROG, "local coder: %s", err.msg);
+    nn_local_coder_train(lc, tr, side_tr, c->local_steps, 16, 1e-3, run_seed(seed, 4, 0));
+    nn_local_coder_bits(lc, test, NULL, bits);
+    for (int i = 0; i < test->n; i++) score[i] = -bits[i];
+    for (int l = 0; l < L; l++) { /* seed 000 eq. (8): the mean over L draws of z */
+        ag_real *side = decoded_images(m, test, run_seed(seed, 2, (uint64_t)l), kl);
+        nn_local_coder_bits(lc, test, side, bits);
+        for (int i = 0; i < test->n; i++) score[i] += (kl[i] / log(2.0) + bits[i]) / L;
+        free(side);
+    }
+    nn_local_coder_free(lc);
+    nn_dataset_free(tr);
+    free(side_tr), free(kl_tr), free(kl), free(bits);
+    return score;
+}
+
 /* −ELBO of every test image: with one draw of z as vae_evaluate makes it, else with L. */
 static double *neg_elbo(vae *m, const nn_dataset *test, int L, uint64_t seed) {
     if (L > 1) return elbo_scores(m, test, L, seed);
@@ -284,22 +396,42 @@ static double *neg_elbo(vae *m, const nn_dataset *test, int L, uint64_t seed) {
     return score;
 }
 
+/* −ln p(x) of every test image as the corrected scores use it: the −ELBO (L draws), or
+ * with --score-k K > 1 minus the K-sample IWAE bound (Burda et al. 2016), which is nearer
+ * −ln p(x) than the −ELBO by the gap the ELBO leaves, a gap larger for images q(z|x)
+ * fits poorly. */
+static double *neg_log_p(vae *m, const anomaly_flags *c, const nn_dataset *test,
+                         uint64_t seed) {
+    if (c->score_k <= 1) return neg_elbo(m, test, c->elbo_samples, seed);
+    vae_eval ev = vae_evaluate(m, test, 0, c->score_k, seed);
+    double *score = ev.score;
+    ev.score = NULL;
+    vae_eval_free(&ev);
+    return score;
+}
+
 void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
                    const double *complexity, int cls, uint64_t seed, anomaly_outcome *o) {
     /* Scores: −ELBO, or −(IWAE bound) with k samples; higher means more anomalous. */
     bool iwae = !strcmp(c->score, "iwae");
     o->cls = cls;
-    if (!strcmp(c->score, "complexity")) {
-        /* Serrà et al. eq. (2): S = −log₂ p(x) − L(x), both in bits of the 8-bit image */
-        o->score = neg_elbo(m, test, c->elbo_samples, seed);
+    if (!strcmp(c->score, "complexity") || !strcmp(c->score, "local")) {
+        /* Serrà et al. eq. (2): S = −log₂ p(x) − L(x), both in bits of the 8-bit image; L
+         * from zlib, or (local) from the learned local coder of this class's model */
+        o->score = neg_log_p(m, c, test, seed);
         for (int i = 0; i < test->n; i++) o->score[i] = o->score[i] / log(2.0) - complexity[i];
     } else if (!strcmp(c->score, "ratio")) {
         /* Ren et al.: LLR = ln p_fg(x) − ln p_bg(x); low is anomalous, so the score is
-         * −LLR = (−ln p_fg) − (−ln p_bg), both bounded by their −ELBO (the same z noise) */
-        o->score = neg_elbo(m, test, c->elbo_samples, seed);
-        double *b = neg_elbo(bg, test, c->elbo_samples, seed);
+         * −LLR = (−ln p_fg) − (−ln p_bg), both bounded by their −ELBO or −IWAE (the same
+         * z noise) */
+        o->score = neg_log_p(m, c, test, seed);
+        double *b = neg_log_p(bg, c, test, seed);
         for (int i = 0; i < test->n; i++) o->score[i] -= b[i];
         free(b);
+    } else if (!strcmp(c->score, "latent")) { /* made by anomaly_latent_scores */
+        o->score = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
+        if (!o->score) ag_error(PROG, "out of memory");
+        memcpy(o->score, complexity, sizeof(double) * (size_t)test->n);
     } else if (iwae) {
         vae_eval ev = vae_evaluate(m, test, 0, c->iwae_k, seed);
         o->score = ev.score, ev.score = NULL; /* keep the scores, free the rest */
@@ -356,7 +488,8 @@ static int scores_png(const config *c, const outcome *o, int n, const char *path
     char name[48], title[160];
     anomaly_class_name(c, o->cls, name, sizeof name);
     nn_series s[2] = {{"normal test images", x, hn, HIST_BINS}, {name, x, ha, HIST_BINS}};
-    bool cx = !strcmp(c->score, "complexity");
+    bool cx = !strcmp(c->score, "complexity") || !strcmp(c->score, "local") ||
+              !strcmp(c->score, "latent");
     snprintf(title, sizeof title, "%s held out: %s scores (AUROC %.3f)", name,
              !strcmp(c->score, "iwae") ? "-IWAE" : cx ? "-log2 p - L"
              : !strcmp(c->score, "ratio") ? "-LLR" : "-ELBO", o->auroc);
@@ -412,9 +545,15 @@ static int write_csv(const char *path, const outcome *o, int n, nn_error *err) {
 static void result_settings(const config *c, const run_flags *r) {
     printf(" score=%s", c->score);
     if (!strcmp(c->score, "iwae")) printf(" iwae_k=%d", c->iwae_k);
+    else if (c->score_k > 1) printf(" score_k=%d", c->score_k);
     else printf(" elbo_samples=%d", c->elbo_samples);
     if (strcmp(c->likelihood, "bernoulli")) printf(" likelihood=%s", c->likelihood);
+    if (!strcmp(c->likelihood, "mol8")) printf(" components=%d", c->components);
     if (!strcmp(c->score, "ratio")) printf(" perturb=%g", c->perturb);
+    if (!strcmp(c->score, "local") || !strcmp(c->score, "latent")) {
+        printf(" local_steps=%d", c->local_steps);
+        if (c->local_radius != 2) printf(" local_radius=%d", c->local_radius);
+    }
     printf(" latent=%d epochs=%d", c->latent, r->epochs);
 }
 
@@ -542,8 +681,11 @@ void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads) {
     printf("henbun %s anomaly detection: %s, holdout %s, score %s", AG_REAL_NAME, c->dataset,
            c->holdout, c->score);
     if (!strcmp(c->score, "iwae")) printf(" (k=%d)", c->iwae_k);
+    else if (!strcmp(c->score, "local") || !strcmp(c->score, "latent"))
+        printf(" (local coder: %d steps)", c->local_steps);
     else if (!strcmp(c->score, "ratio")) printf(" (background: perturb %g)", c->perturb);
     else if (c->elbo_samples > 1) printf(" (L=%d)", c->elbo_samples);
+    if (c->score_k > 1) printf(" (-ln p from IWAE, k=%d)", c->score_k);
     printf(", latent %d, %s/%s, %s likelihood, %d epoch%s, %d thread%s\n", c->latent, c->encoder,
            c->decoder, c->likelihood, r->epochs, r->epochs == 1 ? "" : "s", threads,
            threads == 1 ? "" : "s");

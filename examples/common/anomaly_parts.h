@@ -15,6 +15,11 @@
 typedef struct anomaly_flags {
     const char *dataset, *data_dir, *holdout, *score, *encoder, *decoder, *likelihood, *binarize;
     int latent, iwae_k, elbo_samples, train_n;
+    int score_k;       /* --score-k K: −ln p inside complexity/ratio from the K-sample IWAE
+                          bound (1: the −ELBO) */
+    int components;    /* --likelihood mol8: logistics per pixel */
+    int local_steps;   /* --score local|latent: training steps of the local coder */
+    int local_radius;  /* --score local|latent: rows above and pixels left it sees */
     int seeds;         /* --seeds N: seeds seed .. seed+N-1, mean ± s.e. over them */
     double lr, sigma;
     double perturb;    /* --score ratio: the background model's pixel-replacement rate μ */
@@ -50,10 +55,24 @@ const char *anomaly_decoder_text(const anomaly_flags *c, char *buf, size_t n);
 /* L(x) of every image of d: bits of its 8-bit pixels after PNG's row filters and zlib at
  * level 9 (nn_compressed_bits); d->n values for the caller to free. */
 double *anomaly_complexity_bits(const nn_dataset *d);
+/* --score local: L(x) of every test image from a local coder (nn/complexity.h: radius
+ * --local-radius, 32 hidden units, 3 logistics) trained --local-steps steps on the normal images; test->n
+ * values for the caller to free. */
+double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
+                           const nn_dataset *test, uint64_t seed);
+/* --score latent: per test image, the bits the VAE's latent code saves a local coder,
+ * [KL(q(z|x) ‖ p(z)) + −ln p(x | x's neighbours, the decoded z)]/ln 2 − L_local(x), with
+ * z ~ q(z|x) (the mean over --elbo-samples draws for the test images); both coders
+ * trained --local-steps steps on 10 000 of the normal images, those after the first
+ * --train-n (which the VAE trained on) if there are 1000 or more, else the first.
+ * test->n values for the caller to free. */
+double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *normal,
+                              const nn_dataset *test, uint64_t seed);
 /* Scores every test image (higher = more anomalous) by --score: −ELBO with L draws, or
  * −IWAE, of model m; complexity: −ELBO in bits − bits[i] (complexity from
  * anomaly_complexity_bits); ratio: −ELBO(m) − (−ELBO(bg)), minus the log-likelihood
- * ratio of m against the background model bg.  Fills o. */
+ * ratio of m against the background model bg; local: as complexity; latent: the scores
+ * anomaly_latent_scores made, passed as `complexity`.  Fills o. */
 void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
                    const double *complexity, int cls, uint64_t seed, anomaly_outcome *o);
 /* The table, roc.png, scores_D.png, auroc.csv and (if result_line) "result: ..."; 0 or 1

@@ -145,3 +145,120 @@ TEST(discretized_logistic_errors_name_op_and_shapes) {
     CHECK(strstr(test_last_error, "levels"));
     ag_tape_free(t);
 }
+
+/* ---- the mixture (ag_discretized_logistic_mixture_nll) ---------------------------------- */
+
+/* The mixture on one row of n values with K components: parameters as (1, K·n). */
+static void mix_of(int n, int K, const double *w, const double *mu, const double *ls,
+                   const int *k, int levels, double *out) {
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *tw = ag_zeros(t, 2, (int[]){1, K * n}), *tm = ag_zeros(t, 2, (int[]){1, K * n}),
+              *ts = ag_zeros(t, 2, (int[]){1, K * n}), *x = ag_zeros(t, 2, (int[]){1, n});
+    for (int i = 0; i < K * n; i++)
+        tw->data[i] = (ag_real)w[i], tm->data[i] = (ag_real)mu[i], ts->data[i] = (ag_real)ls[i];
+    for (int i = 0; i < n; i++) x->data[i] = (ag_real)((double)k[i] / (levels - 1));
+    ag_tensor *o = ag_discretized_logistic_mixture_nll(t, tw, tm, ts, x, levels);
+    for (int i = 0; i < n; i++) out[i] = o->data[i];
+    ag_tape_free(t);
+}
+
+TEST(logistic_mixture_is_the_weighted_sum_of_its_components) {
+    /* p = Σ_c softmax(w)_c p_c, each p_c the one-component op's value; K = 3, 5 values,
+     * levels in the edge bins, the middle and a far tail of one component. */
+    enum { N = 5, K = 3 };
+    const double w[K * N] = {0.3, -1, 2, 0, 5, /**/ -0.2, 1, 0, 0, -3, /**/ 1.5, 0, -2, 0, 0};
+    const double mu[K * N] = {0.0, 0.5, 1.0, 0.2, 0.9, /**/ 1.0, 0.45, 0.1, 0.8, 0.0,
+                              /**/ 0.5, 0.3, 0.6, 0.2, 1.2};
+    const double ls[K * N] = {-4, -3, -5, -2, -7, /**/ -5, -1, -3, -4, -2, /**/ -2, -6, -1, -3, 0};
+    const int k[N] = {0, 128, 255, 51, 17};
+    double got[N], one[1];
+    mix_of(N, K, w, mu, ls, k, 256, got);
+    for (int i = 0; i < N; i++) {
+        double wmax = -INFINITY, z = 0, p = 0;
+        for (int c = 0; c < K; c++) wmax = fmax(wmax, w[c * N + i]);
+        for (int c = 0; c < K; c++) z += exp(w[c * N + i] - wmax);
+        for (int c = 0; c < K; c++) {
+            nll_of(1, &mu[c * N + i], &ls[c * N + i], &k[i], 256, one);
+            p += exp(w[c * N + i] - wmax) / z * exp(-one[0]);
+        }
+        CHECK_NEAR(got[i], -log(p), TOL * 10);
+    }
+    /* one component is the one-component op, whatever its weight */
+    const double w1[1] = {4}, mu1[1] = {0.3}, ls1[1] = {-3};
+    const int k1[1] = {90};
+    mix_of(1, 1, w1, mu1, ls1, k1, 256, got);
+    nll_of(1, mu1, ls1, k1, 256, one);
+    CHECK_NEAR(got[0], one[0], TOL);
+}
+
+TEST(logistic_mixture_probabilities_sum_to_one_and_tails_stay_finite) {
+    enum { K = 2 };
+    double w[K * 256], mu[K * 256], ls[K * 256], out[256], sum = 0;
+    int k[256];
+    for (int i = 0; i < 256; i++) {
+        w[i] = 0.7, mu[i] = 0.0, ls[i] = -6;          /* a spike at black */
+        w[256 + i] = -0.4, mu[256 + i] = 1.0, ls[256 + i] = -3; /* and one at white */
+        k[i] = i;
+    }
+    mix_of(256, K, w, mu, ls, k, 256, out);
+    for (int i = 0; i < 256; i++) CHECK(out[i] >= 0 && isfinite(out[i]));
+    for (int i = 0; i < 256; i++) sum += exp(-out[i]);
+    CHECK_NEAR(sum, 1.0, 1e-5);
+    /* both components far from the value: the one-component tail formula, weighted */
+    const double w2[2] = {0, 0}, mu2[2] = {0.0, 0.0}, ls2[2] = {-7, -7};
+    const int k2[1] = {200};
+    mix_of(1, 2, w2, mu2, ls2, k2, 256, out);
+    double one[1];
+    nll_of(1, mu2, ls2, k2, 256, one);
+    CHECK(isfinite(out[0]) && out[0] > 500);
+    CHECK_NEAR(out[0], one[0], 1e-6 * one[0]);        /* ln(½ p + ½ p) = ln p */
+}
+
+static ag_tensor *dlmix_fn(ag_tape *t, ag_tensor **in, void *ctx) {
+    return ag_discretized_logistic_mixture_nll(t, in[0], in[1], in[2], in[3], *(int *)ctx);
+}
+
+TEST(logistic_mixture_gradcheck) {
+    /* 2 rows of 4 values, K = 3: edge bins, middle bins, a dominant and a negligible
+     * component, narrow and wide scales. */
+    enum { R = 2, N = 4, K = 3 };
+    const ag_real w[R * K * N] = {0.3, -1, 2, 0, -0.2, 1, 0, 0, 1.5, 0, -2, 4,
+                                  0, 0, 0, 0, 1, -1, 0.5, 2, -1, 3, 0, -2};
+    const ag_real mu[R * K * N] = {0.0, 0.5, 1.0, 0.2, 1.0, 0.45, 0.1, 0.8, 0.5, 0.3, 0.6, 0.2,
+                                   0.1, 0.9, 0.5, 0.0, 0.3, 0.6, 1.1, -0.1, 0.7, 0.2, 0.4, 0.95};
+    const ag_real ls[R * K * N] = {-4, -3, -5, -2, -5, -1, -3, -4, -2, -6, -1, -3,
+                                   -3, -2, 1, -4, -5, -3, -2, -3, -1, -4, -2, -6};
+    const int k[R * N] = {0, 128, 255, 51, 17, 230, 255, 0};
+    ag_tensor *in[4] = {ag_tensor_new(2, (int[]){R, K * N}, true),
+                        ag_tensor_new(2, (int[]){R, K * N}, true),
+                        ag_tensor_new(2, (int[]){R, K * N}, true),
+                        ag_tensor_new(2, (int[]){R, N}, false)};
+    in[0]->name = "logit_weight", in[1]->name = "mean", in[2]->name = "log_scale";
+    for (int i = 0; i < R * K * N; i++)
+        in[0]->data[i] = w[i], in[1]->data[i] = mu[i], in[2]->data[i] = ls[i];
+    for (int i = 0; i < R * N; i++) in[3]->data[i] = (ag_real)(k[i] / 255.0);
+    int levels = 256;
+    ag_gradcheck_opts o = {0};
+    ag_gradcheck_report rep = ag_gradcheck(dlmix_fn, in, 4, &levels, &o);
+#ifdef AG_DOUBLE /* as the one-component check: float's step is wider than the bins */
+    if (!rep.ok) ag_gradcheck_print("discretized_logistic_mixture_nll", &rep, stderr);
+    CHECK(rep.ok);
+#endif
+    CHECK(rep.accumulates);
+    for (int i = 0; i < 4; i++) ag_tensor_free(in[i]);
+}
+
+TEST(logistic_mixture_errors_name_op_and_shapes) {
+    ag_tape *t = ag_tape_new(1);
+    ag_tensor *p = ag_zeros(t, 2, (int[]){2, 6}), *q = ag_zeros(t, 2, (int[]){2, 4}),
+              *x = ag_zeros(t, 2, (int[]){2, 4}), *y = ag_zeros(t, 2, (int[]){3, 2});
+    EXPECT_ERROR(ag_discretized_logistic_mixture_nll(t, p, p, q, x, 256)); /* shapes differ */
+    CHECK(strstr(test_last_error, "discretized_logistic_mixture_nll") &&
+          strstr(test_last_error, "(2, 6)") && strstr(test_last_error, "(2, 4)"));
+    EXPECT_ERROR(ag_discretized_logistic_mixture_nll(t, p, p, p, x, 256)); /* 12 not K·8 */
+    CHECK(strstr(test_last_error, "K times"));
+    EXPECT_ERROR(ag_discretized_logistic_mixture_nll(t, p, p, p, y, 256)); /* rows differ */
+    EXPECT_ERROR(ag_discretized_logistic_mixture_nll(t, q, q, q, x, 1));
+    CHECK(strstr(test_last_error, "levels"));
+    ag_tape_free(t);
+}

@@ -112,8 +112,8 @@ refused() {
     says "refuses $name: says why" "$dir/err" "$pattern"
     [ ! -e "$dir/no" ] && ok "refuses $name: no --out made" || bad "refuses $name: made --out"
 }
-refused "--score complexity with a Bernoulli likelihood" 2 "needs --likelihood logistic8, not bernoulli" --score complexity
-refused "--score ratio with a Gaussian likelihood" 2 "needs --likelihood logistic8, not gaussian" --score ratio --likelihood gaussian
+refused "--score complexity with a Bernoulli likelihood" 2 "needs --likelihood logistic8 or mol8, not bernoulli" --score complexity
+refused "--score ratio with a Gaussian likelihood" 2 "needs --likelihood logistic8 or mol8, not gaussian" --score ratio --likelihood gaussian
 refused "--perturb 0" 2 "perturb" --likelihood logistic8 --score ratio --perturb 0
 refused "--perturb 1.5" 2 "perturb" --likelihood logistic8 --score ratio --perturb 1.5
 refused "--seeds 0" 2 "seeds" --seeds 0
