@@ -66,14 +66,8 @@ says "latent on mol8: result line" "$dir/latent8.stdout" "^result: mean_auroc=.*
 aurocs "latent on mol8" "$dir/m"
 
 # Refusals before anything is written.
-refused() {
-    name=$1 status=$2 pattern=$3
-    shift 3
-    $run "$@" --out "$dir/no" >/dev/null 2>"$dir/err"
-    status_is "refuses $name" "$status" $? "$dir/err"
-    says "refuses $name: says why" "$dir/err" "$pattern"
-    [ ! -e "$dir/no" ] && ok "refuses $name: no --out made" || bad "refuses $name: made --out"
-}
+# shellcheck disable=SC2086
+refused() { n=$1 s=$2 p=$3; shift 3; refuses "$n" "$s" "$p" $run "$@"; }
 refused "--score-k with --score elbo" 2 "score-k 4: the IWAE bound inside" --score-k 4
 refused "--score-k with --elbo-samples" 2 "elbo-samples 2" --likelihood mol8 --score complexity --score-k 4 --elbo-samples 2
 refused "--score-k 0" 2 "score-k" --score-k 0

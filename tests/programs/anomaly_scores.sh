@@ -104,14 +104,8 @@ grep -q "^result: mean_auroc=[0-9.]* mean_auroc_se=[0-9.]* auroc_3=[0-9.]* auroc
     bad "seeds: result line: $(grep '^result' "$dir/seeds.stdout")"
 
 # Refusals before anything is written.
-refused() {
-    name=$1 status=$2 pattern=$3
-    shift 3
-    $run "$@" --out "$dir/no" >/dev/null 2>"$dir/err"
-    status_is "refuses $name" "$status" $? "$dir/err"
-    says "refuses $name: says why" "$dir/err" "$pattern"
-    [ ! -e "$dir/no" ] && ok "refuses $name: no --out made" || bad "refuses $name: made --out"
-}
+# shellcheck disable=SC2086
+refused() { n=$1 s=$2 p=$3; shift 3; refuses "$n" "$s" "$p" $run "$@"; }
 refused "--score complexity with a Bernoulli likelihood" 2 "needs --likelihood logistic8 or mol8, not bernoulli" --score complexity
 refused "--score ratio with a Gaussian likelihood" 2 "needs --likelihood logistic8 or mol8, not gaussian" --score ratio --likelihood gaussian
 refused "--perturb 0" 2 "perturb" --likelihood logistic8 --score ratio --perturb 0

@@ -22,12 +22,7 @@ refused() {
     flags=$d
     [ "$1" = gan2d ] && flags="--threads 1 --quiet" # no data set
     # shellcheck disable=SC2086
-    build/$1 $flags $2 --out "$dir/never" >/dev/null 2>"$dir/err"
-    rc=$?
-    if [ $rc -ne 2 ]; then bad "$1 $2: exit $rc, expected 2"
-    elif ! grep -Eq -- "$3" "$dir/err"; then bad "$1 $2: no /$3/ in: $(cat "$dir/err")"
-    elif [ -e "$dir/never" ]; then bad "$1 $2: --out was created"; rm -rf "$dir/never"
-    else ok "$1 $2 -> $(head -n 1 "$dir/err")"; fi
+    refuses "$1 $2" 2 "$3" build/$1 $flags $2
 }
 refused gan "--ema 1" "--ema: must be in \[0, 1\)"
 refused gan "--ema -0.1" "--ema: must be in"

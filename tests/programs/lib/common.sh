@@ -74,6 +74,18 @@ says() {
     fi
 }
 
+# refuses WHAT STATUS PATTERN COMMAND...: COMMAND --out DIR/no exits STATUS, its stderr
+# matches PATTERN, and DIR/no was not made (a refusal writes nothing).
+refuses() {
+    what=$1 want=$2 pattern=$3
+    shift 3
+    "$@" --out "$dir/no" >/dev/null 2>"$dir/err"
+    status_is "refuses $what" "$want" $? "$dir/err"
+    says "refuses $what: says why" "$dir/err" "$pattern"
+    if [ -e "$dir/no" ]; then bad "refuses $what: made --out"; rm -rf "$dir/no"
+    else ok "refuses $what: no --out made"; fi
+}
+
 # resume_command FILE: the command after "resume with: " in a stopped program's stderr.
 resume_command() { sed -n 's/^  resume with: //p' "$1"; }
 
