@@ -16,16 +16,9 @@ for p in gan gan2d; do
     done
 done
 
-# refused PROGRAM 'FLAGS' PATTERN: exit 2, stderr matches PATTERN, nothing created.
-refused() {
-    flags=$d
-    [ "$1" = gan2d ] && flags="--threads 1 --quiet" # no data set
-    # shellcheck disable=SC2086
-    refuses "$1 $2" 2 "$3" build/$1 $flags $2
-}
-refused gan "--drs --drs-gamma 51" "--drs-gamma: must be in \[-50, 50\]"
-refused gan "--drs-gamma nan" "--drs-gamma: must be a finite number"
-refused gan2d "--drs --drs-gamma -60" "--drs-gamma: must be in \[-50, 50\]"
+gan_refused gan "--drs --drs-gamma 51" "--drs-gamma: must be in \[-50, 50\]"
+gan_refused gan "--drs-gamma nan" "--drs-gamma: must be a finite number"
+gan_refused gan2d "--drs --drs-gamma -60" "--drs-gamma: must be in \[-50, 50\]"
 
 # gan2d: the same runs with and without --drs; then γ = −5.
 g2="--iters 600 --log-every 300 --runs 2 --batch 32 --pictures 0 --threads 1"

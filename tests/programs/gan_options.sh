@@ -17,22 +17,15 @@ done
 build/gan2d --help >"$dir/help2" 2>&1
 if grep -q -- "--ema" "$dir/help2"; then ok "gan2d --help names --ema"; else bad "gan2d --help lacks --ema"; fi
 
-# refused PROGRAM 'FLAGS' PATTERN: exit 2, stderr matches PATTERN, nothing created.
-refused() {
-    flags=$d
-    [ "$1" = gan2d ] && flags="--threads 1 --quiet" # no data set
-    # shellcheck disable=SC2086
-    refuses "$1 $2" 2 "$3" build/$1 $flags $2
-}
-refused gan "--ema 1" "--ema: must be in \[0, 1\)"
-refused gan "--ema -0.1" "--ema: must be in"
-refused gan "--ema nan" "--ema: must be a finite number"
-refused gan "--label-smooth 0.6" "--label-smooth: must be in \[0, 0.5\]"
-refused gan "--r1 -1" "--r1: must be in"
-refused gan "--lr-d -1e-4" "--lr-d: must be in"
-refused gan "--lr-g inf" "--lr-g: must be a finite number"
-refused gan "--sn --discriminator linear_1" "--discriminator|--sn"
-refused gan2d "--ema 1" "--ema: must be in \[0, 1\)"
+gan_refused gan "--ema 1" "--ema: must be in \[0, 1\)"
+gan_refused gan "--ema -0.1" "--ema: must be in"
+gan_refused gan "--ema nan" "--ema: must be a finite number"
+gan_refused gan "--label-smooth 0.6" "--label-smooth: must be in \[0, 0.5\]"
+gan_refused gan "--r1 -1" "--r1: must be in"
+gan_refused gan "--lr-d -1e-4" "--lr-d: must be in"
+gan_refused gan "--lr-g inf" "--lr-g: must be a finite number"
+gan_refused gan "--sn --discriminator linear_1" "--discriminator|--sn"
+gan_refused gan2d "--ema 1" "--ema: must be in \[0, 1\)"
 
 # All options on, 2 epochs straight, and 1 + 1 with --resume: the same checkpoint.
 all="--batch 32 --eval-n 0 --score-n 0 --ema 0.9 --sn --lr-d 4e-4 --lr-g 1e-4 --label-smooth 0.1 --r1 1"

@@ -86,6 +86,15 @@ refuses() {
     else ok "refuses $what: no --out made"; fi
 }
 
+# gan_refused PROGRAM 'FLAGS' PATTERN: build/PROGRAM (gan with the data flags $d, gan2d
+# without a data set) and FLAGS exits 2, says PATTERN, creates nothing.
+gan_refused() {
+    flags=$d
+    [ "$1" = gan2d ] && flags="--threads 1 --quiet"
+    # shellcheck disable=SC2086
+    refuses "$1 $2" 2 "$3" build/$1 $flags $2
+}
+
 # resume_command FILE: the command after "resume with: " in a stopped program's stderr.
 resume_command() { sed -n 's/^  resume with: //p' "$1"; }
 
