@@ -71,7 +71,8 @@ static int check(harness *h, char *why, size_t n) {
             return -1;
         }
         if (c->score_k > 1 && (c->elbo_samples > 1 || !strcmp(c->score, "elbo") ||
-                               !strcmp(c->score, "iwae") || !strcmp(c->score, "latent"))) {
+                               !strcmp(c->score, "iwae") || !strcmp(c->score, "latent") ||
+                               !strcmp(c->score, "knn"))) {
             snprintf(why, n, "--score-k %d: the IWAE bound inside --score complexity, ratio or "
                              "local, instead of --elbo-samples (got --score %s, "
                              "--elbo-samples %d)",
@@ -262,6 +263,10 @@ static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome
         bits = local = anomaly_latent_scores(p->m, &p->c, normal, h->test,
                                              run_seed(h->flags.seed, 9, (uint64_t)p->cls));
         nn_dataset_free(normal);
+    } else if (!code && !strcmp(p->c.score, "knn")) { /* the density of the normal codes */
+        nn_dataset *normal = nn_dataset_filter_label(p->all, p->cls, false);
+        bits = local = anomaly_knn_scores(p->m, &p->c, normal, h->test);
+        nn_dataset_free(normal);
     }
     if (!code) {
         anomaly_score(fg ? fg : p->m, fg ? p->m : NULL, &p->c, h->test, bits, p->cls,
@@ -286,7 +291,7 @@ int main(int argc, char **argv) {
     static anomaly p = {.c = {.dataset = "mnist", .data_dir = "data", .holdout = "all",
         .score = "elbo", .encoder = "mlp", .decoder = "mlp", .likelihood = "bernoulli",
         .binarize = "none", .latent = 3, .iwae_k = 50, .elbo_samples = 1, .score_k = 1,
-        .components = 5, .local_steps = 1500,
+        .components = 5, .local_steps = 1500, .knn_k = 5,
         .local_radius = 2, .lr = 1e-3, .sigma = 1, .seeds = 1, .perturb = 0.15}};
     static harness h = {.name = PROG, .program = &p, .resume_in_out = true,
         .flags = {.epochs = 10, .batch = 128, .seed = 1, .out = "out/anomaly"},

@@ -15,6 +15,7 @@
 #include "nn/data.h"       /* IDX files, datasets, minibatches, binarization */
 #include "nn/image.h"      /* PNG grids, line and scatter plots */
 #include "nn/complexity.h" /* compressed length of an 8-bit image (Serrà et al.) */
+#include "nn/knn.h"        /* k-th nearest-neighbour distances and density estimates */
 #include "nn/progress.h"   /* progress bars and CSV logs */
 
 #endif

@@ -72,6 +72,7 @@ const char *const anomaly_help_epilog =
     "  build/anomaly --likelihood logistic8 --score complexity --seeds 3\n"
     "  build/anomaly --likelihood logistic8 --score ratio --perturb 0.15\n"
     "  build/anomaly --likelihood logistic8 --latent 20 --score latent --seeds 3\n"
+    "  build/anomaly --likelihood logistic8 --latent 20 --score knn --seeds 3\n"
     "\n"
     "Writes roc.png, scores_D.png per held-out class, auroc.csv, and holdout_D.ckpt after\n"
     "every epoch; Ctrl-C (or SIGTERM) ends the current step, saves it and prints the command\n"
@@ -85,10 +86,13 @@ cli_opt *anomaly_options(anomaly_flags *c, run_flags *r) {
         {"data", CLI_STRING, &c->data_dir, "DIR", "where `make data` put the datasets"},
         {"holdout", CLI_STRING, &c->holdout, "D|D,D|all",
          "class(es) to hold out, each in its own run; all = 0..9"},
-        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio|local|latent",
+        {"score", CLI_CHOICE, &c->score, "elbo|iwae|complexity|ratio|local|latent|knn",
          "anomaly score: -ELBO, minus the IWAE bound, complexity-corrected, likelihood "
-         "ratio, corrected by a learned local coder, or the bits the latent code saves "
-         "a local coder (below)"},
+         "ratio, corrected by a learned local coder, the bits the latent code saves "
+         "a local coder, or the density of the normal images' codes (below)"},
+        {"knn-k", CLI_INT, &c->knn_k, "K",
+         "--score knn: the density from the distance to the K-th nearest normal code",
+         CLI_IN(1, 1000)},
         {"local-steps", CLI_INT, &c->local_steps, "N",
          "--score local|latent: training steps of each local coder (16 images a step)",
          CLI_IN(1, 10000000)},
@@ -386,6 +390,47 @@ double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *
     return score;
 }
 
+/* μ(x), the mean of q(z|x), of every image of d: d->n rows of the latent size. */
+static ag_real *posterior_means(vae *m, const nn_dataset *d, int latent) {
+    enum { B = 256 };
+    ag_real *mu = malloc(sizeof(ag_real) * (size_t)latent * (size_t)(d->n > 0 ? d->n : 1));
+    if (!mu) ag_error(PROG, "out of memory");
+    int idx[B];
+    ag_tape *t = ag_tape_new(0);
+    ag_set_grad_enabled(t, false);
+    bool was_training = m->training;
+    vae_set_training(m, false);
+    for (int start = 0; start < d->n; start += B) {
+        int b = d->n - start < B ? d->n - start : B;
+        for (int i = 0; i < b; i++) idx[i] = start + i;
+        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL), *mean, *logvar;
+        vae_encode(m, t, x, &mean, &logvar);
+        memcpy(mu + (size_t)start * latent, mean->data, sizeof(ag_real) * (size_t)b * latent);
+        ag_tape_clear(t);
+    }
+    vae_set_training(m, was_training);
+    ag_tape_free(t);
+    return mu;
+}
+
+double *anomaly_knn_scores(vae *m, const anomaly_flags *c, const nn_dataset *normal,
+                           const nn_dataset *test) {
+    /* All the normal training images, not only the --train-n the VAE trained on: more codes
+     * make a finer estimate of q(z) (seed 1, 5 epochs on 20k: mean AUROC 0.900 from the
+     * 20k codes, 0.913 from all 54k, k = 10). */
+    const int d = c->latent;
+    ag_real *ref = posterior_means(m, normal, d), *q = posterior_means(m, test, d);
+    double *score = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
+    if (!score) ag_error(PROG, "out of memory");
+    nn_error err;
+    if (nn_knn_distances(ref, normal->n, q, test->n, d, c->knn_k, score, &err))
+        ag_error(PROG, "%s", err.msg); /* sizes checked in load(): a bug if reached */
+    for (int i = 0; i < test->n; i++)
+        score[i] = nn_knn_neg_log_density(score[i], c->knn_k, normal->n, d);
+    free(ref), free(q);
+    return score;
+}
+
 /* −ELBO of every test image: with one draw of z as vae_evaluate makes it, else with L. */
 static double *neg_elbo(vae *m, const nn_dataset *test, int L, uint64_t seed) {
     if (L > 1) return elbo_scores(m, test, L, seed);
@@ -428,7 +473,7 @@ void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *te
         double *b = neg_log_p(bg, c, test, seed);
         for (int i = 0; i < test->n; i++) o->score[i] -= b[i];
         free(b);
-    } else if (!strcmp(c->score, "latent")) { /* made by anomaly_latent_scores */
+    } else if (!strcmp(c->score, "latent") || !strcmp(c->score, "knn")) { /* made before */
         o->score = malloc(sizeof(double) * (size_t)(test->n > 0 ? test->n : 1));
         if (!o->score) ag_error(PROG, "out of memory");
         memcpy(o->score, complexity, sizeof(double) * (size_t)test->n);
@@ -554,6 +599,7 @@ static void result_settings(const config *c, const run_flags *r) {
         printf(" local_steps=%d", c->local_steps);
         if (c->local_radius != 2) printf(" local_radius=%d", c->local_radius);
     }
+    if (!strcmp(c->score, "knn")) printf(" knn_k=%d", c->knn_k);
     printf(" latent=%d epochs=%d", c->latent, r->epochs);
 }
 
@@ -663,6 +709,12 @@ int anomaly_check_classes(const anomaly_flags *c, const nn_dataset *train,
         int n_normal = 0, n_anom = 0;
         for (int i = 0; i < train->n; i++) n_normal += train->y[i] != classes[r];
         for (int i = 0; i < test->n; i++) n_anom += test->y[i] == classes[r];
+        if (!strcmp(c->score, "knn") && n_normal > 0 && c->knn_k > n_normal) {
+            fprintf(stderr, PROG ": --knn-k %d: %s/%s has only %d training images outside "
+                            "class %d, whose codes the score measures\n", c->knn_k,
+                    c->data_dir, c->dataset, n_normal, classes[r]);
+            return 2;
+        }
         if (c->train_n > 0 && c->train_n < n_normal) n_normal = c->train_n;
         const char *why = n_normal == 0 ? "no training images outside class %d to train on"
                           : n_anom == 0 ? "no test images of class %d"
@@ -684,6 +736,7 @@ void anomaly_describe(const anomaly_flags *c, const run_flags *r, int threads) {
     else if (!strcmp(c->score, "local") || !strcmp(c->score, "latent"))
         printf(" (local coder: %d steps)", c->local_steps);
     else if (!strcmp(c->score, "ratio")) printf(" (background: perturb %g)", c->perturb);
+    else if (!strcmp(c->score, "knn")) printf(" (k=%d)", c->knn_k);
     else if (c->elbo_samples > 1) printf(" (L=%d)", c->elbo_samples);
     if (c->score_k > 1) printf(" (-ln p from IWAE, k=%d)", c->score_k);
     printf(", latent %d, %s/%s, %s likelihood, %d epoch%s, %d thread%s\n", c->latent, c->encoder,

@@ -20,6 +20,7 @@ typedef struct anomaly_flags {
     int components;    /* --likelihood mol8: logistics per pixel */
     int local_steps;   /* --score local|latent: training steps of the local coder */
     int local_radius;  /* --score local|latent: rows above and pixels left it sees */
+    int knn_k;         /* --score knn: the k of the k-th nearest code */
     int seeds;         /* --seeds N: seeds seed .. seed+N-1, mean ± s.e. over them */
     double lr, sigma;
     double perturb;    /* --score ratio: the background model's pixel-replacement rate μ */
@@ -68,11 +69,17 @@ double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
  * test->n values for the caller to free. */
 double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *normal,
                               const nn_dataset *test, uint64_t seed);
+/* --score knn: per test image, −ln q̂(μ(x)), the k-nearest-neighbour estimate (nn/knn.h,
+ * k = --knn-k) of the density of the codes μ(x) = E_q(z|x)[z] of all the normal training
+ * images, at the test image's code: a code that falls where no normal image's does is
+ * anomalous, however little ink its image has.  test->n values for the caller to free. */
+double *anomaly_knn_scores(vae *m, const anomaly_flags *c, const nn_dataset *normal,
+                           const nn_dataset *test);
 /* Scores every test image (higher = more anomalous) by --score: −ELBO with L draws, or
  * −IWAE, of model m; complexity: −ELBO in bits − bits[i] (complexity from
  * anomaly_complexity_bits); ratio: −ELBO(m) − (−ELBO(bg)), minus the log-likelihood
- * ratio of m against the background model bg; local: as complexity; latent: the scores
- * anomaly_latent_scores made, passed as `complexity`.  Fills o. */
+ * ratio of m against the background model bg; local: as complexity; latent and knn: the
+ * scores anomaly_latent_scores or anomaly_knn_scores made, passed as `complexity`.  Fills o. */
 void anomaly_score(vae *m, vae *bg, const anomaly_flags *c, const nn_dataset *test,
                    const double *complexity, int cls, uint64_t seed, anomaly_outcome *o);
 /* The table, roc.png, scores_D.png, auroc.csv and (if result_line) "result: ..."; 0 or 1
@@ -85,7 +92,8 @@ int anomaly_report(const anomaly_flags *c, const run_flags *r, const anomaly_out
 int anomaly_report_seeds(const anomaly_flags *c, const run_flags *r, const anomaly_outcome *o,
                          int n_seeds, int n_runs, double seconds);
 /* Every held-out class leaves images to train on and test images on both sides?  0, or
- * 1 after a message. */
+ * 1 after a message; 2 (a usage error) when --score knn's --knn-k exceeds a class's
+ * normal training images. */
 int anomaly_check_classes(const anomaly_flags *c, const nn_dataset *train,
                           const nn_dataset *test, const int *classes, int n_runs);
 /* The header line: what is trained, and how. */
