@@ -291,7 +291,7 @@ int main(int argc, char **argv) {
     static anomaly p = {.c = {.dataset = "mnist", .data_dir = "data", .holdout = "all",
         .score = "elbo", .encoder = "mlp", .decoder = "mlp", .likelihood = "bernoulli",
         .binarize = "none", .latent = 3, .iwae_k = 50, .elbo_samples = 1, .score_k = 1,
-        .components = 5, .local_steps = 1500, .knn_k = 5,
+        .components = 5, .local_steps = 1500, .knn_k = 5, .knn_on = "latent",
         .local_radius = 2, .lr = 1e-3, .sigma = 1, .seeds = 1, .perturb = 0.15}};
     static harness h = {.name = PROG, .program = &p, .resume_in_out = true,
         .flags = {.epochs = 10, .batch = 128, .seed = 1, .out = "out/anomaly"},

@@ -14,6 +14,7 @@
 /* The program's own flags (the run's are in run_flags). */
 typedef struct anomaly_flags {
     const char *dataset, *data_dir, *holdout, *score, *encoder, *decoder, *likelihood, *binarize;
+    const char *knn_on;  /* --knn-on latent|pixels: the codes μ(x), or the images themselves */
     int latent, iwae_k, elbo_samples, train_n;
     int score_k;       /* --score-k K: −ln p inside complexity/ratio from the K-sample IWAE
                           bound (1: the −ELBO) */
@@ -72,7 +73,9 @@ double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *
 /* --score knn: per test image, −ln q̂(μ(x)), the k-nearest-neighbour estimate (nn/knn.h,
  * k = --knn-k) of the density of the codes μ(x) = E_q(z|x)[z] of all the normal training
  * images, at the test image's code: a code that falls where no normal image's does is
- * anomalous, however little ink its image has.  test->n values for the caller to free. */
+ * anomalous, however little ink its image has.  With --knn-on pixels the same estimate
+ * over the images themselves (d = 784; the VAE is not used): the reference that shows what
+ * the code adds.  test->n values for the caller to free. */
 double *anomaly_knn_scores(vae *m, const anomaly_flags *c, const nn_dataset *normal,
                            const nn_dataset *test);
 /* Scores every test image (higher = more anomalous) by --score: −ELBO with L draws, or

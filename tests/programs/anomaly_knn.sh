@@ -25,7 +25,7 @@ cp "$dir/a/auroc.csv" "$dir/elbo.csv"
 $run --score knn --knn-k 3 --resume --out "$dir/a" >"$dir/k3.stdout" 2>"$dir/err" ||
     { bad "knn: the run failed"; sed 's/^/    /' "$dir/err"; }
 says "knn: result line with knn_k=3" "$dir/k3.stdout" "^result: mean_auroc=.* score=knn .*knn_k=3 latent=4 "
-says "knn: the header names k" "$dir/k3.stdout" "score knn \(k=3\)"
+says "knn: the header names k" "$dir/k3.stdout" "score knn \(k=3, on the latent\)"
 aurocs knn "$dir/a"
 same "knn --resume: the trained checkpoint is scored, not trained again" "$dir/trained.ckpt" "$dir/a/holdout_3.ckpt"
 awk -F, 'FNR == 1 { f++ } FNR > 1 { a[f, $1] = $2 } END {
@@ -34,9 +34,16 @@ awk -F, 'FNR == 1 { f++ } FNR > 1 { a[f, $1] = $2 } END {
     ok "knn: AUROC >= 0.95 for 3 and 7, above the -ELBO's on the same checkpoints" ||
     bad "knn: AUROCs $(cut -d, -f2 "$dir/a/auroc.csv" | tr '\n' ' ') against the -ELBO's $(cut -d, -f2 "$dir/elbo.csv" | tr '\n' ' ')"
 
+# --knn-on pixels: the images themselves (a reference without the model), named on the result line.
+$run --score knn --knn-on pixels --resume --out "$dir/a" >"$dir/px.stdout" 2>"$dir/err" ||
+    { bad "knn pixels: the run failed"; sed 's/^/    /' "$dir/err"; }
+says "knn pixels: result line with knn_on=pixels" "$dir/px.stdout" "^result: mean_auroc=.* score=knn .*knn_k=5 knn_on=pixels "
+aurocs "knn pixels" "$dir/a"
+
 # Refusals: nothing trained, no --out.
 refuses "--knn-k beyond the normal images" 2 "--knn-k 1000: .* has only [0-9]+ training images outside class 3" \
     $run --score knn --knn-k 1000
 refuses "--knn-k 0" 2 "knn-k" $run --score knn --knn-k 0
+refuses "--knn-on colours" 2 "knn-on" $run --score knn --knn-on colours
 refuses "--score-k with knn" 2 "--score-k 4: the IWAE bound inside" $run --score knn --score-k 4
 exit $failed
