@@ -328,12 +328,12 @@ double *anomaly_local_bits(const anomaly_flags *c, const nn_dataset *train,
     return bits;
 }
 
-/* The side images of d's examples for the conditional coder: the decoded mean of
- * p(x|z) at one draw z ~ q(z|x) each (noise from seed), and each one's KL term into kl. */
-static ag_real *decoded_images(vae *m, const nn_dataset *d, uint64_t seed, double *kl) {
+/* One pass of the encoder over d's examples, in evaluation mode, batches of 128: into
+ * whichever outputs are non-NULL, μ(x) (d->n rows of the latent size), the decoded mean of
+ * p(x|z) at one draw z ~ q(z|x) (d->n images; noise from seed) and the KL term (d->n). */
+static void encode_all(vae *m, const nn_dataset *d, uint64_t seed, ag_real *mu_out,
+                       ag_real *side, double *kl) {
     enum { B = 128 };
-    ag_real *side = malloc(sizeof(ag_real) * d->dim * (size_t)d->n);
-    if (!side) ag_error(PROG, "out of memory");
     int idx[B];
     ag_tape *t = ag_tape_new(seed);
     ag_set_grad_enabled(t, false);
@@ -344,14 +344,28 @@ static ag_real *decoded_images(vae *m, const nn_dataset *d, uint64_t seed, doubl
         for (int i = 0; i < b; i++) idx[i] = start + i;
         ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL), *mu, *logvar;
         vae_encode(m, t, x, &mu, &logvar);
-        ag_tensor *k = vae_kl_normal(t, mu, logvar);
-        ag_tensor *img = vae_decode(m, t, ag_reparameterize(t, mu, logvar));
-        memcpy(side + (size_t)start * d->dim, img->data, sizeof(ag_real) * d->dim * (size_t)b);
-        for (int i = 0; i < b; i++) kl[start + i] = k->data[i];
+        size_t zd = (size_t)mu->shape[1];
+        if (mu_out) memcpy(mu_out + (size_t)start * zd, mu->data, sizeof(ag_real) * zd * (size_t)b);
+        if (kl) {
+            ag_tensor *k = vae_kl_normal(t, mu, logvar);
+            for (int i = 0; i < b; i++) kl[start + i] = k->data[i];
+        }
+        if (side) {
+            ag_tensor *img = vae_decode(m, t, ag_reparameterize(t, mu, logvar));
+            memcpy(side + (size_t)start * d->dim, img->data, sizeof(ag_real) * d->dim * (size_t)b);
+        }
         ag_tape_clear(t);
     }
     vae_set_training(m, was_training);
     ag_tape_free(t);
+}
+
+/* The side images of d's examples for the conditional coder (encode_all), and each one's
+ * KL term into kl. */
+static ag_real *decoded_images(vae *m, const nn_dataset *d, uint64_t seed, double *kl) {
+    ag_real *side = malloc(sizeof(ag_real) * d->dim * (size_t)d->n);
+    if (!side) ag_error(PROG, "out of memory");
+    encode_all(m, d, seed, NULL, side, kl);
     return side;
 }
 
@@ -395,24 +409,9 @@ double *anomaly_latent_scores(vae *m, const anomaly_flags *c, const nn_dataset *
 
 /* μ(x), the mean of q(z|x), of every image of d: d->n rows of the latent size. */
 static ag_real *posterior_means(vae *m, const nn_dataset *d, int latent) {
-    enum { B = 256 };
     ag_real *mu = malloc(sizeof(ag_real) * (size_t)latent * (size_t)(d->n > 0 ? d->n : 1));
     if (!mu) ag_error(PROG, "out of memory");
-    int idx[B];
-    ag_tape *t = ag_tape_new(0);
-    ag_set_grad_enabled(t, false);
-    bool was_training = m->training;
-    vae_set_training(m, false);
-    for (int start = 0; start < d->n; start += B) {
-        int b = d->n - start < B ? d->n - start : B;
-        for (int i = 0; i < b; i++) idx[i] = start + i;
-        ag_tensor *x = nn_dataset_batch(d, t, idx, b, false, NULL), *mean, *logvar;
-        vae_encode(m, t, x, &mean, &logvar);
-        memcpy(mu + (size_t)start * latent, mean->data, sizeof(ag_real) * (size_t)b * latent);
-        ag_tape_clear(t);
-    }
-    vae_set_training(m, was_training);
-    ag_tape_free(t);
+    encode_all(m, d, 0, mu, NULL, NULL);
     return mu;
 }
 
