@@ -4,7 +4,8 @@
  * A block of QB queries against RB reference rows is one GEMM, G = Q·Rᵀ, and
  * ‖q − r‖² = ‖q‖² + ‖r‖² − 2 q·r; each query keeps its k smallest squared distances so far
  * in a sorted array, so a pass over the reference rows costs one comparison per pair once
- * the array is full.  The blocks bound the workspace (QB·RB values) whatever the sizes. */
+ * the array is full; the k kept rows' distances are then measured again from their
+ * differences.  The blocks bound the workspace (QB·RB values) whatever the sizes. */
 #include "nn/knn.h"
 
 #include "autograd/parallel.h"
