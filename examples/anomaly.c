@@ -258,14 +258,14 @@ static int run_class(anomaly *p, harness *h, const double *bits, anomaly_outcome
     if (!code && !strcmp(p->c.score, "local")) /* L(x) from a coder of the normal images */
         bits = local = anomaly_local_bits(&p->c, h->train, h->test,
                                           run_seed(h->flags.seed, 8, (uint64_t)p->cls));
-    else if (!code && !strcmp(p->c.score, "latent")) { /* all the normal images */
+    else if (!code && (!strcmp(p->c.score, "latent") || !strcmp(p->c.score, "knn"))) {
+        /* both from all the normal images: the coders' teaching set, or the codes whose
+         * density knn estimates */
         nn_dataset *normal = nn_dataset_filter_label(p->all, p->cls, false);
-        bits = local = anomaly_latent_scores(p->m, &p->c, normal, h->test,
-                                             run_seed(h->flags.seed, 9, (uint64_t)p->cls));
-        nn_dataset_free(normal);
-    } else if (!code && !strcmp(p->c.score, "knn")) { /* the density of the normal codes */
-        nn_dataset *normal = nn_dataset_filter_label(p->all, p->cls, false);
-        bits = local = anomaly_knn_scores(p->m, &p->c, normal, h->test);
+        bits = local = !strcmp(p->c.score, "knn")
+                           ? anomaly_knn_scores(p->m, &p->c, normal, h->test)
+                           : anomaly_latent_scores(p->m, &p->c, normal, h->test,
+                                                   run_seed(h->flags.seed, 9, (uint64_t)p->cls));
         nn_dataset_free(normal);
     }
     if (!code) {

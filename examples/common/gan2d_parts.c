@@ -189,17 +189,13 @@ void gan2d_snapshot(gan *g, const gan2d_flags *c, const run_flags *r, const mixt
     gan2d_picture(r, real, fake, GAN2D_N_EVAL, name, title);
 }
 
-/* GAN2D_N_EVAL points (or fewer) through DRS into xy, z and the uniforms from seed. */
+/* GAN2D_N_EVAL points (or fewer) through DRS into xy, z and the uniforms from seed; G in
+ * evaluation mode as gan2d_generate has it (gan_generate_drs's running_bn). */
 static void generate_drs(gan *g, uint64_t seed, double gamma, gan2d_drs_stats *st, ag_real *xy) {
     double t0 = run_seconds();
     clock_t c0 = clock();
-    ag_tape *t = ag_tape_new(seed);
-    gan_set_training(g, false);
     gan_drs d = {.gamma = gamma};
-    st->n = gan_drs_sample(g, t, &d, GAN2D_DRS_BURN_IN, GAN2D_N_EVAL, 500 * g->cfg.pack,
-                           GAN2D_DRS_TRIES, xy);
-    gan_set_training(g, true);
-    ag_tape_free(t);
+    st->n = gan_generate_drs(g, GAN2D_N_EVAL, 500 * g->cfg.pack, seed, true, &d, xy);
     st->accept = d.tried ? (double)d.kept / d.tried : 0;
     st->seconds = run_seconds() - t0, st->cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
 }

@@ -58,8 +58,7 @@ void gan2d_snapshot(gan *g, const gan2d_flags *c, const run_flags *r, const mixt
 /* How discriminator rejection sampling went: the share of points kept, the points drawn
  * (GAN2D_N_EVAL, or fewer when D kept under 1% of GAN2D_DRS_TRIES), wall and CPU seconds. */
 typedef struct gan2d_drs_stats { double accept, seconds, cpu; int n; } gan2d_drs_stats;
-#define GAN2D_DRS_BURN_IN 10000              /* points that fix M (gan_drs_sample) */
-#define GAN2D_DRS_TRIES (100L * GAN2D_N_EVAL) /* points offered at most */
+#define GAN2D_DRS_TRIES (GAN_DRS_TRIES * (long)GAN2D_N_EVAL) /* points offered at most */
 /* A trained run's scores on points made with z from seed, and DATASET_runNN_final.png;
  * with drs non-NULL, points drawn by DRS (G and D in evaluation mode, γ = c->drs_gamma),
  * DATASET_runNN_final_drs.png, and *drs filled. */
