@@ -105,6 +105,11 @@ static int load(harness *h) {
         fprintf(stderr, "gan: %s\n", err.msg);
         return 1;
     }
+    if (c->conditional && h->train && h->train->n_classes > GAN_CLASSES) { /* G's one-hot */
+        fprintf(stderr, "gan: %s: a label is %d, --conditional takes 0..%d\n", dir,
+                h->train->n_classes - 1, GAN_CLASSES - 1);
+        return 1;
+    }
     h->batching.drop_last = true; /* batch norm and V's real/fake balance want equal sizes */
     h->batches_per_step = c->d_steps;
     if (!h->flags.eval && c->eval_n == 0 && c->score_n == 0) return 0; /* no scores */
@@ -129,13 +134,18 @@ static int build(harness *h) {
                      .generator_text = c->generator, .discriminator_text = c->discriminator,
                      .gen_loss = !strcmp(c->gen_loss, "minimax") ? GAN_MINIMAX : GAN_NON_SATURATING,
                      .d_steps = c->d_steps, .r1_gamma = c->r1, .label_smooth = c->label_smooth,
-                     .seed = run_seed(h->flags.seed, 0, 0)};
+                     .seed = run_seed(h->flags.seed, 0, 0),
+                     .n_classes = c->conditional ? GAN_CLASSES : 0};
     nn_error err;
     if (!(p->g = gan_new(&gc, &err))) { /* NULL text: the --arch preset, no caret */
         harness_spec_error(h, err.msg, 2, (const char *[]){"generator", "discriminator"},
                            (const char *[]){"--generator", "--discriminator"},
                            (const char *[]){c->generator, c->discriminator});
         return 2;
+    }
+    if (c->conditional && !(p->labels = malloc(sizeof(int) * (size_t)h->flags.batch))) {
+        fprintf(stderr, "gan: out of memory\n");
+        return 1;
     }
     p->opt_g = nn_adam(&p->g->g_params, c->lr_g > 0 ? c->lr_g : c->lr); /* TTUR: own rates */
     p->opt_d = nn_adam(&p->g->d_params, c->lr_d > 0 ? c->lr_d : c->lr);
@@ -162,19 +172,27 @@ static int build(harness *h) {
     return 0;
 }
 
-/* One iteration: k steps of D on real batches (eq. (20)), then one step of G (eq. (21)). */
+/* One iteration: k steps of D on real batches (eq. (20)), then one step of G (eq. (21)).
+ * --conditional: D judges pairs (x, y), the fakes G(z, y) taking the real batch's labels,
+ * and G's step the last real batch's labels, so generated labels follow the data's. */
 static harness_step step(harness *h, ag_tape *t, double *stats) {
     gan_program *p = h->program;
     const int k = p->c.d_steps;
     const uint64_t z_draws = 2 * (uint64_t)p->c.z_dim; /* a row's z ~ N(0, I) */
     gan_stats st;
+    int n_labels = 0; /* --conditional: the last real batch's */
     ag_rng_seed(ag_tape_rng(t), run_seed(h->flags.seed, 2, (uint64_t)h->step)); /* its z's */
     memset(stats, 0, 5 * sizeof *stats);
     for (int i = 0; i < k; i++) {
         nn_batch b = harness_batch(h, t);
         nn_optim_zero_grad(p->opt_d);
         harness_skip_draws(h, t, z_draws, false); /* under MPI: the z's of this rank's rows */
-        ag_tensor *d_loss = gan_d_loss(p->g, t, b.x, &st); /* −V(D, G), fakes as constants */
+        const int *y = NULL;
+        if (p->labels) { /* copied: the tape holding b.y is cleared before G's step */
+            memcpy(p->labels, b.y, sizeof(int) * (size_t)b.size);
+            y = p->labels, n_labels = b.size;
+        }
+        ag_tensor *d_loss = gan_d_loss_labeled(p->g, t, b.x, y, &st); /* −V, fakes constant */
         harness_skip_draws(h, t, z_draws, true);
         /* ag_backward, and under MPI the sum of D's gradients over the ranks */
         bool finite = harness_backward_of(h, t, d_loss, &p->g->d_params);
@@ -186,9 +204,11 @@ static harness_step step(harness *h, ag_tape *t, double *stats) {
     }
     nn_optim_zero_grad(p->opt_g);
     int n = harness_rows(h, h->flags.batch);                /* this rank's z's, under MPI */
+    if (p->labels && n != n_labels)  /* the same rows under MPI: drop_last keeps them equal */
+        ag_error("gan", "G's step has %d rows and %d labels", n, n_labels);
     harness_skip_draws(h, t, z_draws, false);
     nn_params_set_requires_grad(&p->g->d_params, false);    /* no dW for D: G's step */
-    ag_tensor *g_loss = gan_g_loss(p->g, t, n, &st);         /* through D, into G */
+    ag_tensor *g_loss = gan_g_loss_labeled(p->g, t, p->labels, n, &st); /* through D, into G */
     harness_backward_of(h, t, g_loss, &p->g->g_params);     /* ag_backward (+ G's sum) */
     nn_params_set_requires_grad(&p->g->d_params, true);
     double norm = nn_optim_step(p->opt_g);                    /* G's parameters only */

@@ -146,6 +146,10 @@ nn_net *nn_net_parse(const char *text, int in_ndim, const int *in_shape,
 void nn_net_free(nn_net *net); /* the net, its layers and their parameters; NULL is fine */
 /* x (N, in_shape...) -> (N, out_shape...).  training switches dropout and batch norm. */
 ag_tensor *nn_forward(nn_net *net, ag_tape *t, ag_tensor *x, bool training);
+/* The first n_layers layers only (0 <= n_layers <= net->n_layers; 0: x viewed as the net's
+ * input): the features a head on top of them reads, e.g. a projection discriminator's
+ * (vae/gan.h).  nn_forward is nn_forward_to(net, t, x, training, net->n_layers). */
+ag_tensor *nn_forward_to(nn_net *net, ag_tape *t, ag_tensor *x, bool training, int n_layers);
 /* Prints a table: layer, output shape, parameters, and the totals. */
 void nn_describe(const nn_net *net, const char *title, FILE *f);
 /* Number of per-example values of the output (product of out_shape). */

@@ -306,6 +306,12 @@ int nn_net_out_size(const nn_net *net) {
 }
 
 ag_tensor *nn_forward(nn_net *net, ag_tape *t, ag_tensor *x, bool training) {
+    return nn_forward_to(net, t, x, training, net->n_layers);
+}
+
+ag_tensor *nn_forward_to(nn_net *net, ag_tape *t, ag_tensor *x, bool training, int n_layers) {
+    if (n_layers < 0 || n_layers > net->n_layers)
+        ag_error("nn_forward_to", "n_layers %d is not in 0..%d", n_layers, net->n_layers);
     /* The batch is x's first dimension; the rest must be the net's input shape (any
      * layout with the same number of values is accepted and viewed as that shape). */
     size_t per = 1;
@@ -322,10 +328,10 @@ ag_tensor *nn_forward(nn_net *net, ag_tape *t, ag_tensor *x, bool training) {
         memcpy(shape + 1, net->in_shape, sizeof(int) * (size_t)net->in_ndim);
         x = ag_reshape(t, x, net->in_ndim + 1, shape);
     }
-    for (int i = 0; i < net->n_layers; i++) {
+    for (int i = 0; i < n_layers; i++) {
         nn_layer *l = &net->layers[i];
         ag_tensor *y = NULL;   /* a layer that takes the next one into its op (layer.h) */
-        if (l->type->forward_with_next && i + 1 < net->n_layers)
+        if (l->type->forward_with_next && i + 1 < n_layers)
             y = l->type->forward_with_next(l, &net->layers[i + 1], t, x, training);
         if (y)
             i++;

@@ -32,8 +32,14 @@ gan *gan_new(const gan_config *cfg, nn_error *err) {
     int d_shape[NN_MAX_SHAPE];
     memcpy(d_shape, cfg->x_shape, sizeof d_shape);
     d_shape[0] *= g->cfg.pack;
+    if (cfg->n_classes < 0 || (cfg->n_classes > 0 && g->cfg.pack != 1)) {
+        nn_fail(err, "gan: n_classes must be >= 0, and a conditional gan needs pack = 1");
+        free(g);
+        return NULL;
+    }
+    /* a conditional G reads z and y's one-hot code, joined */
     g->generator = vae_build_net(cfg->generator, cfg->generator_text, cfg->layer_types, 1,
-                                 (int[]){cfg->z_dim}, &rng, "generator", err);
+                                 (int[]){cfg->z_dim + cfg->n_classes}, &rng, "generator", err);
     if (g->generator)
         g->discriminator = vae_build_net(cfg->discriminator, cfg->discriminator_text,
                                          cfg->layer_types, cfg->x_ndim, d_shape, &rng,
@@ -51,6 +57,17 @@ gan *gan_new(const gan_config *cfg, nn_error *err) {
     }
     nn_params_extend(&g->g_params, "generator", &g->generator->params);
     nn_params_extend(&g->d_params, "discriminator", &g->discriminator->params);
+    if (cfg->n_classes > 0 && g->discriminator->n_layers < 1) {
+        nn_fail(err, "discriminator: a conditional gan needs at least one layer (its input is φ)");
+        goto fail;
+    }
+    if (cfg->n_classes > 0) { /* E: zeros, so D starts unconditional and no draw is taken */
+        const nn_layer *last = &g->discriminator->layers[g->discriminator->n_layers - 1];
+        g->feat_dim = 1;
+        for (int i = 0; i < last->in_ndim; i++) g->feat_dim *= last->in_shape[i];
+        g->projection = ag_tensor_new(2, (int[]){cfg->n_classes, g->feat_dim}, true);
+        nn_params_add(&g->d_params, "discriminator", "projection", g->projection, true);
+    }
     return g;
 fail:
     gan_free(g);
@@ -63,6 +80,7 @@ void gan_free(gan *g) {
     nn_net_free(g->discriminator);
     nn_params_free(&g->g_params);
     nn_params_free(&g->d_params);
+    ag_tensor_free(g->projection);
     free(g);
 }
 
@@ -74,7 +92,40 @@ ag_tensor *gan_sample_z(gan *g, ag_tape *t, int n) {
                                              : ag_randn(t, 2, shape, 1);
 }
 
+/* A conditional gan's functions need labels; the others must not get any. */
+static void check_labels(const gan *g, const int *y, const char *fn) {
+    if (g->cfg.n_classes > 0 && !y)
+        ag_error(fn, "this gan is conditional (n_classes = %d): use the *_labeled functions",
+                 g->cfg.n_classes);
+    if (g->cfg.n_classes == 0 && y) ag_error(fn, "labels given to an unconditional gan");
+}
+
+/* y's one-hot code (n, K), a constant on the tape; a label out of range is an error. */
+static ag_tensor *one_hot(gan *g, ag_tape *t, const int *y, int n, const char *fn) {
+    int K = g->cfg.n_classes;
+    ag_tensor *h = ag_zeros(t, 2, (int[]){n, K});
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= K) ag_error(fn, "label %d of row %d is not in 0..%d", y[i], i, K - 1);
+        h->data[(size_t)i * K + y[i]] = 1;
+    }
+    return h;
+}
+
+int *gan_sample_labels(gan *g, ag_tape *t, int n) {
+    check_labels(g, (int[]){0}, "gan_sample_labels");
+    int *y = ag_tape_alloc(t, sizeof(int) * (size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) /* one uniform each: floor(u·K) < K as u < 1 */
+        y[i] = (int)(ag_rng_uniform(ag_tape_rng(t)) * g->cfg.n_classes);
+    return y;
+}
+
 ag_tensor *gan_generate(gan *g, ag_tape *t, ag_tensor *z) {
+    return gan_generate_labeled(g, t, z, NULL);
+}
+
+ag_tensor *gan_generate_labeled(gan *g, ag_tape *t, ag_tensor *z, const int *y) {
+    check_labels(g, y, "gan_generate");
+    if (y) z = ag_concat(t, (ag_tensor *[]){z, one_hot(g, t, y, z->shape[0], "gan_generate")}, 2, 1);
     ag_tensor *x = nn_forward(g->generator, t, z, g->training);
     int shape[AG_MAX_DIMS] = {z->shape[0]};
     memcpy(shape + 1, g->cfg.x_shape, sizeof(int) * (size_t)g->cfg.x_ndim);
@@ -83,20 +134,33 @@ ag_tensor *gan_generate(gan *g, ag_tape *t, ag_tensor *z) {
 
 /* D's logits with D in training mode or not (DRS wants D in evaluation mode while G
  * samples as it trained). */
-static ag_tensor *d_logits(gan *g, ag_tape *t, ag_tensor *x, bool training) {
+static ag_tensor *d_logits(gan *g, ag_tape *t, ag_tensor *x, const int *y, bool training) {
     int n = x->shape[0], p = g->cfg.pack;
+    check_labels(g, y, "gan_d_logits");
     if (n % p != 0)
         ag_error("gan_d_logits", "batch of %d samples is not a multiple of pack = %d", n, p);
     int shape[AG_MAX_DIMS] = {n / p};
     memcpy(shape + 1, g->cfg.x_shape, sizeof(int) * (size_t)g->cfg.x_ndim);
     shape[1] *= p;
-    ag_tensor *l = nn_forward(g->discriminator, t, ag_reshape(t, x, g->cfg.x_ndim + 1, shape),
-                              training);
-    return ag_reshape(t, l, 1, (int[]){n / p});
+    nn_net *d = g->discriminator;
+    x = ag_reshape(t, x, g->cfg.x_ndim + 1, shape);
+    if (!y) return ag_reshape(t, nn_forward(d, t, x, training), 1, (int[]){n / p});
+    /* the projection discriminator: l = ψ(φ(x)) + Σ_f (e_y)_f φ_f(x) */
+    ag_tensor *phi = nn_forward_to(d, t, x, training, d->n_layers - 1);
+    nn_layer *last = &d->layers[d->n_layers - 1];          /* ψ: the last layer, on φ */
+    ag_tensor *psi = last->type->forward(last, t, phi, training);
+    ag_tensor *e = ag_index_select(t, g->projection, y, n);                   /* (n, F) */
+    ag_tensor *proj = ag_sum_axis(t, ag_mul(t, e, ag_reshape(t, phi, 2, (int[]){n, g->feat_dim})),
+                                  1, false);                                  /* (n) */
+    return ag_add(t, ag_reshape(t, psi, 1, (int[]){n}), proj);
 }
 
 ag_tensor *gan_d_logits(gan *g, ag_tape *t, ag_tensor *x) {
-    return d_logits(g, t, x, g->training);
+    return d_logits(g, t, x, NULL, g->training);
+}
+
+ag_tensor *gan_d_logits_labeled(gan *g, ag_tape *t, ag_tensor *x, const int *y) {
+    return d_logits(g, t, x, y, g->training);
 }
 
 ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x) {
@@ -129,17 +193,24 @@ static ag_tensor *buffers(gan *g, ag_tape *t, ag_tensor *from) {
 }
 
 ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats) {
+    return gan_d_loss_labeled(g, t, x_real, NULL, stats);
+}
+
+ag_tensor *gan_d_loss_labeled(gan *g, ag_tape *t, ag_tensor *x_real, const int *y,
+                              gan_stats *stats) {
     int n = x_real->shape[0];
+    check_labels(g, y, "gan_d_loss");
     /* The fakes enter D as constants: D's step must not move G (eq. (20) maximises over D
      * only), and skipping G's backward halves the work. */
     bool grad = ag_set_grad_enabled(t, false);
-    ag_tensor *fake = gan_generate(g, t, gan_sample_z(g, t, n));
+    ag_tensor *fake = gan_generate_labeled(g, t, gan_sample_z(g, t, n), y);
     ag_set_grad_enabled(t, grad);
     /* For R1 below: the PRNG (D's dropout masks) and D's buffers (spectral norm's u, v;
      * batch norm's running statistics) before the real pass. */
     ag_rng before_real = *ag_tape_rng(t);
     ag_tensor *buffers_real = g->cfg.r1_gamma > 0 ? buffers(g, t, NULL) : NULL;
-    ag_tensor *l_real = gan_d_logits(g, t, x_real), *l_fake = gan_d_logits(g, t, fake);
+    ag_tensor *l_real = gan_d_logits_labeled(g, t, x_real, y),
+              *l_fake = gan_d_logits_labeled(g, t, fake, y);
     /* V = mean ln σ(l_real) + mean ln σ(−l_fake);  D's loss is −V */
     ag_tensor *v = ag_add(t, ag_mean(t, ag_log_sigmoid(t, l_real)),
                           ag_mean(t, ag_log_sigmoid(t, ag_neg(t, l_fake))));
@@ -163,7 +234,7 @@ ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats) {
         ag_tensor *now = buffers(g, t, NULL);
         buffers(g, t, buffers_real);
         *ag_tape_rng(t) = before_real;
-        ag_tensor *l_moved = gan_d_logits(g, t, ag_add(t, x_real, u));
+        ag_tensor *l_moved = gan_d_logits_labeled(g, t, ag_add(t, x_real, u), y);
         *ag_tape_rng(t) = after;
         buffers(g, t, now);
         ag_tensor *dl = ag_sub(t, l_moved, l_real);
@@ -182,7 +253,12 @@ ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats) {
 }
 
 ag_tensor *gan_g_loss(gan *g, ag_tape *t, int n, gan_stats *stats) {
-    ag_tensor *l = gan_d_logits(g, t, gan_generate(g, t, gan_sample_z(g, t, n)));
+    return gan_g_loss_labeled(g, t, NULL, n, stats);
+}
+
+ag_tensor *gan_g_loss_labeled(gan *g, ag_tape *t, const int *y, int n, gan_stats *stats) {
+    check_labels(g, y, "gan_g_loss");
+    ag_tensor *l = gan_d_logits_labeled(g, t, gan_generate_labeled(g, t, gan_sample_z(g, t, n), y), y);
     ag_tensor *loss = g->cfg.gen_loss == GAN_MINIMAX
                           ? ag_mean(t, ag_log_sigmoid(t, ag_neg(t, l)))   /* E ln(1 − D(G(z))) */
                           : ag_neg(t, ag_mean(t, ag_log_sigmoid(t, l)));  /* −E ln D(G(z)) */
@@ -233,8 +309,10 @@ int gan_drs_sample(gan *g, ag_tape *t, gan_drs *d, int burn_in, int n, int batch
     int done = 0, burnt = 0;
     long tries = 0;
     while (done < n && (max_tries <= 0 || tries < max_tries)) {
-        ag_tensor *x = gan_generate(g, t, gan_sample_z(g, t, batch));
-        ag_tensor *l = d_logits(g, t, x, false);                 /* (batch / pack) */
+        ag_tensor *z = gan_sample_z(g, t, batch);
+        const int *y = g->cfg.n_classes > 0 ? gan_sample_labels(g, t, batch) : NULL;
+        ag_tensor *x = gan_generate_labeled(g, t, z, y);
+        ag_tensor *l = d_logits(g, t, x, y, false);              /* (batch / pack) */
         int groups = batch / p;
         if (burnt < burn_in || !begun) {                         /* M from these only */
             gan_drs b = gan_drs_begin(l->data, groups, gamma);

@@ -57,6 +57,18 @@ typedef struct gan_config {
      * D from growing over-confident on the data.  Fakes keep the target 0.  0: off. */
     double label_smooth;
     uint64_t seed; /* parameter initialisation */
+    /* A class-conditional GAN (Mirza & Osindero 2014) when n_classes = K > 0: the data are
+     * pairs (x, y), y one of K labels.  G(z, y) reads z and y's one-hot code, joined:
+     * its spec's input is (z_dim + K).  D is a projection discriminator (Miyato & Koyama
+     * 2018): with φ(x) the input of D's last layer (F values) and ψ that layer,
+     *     l(x, y) = ψ(φ(x)) + e_yᵀ φ(x),       e_y row y of a (K, F) matrix E.
+     * Why that form: D*'s logit is ln p_d(x, y)/p_g(x, y) (eq. (13)) = ln p_d(x)/p_g(x)
+     * + ln p_d(y|x)/p_g(y|x); if both class posteriors are softmaxes over the same
+     * features, p(y|x) ∝ exp(v_yᵀφ(x)), the second term is (v_y^d − v_y^g)ᵀφ(x) minus a
+     * function of x alone, which ψ absorbs.  E starts at 0 (D starts unconditional) and is
+     * D's parameter "discriminator.projection" (not spectrally normalised).  pack must be 1.
+     * The *_labeled functions below take the labels; the others refuse such a gan. */
+    int n_classes;
 } gan_config;
 
 typedef struct gan {
@@ -65,6 +77,8 @@ typedef struct gan {
     nn_param_list g_params, d_params;  /* two groups: one optimizer each */
     int x_size;
     bool training;                     /* layer mode (batch norm, dropout); default true */
+    ag_tensor *projection;             /* n_classes > 0: E (K, feat_dim), in d_params */
+    int feat_dim;                      /* F: the size of φ(x), D's last layer's input */
 } gan;
 
 typedef struct gan_stats {
@@ -101,6 +115,21 @@ ag_tensor *gan_d_loss(gan *g, ag_tape *t, ag_tensor *x_real, gan_stats *stats);
 ag_tensor *gan_g_loss(gan *g, ag_tape *t, int n, gan_stats *stats);
 /* D(x) = σ(l(x)) for a tensor of samples (pack must be 1), (n). */
 ag_tensor *gan_discriminate(gan *g, ag_tape *t, ag_tensor *x);
+
+/* The conditional GAN (n_classes > 0; see gan_config).  Labels are ints in [0, K), one per
+ * row, in memory that lives as long as the call (e.g. nn_batch.y, or from the tape). */
+/* n labels y ~ U{0, ..., K−1} from the tape's PRNG (one uniform each), on the tape. */
+int *gan_sample_labels(gan *g, ag_tape *t, int n);
+/* G(z, y): (n, x_shape...). */
+ag_tensor *gan_generate_labeled(gan *g, ag_tape *t, ag_tensor *z, const int *y);
+/* l(x, y) = ψ(φ(x)) + e_yᵀφ(x), (n). */
+ag_tensor *gan_d_logits_labeled(gan *g, ag_tape *t, ag_tensor *x, const int *y);
+/* gan_d_loss on pairs (x_real[i], y[i]); the fakes are G(z_i, y[i]) with the same labels,
+ * so the generated labels follow the data's. */
+ag_tensor *gan_d_loss_labeled(gan *g, ag_tape *t, ag_tensor *x_real, const int *y,
+                              gan_stats *stats);
+/* gan_g_loss on n fresh z's with labels y[0..n). */
+ag_tensor *gan_g_loss_labeled(gan *g, ag_tape *t, const int *y, int n, gan_stats *stats);
 
 /* =========================================================================================
  * Discriminator rejection sampling (Azadi et al., "Discriminator Rejection Sampling", ICLR
@@ -150,7 +179,8 @@ int gan_drs_filter(gan_drs *d, const ag_real *logits, int n, ag_rng *rng, ag_rea
  * set here).  G runs in its current mode (gan_set_training: batch norm's batch statistics
  * in training mode), D always in evaluation mode (no dropout; batch norm's running
  * statistics), in batches of `batch` samples (a multiple of pack); z and the uniforms come
- * from t's PRNG, and t is cleared after each batch.  The first `burn_in` samples (whole
+ * from t's PRNG (a conditional gan: also each batch's labels, gan_sample_labels, and D
+ * judges the pairs), and t is cleared after each batch.  The first `burn_in` samples (whole
  * batches, at least one) only fix M.  Stops after max_tries samples past the burn-in (0: no
  * limit) and returns how many it wrote: n, or fewer when D rejects nearly everything. */
 int gan_drs_sample(gan *g, ag_tape *t, gan_drs *d, int burn_in, int n, int batch,

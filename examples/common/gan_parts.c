@@ -42,6 +42,9 @@ cli_opt *gan_options(gan_flags *c, run_flags *r) {
          "one-sided label smoothing: D's target for real images is 1 - S (0: off)", CLI_IN(0, 0.5)},
         {"r1", CLI_REAL, &c->r1, "GAMMA", "R1 gradient penalty on D at real images (0: off)",
          CLI_IN(0, 1e6)},
+        {"conditional", CLI_FLAG, &c->conditional, NULL,
+         "a class-conditional GAN: G(z, y) and a projection D learn from the labels (see "
+         "below)"},
         {"drs", CLI_FLAG, &c->drs, NULL,
          "also score (and draw samples_drs.png from) samples filtered by D: discriminator "
          "rejection sampling (see below)"},
@@ -95,7 +98,7 @@ const setting *gan_settings(gan_program *p, run_flags *r) {
 }
 
 const gan_optional *gan_optionals(gan_flags *c) {
-    static gan_optional table[9];
+    static gan_optional table[10];
     const gan_optional t[] = {
         {"lr-d", {"lr_d", SET_DOUBLE, &c->lr_d}},
         {"lr-g", {"lr_g", SET_DOUBLE, &c->lr_g}},
@@ -104,6 +107,7 @@ const gan_optional *gan_optionals(gan_flags *c) {
         {"sn", {"sn", SET_BOOL, &c->sn}},
         {"label-smooth", {"label_smooth", SET_DOUBLE, &c->label_smooth}},
         {"r1", {"r1", SET_DOUBLE, &c->r1}},
+        {"conditional", {"conditional", SET_BOOL, &c->conditional}},
         {NULL, {0}}};
     memcpy(table, t, sizeof t);
     return table;
@@ -257,12 +261,19 @@ void gan_progress_from_text(gan_progress *ps, const char *text) {
  * made in batches of `batch`, the size G trained with: in training mode batch norm uses
  * each batch's own statistics (as every fake D ever saw did); with running_bn, the running
  * averages.  Nothing is recorded for gradients. */
-void gan_generate_n(gan *g, int n, int batch, uint64_t seed, bool running_bn, ag_real *out) {
+void gan_generate_n(gan *g, int n, int batch, uint64_t seed, bool running_bn, bool by_column,
+                    ag_real *out) {
     ag_tape *t = ag_tape_new(seed);
     ag_set_grad_enabled(t, false);
     if (running_bn) gan_set_training(g, false);
     for (int start = 0; start < n; start += batch) {
-        ag_tensor *x = gan_generate(g, t, gan_sample_z(g, t, batch));
+        ag_tensor *z = gan_sample_z(g, t, batch);
+        int *y = NULL;
+        if (g->cfg.n_classes > 0) {
+            y = gan_sample_labels(g, t, batch);
+            for (int i = 0; by_column && i < batch; i++) y[i] = (start + i) % g->cfg.n_classes;
+        }
+        ag_tensor *x = gan_generate_labeled(g, t, z, y);
         size_t keep = (size_t)(n - start < batch ? n - start : batch) * (size_t)g->x_size;
         memcpy(out + (size_t)start * g->x_size, x->data, sizeof(ag_real) * keep);
         ag_tape_clear(t);
@@ -348,7 +359,7 @@ gan_scores gan_score(gan *g, const gan_reference *r, const gan_flags *c, int bat
         s.drs.gamma = c->drs_gamma;
         n = s.n = gan_generate_drs(g, n, batch, seed, !strcmp(c->sample_bn, "running"), &s.drs, x);
     } else {
-        gan_generate_n(g, n, batch, seed, !strcmp(c->sample_bn, "running"), x);
+        gan_generate_n(g, n, batch, seed, !strcmp(c->sample_bn, "running"), false, x);
     }
     s.seconds = run_seconds() - t0, s.cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
     gan_scorer_run(r->sc, x, n, p, f);
@@ -375,12 +386,14 @@ void gan_pictures(gan_program *p, const run_flags *r, long per_epoch, long step,
     size_t img = (size_t)g->x_size;
     ag_real *x = malloc(sizeof(ag_real) * FIXED_N * img);
     if (!x) return;
-    gan_generate_n(g, FIXED_N, FIXED_N, run_seed(r->seed, 77, 0), !strcmp(c->sample_bn, "running"), x);
+    gan_generate_n(g, FIXED_N, FIXED_N, run_seed(r->seed, 77, 0), !strcmp(c->sample_bn, "running"),
+                   true, x);
+    int cols = c->conditional ? GAN_CLASSES : 8; /* conditional: one class a column */
     char path[4096], title[96];
     nn_error err;
     snprintf(title, sizeof title, "epoch %.3g, iteration %ld", (double)step / per_epoch, step);
     if (nn_grid_png(run_path(path, sizeof path, r->out, "samples.png"), x, FIXED_N, C, H, W,
-                    &(nn_grid_opts){.cols = 8, .scale = 2, .title = title}, &err))
+                    &(nn_grid_opts){.cols = cols, .scale = 2, .title = title}, &err))
         fprintf(stderr, "gan: %s\n", err.msg);
     if (row) {
         if (ps->rows == PROGRESS_ROWS) { /* full: snapshot half as often, keep those rows */
@@ -577,5 +590,6 @@ void gan_release(harness *h) {
     nn_ema_free(p->ema);
     ag_tensor_free(p->progress);
     gan_free(p->g);
+    free(p->labels);
     gan_reference_free(&p->ref);
 }

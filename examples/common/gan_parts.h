@@ -11,6 +11,7 @@
 #define PROGRESS_COLS 10  /* fixed z's per row of progress.png */
 #define PROGRESS_ROWS 16  /* rows kept; beyond, every other row is dropped */
 #define FIXED_N 64        /* fixed z's of samples.png (the first PROGRESS_COLS make progress.png) */
+#define GAN_CLASSES 10    /* --conditional: MNIST's and Fashion-MNIST's labels */
 
 /* The GAN's own flags (the run's are in run_flags). */
 typedef struct gan_flags {
@@ -23,6 +24,9 @@ typedef struct gan_flags {
      * label smoothing and the R1 penalty. */
     double lr_d, lr_g, ema, label_smooth, r1;
     bool sn, ema_warmup;  /* ema_warmup: nn_ema's warm-up of the decay (nn/ema.h) */
+    /* --conditional: G(z, y) and a projection D on the data's labels (vae/gan.h), samples
+     * of uniformly drawn labels.  A setting, kept only when on. */
+    bool conditional;
     /* --drs: the final scores, --eval and samples_drs.png also from samples that D
      * filtered (discriminator rejection sampling, vae/gan.h), log-odds shift drs_gamma.
      * Not a setting: training is the same without it. */
@@ -78,6 +82,7 @@ typedef struct gan_program {
     gan *g;
     nn_optim *opt_g, *opt_d;
     nn_ema *ema;           /* --ema: the average of G's weights (NULL: off) */
+    int *labels;           /* --conditional: the last real batch's labels, for G's step */
     nn_param_list params;  /* generator.* and discriminator.*: to name a NaN */
     ag_tensor *progress;   /* (PROGRESS_ROWS·PROGRESS_COLS, C, H, W): progress.png's rows */
     nn_param_list saved;   /* generator.*, discriminator.*, [ema.generator.*], opt_g.*,
@@ -89,7 +94,8 @@ typedef struct gan_program {
 
 cli_opt *gan_options(gan_flags *c, run_flags *r);
 const setting *gan_settings(gan_program *p, run_flags *r);
-const gan_optional *gan_optionals(gan_flags *c);  /* lr_d, lr_g, ema, sn, label_smooth, r1 */
+const gan_optional *gan_optionals(gan_flags *c);  /* lr_d, lr_g, ema, sn, label_smooth, r1,
+                                                     conditional */
 extern const char *const gan_help_epilog;
 
 /* The line "progress_iters=I1 I2 ..." of the checkpoint's text, written and read back. */
@@ -98,8 +104,11 @@ void gan_progress_from_text(gan_progress *ps, const char *text);
 
 /* n samples G(z), z from a generator seeded with `seed`, into out (n × x_size), made in
  * batches of `batch` (batch norm: each batch's statistics, or with running_bn the running
- * averages).  Nothing is recorded for gradients. */
-void gan_generate_n(gan *g, int n, int batch, uint64_t seed, bool running_bn, ag_real *out);
+ * averages).  A conditional G gets label i % GAN_CLASSES for sample i when by_column (the
+ * pictures: one class a column), else labels drawn uniformly after each batch's z.
+ * Nothing is recorded for gradients. */
+void gan_generate_n(gan *g, int n, int batch, uint64_t seed, bool running_bn, bool by_column,
+                    ag_real *out);
 /* The same through DRS (gan_drs_sample, d->gamma given; D in evaluation mode): returns how
  * many samples it drew, n or fewer when D kept under 1 in GAN_DRS_TRIES. */
 int gan_generate_drs(gan *g, int n, int batch, uint64_t seed, bool running_bn, gan_drs *d,
