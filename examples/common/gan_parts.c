@@ -203,6 +203,13 @@ const char *const gan_help_epilog =
     "progress.png, the scores and --eval use the moving average of G's weights; gan.ckpt and\n"
     "--export keep both G's own weights (generator.*) and the average (ema.generator.*, the\n"
     "sampler to use), so --resume goes on exactly.\n"
+    "\n--conditional (Mirza & Osindero 2014; Miyato & Koyama 2018): a class-conditional GAN.\n"
+    "G(z, y) reads z joined with y's one-hot code (the preset's first layer gets 10 more\n"
+    "inputs); D's logit is l(x, y) = psi(phi(x)) + e_y . phi(x), phi(x) the input of D's last\n"
+    "layer, psi that layer, e_y a learned row per class (vae/gan.h says why this form).  D\n"
+    "judges real pairs against G(z, y) with the real batch's labels, and G steps on the last\n"
+    "real batch's labels.  Samples draw y uniformly (scores, --eval, DRS); samples.png and\n"
+    "progress.png show one class a column.  A setting: --resume and --eval keep it.\n"
     "\n--drs (Azadi et al. 2019): D also filters G's samples after training, keeping x with\n"
     "probability exp(l(x) - M), l = D's logit (D in evaluation mode), M its largest value\n"
     "(from 10000 burn-in samples, raised when exceeded).  For the optimal D, exp(l) =\n"
@@ -488,6 +495,10 @@ void gan_describe(harness *h) {
                c->lr_d > 0 ? c->lr_d : c->lr, c->lr_g > 0 ? c->lr_g : c->lr,
                c->sn ? ", spectral norm in D" : "", c->ema,
                c->ema_warmup ? " (decay warm-up)" : "", c->label_smooth, c->r1);
+    if (c->conditional)
+        printf("conditional: G reads z and a one-hot label (%d + %d values); D is a projection "
+               "discriminator, l(x, y) = psi(phi(x)) + e_y . phi(x), phi of %d features\n",
+               c->z_dim, p->g->cfg.n_classes, p->g->feat_dim);
     nn_describe(p->g->generator, "generator", stdout);
     nn_describe(p->g->discriminator, "discriminator", stdout);
     fflush(stdout); /* the header reaches a log file before the first epoch ends */
