@@ -8,7 +8,7 @@ The same DCGAN at 28x28 as henbun's preset:
      flatten, linear 1
 weights N(0, 0.02^2), biases 0 (batch norm: gamma 1, beta 0), z ~ N(0, I), batch 64, Adam lr
 2e-4 betas (0.5, 0.999).  The options of build/gan (--lr-d/--lr-g, --ema, --sn, --label-smooth,
---r1) as in torch_gan.py.  One iteration does what vae/gan.c does: D's step on a real batch
+--r1, --conditional) as in torch_gan.py.  One iteration does what vae/gan.c does: D's step on a real batch
 and on a batch of fakes made without gradients, in two forwards (D's batch norm never
 mixes real and fake), then G's step on a fresh batch of z, non-saturating.  Real MNIST when
 --data holds it, else random images.  Prints
@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_gan import (Ema, add_quality_flags, batches, load_images, spectral,  # noqa: E402
-                       train, write_samples)  # the same data, loop and options
+from torch_gan import (Ema, add_quality_flags, batches, conditional, load_images,  # noqa: E402
+                       load_labels, spectral, train, write_samples)  # the same data, loop, options
 
 
 class Reshape(nn.Module):
@@ -42,8 +42,8 @@ class Reshape(nn.Module):
         return x.reshape((x.shape[0],) + self.shape)
 
 
-def make_models(z=100, sn=False):
-    g = nn.Sequential(nn.Linear(z, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
+def make_models(z=100, sn=False, classes=0):
+    g = nn.Sequential(nn.Linear(z + classes, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
                       Reshape(128, 7, 7),
                       nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
                       nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Sigmoid())
@@ -56,7 +56,7 @@ def make_models(z=100, sn=False):
             nn.init.zeros_(m.bias)
     if sn:  # --sn: conv_sn/linear_sn and no batch norm, as build/gan --arch dcgan --sn
         d = nn.Sequential(*[spectral(m, isinstance(m, (nn.Linear, nn.Conv2d))) for m in d])
-    return g, d
+    return conditional(g, d, classes)
 
 
 def main():
@@ -74,8 +74,9 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     images = load_images(a.data)
-    next_real = batches(images, a.batch, (1, 28, 28))
-    g, d = make_models(sn=a.sn)
+    classes = 10 if a.conditional else 0
+    next_real = batches(images, a.batch, (1, 28, 28), load_labels(a.data), classes)
+    g, d = make_models(sn=a.sn, classes=classes)
     if a.warmup:
         train(g, d, next_real, a.warmup, a.batch, 100, opts=a)
     ema = Ema(g, a.ema) if a.ema > 0 else None   # after the warm-up: it starts at G

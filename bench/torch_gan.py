@@ -15,7 +15,10 @@ training forward, as henbun's linear_sn/conv_sn; the DCGAN's D drops its batch n
 --label-smooth S (D's real target 1 - S), --r1 GAMMA, and --drs [--drs-gamma G]: --samples
 drawn by discriminator rejection sampling (vae/gan.h: keep x with probability
 exp(l(x) - M), M the largest logit of 10000 burn-in samples, raised when exceeded; D in
-eval mode; the share kept goes on the result line as drs_accept).  R1 here is exact (a double
+eval mode; the share kept goes on the result line as drs_accept), --conditional (G(z, y) reads
+z joined with y's one-hot code, D is the projection discriminator l(x, y) = psi(phi(x)) +
+e_y . phi(x) with E starting at 0, vae/gan.h; fakes take the real batch's labels, --samples one
+class a column).  R1 here is exact (a double
 backward); henbun estimates E||grad_x l||^2 by a finite difference along a random direction
 (vae/gan.h), which is unbiased for a D linear in x, so the two agree in expectation only.  One iteration does what
 vae/gan.c does: D's step on a real batch and a batch of fakes made without gradients
@@ -51,6 +54,15 @@ def read_idx(path):
     ndim = data[3]
     dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_labels(d):
+    """MNIST training labels (N,) as int64, or None when d does not hold them."""
+    for name in ("train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz"):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return torch.from_numpy(read_idx(p).astype(np.int64))
+    return None
 
 
 def load_images(d):
@@ -99,8 +111,51 @@ def spectral(m, on):
     return nn.utils.spectral_norm(m) if on else m
 
 
-def make_models(z=100, sn=False):
-    g = nn.Sequential(nn.Linear(z, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
+class CondG(nn.Module):
+    """--conditional: G(z, y) = net(z joined with y's one-hot code), as vae/gan.c."""
+    def __init__(self, net, classes):
+        super().__init__()
+        self.net, self.classes = net, classes
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, F.one_hot(y, self.classes).to(z.dtype)], 1))
+
+
+class ProjD(nn.Module):
+    """--conditional: the projection discriminator l(x, y) = psi(phi(x)) + e_y . phi(x), phi the
+    input of net's last layer psi, E (classes, features) starting at 0 (vae/gan.h)."""
+    def __init__(self, net, classes):
+        super().__init__()
+        self.body, self.head = net[:-1], net[-1]
+        self.embed = nn.Parameter(torch.zeros(classes, self.head.in_features))
+
+    def forward(self, x, y):
+        phi = self.body(x).reshape(len(x), -1)
+        return self.head(phi) + (self.embed[y] * phi).sum(1, keepdim=True)
+
+
+def conditional(g, d, classes):
+    """The pair for --conditional (classes > 0; G's first layer already reads z + classes)."""
+    return (CondG(g, classes), ProjD(d, classes)) if classes else (g, d)
+
+
+def gen(g, z, y):
+    return g(z) if y is None else g(z, y)
+
+
+def disc(d, x, y):
+    return d(x) if y is None else d(x, y)
+
+
+def sample_labels(g, n, by_column=False):
+    """Labels for n samples of a conditional G (None otherwise): uniform, or i % classes."""
+    if not isinstance(g, CondG):
+        return None
+    return torch.arange(n) % g.classes if by_column else torch.randint(0, g.classes, (n,))
+
+
+def make_models(z=100, sn=False, classes=0):
+    g = nn.Sequential(nn.Linear(z + classes, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
                       nn.Linear(512, 784), nn.Sigmoid())
     d = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
                       nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(256, 1))
@@ -108,7 +163,7 @@ def make_models(z=100, sn=False):
     init_like_preset(d)
     if sn:  # after the init: spectral_norm keeps the initialised weight as weight_orig
         d = nn.Sequential(*[spectral(m, isinstance(m, nn.Linear)) for m in d])
-    return g, d
+    return conditional(g, d, classes)
 
 
 class Ema:
@@ -141,12 +196,12 @@ def train(g, d, next_real, iters, batch, z, log_every=0, opts=None, ema=None):
     opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=(0.5, 0.999))
     t0 = time.perf_counter()
     for it in range(1, iters + 1):
-        x = next_real()
+        x, y = next_real()                          # y: the labels with --conditional
         with torch.no_grad():                       # G is fixed during D's step (eq. (20))
-            fake = g(torch.randn(batch, z))
+            fake = gen(g, torch.randn(batch, z), y)
         if r1 > 0:
             x.requires_grad_(True)
-        l_real, l_fake = d(x), d(fake)              # two forwards: batch statistics apart
+        l_real, l_fake = disc(d, x, y), disc(d, fake, y)  # two forwards: batch statistics apart
         real_term = F.softplus(-l_real)             # -ln D(x); smoothed: target 1 - s
         if smooth > 0:
             real_term = (1 - smooth) * F.softplus(-l_real) + smooth * F.softplus(l_real)
@@ -157,7 +212,7 @@ def train(g, d, next_real, iters, batch, z, log_every=0, opts=None, ema=None):
         opt_d.zero_grad(set_to_none=False)
         d_loss.backward()
         opt_d.step()
-        l = d(g(torch.randn(batch, z)))
+        l = disc(d, gen(g, torch.randn(batch, z), y), y)  # the last real batch's labels
         g_loss = F.softplus(-l).mean()              # -E ln D(G(z)), non-saturating
         opt_g.zero_grad(set_to_none=False)
         opt_d.zero_grad(set_to_none=False)
@@ -179,6 +234,8 @@ def add_quality_flags(ap):
     ap.add_argument("--sn", action="store_true", help="spectral normalisation of D's layers")
     ap.add_argument("--label-smooth", type=float, default=0, help="D's real target 1 - S")
     ap.add_argument("--r1", type=float, default=0, help="R1 penalty gamma (exact here)")
+    ap.add_argument("--conditional", action="store_true",
+                    help="class-conditional: G(z, y) and a projection D (vae/gan.h)")
     ap.add_argument("--drs", action="store_true",
                     help="--samples through discriminator rejection sampling")
     ap.add_argument("--drs-gamma", type=float, default=0,
@@ -194,10 +251,12 @@ def drs_sample(g, d, z, n, gamma=0.0, batch=64, burn_in=10000, max_tries=100):
     out, got, tried, kept, m = [], 0, 0, 0, -np.inf
     with torch.no_grad():
         for _ in range(max(1, -(-burn_in // batch))):   # the burn-in fixes M only
-            m = max(m, d(g(torch.randn(batch, z))).max().item())
+            y = sample_labels(g, batch)
+            m = max(m, disc(d, gen(g, torch.randn(batch, z), y), y).max().item())
         while got < n and tried < max_tries * n:
-            x = g(torch.randn(batch, z))
-            logit = d(x).reshape(-1).double()
+            y = sample_labels(g, batch)                 # D judges the pairs
+            x = gen(g, torch.randn(batch, z), y)
+            logit = disc(d, x, y).reshape(-1).double()
             keep = torch.zeros(batch, dtype=torch.bool)
             for i in range(batch):                 # in order, raising M as henbun does
                 m = max(m, logit[i].item())
@@ -212,32 +271,39 @@ def drs_sample(g, d, z, n, gamma=0.0, batch=64, burn_in=10000, max_tries=100):
 
 def write_samples(path, g, z, ema, d=None, opts=None):
     """64 samples of G (of its moving average with --ema), G in training mode as henbun's;
-    with opts.drs, kept by D (returns the share kept, else None)."""
+    a conditional G one class a column, as samples.png; with opts.drs, kept by D (returns the
+    share kept, else None)."""
     if ema is not None:
         ema.swap()
-    accept = None
+    accept, cols = None, 8
     with torch.no_grad():
         if opts is not None and opts.drs:
             x, accept = drs_sample(g, d, z, 64, opts.drs_gamma)
         else:
-            x = g(torch.randn(64, z))
-        write_grid_png(path, x)
+            x = gen(g, torch.randn(64, z), sample_labels(g, 64, by_column=True))
+            cols = 10 if isinstance(g, CondG) else 8
+        write_grid_png(path, x, cols=cols)
     if ema is not None:
         ema.swap()
     return accept
 
 
-def batches(images, batch, shape):
-    """An endless iterator of shuffled real batches (or uniform noise without data)."""
-    def gen():
+def batches(images, batch, shape, labels=None, classes=0):
+    """An endless iterator of shuffled real batches (x, y): y their labels with classes > 0
+    (random labels without data), else None; uniform noise without data."""
+    def pairs():
         while True:
             if images is None:
-                yield torch.rand((batch,) + shape)
+                y = torch.randint(0, classes, (batch,)) if classes else None
+                yield torch.rand((batch,) + shape), y
                 continue
             perm = torch.randperm(len(images))
             for i in range(0, len(images) - batch + 1, batch):
-                yield images[perm[i:i + batch]].reshape((batch,) + shape)
-    it = gen()
+                idx = perm[i:i + batch]
+                yield (images[idx].reshape((batch,) + shape),
+                       labels[idx] if classes and labels is not None else
+                       (torch.randint(0, classes, (batch,)) if classes else None))
+    it = pairs()
     return lambda: next(it)
 
 
@@ -256,8 +322,9 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     images = load_images(a.data)
-    next_real = batches(images, a.batch, (784,))
-    g, d = make_models(sn=a.sn)
+    classes = 10 if a.conditional else 0
+    next_real = batches(images, a.batch, (784,), load_labels(a.data), classes)
+    g, d = make_models(sn=a.sn, classes=classes)
     if a.warmup:
         train(g, d, next_real, a.warmup, a.batch, 100, opts=a)
     ema = Ema(g, a.ema) if a.ema > 0 else None   # after the warm-up: it starts at G
