@@ -84,6 +84,15 @@ if [ -x build/mpi-double/bin/gan ]; then
         "$dir/dc2/gan.ckpt" "$dir/dc1/gan.ckpt" 1e-12 opt_ progress. generator.0.linear.bias \
         generator.4.convt.bias discriminator.2.conv.bias generator.1.batchnorm.running_mean \
         generator.5.batchnorm.running_mean discriminator.3.batchnorm.running_mean
+    # --conditional: D's fakes and G's step take each rank's rows of the real batch's labels
+    # (D without the preset's dropout, whose masks are drawn per rank, as for the gan below)
+    cg() { "$@" $data --conditional --iters 6 --batch 8 --score-n 0 --eval-n 0 \
+               --generator 'linear 32, relu, linear 784, sigmoid' \
+               --discriminator 'linear 32, leaky_relu 0.2, linear 1'; }
+    cg build/mpi-double/bin/gan --out "$dir/cg1" >/dev/null 2>&1 || bad "gan --conditional double: 1 process failed"
+    cg mpi -np 2 build/mpi-double/bin/gan --out "$dir/cg2" >/dev/null 2>&1 || bad "gan --conditional double: 2 ranks failed"
+    params_agree "gan --conditional, double build: G, D and the projection after 6 iterations, 2 ranks vs 1 process, to 1e-12" \
+        "$dir/cg2/gan.ckpt" "$dir/cg1/gan.ckpt" 1e-12 opt_ progress.
 else
     bad "build/mpi-double/bin/gan is missing (make test builds it)"
 fi
