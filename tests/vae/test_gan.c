@@ -6,7 +6,8 @@
  *     with a discriminator that is exactly D*;
  *   - the alternating updates of eq. (20)-(21) fitting a Gaussian with a linear generator;
  *   - gradients of gan_d_loss (with and without the R1 penalty) and of both generator
- *     losses, packed and not, w.r.t. every parameter, against central differences
+ *     losses, packed and not, and of a conditional gan's losses (the projection E
+ *     included), w.r.t. every parameter, against central differences
  *     (ag_gradcheck reseeds the tape's PRNG before each evaluation, so z is the same in each);
  *   - the R1 estimate against ‖∇_x l‖² computed exactly;
  *   - gan_new's errors, packing's reshape, a batch that pack does not divide, the priors. */
@@ -280,18 +281,19 @@ TEST(gan_alternating_updates_match_a_gaussian) {
 
 /* ---- gradients ------------------------------------------------------------------------------ */
 
-typedef struct { gan *g; ag_tensor *x; int n; } loss_ctx;
+/* y: the labels of a conditional gan (test_gan_conditional.c's case below), else NULL */
+typedef struct { gan *g; ag_tensor *x; int n; const int *y; } loss_ctx;
 
 static ag_tensor *d_loss_fn(ag_tape *t, ag_tensor **in, void *ctx) {
     (void)in; /* the inputs are the GAN's own parameters, reached through the nets */
     loss_ctx *c = ctx;
-    return gan_d_loss(c->g, t, c->x, NULL);
+    return gan_d_loss_labeled(c->g, t, c->x, c->y, NULL);
 }
 
 static ag_tensor *g_loss_fn(ag_tape *t, ag_tensor **in, void *ctx) {
     (void)in;
     loss_ctx *c = ctx;
-    return gan_g_loss(c->g, t, c->n, NULL);
+    return gan_g_loss_labeled(c->g, t, c->y, c->n, NULL);
 }
 
 /* Collects the trainable tensors of the given lists into out (at most max). */
@@ -328,7 +330,7 @@ TEST(gradcheck_gan_d_loss) {
         ag_tensor *in[16];
         int n = param_tensors(&g->d_params, NULL, in, 16);
         CHECK(n == 4);
-        loss_ctx c = {g, x, 6};
+        loss_ctx c = {g, x, 6, NULL};
         ag_gradcheck_report rep = ag_gradcheck(d_loss_fn, in, n, &c, NULL);
         char label[64];
         snprintf(label, sizeof label, "gan_d_loss pack=%d", pack);
@@ -351,7 +353,7 @@ TEST(gradcheck_gan_g_loss_both_losses) {
             ag_tensor *in[16];
             int n = param_tensors(&g->g_params, &g->d_params, in, 16);
             CHECK(n == 8);
-            loss_ctx c = {g, NULL, 6};
+            loss_ctx c = {g, NULL, 6, NULL};
             ag_gradcheck_report rep = ag_gradcheck(g_loss_fn, in, n, &c, NULL);
             char label[64];
             snprintf(label, sizeof label, "gan_g_loss %s pack=%d", loss ? "minimax" : "ns", pack);
@@ -379,7 +381,7 @@ TEST(gradcheck_gan_d_loss_with_r1) {
         if (!g) break;
         ag_tensor *in[16];
         int n = param_tensors(&g->d_params, NULL, in, 16);
-        loss_ctx c = {g, x, 6};
+        loss_ctx c = {g, x, 6, NULL};
         /* The R1 term is a difference quotient scaled by 1/h² = 1e4, which multiplies the
          * rounding noise of the numeric derivative too: in double it reaches ~1e-9 on the
          * smallest components (1e-4), so the absolute floor is 1e-8 here, not 1e-9. */
@@ -390,6 +392,51 @@ TEST(gradcheck_gan_d_loss_with_r1) {
 #endif
         ag_gradcheck_report rep = ag_gradcheck(d_loss_fn, in, n, &c, opts);
         check_report(pack == 1 ? "gan_d_loss r1" : "gan_d_loss r1 pack=2", &rep);
+        gan_free(g);
+    }
+    ag_tensor_free(x);
+}
+
+/* The conditional gan (n_classes = 3: G reads z and a one-hot label, D the projection
+ * l = ψ(φ) + e_yᵀφ): D's loss with and without R1 and G's loss, E included among D's
+ * parameters (random, so that its path is exercised). */
+TEST(gradcheck_gan_conditional_losses) {
+    ag_rng r;
+    ag_rng_seed(&r, 9);
+    ag_tensor *x = ag_tensor_new(2, (int[]){6, 3}, false);
+    ag_fill_randn(&r, x, 1);
+    const int y[6] = {2, 0, 1, 1, 2, 0};
+    for (int r1 = 0; r1 <= 1; r1++) {
+#ifndef AG_DOUBLE
+        if (r1) break; /* R1's 1/h² = 1e4 lifts float's rounding above the check: double only */
+#endif
+        nn_error err = {{0}};
+        gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {3}, .z_dim = 2,
+                                       .generator_text = "linear 4, tanh, linear 3",
+                                       .discriminator_text = "linear 5, tanh, linear 1",
+                                       .r1_gamma = r1 ? 2 : 0, .r1_step = 1e-2, .n_classes = 3,
+                                       .seed = 50 + (uint64_t)r1},
+                         &err);
+        CHECK(g);
+        if (!g) break;
+        ag_fill_randn(&r, g->projection, 0.5);
+        ag_tensor *in[16];
+        int n = param_tensors(&g->d_params, NULL, in, 16);
+        CHECK(n == 5); /* two linears' weights and biases, and E */
+        loss_ctx c = {g, x, 6, y};
+#ifdef AG_DOUBLE
+        const ag_gradcheck_opts o = {.atol = 1e-8}, *opts = r1 ? &o : NULL; /* as above */
+#else
+        const ag_gradcheck_opts *opts = NULL;
+#endif
+        ag_gradcheck_report rep = ag_gradcheck(d_loss_fn, in, n, &c, opts);
+        check_report(r1 ? "conditional gan_d_loss r1" : "conditional gan_d_loss", &rep);
+        if (!r1) {
+            n = param_tensors(&g->g_params, &g->d_params, in, 16);
+            CHECK(n == 9);
+            rep = ag_gradcheck(g_loss_fn, in, n, &c, NULL);
+            check_report("conditional gan_g_loss", &rep);
+        }
         gan_free(g);
     }
     ag_tensor_free(x);

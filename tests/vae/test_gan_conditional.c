@@ -2,8 +2,8 @@
  * and a projection discriminator l(x, y) = ψ(φ(x)) + e_yᵀφ(x), Miyato & Koyama 2018):
  *   - the logit is that formula: with E = 0 it is the unconditional D's, and two labels
  *     differ by exactly (e_y − e_y')ᵀφ(x), φ the input of D's last layer;
- *   - gradients of D's loss (with and without R1) and of G's loss w.r.t. every parameter,
- *     E included, against central differences;
+ *   (gradients of the losses, E included: gradcheck_gan_conditional_losses in test_gan.c,
+ *   beside the unconditional ones, whose helpers it shares);
  *   - trained on pairs whose label decides the mode (x ≈ −2 for y = 0, +2 for y = 1),
  *     G(z, 0) and G(z, 1) must land on their own modes: a G or D that ignored y could only
  *     give both labels the same distribution;
@@ -56,77 +56,6 @@ TEST(gan_conditional_logit_is_the_projection) {
     }
     ag_tape_free(t);
     gan_free(g);
-}
-
-/* ---- gradients ------------------------------------------------------------------------------ */
-
-typedef struct { gan *g; ag_tensor *x; const int *y; int n; } loss_ctx;
-
-static ag_tensor *d_loss_fn(ag_tape *t, ag_tensor **in, void *ctx) {
-    (void)in;
-    loss_ctx *c = ctx;
-    return gan_d_loss_labeled(c->g, t, c->x, c->y, NULL);
-}
-
-static ag_tensor *g_loss_fn(ag_tape *t, ag_tensor **in, void *ctx) {
-    (void)in;
-    loss_ctx *c = ctx;
-    return gan_g_loss_labeled(c->g, t, c->y, c->n, NULL);
-}
-
-static int trainable(const nn_param_list *a, const nn_param_list *b, ag_tensor **out, int max) {
-    int n = 0;
-    const nn_param_list *ls[2] = {a, b};
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; ls[k] && i < ls[k]->n && n < max; i++)
-            if (ls[k]->items[i].trainable) out[n++] = ls[k]->items[i].value;
-    return n;
-}
-
-static void check_report(const char *label, const ag_gradcheck_report *rep) {
-    if (!rep->ok || !rep->accumulates) {
-        ag_gradcheck_print(label, rep, stderr);
-        test_fail(__FILE__, __LINE__, "%s: gradient check failed", label);
-    }
-}
-
-TEST(gradcheck_gan_conditional_losses) {
-    ag_rng r;
-    ag_rng_seed(&r, 9);
-    ag_tensor *x = ag_tensor_new(2, (int[]){6, 3}, false);
-    ag_fill_randn(&r, x, 1);
-    const int y[6] = {2, 0, 1, 1, 2, 0};
-    for (int r1 = 0; r1 <= 1; r1++) {
-        gan *g = make_cgan(3, 2, 3, "linear 4, tanh, linear 3", "linear 5, tanh, linear 1",
-                           r1 ? 2 : 0, 50 + (uint64_t)r1);
-        if (!g) break;
-        ag_fill_randn(&r, g->projection, 0.5); /* not 0, so that its path is exercised */
-        ag_tensor *in[16];
-        int n = trainable(&g->d_params, NULL, in, 16);
-        CHECK(n == 5); /* two linears' weights and biases, and E */
-        loss_ctx c = {g, x, y, 6};
-#ifdef AG_DOUBLE
-        const ag_gradcheck_opts o = {.atol = 1e-8}, *opts = r1 ? &o : NULL; /* R1's 1/h² */
-#else
-        /* R1 is a difference quotient times 1/h² = 1e4: in float its rounding noise is
-         * above the check's tolerance here, so R1's gradient is checked in double only */
-        const ag_gradcheck_opts *opts = NULL;
-        if (r1) {
-            gan_free(g);
-            break;
-        }
-#endif
-        ag_gradcheck_report rep = ag_gradcheck(d_loss_fn, in, n, &c, opts);
-        check_report(r1 ? "conditional gan_d_loss r1" : "conditional gan_d_loss", &rep);
-        if (!r1) {
-            n = trainable(&g->g_params, &g->d_params, in, 16);
-            CHECK(n == 9);
-            rep = ag_gradcheck(g_loss_fn, in, n, &c, NULL);
-            check_report("conditional gan_g_loss", &rep);
-        }
-        gan_free(g);
-    }
-    ag_tensor_free(x);
 }
 
 /* ---- training: the label picks the mode ------------------------------------------------------ */
