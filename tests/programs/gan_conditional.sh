@@ -5,7 +5,7 @@
 # --resume without the flag goes on exactly (the same gan.ckpt as a straight run) and a
 # --resume of an unconditional checkpoint with it is refused naming the setting; --eval of
 # the checkpoint and of its --export give the same scores; a run without the flag writes
-# no conditional=1.
+# no conditional=1; a label above 9 is refused (exit 1, nothing written).
 . tests/programs/lib/common.sh
 need gan classify
 d="--data $dir/data --threads 1 --quiet"
@@ -62,4 +62,14 @@ status_is "--eval of its export" 0 $? "$dir/err"
 grep -o 'inception_score=.*eval_n=[0-9]*' "$dir/ev1.out" >"$dir/s1"
 grep -o 'inception_score=.*eval_n=[0-9]*' "$dir/ev2.out" >"$dir/s2"
 same "the export scores as the checkpoint (the setting travels in its metadata)" "$dir/s1" "$dir/s2"
+# a label G's one-hot cannot hold: refused before anything is written
+cp -r "$dir/data" "$dir/bad"
+python3 - "$dir/bad/mnist/train-labels-idx1-ubyte" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+b[8 + 5] = 12                      # the 6th label (after the 8-byte IDX header)
+open(sys.argv[1], 'wb').write(b)
+PY
+refuses "a label of 12 with --conditional" 1 "mnist: a label is 12, --conditional takes 0\.\.9" \
+    build/gan --data "$dir/bad" --threads 1 --quiet --batch 32 --epochs 1 --conditional --score-n 0 --eval-n 0
 exit $failed
