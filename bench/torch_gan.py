@@ -291,18 +291,20 @@ def write_samples(path, g, z, ema, d=None, opts=None):
 def batches(images, batch, shape, labels=None, classes=0):
     """An endless iterator of shuffled real batches (x, y): y their labels with classes > 0
     (random labels without data), else None; uniform noise without data."""
+    def labels_of(idx):
+        if not classes:
+            return None
+        return labels[idx] if labels is not None else torch.randint(0, classes, (batch,))
+
     def pairs():
         while True:
             if images is None:
-                y = torch.randint(0, classes, (batch,)) if classes else None
-                yield torch.rand((batch,) + shape), y
+                yield torch.rand((batch,) + shape), labels_of(None)
                 continue
             perm = torch.randperm(len(images))
             for i in range(0, len(images) - batch + 1, batch):
                 idx = perm[i:i + batch]
-                yield (images[idx].reshape((batch,) + shape),
-                       labels[idx] if classes and labels is not None else
-                       (torch.randint(0, classes, (batch,)) if classes else None))
+                yield images[idx].reshape((batch,) + shape), labels_of(idx)
     it = pairs()
     return lambda: next(it)
 

@@ -101,18 +101,19 @@ static void check_labels(const gan *g, const int *y, const char *fn) {
 }
 
 /* y's one-hot code (n, K), a constant on the tape; a label out of range is an error. */
-static ag_tensor *one_hot(gan *g, ag_tape *t, const int *y, int n, const char *fn) {
+static ag_tensor *one_hot(gan *g, ag_tape *t, const int *y, int n) {
     int K = g->cfg.n_classes;
     ag_tensor *h = ag_zeros(t, 2, (int[]){n, K});
     for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= K) ag_error(fn, "label %d of row %d is not in 0..%d", y[i], i, K - 1);
+        if (y[i] < 0 || y[i] >= K)
+            ag_error("gan_generate", "label %d of row %d is not in 0..%d", y[i], i, K - 1);
         h->data[(size_t)i * K + y[i]] = 1;
     }
     return h;
 }
 
 int *gan_sample_labels(gan *g, ag_tape *t, int n) {
-    check_labels(g, (int[]){0}, "gan_sample_labels");
+    if (g->cfg.n_classes == 0) ag_error("gan_sample_labels", "this gan is unconditional");
     int *y = ag_tape_alloc(t, sizeof(int) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++) /* one uniform each: floor(u·K) < K as u < 1 */
         y[i] = (int)(ag_rng_uniform(ag_tape_rng(t)) * g->cfg.n_classes);
@@ -125,7 +126,7 @@ ag_tensor *gan_generate(gan *g, ag_tape *t, ag_tensor *z) {
 
 ag_tensor *gan_generate_labeled(gan *g, ag_tape *t, ag_tensor *z, const int *y) {
     check_labels(g, y, "gan_generate");
-    if (y) z = ag_concat(t, (ag_tensor *[]){z, one_hot(g, t, y, z->shape[0], "gan_generate")}, 2, 1);
+    if (y) z = ag_concat(t, (ag_tensor *[]){z, one_hot(g, t, y, z->shape[0])}, 2, 1);
     ag_tensor *x = nn_forward(g->generator, t, z, g->training);
     int shape[AG_MAX_DIMS] = {z->shape[0]};
     memcpy(shape + 1, g->cfg.x_shape, sizeof(int) * (size_t)g->cfg.x_ndim);

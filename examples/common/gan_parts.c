@@ -395,7 +395,7 @@ void gan_pictures(gan_program *p, const run_flags *r, long per_epoch, long step,
     if (!x) return;
     gan_generate_n(g, FIXED_N, FIXED_N, run_seed(r->seed, 77, 0), !strcmp(c->sample_bn, "running"),
                    true, x);
-    int cols = c->conditional ? GAN_CLASSES : 8; /* conditional: one class a column */
+    int cols = g->cfg.n_classes > 0 ? g->cfg.n_classes : 8; /* conditional: a class a column */
     char path[4096], title[96];
     nn_error err;
     snprintf(title, sizeof title, "epoch %.3g, iteration %ld", (double)step / per_epoch, step);

@@ -16,19 +16,18 @@
 #include <string.h>
 
 static gan *make_cgan(int x_dim, int z_dim, int K, const char *gen, const char *disc,
-                      double r1, uint64_t seed) {
+                      uint64_t seed) {
     nn_error err = {{0}};
     gan *g = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {x_dim}, .z_dim = z_dim,
                                    .generator_text = gen, .discriminator_text = disc,
-                                   .r1_gamma = r1, .r1_step = 1e-2, .n_classes = K,
-                                   .seed = seed},
+                                   .n_classes = K, .seed = seed},
                      &err);
     if (!g) test_fail(__FILE__, __LINE__, "gan_new: %s", err.msg);
     return g;
 }
 
 TEST(gan_conditional_logit_is_the_projection) {
-    gan *g = make_cgan(3, 2, 4, "linear 4, tanh, linear 3", "linear 5, tanh, linear 1", 0, 3);
+    gan *g = make_cgan(3, 2, 4, "linear 4, tanh, linear 3", "linear 5, tanh, linear 1", 3);
     if (!g) return;
     CHECK(g->feat_dim == 5 && g->projection->shape[0] == 4 && g->projection->shape[1] == 5);
     CHECK(nn_params_find(&g->d_params, "discriminator.projection"));
@@ -66,7 +65,7 @@ TEST(gan_conditional_logit_is_the_projection) {
  * (an unconditional fit of the mixture would put half of each label's samples on the
  * other mode: mean ≈ 0, spread ≈ 2). */
 TEST(gan_conditional_training_follows_the_label) {
-    gan *g = make_cgan(1, 2, 2, "linear 32, tanh, linear 1", "linear 32, tanh, linear 1", 0, 61);
+    gan *g = make_cgan(1, 2, 2, "linear 32, tanh, linear 1", "linear 32, tanh, linear 1", 61);
     if (!g) return;
     nn_optim *od = nn_adam(&g->d_params, 2e-3), *og = nn_adam(&g->g_params, 2e-3);
     nn_optim_set_betas(od, 0.5, 0.999, 1e-8);
@@ -111,7 +110,7 @@ TEST(gan_conditional_training_follows_the_label) {
 /* ---- labels, DRS, refusals --------------------------------------------------------------------- */
 
 TEST(gan_sample_labels_are_uniform) {
-    gan *g = make_cgan(2, 1, 5, "linear 2", "linear 1", 0, 1);
+    gan *g = make_cgan(2, 1, 5, "linear 2", "linear 1", 1);
     if (!g) return;
     ag_tape *t = ag_tape_new(3);
     enum { N = 50000 };
@@ -133,7 +132,7 @@ TEST(gan_sample_labels_are_uniform) {
  * x have mean 1.5·e^{1.125}/(1 + e^{1.125}) = 1.132 (a D that saw only label 0 would give 0,
  * only label 1: 1.5); sd of the mean ≈ 1.19/√2000. */
 TEST(gan_drs_sample_judges_the_pairs) {
-    gan *g = make_cgan(1, 1, 2, "linear 1", "linear 1", 0, 4);
+    gan *g = make_cgan(1, 1, 2, "linear 1", "linear 1", 4);
     if (!g) return;
     ag_tensor *wg = nn_params_find(&g->generator->params, "0.linear.weight")->value;
     ag_tensor *bg = nn_params_find(&g->generator->params, "0.linear.bias")->value;
@@ -168,7 +167,7 @@ TEST(gan_conditional_refusals) {
                               .n_classes = -1},
                 &err);
     CHECK(!g && strstr(err.msg, "n_classes"));
-    gan *c = make_cgan(2, 1, 3, "linear 2", "linear 1", 0, 1);
+    gan *c = make_cgan(2, 1, 3, "linear 2", "linear 1", 1);
     gan *u = gan_new(&(gan_config){.x_ndim = 1, .x_shape = {2}, .z_dim = 1,
                                    .generator_text = "linear 2", .discriminator_text = "linear 1"},
                      &err);
